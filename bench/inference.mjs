@@ -148,15 +148,18 @@ function randomIds(n, vocab, seed = 12345) {
   return out;
 }
 
+let currentChild = null;
+
 function run(cmd, args, timeoutMs) {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    currentChild = child;
     let stdout = "", stderr = "", timedOut = false;
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
     const timer = setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, Math.max(1000, timeoutMs));
     child.on("error", (err) => { clearTimeout(timer); resolve({ code: -1, stdout, stderr: String(err), timedOut }); });
-    child.on("close", (code) => { clearTimeout(timer); resolve({ code, stdout, stderr, timedOut }); });
+    child.on("close", (code) => { clearTimeout(timer); currentChild = null; resolve({ code, stdout, stderr, timedOut }); });
   });
 }
 
@@ -225,6 +228,14 @@ async function main() {
   const left = () => deadline - performance.now();
   const log = (...a) => { if (!opts.json) console.log(...a); };
   const errors = [];
+  // hard bound: a forward that never returns cannot be interrupted from JS,
+  // so past the deadline (plus a grace period) the process ends itself
+  const watchdog = setTimeout(() => {
+    console.error(`error: still running ${opts.maxMinutes} min + 60 s after the start; giving up (--max-minutes)`);
+    if (currentChild) currentChild.kill("SIGKILL");
+    process.exit(1);
+  }, opts.maxMinutes * 60_000 + 60_000);
+  watchdog.unref();
 
   let api = null;
   if (!opts.skipNode) {
