@@ -1,0 +1,126 @@
+// config.json: reading, defaults, overrides and validation. Keys stay
+// snake_case, as Hugging Face writes them, so a config round-trips unchanged.
+import { readFile } from "node:fs/promises";
+import { describe, LtgBertError } from "./errors.js";
+
+export type PositionQkSplit = "per_head" | "global";
+export type ClassifierHead = "linear" | "mlp";
+export type ProblemType = "single_label_classification" | "multi_label_classification" | "regression";
+
+/** An LTG-BERT config.json (snake_case, as Python writes it). Unknown keys are kept. */
+export interface LtgBertConfig {
+  vocab_size: number;
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  intermediate_size: number;
+  max_position_embeddings: number;
+  position_bucket_size: number;
+  layer_norm_eps: number;
+  hidden_dropout_prob: number;
+  attention_probs_dropout_prob: number;
+  classifier_dropout?: number | null;
+  /** How the relative-position projection is split into query and key halves. */
+  position_qk_split: PositionQkSplit;
+  model_type?: string;
+  architectures?: string[];
+  num_labels?: number;
+  id2label?: Record<string, string>;
+  label2id?: Record<string, number>;
+  problem_type?: ProblemType;
+  classifier_head?: ClassifierHead;
+  pad_token_id?: number;
+  [key: string]: unknown;
+}
+
+/** What a caller may pass: the required sizes, the rest optional. */
+export type LtgBertConfigInput = Partial<LtgBertConfig> &
+  Pick<LtgBertConfig, "vocab_size" | "hidden_size" | "num_hidden_layers" | "num_attention_heads" | "intermediate_size">;
+
+const DEFAULTS = {
+  max_position_embeddings: 512,
+  position_bucket_size: 32,
+  layer_norm_eps: 1e-7,
+  hidden_dropout_prob: 0.1,
+  attention_probs_dropout_prob: 0.1,
+  position_qk_split: "per_head",
+  model_type: "ltgbert",
+} as const;
+
+const REQUIRED_INTS = ["vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"] as const;
+const OPTIONAL_INTS = ["max_position_embeddings", "position_bucket_size", "num_labels"] as const;
+const PROBABILITIES = ["hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"] as const;
+
+/** Reads and parses `<dir>/config.json`. */
+export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${file}: no such file (a model directory needs a config.json)`);
+    }
+    throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: cannot be read: ${(error as Error).message}`, { cause: error });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: expected a JSON object, got ${describe(parsed)}`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function bad(source: string, key: string, expected: string, actual: unknown): LtgBertError {
+  return new LtgBertError("LTGBERT_BAD_CONFIG", `${source}: ${key}: expected ${expected}, got ${describe(actual)}`);
+}
+
+/**
+ * Merges `overrides` over `raw`, fills defaults and validates every key the
+ * model uses. `source` names the file (or "config") in error messages.
+ */
+export function resolveConfig(raw: Record<string, unknown>, overrides: Record<string, unknown>, source: string): LtgBertConfig {
+  const merged: Record<string, unknown> = { ...DEFAULTS, ...raw, ...overrides };
+  for (const key of REQUIRED_INTS) {
+    const v = merged[key];
+    if (v === undefined) throw bad(source, key, "a positive integer (required)", v);
+    if (!Number.isInteger(v) || (v as number) <= 0) throw bad(source, key, "a positive integer", v);
+  }
+  for (const key of OPTIONAL_INTS) {
+    const v = merged[key];
+    if (v !== undefined && (!Number.isInteger(v) || (v as number) <= 0)) throw bad(source, key, "a positive integer", v);
+  }
+  for (const key of PROBABILITIES) {
+    const v = merged[key];
+    if (v !== undefined && v !== null && (typeof v !== "number" || v < 0 || v >= 1)) throw bad(source, key, "a number in [0, 1)", v);
+  }
+  const eps = merged.layer_norm_eps;
+  if (typeof eps !== "number" || !(eps > 0)) throw bad(source, "layer_norm_eps", "a positive number", eps);
+  const hidden = merged.hidden_size as number;
+  const heads = merged.num_attention_heads as number;
+  if (hidden % heads !== 0) {
+    throw bad(source, "hidden_size", `a multiple of num_attention_heads (${heads})`, hidden);
+  }
+  if ((merged.position_bucket_size as number) < 2) throw bad(source, "position_bucket_size", "at least 2", merged.position_bucket_size);
+  if (merged.position_qk_split !== "per_head" && merged.position_qk_split !== "global") {
+    throw bad(source, "position_qk_split", '"per_head" or "global"', merged.position_qk_split);
+  }
+  if (merged.classifier_head !== undefined && merged.classifier_head !== "linear" && merged.classifier_head !== "mlp") {
+    throw bad(source, "classifier_head", '"linear" or "mlp"', merged.classifier_head);
+  }
+  const problems = ["single_label_classification", "multi_label_classification", "regression"];
+  if (merged.problem_type !== undefined && merged.problem_type !== null && !problems.includes(merged.problem_type as string)) {
+    throw bad(source, "problem_type", problems.map((p) => `"${p}"`).join(", "), merged.problem_type);
+  }
+  if (merged.problem_type === null) delete merged.problem_type;
+  if (merged.id2label !== undefined) {
+    const labels = merged.id2label;
+    if (typeof labels !== "object" || labels === null || Array.isArray(labels)) throw bad(source, "id2label", "an object", labels);
+    if (merged.num_labels === undefined) merged.num_labels = Object.keys(labels).length;
+  }
+  return merged as LtgBertConfig;
+}

@@ -1,0 +1,15 @@
+export { LtgBertError, type LtgBertErrorCode } from "./errors.js";
+export type { LtgBertConfig, LtgBertConfigInput, PositionQkSplit, ClassifierHead, ProblemType } from "./config.js";
+export type { TensorData, IdMatrix, LabelInput } from "./inputs.js";
+export {
+  LtgBertForMaskedLM,
+  LtgBertForSequenceClassification,
+  StateDict,
+  type LoadOptions,
+  type ClassificationLoadOptions,
+  type LoadReport,
+  type ForwardInputs,
+  type ForwardOptions,
+  type ModelOutput,
+} from "./model.js";
+export { setNumThreads, getNumThreads, systemInfo, readCheckpointInfo } from "./system.js";

@@ -1,0 +1,353 @@
+// The public model classes. Each wraps one native model, runs one call at a
+// time (later calls queue) and never lets weights cross into JS.
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import { readConfigFile, resolveConfig, type LtgBertConfig, type LtgBertConfigInput } from "./config.js";
+import { describe, invalidArgument, LtgBertError } from "./errors.js";
+import { onesLike, toIdMatrix, toLabels, type IdMatrix, type LabelInput, type TensorData } from "./inputs.js";
+import { addon, callNative, callNativeSync, type NativeLoadReport, type NativeModel, type NativeTensorEntry } from "./native.js";
+
+/** Options of `fromPretrained` and `fromConfig`. */
+export interface LoadOptions {
+  /** "cpu" (default), "cuda" or "cuda:N". */
+  device?: string;
+  /** config.json values to override, snake_case, as Hugging Face's keyword arguments do. */
+  config?: Partial<LtgBertConfig>;
+  /**
+   * Fail unless the checkpoint has exactly the model's keys and shapes.
+   * Default: true when the checkpoint was saved by the same class (its
+   * config's `architectures`), false otherwise (a masked LM loaded into a
+   * classifier), with what did not load in `loadReport`.
+   */
+  strict?: boolean;
+  /** Seed of the initialisation of weights the checkpoint does not hold. Default 42. */
+  seed?: number;
+}
+
+/** What a load moved, keyed by state-dict name. */
+export type LoadReport = NativeLoadReport;
+
+export interface ForwardInputs {
+  inputIds: IdMatrix;
+  /** 1 = token, 0 = padding. Default: all ones. */
+  attentionMask?: IdMatrix;
+  /** When given, the output has `loss`. */
+  labels?: LabelInput;
+}
+
+export interface ForwardOptions {
+  /** Return `lastHiddenState` too (default true). */
+  hiddenStates?: boolean;
+}
+
+export interface ModelOutput {
+  /** [B, T, vocab] for the masked LM, [B, numLabels] for classification. */
+  logits: TensorData;
+  /** [B, T, hidden]. */
+  lastHiddenState?: TensorData;
+  loss?: number;
+}
+
+type Task = "masked_lm" | "sequence_classification";
+
+const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("nodejs.asyncDispose");
+
+function checkLoadOptions(options: LoadOptions): void {
+  if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
+  if (options.device !== undefined && typeof options.device !== "string") throw invalidArgument("options.device", '"cpu", "cuda" or "cuda:N"', options.device);
+  if (options.seed !== undefined && (!Number.isSafeInteger(options.seed) || options.seed < 0)) {
+    throw invalidArgument("options.seed", "a non-negative integer", options.seed);
+  }
+  if (options.strict !== undefined && typeof options.strict !== "boolean") throw invalidArgument("options.strict", "a boolean", options.strict);
+  if (options.config !== undefined && (typeof options.config !== "object" || options.config === null)) {
+    throw invalidArgument("options.config", "an object of config.json keys", options.config);
+  }
+}
+
+async function requireDirectory(dir: string): Promise<void> {
+  if (typeof dir !== "string" || dir.length === 0) throw invalidArgument("dir", "a model directory path", dir);
+  try {
+    const info = await stat(dir);
+    if (!info.isDirectory()) throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${dir}: not a directory (expected a model directory with config.json)`);
+  } catch (error) {
+    if (error instanceof LtgBertError) throw error;
+    throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${dir}: no such directory`, { cause: error });
+  }
+}
+
+/** The state-dict view of a model: names, shapes and dtypes; data stays native. */
+export class StateDict {
+  readonly #native: NativeModel;
+  readonly #entries: Map<string, NativeTensorEntry>;
+
+  /** @internal */
+  constructor(native: NativeModel, entries: NativeTensorEntry[]) {
+    this.#native = native;
+    this.#entries = new Map(entries.map((e) => [e.key, e]));
+  }
+
+  /** Keys in the order PyTorch's `state_dict()` lists them (tied weights under both names). */
+  keys(): string[] {
+    return [...this.#entries.keys()];
+  }
+
+  has(key: string): boolean {
+    return this.#entries.has(key);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  shape(key: string): number[] {
+    return [...this.#entry(key).shape];
+  }
+
+  dtype(key: string): string {
+    return this.#entry(key).dtype;
+  }
+
+  /** Copies one tensor out, for inspection. */
+  async read(key: string): Promise<TensorData<Float32Array | BigInt64Array | Int32Array | Uint8Array>> {
+    this.#entry(key);
+    const t = await callNative(() => this.#native.readTensor(key));
+    return { data: t.data, shape: t.shape };
+  }
+
+  #entry(key: string): NativeTensorEntry {
+    const entry = this.#entries.get(key);
+    if (!entry) throw invalidArgument("key", "a key of this state dict", key);
+    return entry;
+  }
+}
+
+abstract class LtgBertModel {
+  /** The resolved config.json of this model (snake_case). */
+  readonly config: LtgBertConfig;
+  /** The device the weights live on. */
+  readonly device: string;
+  /** What the load moved; null for a model built from a config alone. */
+  readonly loadReport: LoadReport | null;
+  /** The directory the model was loaded from, if any. */
+  readonly sourceDir: string | null;
+
+  #native: NativeModel | null;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** @internal Use the static factories. */
+  constructor(native: NativeModel, config: LtgBertConfig, device: string, report: LoadReport | null, sourceDir: string | null) {
+    this.#native = native;
+    this.config = config;
+    this.device = device;
+    this.loadReport = report;
+    this.sourceDir = sourceDir;
+  }
+
+  /** @internal Builds and loads the native model for a subclass. */
+  protected static async loadNative(
+    config: LtgBertConfig,
+    task: Task,
+    options: LoadOptions,
+    checkpoint: string | null,
+    strict: boolean,
+  ): Promise<{ native: NativeModel; config: LtgBertConfig; report: LoadReport | null }> {
+    const native = new addon.Model();
+    const result = await callNative(() =>
+      native.load(JSON.stringify({ ...config, task }), {
+        checkpoint: checkpoint ?? undefined,
+        seed: options.seed ?? 42,
+        strict,
+        device: options.device ?? "cpu",
+      }),
+    ).catch((error: unknown) => {
+      native.dispose();
+      throw error;
+    });
+    const resolved = task === "sequence_classification" ? { ...config, classifier_head: result.classifierHead as "linear" | "mlp" } : config;
+    return { native, config: resolved, report: result.report };
+  }
+
+  /** @internal Reads a model directory's config and decides strictness. */
+  protected static async readPretrained(
+    dir: string,
+    options: LoadOptions,
+    architecture: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<{ config: LtgBertConfig; strict: boolean }> {
+    checkLoadOptions(options);
+    await requireDirectory(dir);
+    const file = path.join(dir, "config.json");
+    const raw = await readConfigFile(file);
+    const config = resolveConfig(raw, { ...extra, ...(options.config ?? {}) }, file);
+    const saved = Array.isArray(raw.architectures) ? (raw.architectures as unknown[]) : [];
+    const strict = options.strict ?? (saved.length === 0 || saved.includes(architecture));
+    return { config, strict };
+  }
+
+  /**
+   * Runs the model. Returns a Promise; the work runs on a worker thread and
+   * calls on one model run one at a time.
+   *
+   * @example
+   * const out = await mlm.forward({ inputIds: [[1, 42, 2]], attentionMask: [[1, 1, 1]] });
+   * out.logits.shape // [1, 3, vocab]
+   */
+  async forward(inputs: ForwardInputs, options: ForwardOptions = {}): Promise<ModelOutput> {
+    this.#ensureNotDisposed();
+    if (typeof inputs !== "object" || inputs === null) throw invalidArgument("inputs", "{ inputIds, attentionMask?, labels? }", inputs);
+    const ids = toIdMatrix("inputIds", inputs.inputIds);
+    let maskData = onesLike(ids.shape) as Int32Array | BigInt64Array;
+    if (inputs.attentionMask !== undefined) {
+      const m = toIdMatrix("attentionMask", inputs.attentionMask);
+      if (m.shape[0] !== ids.shape[0] || m.shape[1] !== ids.shape[1]) {
+        throw invalidArgument("attentionMask", `shape [${ids.shape.join(", ")}] like inputIds`, `shape [${m.shape.join(", ")}]`);
+      }
+      maskData = m.data;
+    }
+    const labels = inputs.labels === undefined ? undefined : toLabels(inputs.labels, this.integerLabels);
+    const hidden = options.hiddenStates ?? true;
+    const out = await this.enqueue((native) =>
+      native.forward({
+        inputIds: ids.data,
+        attentionMask: maskData,
+        shape: ids.shape,
+        labels: labels?.data,
+        labelsShape: labels?.shape,
+        hidden,
+      }),
+    );
+    const result: ModelOutput = { logits: { data: out.logits, shape: out.logitsShape } };
+    if (out.lastHiddenState && out.hiddenShape) result.lastHiddenState = { data: out.lastHiddenState, shape: out.hiddenShape };
+    if (out.loss !== undefined) result.loss = out.loss;
+    return result;
+  }
+
+  /** Number of parameters, each tied weight counted once (as PyTorch's `parameters()`). */
+  numParameters(): number {
+    const native = this.#ensureNotDisposed();
+    return callNativeSync(() => native.numParameters());
+  }
+
+  /** The state-dict names, shapes and dtypes; tensor data stays in native memory. */
+  stateDict(): StateDict {
+    const native = this.#ensureNotDisposed();
+    return new StateDict(native, callNativeSync(() => native.stateDictEntries()));
+  }
+
+  /** True once `dispose()` was called. */
+  get disposed(): boolean {
+    return this.#native === null;
+  }
+
+  /**
+   * Frees the native model now rather than at garbage collection. Idempotent.
+   * A call already running finishes; calls still queued reject with
+   * LTGBERT_DISPOSED.
+   */
+  dispose(): void {
+    this.#native?.dispose();
+    this.#native = null;
+  }
+
+  async [asyncDispose](): Promise<void> {
+    this.dispose();
+  }
+
+  /** @internal Labels are class ids (true) or real values (false). */
+  protected get integerLabels(): boolean {
+    return true;
+  }
+
+  /** @internal Runs `work` after every call queued before it. */
+  protected enqueue<T>(work: (native: NativeModel) => Promise<T>): Promise<T> {
+    const run = this.#queue.then(() => callNative(() => work(this.#ensureNotDisposed())));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #ensureNotDisposed(): NativeModel {
+    if (this.#native === null) throw new LtgBertError("LTGBERT_DISPOSED", `${this.constructor.name}: used after dispose()`);
+    return this.#native;
+  }
+}
+
+/**
+ * LTG-BERT with its masked-language-model head (decoder tied to the word
+ * embedding). Loaded models are in eval mode.
+ *
+ * @example
+ * const mlm = await LtgBertForMaskedLM.fromPretrained("./babylm-checkpoint");
+ * const { logits } = await mlm.forward({ inputIds: [[1, 42, 4, 2]] });
+ */
+export class LtgBertForMaskedLM extends LtgBertModel {
+  static readonly architecture = "LtgBertForMaskedLM";
+
+  /** Loads a directory Python wrote: config.json plus model.safetensors (sharded too) or pytorch_model.bin. */
+  static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<LtgBertForMaskedLM> {
+    const { config, strict } = await this.readPretrained(dir, options, this.architecture);
+    const loaded = await this.loadNative(config, "masked_lm", options, dir, strict);
+    return new LtgBertForMaskedLM(loaded.native, loaded.config, options.device ?? "cpu", loaded.report, dir);
+  }
+
+  /** A freshly initialised model (the reference's initialisation, seeded) from a config.json object. */
+  static async fromConfig(config: LtgBertConfigInput, options: LoadOptions = {}): Promise<LtgBertForMaskedLM> {
+    checkLoadOptions(options);
+    if (typeof config !== "object" || config === null) throw invalidArgument("config", "a config.json object", config);
+    const resolved = resolveConfig(config as Record<string, unknown>, options.config ?? {}, "config");
+    const loaded = await this.loadNative(resolved, "masked_lm", options, null, true);
+    return new LtgBertForMaskedLM(loaded.native, loaded.config, options.device ?? "cpu", null, null);
+  }
+}
+
+/** Options of the sequence-classification factories. */
+export interface ClassificationLoadOptions extends LoadOptions {
+  /** Number of labels; overrides config.json's num_labels. */
+  numLabels?: number;
+}
+
+/**
+ * LTG-BERT with a sequence-classification head on the first ([CLS])
+ * position: the linear `classifier` or the MLP `head` of hub checkpoints,
+ * as config.json's `classifier_head` says (or the checkpoint's keys, when
+ * it says nothing).
+ *
+ * @example
+ * const cls = await LtgBertForSequenceClassification.fromPretrained("./sst2-model");
+ * const { logits, loss } = await cls.forward({ inputIds, attentionMask, labels: [1, 0] });
+ */
+export class LtgBertForSequenceClassification extends LtgBertModel {
+  static readonly architecture = "LtgBertForSequenceClassification";
+
+  /** Loads a directory Python wrote. A masked-LM directory loads its encoder and gets a fresh head (see `loadReport`). */
+  static async fromPretrained(dir: string, options: ClassificationLoadOptions = {}): Promise<LtgBertForSequenceClassification> {
+    const { config, strict } = await this.readPretrained(dir, options, this.architecture, numLabelsOverride(options));
+    const loaded = await this.loadNative(config, "sequence_classification", options, dir, strict);
+    return new LtgBertForSequenceClassification(loaded.native, loaded.config, options.device ?? "cpu", loaded.report, dir);
+  }
+
+  /** A freshly initialised classifier from a config.json object. */
+  static async fromConfig(config: LtgBertConfigInput, options: ClassificationLoadOptions = {}): Promise<LtgBertForSequenceClassification> {
+    checkLoadOptions(options);
+    if (typeof config !== "object" || config === null) throw invalidArgument("config", "a config.json object", config);
+    const resolved = resolveConfig(config as Record<string, unknown>, { ...numLabelsOverride(options), ...(options.config ?? {}) }, "config");
+    const loaded = await this.loadNative(resolved, "sequence_classification", options, null, true);
+    return new LtgBertForSequenceClassification(loaded.native, loaded.config, options.device ?? "cpu", null, null);
+  }
+
+  /** Number of output labels. */
+  get numLabels(): number {
+    return this.config.num_labels ?? 2;
+  }
+
+  protected override get integerLabels(): boolean {
+    return (this.config.problem_type ?? "single_label_classification") === "single_label_classification";
+  }
+}
+
+function numLabelsOverride(options: ClassificationLoadOptions): Record<string, unknown> {
+  if (options.numLabels === undefined) return {};
+  if (!Number.isInteger(options.numLabels) || options.numLabels < 1) {
+    throw new LtgBertError("LTGBERT_INVALID_ARGUMENT", `options.numLabels: expected a positive integer, got ${describe(options.numLabels)}`);
+  }
+  return { num_labels: options.numLabels };
+}

@@ -1,0 +1,122 @@
+// The typed facade over the raw addon. Nothing else imports the addon.
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { fromNative, LtgBertError } from "./errors.js";
+
+export type IdArray = Int32Array | BigInt64Array;
+
+export interface NativeLoadReport {
+  loaded: string[];
+  missing: string[];
+  unexpected: string[];
+  mismatched: { key: string; expected: number[]; actual: number[] }[];
+}
+
+export interface NativeLoadResult {
+  classifierHead: "linear" | "mlp" | "auto";
+  report: NativeLoadReport | null;
+}
+
+export interface NativeForwardInputs {
+  inputIds: IdArray;
+  attentionMask: IdArray;
+  shape: [number, number];
+  labels?: IdArray | Float32Array;
+  labelsShape?: number[];
+  hidden: boolean;
+}
+
+export interface NativeForwardResult {
+  logits: Float32Array;
+  logitsShape: number[];
+  lastHiddenState?: Float32Array;
+  hiddenShape?: number[];
+  loss?: number;
+}
+
+export interface NativeTensorEntry {
+  key: string;
+  shape: number[];
+  dtype: string;
+}
+
+export interface NativeTensorData {
+  data: Float32Array | BigInt64Array | Int32Array | Uint8Array;
+  shape: number[];
+  dtype: string;
+}
+
+export interface NativeModel {
+  load(
+    configJson: string,
+    options: { checkpoint?: string; seed?: number; strict?: boolean; device?: string },
+  ): Promise<NativeLoadResult>;
+  forward(inputs: NativeForwardInputs): Promise<NativeForwardResult>;
+  numParameters(): number;
+  stateDictEntries(): NativeTensorEntry[];
+  readTensor(key: string): Promise<NativeTensorData>;
+  dispose(): void;
+}
+
+export interface NativeSystemInfo {
+  libtorchVersion: string;
+  builtWithCuda: boolean;
+  cudaAvailable: boolean;
+  cudaDeviceCount: number;
+  parallelInfo: string;
+  config: string;
+}
+
+interface Addon {
+  Model: new () => NativeModel;
+  setNumThreads(threads: number): void;
+  getNumThreads(): number;
+  systemInfo(): NativeSystemInfo;
+  readCheckpointInfo(path: string): Promise<NativeTensorEntry[]>;
+}
+
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+function loadAddon(): Addon {
+  const require = createRequire(import.meta.url);
+  try {
+    const load = require("node-gyp-build") as (dir: string) => unknown;
+    return load(packageRoot) as Addon;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new LtgBertError(
+      "LTGBERT_ADDON_LOAD",
+      `ltgbert: the native addon could not be loaded from ${packageRoot}: ${reason}
+Likely causes:
+  - it was never built: run \`npm rebuild ltgbert\` (needs libtorch: apt-get install libtorch-dev, or LIBTORCH=/path/to/libtorch)
+  - libtorch moved or was removed since the build (libtorch*.so not found): reinstall it or rebuild
+  - it was built for another Node ABI or platform: rebuild with this Node`,
+      { cause: error },
+    );
+  }
+}
+
+export const addon: Addon = loadAddon();
+
+/**
+ * Runs a native call and maps its failure (sync or async) to LtgBertError,
+ * keeping the caller's stack.
+ */
+export async function callNative<T>(call: () => Promise<T> | T): Promise<T> {
+  const callerStack = new Error();
+  try {
+    return await call();
+  } catch (error) {
+    throw fromNative(error, callerStack);
+  }
+}
+
+/** The synchronous form of callNative. */
+export function callNativeSync<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    throw fromNative(error, new Error());
+  }
+}

@@ -1,0 +1,45 @@
+// Process-wide settings and facts: threads, the libtorch in use.
+import os from "node:os";
+import { invalidArgument } from "./errors.js";
+import { addon, callNative, type NativeTensorEntry } from "./native.js";
+
+/**
+ * Sets the number of threads libtorch uses inside one operation (matrix
+ * multiplies and the like). The package starts with every available core;
+ * libtorch's own default is often 1.
+ */
+export function setNumThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1) throw invalidArgument("threads", "a positive integer", threads);
+  addon.setNumThreads(threads);
+}
+
+/** The number of intra-op threads in use. */
+export function getNumThreads(): number {
+  return addon.getNumThreads();
+}
+
+/** Which libtorch the addon runs on and which devices it sees. */
+export function systemInfo(): {
+  libtorchVersion: string;
+  builtWithCuda: boolean;
+  cudaAvailable: boolean;
+  cudaDeviceCount: number;
+  threads: number;
+} {
+  const info = addon.systemInfo();
+  return {
+    libtorchVersion: info.libtorchVersion,
+    builtWithCuda: info.builtWithCuda,
+    cudaAvailable: info.cudaAvailable,
+    cudaDeviceCount: info.cudaDeviceCount,
+    threads: addon.getNumThreads(),
+  };
+}
+
+/** Lists a checkpoint's tensors (key, shape, dtype) without loading a model. */
+export async function readCheckpointInfo(file: string): Promise<NativeTensorEntry[]> {
+  if (typeof file !== "string" || file.length === 0) throw invalidArgument("file", "a checkpoint path", file);
+  return callNative(() => addon.readCheckpointInfo(file));
+}
+
+addon.setNumThreads(Math.max(1, os.availableParallelism()));

@@ -1,0 +1,13 @@
+// Registers the addon's classes and functions; nothing else lives here.
+#include <napi.h>
+
+#include "binding/model_wrap.h"
+#include "binding/system.h"
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Model", ltgbert::binding::ModelWrap::Define(env));
+  ltgbert::binding::DefineSystemFunctions(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(ltgbert, Init)

@@ -1,0 +1,350 @@
+#include "binding/model_wrap.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "binding/convert.h"
+#include "binding/task.h"
+#include "common/error.h"
+#include "io/checkpoint.h"
+#include "io/state_dict.h"
+
+namespace ltgbert::binding {
+namespace {
+
+using model::ClassifierHead;
+using model::Config;
+
+torch::Device ParseDevice(const std::string& text) {
+  torch::Device device = torch::kCPU;
+  try {
+    device = torch::Device(text);
+  } catch (const c10::Error&) {
+    Fail(ErrorCode::kInvalidArgument, "device: expected \"cpu\", \"cuda\" or \"cuda:N\", got \"", text, "\"");
+  }
+  if (device.is_cuda()) {
+    if (!torch::cuda::is_available()) {
+      Fail(ErrorCode::kDeviceUnavailable, "device \"", text,
+           "\": this libtorch build or machine has no CUDA device");
+    }
+    const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+    if (device.has_index() && device.index() >= count) {
+      Fail(ErrorCode::kDeviceUnavailable, "device \"", text, "\": only ", count, " CUDA device(s) present");
+    }
+  } else if (!device.is_cpu()) {
+    Fail(ErrorCode::kInvalidArgument, "device: expected \"cpu\", \"cuda\" or \"cuda:N\", got \"", text, "\"");
+  }
+  return device;
+}
+
+ClassifierHead DetectHead(const io::TensorList& tensors) {
+  for (const auto& t : tensors) {
+    if (t.name.rfind("head.nonlinearity.", 0) == 0) return ClassifierHead::kMlp;
+  }
+  return ClassifierHead::kLinear;
+}
+
+int64_t ModuleBytes(torch::nn::Module& module) {
+  int64_t bytes = 0;
+  for (const auto& p : module.parameters()) bytes += p.numel() * p.element_size();
+  for (const auto& b : module.buffers()) bytes += b.numel() * b.element_size();
+  return bytes;
+}
+
+Napi::Object ReportToJs(Napi::Env env, const io::LoadReport& report) {
+  auto out = Napi::Object::New(env);
+  out.Set("loaded", ToStringArray(env, report.loaded));
+  out.Set("missing", ToStringArray(env, report.missing));
+  out.Set("unexpected", ToStringArray(env, report.unexpected));
+  auto mismatched = Napi::Array::New(env, report.mismatched.size());
+  for (size_t i = 0; i < report.mismatched.size(); ++i) {
+    auto m = Napi::Object::New(env);
+    m.Set("key", report.mismatched[i].key);
+    m.Set("expected", ToShape(env, report.mismatched[i].expected));
+    m.Set("actual", ToShape(env, report.mismatched[i].actual));
+    mismatched.Set(i, m);
+  }
+  out.Set("mismatched", mismatched);
+  return out;
+}
+
+// Checks ids, mask and labels against the model before any tensor math.
+void CheckInputs(const Config& c, const torch::Tensor& ids, const torch::Tensor& mask, const torch::Tensor& labels) {
+  const int64_t B = ids.size(0), T = ids.size(1);
+  if (B == 0 || T == 0) Fail(ErrorCode::kInvalidArgument, "inputIds: expected a non-empty [B, T] batch, got [", B, ", ", T, "]");
+  if (T > c.max_position_embeddings) {
+    Fail(ErrorCode::kInvalidArgument, "inputIds: sequence length ", T, " exceeds max_position_embeddings (",
+         c.max_position_embeddings, ")");
+  }
+  auto [lo, hi] = torch::aminmax(ids);
+  if (lo.item<int64_t>() < 0 || hi.item<int64_t>() >= c.vocab_size) {
+    Fail(ErrorCode::kInvalidArgument, "inputIds: ids must lie in [0, ", c.vocab_size, "), got values from ",
+         lo.item<int64_t>(), " to ", hi.item<int64_t>());
+  }
+  if (mask.sizes() != ids.sizes()) {
+    Fail(ErrorCode::kInvalidArgument, "attentionMask: expected shape ", io::ShapeString(ids.sizes().vec()), ", got ",
+         io::ShapeString(mask.sizes().vec()));
+  }
+  if (!labels.defined()) return;
+  if (c.task == model::Task::kMaskedLM) {
+    if (labels.sizes() != ids.sizes()) {
+      Fail(ErrorCode::kInvalidArgument, "labels: expected shape ", io::ShapeString(ids.sizes().vec()), ", got ",
+           io::ShapeString(labels.sizes().vec()));
+    }
+    auto bad = (labels.ne(-100) & (labels.lt(0) | labels.ge(c.vocab_size))).nonzero();
+    if (bad.size(0) > 0) {
+      Fail(ErrorCode::kInvalidArgument, "labels: expected -100 or an id in [0, ", c.vocab_size, "), got ",
+           labels.index({bad[0][0], bad[0][1]}).item<int64_t>(), " at [", bad[0][0].item<int64_t>(), ", ",
+           bad[0][1].item<int64_t>(), "]");
+    }
+    return;
+  }
+  if (c.problem_type == model::ProblemType::kSingleLabel) {
+    if (labels.dim() != 1 || labels.size(0) != B) {
+      Fail(ErrorCode::kInvalidArgument, "labels: expected shape [", B, "], got ", io::ShapeString(labels.sizes().vec()));
+    }
+    auto bad = (labels.lt(0) | labels.ge(c.num_labels)).nonzero();
+    if (bad.size(0) > 0) {
+      Fail(ErrorCode::kInvalidArgument, "labels: expected a label in [0, ", c.num_labels, "), got ",
+           labels[bad[0][0]].item<int64_t>(), " at index ", bad[0][0].item<int64_t>());
+    }
+  } else if (labels.size(0) != B) {
+    Fail(ErrorCode::kInvalidArgument, "labels: expected ", B, " rows, got ", io::ShapeString(labels.sizes().vec()));
+  }
+}
+
+}  // namespace
+
+Napi::Function ModelWrap::Define(Napi::Env env) {
+  return DefineClass(env, "Model",
+                     {
+                         InstanceMethod<&ModelWrap::Load>("load"),
+                         InstanceMethod<&ModelWrap::Forward>("forward"),
+                         InstanceMethod<&ModelWrap::NumParameters>("numParameters"),
+                         InstanceMethod<&ModelWrap::StateDictEntries>("stateDictEntries"),
+                         InstanceMethod<&ModelWrap::ReadTensor>("readTensor"),
+                         InstanceMethod<&ModelWrap::Dispose>("dispose"),
+                     });
+}
+
+ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+  state_ = std::make_shared<ModelState>();
+}
+
+void ModelWrap::Finalize(Napi::Env env) { ReportMemory(env, 0); }
+
+void ModelWrap::ReportMemory(Napi::Env env, int64_t bytes) {
+  if (bytes != reported_bytes_) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, bytes - reported_bytes_);
+    reported_bytes_ = bytes;
+  }
+}
+
+std::shared_ptr<ModelState> ModelWrap::Require(Napi::Env env) const {
+  if (!state_) throw MakeError(env, "LTGBERT_DISPOSED", "model: used after dispose()");
+  if (!loaded_) throw MakeError(env, "LTGBERT_INVALID_ARGUMENT", "model: not loaded yet");
+  return state_;
+}
+
+// load(configJson, { checkpoint?, seed?, strict?, device? })
+//   -> Promise<{ classifierHead, report | null, bytes }>
+Napi::Value ModelWrap::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    if (!state_) throw MakeError(env, "LTGBERT_DISPOSED", "model: used after dispose()");
+    if (loaded_) ThrowArgument(env, "model: load() may be called once");
+    std::string config_json = RequireString(info, 0, "config");
+    Napi::Object options = RequireObject(info, 1, "options");
+    std::string checkpoint = options.Has("checkpoint") && options.Get("checkpoint").IsString()
+                                 ? options.Get("checkpoint").As<Napi::String>().Utf8Value()
+                                 : "";
+    uint64_t seed = options.Has("seed") && options.Get("seed").IsNumber()
+                        ? static_cast<uint64_t>(options.Get("seed").As<Napi::Number>().Int64Value())
+                        : 42;
+    bool strict = !options.Has("strict") || options.Get("strict").ToBoolean();
+    std::string device_text = options.Has("device") && options.Get("device").IsString()
+                                  ? options.Get("device").As<Napi::String>().Utf8Value()
+                                  : "cpu";
+    loaded_ = true;  // a second load() is refused even while this one runs
+
+    struct Result {
+      ClassifierHead head = ClassifierHead::kAuto;
+      std::optional<io::LoadReport> report;
+      int64_t bytes = 0;
+    };
+    auto result = std::make_shared<Result>();
+    auto state = state_;
+    return Task::Run(
+        env, Value(),
+        [=]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          Config config = model::ParseConfig(config_json);
+          torch::Device device = ParseDevice(device_text);
+          io::TensorList tensors;
+          if (!checkpoint.empty()) tensors = io::ReadCheckpoint(checkpoint);
+          if (config.task == model::Task::kSequenceClassification && config.classifier_head == ClassifierHead::kAuto) {
+            config.classifier_head = DetectHead(tensors);
+          }
+          model::LtgBert module(config);
+          if (!checkpoint.empty()) {
+            io::LoadOptions load_options;
+            load_options.source = checkpoint;
+            load_options.strict = strict;
+            load_options.tied = module->TiedKeys();
+            io::LoadReport report = io::MatchStateDict(*module, tensors, load_options);
+            io::CheckStrict(report, load_options);
+            if (!report.missing.empty()) module->Initialize(seed);
+            io::CopyLoaded(*module, tensors, report);
+            result->report = std::move(report);
+          } else {
+            module->Initialize(seed);
+          }
+          tensors.clear();  // drops the file mapping before the model moves
+          module->eval();
+          module->to(device);
+          state->device = device;
+          state->module = module;
+          result->head = config.classifier_head;
+          result->bytes = ModuleBytes(*module);
+        },
+        [this, result](Napi::Env env) -> Napi::Value {
+          auto out = Napi::Object::New(env);
+          out.Set("classifierHead", model::ClassifierHeadName(result->head));
+          out.Set("report", result->report ? Napi::Value(ReportToJs(env, *result->report)) : env.Null());
+          if (state_) ReportMemory(env, result->bytes);
+          return out;
+        });
+  });
+}
+
+// forward({ inputIds, attentionMask, shape, labels?, labelsShape?, hidden? })
+//   -> Promise<{ logits, logitsShape, lastHiddenState?, hiddenShape?, loss? }>
+Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    auto state = Require(env);
+    Napi::Object args = RequireObject(info, 0, "inputs");
+    auto shape = RequireShape(env, args.Get("shape"), "shape");
+    if (shape.size() != 2) ThrowArgument(env, "inputIds: expected shape [B, T]");
+    auto ids = CopyToTensor(env, args.Get("inputIds"), shape, "inputIds");
+    auto mask = CopyToTensor(env, args.Get("attentionMask"), shape, "attentionMask");
+    torch::Tensor labels;
+    if (args.Has("labels") && !args.Get("labels").IsUndefined() && !args.Get("labels").IsNull()) {
+      labels = CopyToTensor(env, args.Get("labels"), RequireShape(env, args.Get("labelsShape"), "labelsShape"), "labels");
+    }
+    const bool want_hidden = args.Get("hidden").ToBoolean();
+
+    auto out = std::make_shared<model::Output>();
+    return Task::Run(
+        env, Value(),
+        [=]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          auto& module = state->module;
+          CheckInputs(module->config(), ids, mask, labels);
+          torch::InferenceMode inference;
+          auto result = module->forward(ids.to(state->device), mask.to(state->device),
+                                        labels.defined() ? labels.to(state->device) : labels);
+          out->logits = result.logits.to(torch::kCPU, torch::kFloat32).contiguous();
+          if (want_hidden) out->last_hidden_state = result.last_hidden_state.to(torch::kCPU, torch::kFloat32).contiguous();
+          if (result.loss.defined()) out->loss = result.loss.to(torch::kCPU, torch::kFloat64);
+        },
+        [out](Napi::Env env) -> Napi::Value {
+          auto js = Napi::Object::New(env);
+          js.Set("logits", ToFloat32Array(env, out->logits));
+          js.Set("logitsShape", ToShape(env, out->logits.sizes()));
+          if (out->last_hidden_state.defined()) {
+            js.Set("lastHiddenState", ToFloat32Array(env, out->last_hidden_state));
+            js.Set("hiddenShape", ToShape(env, out->last_hidden_state.sizes()));
+          }
+          if (out->loss.defined()) js.Set("loss", out->loss.item<double>());
+          return js;
+        });
+  });
+}
+
+Napi::Value ModelWrap::NumParameters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    auto state = Require(env);
+    if (!state->module) ThrowArgument(env, "model: still loading");
+    int64_t count = 0;
+    for (const auto& p : state->module->parameters()) count += p.numel();
+    return Napi::Number::New(env, static_cast<double>(count));
+  });
+}
+
+// [{ key, shape, dtype }] in state-dict order, tied aliases included as
+// PyTorch's state_dict() lists them.
+Napi::Value ModelWrap::StateDictEntries(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    auto state = Require(env);
+    if (!state->module) ThrowArgument(env, "model: still loading");
+    auto entries = Napi::Array::New(env);
+    uint32_t i = 0;
+    auto add = [&](const std::string& key, const torch::Tensor& t) {
+      auto e = Napi::Object::New(env);
+      e.Set("key", key);
+      e.Set("shape", ToShape(env, t.sizes()));
+      e.Set("dtype", DtypeName(t.scalar_type()));
+      entries.Set(i++, e);
+    };
+    auto& module = *state->module;
+    auto params = module.named_parameters();
+    auto tied = state->module->TiedKeys();
+    // PyTorch's state_dict() walks the modules depth first and lists each
+    // one's own parameters, then its buffers; named_modules() walks in the
+    // same order. A tied alias stands where the reference's Linear keeps its
+    // weight: first in its module.
+    for (const auto& item : module.named_modules(/*name_prefix=*/"", /*include_self=*/true)) {
+      const std::string prefix = item.key().empty() ? "" : item.key() + ".";
+      for (const auto& [alias, key] : tied) {
+        const bool here = alias.rfind(prefix, 0) == 0 && alias.find('.', prefix.size()) == std::string::npos;
+        if (here && params.contains(key)) add(alias, params[key]);
+      }
+      for (const auto& p : item.value()->named_parameters(/*recurse=*/false)) add(prefix + p.key(), p.value());
+      for (const auto& b : item.value()->named_buffers(/*recurse=*/false)) add(prefix + b.key(), b.value());
+    }
+    return entries;
+  });
+}
+
+// readTensor(key) -> Promise<{ data, shape, dtype }>: a copy, for inspection.
+Napi::Value ModelWrap::ReadTensor(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    auto state = Require(env);
+    std::string key = RequireString(info, 0, "key");
+    auto tensor = std::make_shared<torch::Tensor>();
+    return Task::Run(
+        env, Value(),
+        [=]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          auto& module = *state->module;
+          auto tied = state->module->TiedKeys();
+          const std::string& name = tied.count(key) ? tied.at(key) : key;
+          if (auto* p = module.named_parameters().find(name)) {
+            *tensor = p->detach().cpu().clone();
+          } else if (auto* b = module.named_buffers().find(name)) {
+            *tensor = b->detach().cpu().clone();
+          } else {
+            Fail(ErrorCode::kInvalidArgument, key, ": no such key in the model's state dict");
+          }
+        },
+        [tensor](Napi::Env env) -> Napi::Value {
+          auto out = Napi::Object::New(env);
+          out.Set("data", ToTypedArray(env, *tensor));
+          out.Set("shape", ToShape(env, tensor->sizes()));
+          out.Set("dtype", DtypeName(tensor->scalar_type()));
+          return out;
+        });
+  });
+}
+
+Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
+  ReportMemory(info.Env(), 0);
+  state_.reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace ltgbert::binding

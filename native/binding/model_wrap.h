@@ -1,0 +1,45 @@
+// The JS class `Model` of the addon: owns one LTG-BERT module and runs its
+// loads and forwards on worker threads, one at a time.
+#pragma once
+
+#include <napi.h>
+#include <torch/torch.h>
+
+#include <memory>
+#include <mutex>
+
+#include "model/ltg_bert.h"
+
+namespace ltgbert::binding {
+
+// What a model is, shared between the JS wrapper and the tasks in flight, so
+// dispose() while a task runs frees the module only when the task is done.
+struct ModelState {
+  model::LtgBert module{nullptr};
+  torch::Device device = torch::kCPU;
+  std::mutex mutex;  // one operation at a time, whatever the JS side does
+};
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit ModelWrap(const Napi::CallbackInfo& info);
+  void Finalize(Napi::Env env) override;
+
+ private:
+  Napi::Value Load(const Napi::CallbackInfo& info);
+  Napi::Value Forward(const Napi::CallbackInfo& info);
+  Napi::Value NumParameters(const Napi::CallbackInfo& info);
+  Napi::Value StateDictEntries(const Napi::CallbackInfo& info);
+  Napi::Value ReadTensor(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<ModelState> Require(Napi::Env env) const;
+  void ReportMemory(Napi::Env env, int64_t bytes);
+
+  std::shared_ptr<ModelState> state_;
+  bool loaded_ = false;
+  int64_t reported_bytes_ = 0;
+};
+
+}  // namespace ltgbert::binding

@@ -1,0 +1,77 @@
+#include "binding/system.h"
+
+#include <torch/torch.h>
+
+#include "binding/convert.h"
+#include "binding/task.h"
+#include "io/checkpoint.h"
+
+namespace ltgbert::binding {
+namespace {
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1) {
+    ThrowArgument(env, "setNumThreads: expected a positive integer");
+  }
+  const int threads = info[0].As<Napi::Number>().Int32Value();
+  SetThreadCount(threads);
+  return Guard(env, [&]() -> Napi::Value {
+    ApplyThreadCount();
+    return env.Undefined();
+  });
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ThreadCount()); }
+
+Napi::Value SystemInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    auto out = Napi::Object::New(env);
+    out.Set("libtorchVersion", TORCH_VERSION);
+#ifdef LTGBERT_WITH_CUDA
+    out.Set("builtWithCuda", true);
+#else
+    out.Set("builtWithCuda", false);
+#endif
+    out.Set("cudaAvailable", torch::cuda::is_available());
+    out.Set("cudaDeviceCount", static_cast<double>(torch::cuda::device_count()));
+    out.Set("parallelInfo", at::get_parallel_info());
+    out.Set("config", at::show_config());
+    return out;
+  });
+}
+
+// readCheckpointInfo(path) -> Promise<[{ key, shape, dtype }]>
+Napi::Value ReadCheckpointInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    std::string path = RequireString(info, 0, "path");
+    auto tensors = std::make_shared<io::TensorList>();
+    return Task::Run(
+        env, [=]() { *tensors = io::ReadCheckpoint(path); },
+        [tensors](Napi::Env env) -> Napi::Value {
+          auto out = Napi::Array::New(env, tensors->size());
+          for (size_t i = 0; i < tensors->size(); ++i) {
+            auto e = Napi::Object::New(env);
+            e.Set("key", (*tensors)[i].name);
+            e.Set("shape", ToShape(env, (*tensors)[i].tensor.sizes()));
+            e.Set("dtype", DtypeName((*tensors)[i].tensor.scalar_type()));
+            out.Set(i, e);
+          }
+          tensors->clear();
+          return out;
+        });
+  });
+}
+
+}  // namespace
+
+void DefineSystemFunctions(Napi::Env env, Napi::Object exports) {
+  exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
+  exports.Set("getNumThreads", Napi::Function::New<GetNumThreads>(env, "getNumThreads"));
+  exports.Set("systemInfo", Napi::Function::New<SystemInfo>(env, "systemInfo"));
+  exports.Set("readCheckpointInfo", Napi::Function::New<ReadCheckpointInfo>(env, "readCheckpointInfo"));
+}
+
+}  // namespace ltgbert::binding

@@ -1,0 +1,49 @@
+// Matching a list of named tensors against a module's parameters and
+// buffers: what loads, what is missing, unexpected or of another shape.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "io/checkpoint.h"
+
+namespace ltgbert::io {
+
+struct Mismatch {
+  std::string key;
+  std::vector<int64_t> expected;
+  std::vector<int64_t> actual;
+};
+
+struct LoadReport {
+  std::vector<std::string> loaded;
+  std::vector<std::string> missing;
+  std::vector<std::string> unexpected;
+  std::vector<Mismatch> mismatched;
+  bool complete() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
+};
+
+struct LoadOptions {
+  std::string source;            // file or description, for messages
+  bool strict = true;            // any missing, unexpected or mismatched key fails, changing nothing
+  std::map<std::string, std::string> tied;  // alias key -> parameter key (optional in the source)
+};
+
+// Decides what would load. Keys the model may lack in a checkpoint without
+// harm (the position index buffers, computed from the config, and tied
+// aliases) are never reported missing.
+LoadReport MatchStateDict(torch::nn::Module& module, const TensorList& source, const LoadOptions& options);
+
+// Throws for a strict load whose report is not complete: kShapeMismatch when
+// a shape differs, else kMissingKeys; the message names every key.
+void CheckStrict(const LoadReport& report, const LoadOptions& options);
+
+// Copies every loaded tensor into the module (dtype converted, no autograd).
+void CopyLoaded(torch::nn::Module& module, const TensorList& source, const LoadReport& report);
+
+std::string ShapeString(const std::vector<int64_t>& shape);
+
+}  // namespace ltgbert::io

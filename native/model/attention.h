@@ -1,0 +1,42 @@
+// Self-attention with disentangled relative positions: content-to-content
+// plus content-to-position (c2p) and position-to-content (p2c) scores over a
+// log-bucketed relative-position index.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "model/config.h"
+
+namespace ltgbert::model {
+
+// idx[q][k] in [0, 2*bucket-2]: the row of the relative table that the pair
+// (query q, key k) uses. Near pairs get their own row; far ones share
+// logarithmically wider buckets. (max_position, max_position) int64.
+torch::Tensor MakePositionIndices(int64_t bucket_size, int64_t max_position);
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  explicit AttentionImpl(const Config& config);
+
+  // x: (B, T, D); padding_mask: (B, 1, 1, T), true at padding keys;
+  // relative: (R, D) normalised relative table. Returns (B, T, D).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& padding_mask,
+                        const torch::Tensor& relative);
+
+  torch::Tensor position_indices;  // buffer (max_pos, max_pos) int64
+  torch::nn::Linear in_proj_qk{nullptr};
+  torch::nn::Linear in_proj_v{nullptr};
+  torch::nn::Linear out_proj{nullptr};
+  torch::nn::LayerNorm pre_layer_norm{nullptr};  // no affine
+  torch::nn::LayerNorm post_layer_norm{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+
+ private:
+  int64_t num_heads_;
+  int64_t head_size_;
+  double scale_;
+  PositionSplit split_;
+};
+TORCH_MODULE(Attention);
+
+}  // namespace ltgbert::model

@@ -1,0 +1,50 @@
+// The model's sizes and variant switches, as config.json spells them. The
+// TypeScript layer validates config.json and fills defaults; this struct
+// re-checks what would make libtorch fail in a way that is hard to read.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ltgbert::model {
+
+// How the projected relative-position table is cut into query and key halves
+// (see DESIGN.md): same keys, different numbers.
+enum class PositionSplit { kPerHead, kGlobal };
+
+enum class Task { kMaskedLM, kSequenceClassification };
+
+// kAuto: decided from the checkpoint's keys when one is loaded.
+enum class ClassifierHead { kAuto, kLinear, kMlp };
+
+enum class ProblemType { kSingleLabel, kMultiLabel, kRegression };
+
+struct Config {
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t num_hidden_layers = 0;
+  int64_t num_attention_heads = 0;
+  int64_t intermediate_size = 0;
+  int64_t max_position_embeddings = 512;
+  int64_t position_bucket_size = 32;
+  double layer_norm_eps = 1e-7;
+  double hidden_dropout_prob = 0.1;
+  double attention_probs_dropout_prob = 0.1;
+  double classifier_dropout = 0.1;
+  PositionSplit position_qk_split = PositionSplit::kPerHead;
+
+  Task task = Task::kMaskedLM;
+  int64_t num_labels = 2;
+  ClassifierHead classifier_head = ClassifierHead::kAuto;
+  ProblemType problem_type = ProblemType::kSingleLabel;
+
+  int64_t head_size() const { return hidden_size / num_attention_heads; }
+};
+
+// Parses the JSON object the TypeScript layer sends (config.json's snake_case
+// keys plus "task"). Throws ltgbert::Error(kBadConfig) naming the key.
+Config ParseConfig(const std::string& json_text);
+
+const char* ClassifierHeadName(ClassifierHead head);
+
+}  // namespace ltgbert::model

@@ -1,0 +1,26 @@
+#include "model/feed_forward.h"
+
+namespace ltgbert::model {
+
+namespace nn = torch::nn;
+
+torch::Tensor GeGLUImpl::forward(const torch::Tensor& x) {
+  auto halves = x.chunk(2, -1);
+  return halves[0] * torch::gelu(halves[1], /*approximate=*/"tanh");
+}
+
+FeedForwardImpl::FeedForwardImpl(const Config& c) {
+  auto no_affine = [&](int64_t size) {
+    return nn::LayerNorm(nn::LayerNormOptions({size}).eps(c.layer_norm_eps).elementwise_affine(false));
+  };
+  mlp = register_module(
+      "mlp", nn::Sequential(no_affine(c.hidden_size),
+                            nn::Linear(nn::LinearOptions(c.hidden_size, 2 * c.intermediate_size).bias(false)),
+                            GeGLU(), no_affine(c.intermediate_size),
+                            nn::Linear(nn::LinearOptions(c.intermediate_size, c.hidden_size).bias(false)),
+                            nn::Dropout(c.hidden_dropout_prob)));
+}
+
+torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) { return mlp->forward(x); }
+
+}  // namespace ltgbert::model

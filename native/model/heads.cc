@@ -1,0 +1,40 @@
+#include "model/heads.h"
+
+namespace ltgbert::model {
+
+namespace nn = torch::nn;
+
+namespace {
+
+nn::LayerNorm NoAffineNorm(const Config& c) {
+  return nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps).elementwise_affine(false));
+}
+
+}  // namespace
+
+TiedDecoderImpl::TiedDecoderImpl(torch::Tensor tied_weight, int64_t vocab_size)
+    : weight_(std::move(tied_weight)) {
+  bias = register_parameter("bias", torch::zeros({vocab_size}));
+}
+
+torch::Tensor TiedDecoderImpl::forward(const torch::Tensor& x) { return torch::linear(x, weight_, bias); }
+
+MaskClassifierImpl::MaskClassifierImpl(const Config& c, torch::Tensor word_embedding_weight) {
+  nonlinearity = register_module(
+      "nonlinearity",
+      nn::Sequential(NoAffineNorm(c), nn::Linear(c.hidden_size, c.hidden_size), nn::GELU(), NoAffineNorm(c),
+                     nn::Dropout(c.hidden_dropout_prob), TiedDecoder(std::move(word_embedding_weight), c.vocab_size)));
+}
+
+torch::Tensor MaskClassifierImpl::forward(const torch::Tensor& x) { return nonlinearity->forward(x); }
+
+ClassificationHeadImpl::ClassificationHeadImpl(const Config& c) {
+  nonlinearity = register_module(
+      "nonlinearity",
+      nn::Sequential(NoAffineNorm(c), nn::Linear(c.hidden_size, c.hidden_size), nn::GELU(), NoAffineNorm(c),
+                     nn::Dropout(c.classifier_dropout), nn::Linear(c.hidden_size, c.num_labels)));
+}
+
+torch::Tensor ClassificationHeadImpl::forward(const torch::Tensor& x) { return nonlinearity->forward(x); }
+
+}  // namespace ltgbert::model

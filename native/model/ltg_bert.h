@@ -1,0 +1,62 @@
+// LTG-BERT with one of its heads: the masked LM, or sequence classification
+// with the linear `classifier` or the MLP `head`. Parameter names are the
+// reference's state-dict keys.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "model/config.h"
+#include "model/embedding.h"
+#include "model/encoder.h"
+#include "model/heads.h"
+
+namespace ltgbert::model {
+
+struct Output {
+  torch::Tensor last_hidden_state;  // (B, T, D)
+  torch::Tensor logits;             // (B, T, vocab) or (B, num_labels)
+  torch::Tensor loss;               // scalar, undefined without labels
+};
+
+class LtgBertImpl : public torch::nn::Module {
+ public:
+  // For classification, config.classifier_head must be decided (not kAuto).
+  explicit LtgBertImpl(const Config& config);
+
+  // input_ids, attention_mask: (B, T) int64, mask 1 = token, 0 = padding.
+  // labels: undefined, (B, T) int64 with -100 = not scored for the masked
+  // LM, (B) int64 for single-label, (B, num_labels) float for multi-label,
+  // (B) or (B, 1) float for regression.
+  Output forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                 const torch::Tensor& labels = {});
+
+  // Fills every parameter as the reference initialises it: truncated normal
+  // with std sqrt(2 / (5 D)) cut at two std for embeddings and linear
+  // weights, zero biases, unit LayerNorm weights, and the feed-forward
+  // weights of layer i scaled by sqrt(1 / (2 (i + 1))).
+  void Initialize(uint64_t seed);
+
+  // State-dict keys that name another parameter (tied weights): alias -> key.
+  std::map<std::string, std::string> TiedKeys() const;
+
+  const Config& config() const { return config_; }
+
+  Embedding embedding{nullptr};
+  Encoder transformer{nullptr};
+  MaskClassifier mlm_head{nullptr};       // "classifier" (masked LM)
+  torch::nn::Linear linear_head{nullptr}; // "classifier" (linear classification)
+  ClassificationHead mlp_head{nullptr};   // "head" (MLP classification)
+  torch::nn::Dropout head_dropout{nullptr};
+
+ private:
+  torch::Tensor Loss(const torch::Tensor& logits, const torch::Tensor& labels) const;
+
+  Config config_;
+};
+TORCH_MODULE(LtgBert);
+
+}  // namespace ltgbert::model

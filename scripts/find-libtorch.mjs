@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+// The one place that decides which libtorch the addon builds against.
+// Order: LIBTORCH (an unpacked libtorch), Torch_DIR (a folder holding
+// TorchConfig.cmake), the torch inside python3 (or $PYTHON) if it imports,
+// then the system's (Debian/Ubuntu libtorch-dev).
+//
+//   node scripts/find-libtorch.mjs             JSON description
+//   node scripts/find-libtorch.mjs --cmake     the folder for -DTorch_DIR
+//   node scripts/find-libtorch.mjs --gyp KEY   a space-separated list for binding.gyp
+//                                              (KEY: includes, libdirs, libs, defines, rpath)
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const HOW_TO_GET_LIBTORCH = `ltgbert needs libtorch (PyTorch's C++ library) to build its native addon, and none was found.
+Looked for: $LIBTORCH, $Torch_DIR, the torch module of python3, the system's libtorch-dev.
+Get one of:
+  - Debian/Ubuntu:  sudo apt-get install libtorch-dev libopenblas0-openmp
+  - an unpacked libtorch from pytorch.org:  export LIBTORCH=/path/to/libtorch
+  - a Python torch:  pip install torch   (python3 -c 'import torch' must work)
+then run the install again.`;
+
+const SYSTEM_TORCH_DIRS = [
+  "/usr/lib/x86_64-linux-gnu/cmake/Torch",
+  "/usr/lib/aarch64-linux-gnu/cmake/Torch",
+  "/usr/lib/cmake/Torch",
+  "/usr/share/cmake/Torch",
+  "/usr/local/share/cmake/Torch",
+  "/usr/local/lib/cmake/Torch",
+];
+
+function hasConfig(dir) {
+  return Boolean(dir) && existsSync(path.join(dir, "TorchConfig.cmake"));
+}
+
+function fromPython() {
+  const python = process.env.PYTHON || "python3";
+  try {
+    const out = execFileSync(
+      python,
+      ["-c", "import torch, torch.utils; print(torch.utils.cmake_prefix_path)"],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 60_000 },
+    ).trim();
+    const dir = path.join(out, "Torch");
+    return hasConfig(dir) ? dir : null;
+  } catch {
+    return null;
+  }
+}
+
+function candidates() {
+  const env = process.env;
+  const list = [];
+  if (env.LIBTORCH) list.push(["LIBTORCH", () => path.join(env.LIBTORCH, "share", "cmake", "Torch")]);
+  if (env.Torch_DIR) list.push(["Torch_DIR", () => env.Torch_DIR]);
+  list.push(["python3", fromPython]);
+  list.push(["system", () => SYSTEM_TORCH_DIRS.find(hasConfig) ?? null]);
+  return list;
+}
+
+// Walks up from the CMake folder to the prefix that holds include/torch.
+function findPrefix(torchDir) {
+  let dir = torchDir;
+  for (let i = 0; i < 6; i++) {
+    dir = path.dirname(dir);
+    if (existsSync(path.join(dir, "include", "torch", "csrc", "api", "include"))) return dir;
+  }
+  return null;
+}
+
+function findLibDir(prefix, torchDir) {
+  const options = [path.join(prefix, "lib"), path.dirname(path.dirname(torchDir))];
+  return options.find((d) => existsSync(path.join(d, "libtorch.so")) || existsSync(path.join(d, "libtorch.dylib"))) ?? null;
+}
+
+function readVersion(torchDir) {
+  try {
+    const text = readFileSync(path.join(torchDir, "TorchConfigVersion.cmake"), "utf8");
+    return /PACKAGE_VERSION "([^"]+)"/.exec(text)?.[1] ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+// Wheels of torch < 2.7 and some libtorch downloads use the old C++ ABI; the
+// CMake config says which in TORCH_CXX_FLAGS, so read it from there.
+function readCxx11Abi(torchDir) {
+  try {
+    const text = readFileSync(path.join(torchDir, "TorchConfig.cmake"), "utf8");
+    const m = /_GLIBCXX_USE_CXX11_ABI=(\d)/.exec(text);
+    return m ? Number(m[1]) : 1;
+  } catch {
+    return 1;
+  }
+}
+
+export function findLibtorch() {
+  for (const [source, find] of candidates()) {
+    const torchDir = find();
+    if (!hasConfig(torchDir)) continue;
+    const prefix = findPrefix(torchDir);
+    if (!prefix) continue;
+    const libDir = findLibDir(prefix, torchDir);
+    if (!libDir) continue;
+    const cuda = existsSync(path.join(libDir, "libtorch_cuda.so"));
+    const libs = ["torch", "torch_cpu", "c10", ...(cuda ? ["torch_cuda", "c10_cuda"] : [])];
+    return {
+      source,
+      torchDir,
+      prefix,
+      version: readVersion(torchDir),
+      includeDirs: [path.join(prefix, "include"), path.join(prefix, "include", "torch", "csrc", "api", "include")],
+      libDir,
+      libs,
+      cuda,
+      cxx11Abi: readCxx11Abi(torchDir),
+    };
+  }
+  return null;
+}
+
+function main(argv) {
+  const found = findLibtorch();
+  if (!found) {
+    process.stderr.write(HOW_TO_GET_LIBTORCH + "\n");
+    process.exit(1);
+  }
+  if (argv[0] === "--cmake") {
+    process.stdout.write(found.torchDir);
+  } else if (argv[0] === "--gyp") {
+    const pick = {
+      includes: found.includeDirs,
+      libdirs: [`-L${found.libDir}`],
+      libs: found.libs.map((l) => `-l${l}`),
+      defines: [`_GLIBCXX_USE_CXX11_ABI=${found.cxx11Abi}`, ...(found.cuda ? ["LTGBERT_WITH_CUDA=1"] : [])],
+      rpath: [`-Wl,-rpath,${found.libDir}`],
+    }[argv[1]];
+    if (!pick) {
+      process.stderr.write(`find-libtorch: --gyp takes includes, libdirs, libs, defines or rpath, got ${argv[1]}\n`);
+      process.exit(2);
+    }
+    process.stdout.write(pick.join(" "));
+  } else {
+    process.stdout.write(JSON.stringify(found, null, 2) + "\n");
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  main(process.argv.slice(2));
+}
