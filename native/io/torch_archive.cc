@@ -1,0 +1,397 @@
+// torch.save's zip format (torch >= 1.6): <archive>/data.pkl is a pickle of
+// the saved object in which each storage is a persistent id naming the record
+// <archive>/data/<key>; <archive>/version says the format version.
+//
+// Reading uses libtorch's PyTorchStreamReader for the zip and our restricted
+// unpickler for data.pkl. Writing uses PyTorchStreamWriter and a pickle we
+// emit ourselves in the shape torch.save gives a state dict (protocol 2,
+// OrderedDict of _rebuild_tensor_v2), which every torch.load reads, including
+// weights_only=True.
+#include <ATen/ATen.h>
+#include <caffe2/serialize/inline_container.h>
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <fstream>
+#include <map>
+#include <unordered_map>
+
+#include "common/error.h"
+#include "io/checkpoint.h"
+#include "io/files.h"
+#include "io/internal.h"
+#include "io/unpickler.h"
+
+namespace ltgbert::io {
+namespace {
+
+using pickle::Object;
+using pickle::ObjectId;
+using pickle::StorageType;
+
+// Enough to recognise a training checkpoint in a message without printing all
+// of it.
+constexpr size_t kKeysInMessage = 5;
+
+std::string FirstLine(const char* text) {
+  std::string message(text);
+  size_t newline = message.find('\n');
+  return newline == std::string::npos ? message : message.substr(0, newline);
+}
+
+struct StorageDtype {
+  StorageType storage;
+  at::ScalarType type;
+};
+
+// torch.UntypedStorage counts bytes; a tensor over it is uint8.
+constexpr StorageDtype kStorageDtypes[] = {
+    {StorageType::kFloat, at::kFloat},   {StorageType::kHalf, at::kHalf},
+    {StorageType::kBFloat16, at::kBFloat16}, {StorageType::kDouble, at::kDouble},
+    {StorageType::kLong, at::kLong},     {StorageType::kInt, at::kInt},
+    {StorageType::kShort, at::kShort},   {StorageType::kChar, at::kChar},
+    {StorageType::kByte, at::kByte},     {StorageType::kBool, at::kBool},
+    {StorageType::kUntyped, at::kByte},
+};
+
+at::ScalarType ScalarTypeOf(StorageType storage) {
+  for (const StorageDtype& entry : kStorageDtypes) {
+    if (entry.storage == storage) return entry.type;
+  }
+  return at::kByte;
+}
+
+StorageType StorageTypeOf(at::ScalarType type) {
+  for (const StorageDtype& entry : kStorageDtypes) {
+    if (entry.type == type && entry.storage != StorageType::kUntyped) return entry.storage;
+  }
+  Fail(ErrorCode::kInternal, "no storage class for ", at::toString(type));
+}
+
+// Why the file is not a zip, in words a user can act on.
+void CheckZipMagic(const std::string& path) {
+  unsigned char head[4] = {0};
+  std::ifstream in(path, std::ios::binary);
+  in.read(reinterpret_cast<char*>(head), sizeof(head));
+  if (in.gcount() == 4 && head[0] == 'P' && head[1] == 'K') return;
+  if (in.gcount() >= 1 && head[0] == 0x80) {
+    Fail(ErrorCode::kBadCheckpoint, path,
+         ": a legacy torch.save file (torch < 1.6 or _use_new_zipfile_serialization=False), "
+         "which is not supported: load it in Python and save it again with torch.save");
+  }
+  std::string hex;
+  for (std::streamsize i = 0; i < in.gcount(); ++i) {
+    char byte[4];
+    std::snprintf(byte, sizeof(byte), "%02x", head[i]);
+    hex += (i > 0 ? " " : "") + std::string(byte);
+  }
+  Fail(ErrorCode::kBadCheckpoint, path, ": not a torch.save zip archive (it starts with ",
+       hex.empty() ? "nothing, the file is empty" : hex, ")");
+}
+
+// A description of the top-level values for the "not a state dict" message.
+std::string DescribeKeys(const pickle::Pickle& pickle, const Object& dict) {
+  std::string out;
+  size_t shown = 0;
+  for (size_t i = 0; i < dict.items.size() && shown < kKeysInMessage; i += 2, ++shown) {
+    const Object& key = pickle[dict.items[i]];
+    const Object& value = pickle[dict.items[i + 1]];
+    if (!out.empty()) out += ", ";
+    out += key.kind == Object::Kind::kString ? "'" + key.text + "'" : pickle::KindName(key.kind);
+    out += std::string(" (") + pickle::KindName(value.kind) + ")";
+  }
+  if (dict.items.size() / 2 > shown) {
+    out += ", ... (" + std::to_string(dict.items.size() / 2) + " keys)";
+  }
+  return out;
+}
+
+size_t CountTensors(const pickle::Pickle& pickle, const Object& dict) {
+  size_t count = 0;
+  for (size_t i = 1; i < dict.items.size(); i += 2) {
+    if (pickle[dict.items[i]].kind == Object::Kind::kTensor) ++count;
+  }
+  return count;
+}
+
+// A state dict is a flat dict of name → tensor. A training checkpoint nests
+// one ({"model": state_dict, "optimizer": ...}); we say which key holds it
+// rather than guess, since a checkpoint may hold several models.
+void CheckStateDict(const std::string& path, const pickle::Pickle& pickle) {
+  const Object& root = pickle[pickle.root];
+  if (root.kind != Object::Kind::kDict) {
+    Fail(ErrorCode::kBadCheckpoint, path, ": data.pkl holds ", pickle::KindWithArticle(root.kind),
+         ", expected a state dict (a dict of name → tensor)");
+  }
+  size_t tensors = CountTensors(pickle, root);
+  std::string nested_key;
+  size_t nested_tensors = 0;
+  for (size_t i = 0; i < root.items.size(); i += 2) {
+    const Object& key = pickle[root.items[i]];
+    const Object& value = pickle[root.items[i + 1]];
+    if (key.kind != Object::Kind::kString) {
+      Fail(ErrorCode::kBadCheckpoint, path, ": data.pkl: a key of the state dict is ",
+           pickle::KindWithArticle(key.kind), ", expected a str");
+    }
+    if (value.kind == Object::Kind::kDict && nested_key.empty()) {
+      size_t count = CountTensors(pickle, value);
+      if (count > 0) {
+        nested_key = key.text;
+        nested_tensors = count;
+      }
+    }
+  }
+  if (nested_key.empty() && (tensors > 0 || root.items.empty())) return;
+  std::string message = "the top level is not a state dict of tensors: it holds " +
+                        DescribeKeys(pickle, root);
+  if (!nested_key.empty()) {
+    message += "; '" + nested_key + "' holds a state dict of " + std::to_string(nested_tensors) +
+               " tensors: save that one instead (torch.save(checkpoint['" + nested_key +
+               "'], ...))";
+  }
+  Fail(ErrorCode::kBadCheckpoint, path, ": ", message);
+}
+
+// Loads each data/<key> record once, so tensors that shared a storage in
+// Python (a tied weight) share one here.
+class StorageCache {
+ public:
+  StorageCache(const std::string& path, caffe2::serialize::PyTorchStreamReader& reader)
+      : path_(path), reader_(reader) {}
+
+  c10::Storage Get(const std::string& tensor_name, const Object& storage) {
+    const std::string record = "data/" + storage.text;
+    size_t element_size = c10::elementSize(ScalarTypeOf(storage.storage_type));
+    auto it = storages_.find(storage.text);
+    if (it == storages_.end()) {
+      if (!reader_.hasRecord(record)) {
+        Fail(ErrorCode::kBadCheckpoint, path_, ": ", tensor_name, ": the archive has no record ",
+             record);
+      }
+      at::DataPtr data;
+      size_t nbytes = 0;
+      try {
+        std::tie(data, nbytes) = reader_.getRecord(record);
+      } catch (const c10::Error& e) {
+        Fail(ErrorCode::kBadCheckpoint, path_, ": ", tensor_name, ": cannot read ", record, ": ",
+             FirstLine(e.what_without_backtrace()));
+      }
+      c10::Storage loaded(c10::Storage::use_byte_size_t(), nbytes, std::move(data),
+                          /*allocator=*/nullptr, /*resizable=*/false);
+      it = storages_.emplace(storage.text, std::move(loaded)).first;
+    }
+    // Checked for every use: torch 2.x may view one record with two dtypes.
+    uint64_t expected = 0;
+    uint64_t nbytes = it->second.nbytes();
+    if (__builtin_mul_overflow(static_cast<uint64_t>(storage.numel), element_size, &expected) ||
+        expected != nbytes) {
+      Fail(ErrorCode::kBadCheckpoint, path_, ": ", tensor_name, ": ", record, " holds ", nbytes,
+           " bytes, expected ", storage.numel, " elements of ",
+           pickle::StorageTypeName(storage.storage_type), " (", storage.numel, " x ",
+           element_size, " bytes)");
+    }
+    return it->second;
+  }
+
+ private:
+  const std::string& path_;
+  caffe2::serialize::PyTorchStreamReader& reader_;
+  std::unordered_map<std::string, c10::Storage> storages_;
+};
+
+// ---- writing
+
+// Emits the pickle opcodes torch.save uses for a state dict. Globals are
+// memoized so each is spelled once.
+class StateDictPickler {
+ public:
+  std::string Finish() {
+    out_.push_back('.');  // STOP
+    return std::move(out_);
+  }
+
+  void Begin() {
+    out_ += "\x80\x02";  // PROTO 2
+    Global("collections", "OrderedDict");
+    out_ += ")R";        // EMPTY_TUPLE REDUCE: OrderedDict()
+  }
+
+  // `key` names the record data/<key> that holds the tensor's bytes.
+  void Entry(const std::string& name, const std::string& key, const at::Tensor& tensor) {
+    String(name);
+    Global("torch._utils", "_rebuild_tensor_v2");
+    out_ += "((";  // MARK (args) MARK (persistent id)
+    String("storage");
+    // "torch.FloatStorage" is spelled as module "torch", name "FloatStorage".
+    std::string storage_class = pickle::StorageTypeName(StorageTypeOf(tensor.scalar_type()));
+    Global("torch", storage_class.substr(storage_class.find('.') + 1));
+    String(key);
+    String("cpu");
+    Int(tensor.numel());
+    out_ += "tQ";  // TUPLE BINPERSID
+    Int(0);        // storage offset
+    std::vector<int64_t> sizes = tensor.sizes().vec();
+    std::vector<int64_t> strides(sizes.size(), 1);
+    for (size_t d = sizes.size(); d-- > 1;) {
+      strides[d - 1] = strides[d] * std::max<int64_t>(sizes[d], 1);
+    }
+    IntTuple(sizes);
+    IntTuple(strides);
+    out_ += "\x89";  // NEWFALSE: requires_grad
+    Global("collections", "OrderedDict");
+    out_ += ")R";    // backward hooks: OrderedDict()
+    out_ += "tR";    // TUPLE REDUCE
+    out_ += "s";     // SETITEM
+  }
+
+ private:
+  void Global(const std::string& module, const std::string& name) {
+    std::string full = module + "\n" + name + "\n";
+    auto it = memo_.find(full);
+    if (it != memo_.end()) {
+      out_ += 'j';  // LONG_BINGET
+      U32(it->second);
+      return;
+    }
+    out_ += 'c' + full;  // GLOBAL
+    uint32_t index = static_cast<uint32_t>(memo_.size());
+    memo_[full] = index;
+    out_ += 'r';  // LONG_BINPUT
+    U32(index);
+  }
+
+  void String(const std::string& text) {
+    out_ += 'X';  // BINUNICODE
+    U32(static_cast<uint32_t>(text.size()));
+    out_ += text;
+  }
+
+  void Int(int64_t value) {
+    if (value >= INT32_MIN && value <= INT32_MAX) {
+      out_ += 'J';  // BININT
+      U32(static_cast<uint32_t>(static_cast<int32_t>(value)));
+      return;
+    }
+    out_ += "\x8a\x08";  // LONG1 of 8 bytes, two's complement little-endian
+    uint64_t bits = static_cast<uint64_t>(value);
+    for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>(bits >> (8 * i)));
+  }
+
+  void IntTuple(const std::vector<int64_t>& values) {
+    out_ += '(';
+    for (int64_t value : values) Int(value);
+    out_ += 't';
+  }
+
+  void U32(uint32_t value) {
+    for (int i = 0; i < 4; ++i) out_.push_back(static_cast<char>(value >> (8 * i)));
+  }
+
+  std::string out_;
+  std::map<std::string, uint32_t> memo_;
+};
+
+}  // namespace
+
+TensorList ReadTorchArchive(const std::string& path) {
+  if (!IsFile(path)) Fail(ErrorCode::kFileNotFound, path, ": no such file");
+  CheckZipMagic(path);
+
+  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
+  at::DataPtr pickle_data;
+  size_t pickle_size = 0;
+  try {
+    reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
+    // TorchScript archives have a data.pkl too, full of __torch__ globals;
+    // constants.pkl tells them apart before the unpickler refuses those.
+    if (reader->hasRecord("constants.pkl")) {
+      Fail(ErrorCode::kBadCheckpoint, path,
+           ": a TorchScript archive (torch.jit.save), not a state dict: save "
+           "model.state_dict() with torch.save instead");
+    }
+    if (!reader->hasRecord("data.pkl")) {
+      Fail(ErrorCode::kBadCheckpoint, path, ": the archive has no data.pkl record");
+    }
+    std::tie(pickle_data, pickle_size) = reader->getRecord("data.pkl");
+  } catch (const c10::Error& e) {
+    Fail(ErrorCode::kBadCheckpoint, path, ": not a readable torch.save archive: ",
+         FirstLine(e.what_without_backtrace()));
+  }
+
+  pickle::Pickle pickle = pickle::Unpickle(static_cast<const uint8_t*>(pickle_data.get()),
+                                           pickle_size, path + ": data.pkl");
+  pickle_data.clear();
+  CheckStateDict(path, pickle);
+
+  StorageCache storages(path, *reader);
+  const Object& root = pickle[pickle.root];
+  TensorList tensors;
+  for (size_t i = 0; i < root.items.size(); i += 2) {
+    const Object& value = pickle[root.items[i + 1]];
+    if (value.kind != Object::Kind::kTensor) continue;  // e.g. a version number
+    const std::string& name = pickle[root.items[i]].text;
+    const Object& storage = pickle[value.storage];
+    c10::Storage bytes = storages.Get(name, storage);
+    at::Tensor tensor =
+        at::empty({0}, at::TensorOptions().dtype(ScalarTypeOf(storage.storage_type)));
+    try {
+      tensor.set_(bytes, value.storage_offset, value.sizes, value.strides);
+    } catch (const c10::Error& e) {
+      // The unpickler already checked the bounds; this is a second line.
+      Fail(ErrorCode::kBadCheckpoint, path, ": ", name, ": ",
+           FirstLine(e.what_without_backtrace()));
+    }
+    tensors.push_back({name, std::move(tensor)});
+  }
+  return tensors;
+}
+
+void WriteTorchArchive(const std::string& path, const TensorList& tensors) {
+  internal::CheckTensorsToWrite(path, tensors, /*reserved=*/nullptr);
+
+  StateDictPickler pickler;
+  pickler.Begin();
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    pickler.Entry(tensors[i].name, std::to_string(i), tensors[i].tensor);
+  }
+  std::string data_pkl = pickler.Finish();
+
+  AtomicFile file(path);
+  // miniz (inside the writer) is C: an exception must not unwind through it.
+  // The callback records the first failure and claims success; we rethrow it
+  // once the writer is done.
+  std::exception_ptr write_error;
+  auto write = [&file, &write_error](const void* data, size_t size) -> size_t {
+    if (!write_error) {
+      try {
+        file.Write(data, size);
+      } catch (...) {
+        write_error = std::current_exception();
+      }
+    }
+    return size;
+  };
+  try {
+    caffe2::serialize::PyTorchStreamWriter writer(write);
+    writer.writeRecord("data.pkl", data_pkl.data(), data_pkl.size());
+    // torch >= 2.0 writes it too; older readers ignore it.
+    writer.writeRecord("byteorder", "little", 6);
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      at::Tensor cpu = internal::CpuContiguous(tensors[i].tensor);
+      static const char kEmpty = 0;
+      const void* bytes = cpu.numel() > 0 ? cpu.data_ptr() : &kEmpty;
+      writer.writeRecord("data/" + std::to_string(i), bytes, cpu.nbytes());
+      if (write_error) break;
+    }
+    writer.writeEndOfFile();
+  } catch (const c10::Error& e) {
+    Fail(ErrorCode::kInternal, path, ": cannot write the archive: ",
+         FirstLine(e.what_without_backtrace()));
+  }
+  if (write_error) std::rethrow_exception(write_error);
+  file.Commit();
+}
+
+}  // namespace ltgbert::io
