@@ -1,6 +1,6 @@
 // Turns the inputs users pass (nested arrays or typed arrays with a shape)
 // into the flat typed arrays the addon takes.
-import { invalidArgument } from "./errors.js";
+import { invalidArgument, LtgBertError } from "./errors.js";
 import type { IdArray } from "./native.js";
 
 /** A dense row-major tensor: `data.length` equals the product of `shape`. */
@@ -23,7 +23,9 @@ function checkShape(name: string, shape: unknown, rank: number | null, length: n
     throw invalidArgument(`${name}.shape`, rank === 2 ? "[B, T] of non-negative integers" : "an array of non-negative integers", shape);
   }
   const size = (shape as number[]).reduce((a, b) => a * b, 1);
-  if (size !== length) throw invalidArgument(`${name}.data`, `${size} values for shape [${shape.join(", ")}]`, `${length} values`);
+  if (size !== length) {
+    throw new LtgBertError("LTGBERT_INVALID_ARGUMENT", `${name}.data: expected ${size} values for shape [${shape.join(", ")}], got ${length} values`);
+  }
   return shape as number[];
 }
 

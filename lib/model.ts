@@ -132,7 +132,8 @@ abstract class LtgBertModel {
   readonly sourceDir: string | null;
 
   #native: NativeModel | null;
-  #queue: Promise<unknown> = Promise.resolve();
+  #tail: Promise<void> = Promise.resolve();
+  #pending = 0;
 
   /** @internal Use the static factories. */
   constructor(native: NativeModel, config: LtgBertConfig, device: string, report: LoadReport | null, sourceDir: string | null) {
@@ -258,10 +259,19 @@ abstract class LtgBertModel {
     return true;
   }
 
-  /** @internal Runs `work` after every call queued before it. */
+  /**
+   * @internal Runs `work` after every call queued before it; on an idle
+   * model it starts at once, so a dispose() that follows cannot cancel it.
+   */
   protected enqueue<T>(work: (native: NativeModel) => Promise<T>): Promise<T> {
-    const run = this.#queue.then(() => callNative(() => work(this.#ensureNotDisposed())));
-    this.#queue = run.catch(() => undefined);
+    this.#ensureNotDisposed();
+    const start = (): Promise<T> => callNative(() => work(this.#ensureNotDisposed()));
+    const run = this.#pending === 0 ? start() : this.#tail.then(start);
+    this.#pending++;
+    this.#tail = run.then(
+      () => void this.#pending--,
+      () => void this.#pending--,
+    );
     return run;
   }
 

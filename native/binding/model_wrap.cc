@@ -181,14 +181,18 @@ Napi::Value ModelWrap::Load(const Napi::CallbackInfo& info) {
           Config config = model::ParseConfig(config_json);
           torch::Device device = ParseDevice(device_text);
           io::TensorList tensors;
-          if (!checkpoint.empty()) tensors = io::ReadCheckpoint(checkpoint);
+          std::string source;
+          if (!checkpoint.empty()) {
+            source = io::FindCheckpointFile(checkpoint);
+            tensors = io::ReadCheckpoint(source);
+          }
           if (config.task == model::Task::kSequenceClassification && config.classifier_head == ClassifierHead::kAuto) {
             config.classifier_head = DetectHead(tensors);
           }
           model::LtgBert module(config);
           if (!checkpoint.empty()) {
             io::LoadOptions load_options;
-            load_options.source = checkpoint;
+            load_options.source = source;
             load_options.strict = strict;
             load_options.tied = module->TiedKeys();
             io::LoadReport report = io::MatchStateDict(*module, tensors, load_options);

@@ -148,11 +148,11 @@ TensorList ReadByContent(const std::string& path) {
 
 }  // namespace
 
-TensorList ReadCheckpoint(const std::string& dir_or_file) {
+std::string FindCheckpointFile(const std::string& dir_or_file) {
   if (IsDirectory(dir_or_file)) {
     for (const char* name : {kSafetensors, kSafetensorsIndex, kTorchArchive}) {
       std::string path = JoinPath(dir_or_file, name);
-      if (IsFile(path)) return ReadCheckpoint(path);
+      if (IsFile(path)) return path;
     }
     Fail(ErrorCode::kFileNotFound, dir_or_file, ": no checkpoint in this folder (looked for ",
          kSafetensors, ", ", kSafetensorsIndex, " and ", kTorchArchive, ")");
@@ -160,13 +160,17 @@ TensorList ReadCheckpoint(const std::string& dir_or_file) {
   if (!IsFile(dir_or_file)) {
     Fail(ErrorCode::kFileNotFound, dir_or_file, ": no such file or folder");
   }
-  if (EndsWith(dir_or_file, ".safetensors")) return ReadSafetensors(dir_or_file);
-  if (EndsWith(dir_or_file, ".index.json")) return ReadSafetensorsIndex(dir_or_file);
-  if (EndsWith(dir_or_file, ".bin") || EndsWith(dir_or_file, ".pt") ||
-      EndsWith(dir_or_file, ".pth")) {
-    return ReadTorchArchive(dir_or_file);
+  return dir_or_file;
+}
+
+TensorList ReadCheckpoint(const std::string& dir_or_file) {
+  const std::string file = FindCheckpointFile(dir_or_file);
+  if (EndsWith(file, ".safetensors")) return ReadSafetensors(file);
+  if (EndsWith(file, ".index.json")) return ReadSafetensorsIndex(file);
+  if (EndsWith(file, ".bin") || EndsWith(file, ".pt") || EndsWith(file, ".pth")) {
+    return ReadTorchArchive(file);
   }
-  return ReadByContent(dir_or_file);
+  return ReadByContent(file);
 }
 
 }  // namespace ltgbert::io

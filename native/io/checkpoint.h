@@ -54,6 +54,10 @@ TensorList ReadTorchArchive(const std::string& path);
 // *.index.json, *.bin / *.pt / *.pth (else by its first bytes).
 TensorList ReadCheckpoint(const std::string& dir_or_file);
 
+// The file ReadCheckpoint reads for `dir_or_file` (the same choice), or
+// LTGBERT_FILE_NOT_FOUND.
+std::string FindCheckpointFile(const std::string& dir_or_file);
+
 // Writes `tensors` (any device, any layout; copied to CPU one at a time) in
 // the given order, contiguous, with "__metadata__" holding `metadata` plus
 // "format": "pt" when the caller gave no "format". Atomic: the target is
