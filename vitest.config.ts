@@ -8,5 +8,8 @@ export default defineConfig({
     pool: "forks",
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // The JSON report feeds the one-line summary that .ci/run prints.
+    reporters: ["default", "json"],
+    outputFile: { json: "test-results.json" },
   },
 });
