@@ -69,8 +69,23 @@ torch::Tensor CopyToTensor(Napi::Env env, Napi::Value data, const std::vector<in
 
 Napi::Float32Array ToFloat32Array(Napi::Env env, const torch::Tensor& tensor) {
   auto t = tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-  auto out = Napi::Float32Array::New(env, t.numel());
-  if (t.numel() > 0) std::memcpy(out.Data(), t.data_ptr(), t.numel() * sizeof(float));
+  const size_t n = t.numel();
+#ifndef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
+  // Hand the tensor's own memory to JS: logits of a batch can be tens of MB,
+  // and a copy would cost as much as a small model's forward. The buffer
+  // keeps the tensor alive until V8 collects it.
+  if (n > 0) {
+    auto* owner = new torch::Tensor(t);
+    napi_value buffer;
+    napi_status status = napi_create_external_arraybuffer(
+        env, owner->data_ptr(), owner->nbytes(),
+        [](napi_env, void*, void* hint) { delete static_cast<torch::Tensor*>(hint); }, owner, &buffer);
+    if (status == napi_ok) return Napi::Float32Array::New(env, n, Napi::ArrayBuffer(env, buffer), 0);
+    delete owner;  // runtimes that forbid external buffers (napi_no_external_buffers_allowed)
+  }
+#endif
+  auto out = Napi::Float32Array::New(env, n);
+  if (n > 0) std::memcpy(out.Data(), t.data_ptr(), n * sizeof(float));
   return out;
 }
 

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include <ATen/Parallel.h>
+
 namespace ltgbert::model {
 
 namespace nn = torch::nn;
@@ -43,16 +45,44 @@ AttentionImpl::AttentionImpl(const Config& c)
   dropout = register_module("dropout", nn::Dropout(c.attention_probs_dropout_prob));
 }
 
+namespace {
+
+// out[i] = a[i] @ b[i] over the leading dimension, one product per thread.
+// Small products (T x d by d x T) lose most of their time to BLAS's own
+// threading; one thread each keeps them busy. Inputs may be strided views
+// (unit stride in the last dimension), and `out` may be one too, so no
+// operand is copied.
+void BatchedMatmulInto(const torch::Tensor& a, const torch::Tensor& b, torch::Tensor out) {
+  at::parallel_for(0, a.size(0), /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      auto o = out.select(0, i);
+      at::mm_out(o, a.select(0, i), b.select(0, i));
+    }
+  });
+}
+
+// a @ b for (N, M, K) x (N, K, P): autograd's bmm when gradients are wanted,
+// the thread-per-product form otherwise.
+torch::Tensor Bmm(const torch::Tensor& a, const torch::Tensor& b) {
+  if (torch::GradMode::is_enabled()) return torch::bmm(a, b);
+  auto out = torch::empty({a.size(0), a.size(1), b.size(2)}, a.options());
+  BatchedMatmulInto(a, b, out);
+  return out;
+}
+
+}  // namespace
+
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& padding_mask,
                                      const torch::Tensor& relative) {
   const int64_t B = x.size(0), T = x.size(1), D = x.size(2);
   const int64_t H = num_heads_, d = head_size_;
+  const bool grad = torch::GradMode::is_enabled();
 
   auto h = pre_layer_norm(x);
-  auto qk = in_proj_qk(h);                                                  // (B, T, 2D)
-  auto query = qk.narrow(-1, 0, D).view({B, T, H, d}).transpose(1, 2);      // (B, H, T, d)
-  auto key = qk.narrow(-1, D, D).view({B, T, H, d}).transpose(1, 2);        // (B, H, T, d)
-  auto value = in_proj_v(h).view({B, T, H, d}).transpose(1, 2);             // (B, H, T, d)
+  auto qk = in_proj_qk(h);                                 // (B, T, 2D)
+  auto value = in_proj_v(h);                               // (B, T, D)
+  auto query = qk.narrow(-1, 0, D);                        // (B, T, D), row stride 2D
+  auto scaled_key = qk.narrow(-1, D, D) * scale_;          // (B, T, D)
 
   auto pos = in_proj_qk(dropout(relative));  // (R, 2D)
   const int64_t R = pos.size(0);
@@ -66,22 +96,59 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
     key_pos = pos.narrow(-1, D, D).view({R, H, d}).transpose(0, 1);
   }
 
-  auto scaled_key = key * scale_;
-  auto scores = torch::matmul(query, scaled_key.transpose(-1, -2));  // (B, H, T, T)
+  // Heads-major views (H, B*T, d): the position terms are one (B*T x d) by
+  // (d x R) product per head.
+  auto heads_major = [&](const torch::Tensor& t) { return t.reshape({B * T, H, d}).transpose(0, 1); };
+  // c2p[q, k] = query_q . key_pos[idx(q, k)] (scaled)
+  auto c2p = Bmm(heads_major(query), (key_pos * scale_).transpose(1, 2)).view({H, B, T, R});
+  // p2c[q, k] = key_k . query_pos[idx(q, k)] (scaled): rows indexed by k here.
+  auto p2c = Bmm(heads_major(scaled_key), query_pos.transpose(1, 2)).view({H, B, T, R});
+  auto index = position_indices.narrow(0, 0, T).narrow(1, 0, T);  // (T, T)
+  c2p = c2p.gather(3, index.expand({H, B, T, T})).permute({1, 0, 2, 3});                    // (B, H, q, k)
+  p2c = p2c.gather(3, index.t().expand({H, B, T, T})).permute({1, 0, 3, 2});                // (B, H, q, k)
 
-  auto index = position_indices.narrow(0, 0, T).narrow(1, 0, T).expand({B, H, T, T});
-  // c2p[q, k] = query_q . key_pos[idx(q, k)]
-  auto c2p = torch::matmul(query, (key_pos * scale_).transpose(-1, -2));  // (B, H, T, R)
-  scores.add_(c2p.gather(3, index));
-  // p2c[q, k] = key_k . query_pos[idx(q, k)]
-  auto p2c = torch::matmul(query_pos, scaled_key.transpose(-1, -2));  // (B, H, R, T)
-  scores.add_(p2c.gather(2, index));
+  // Content scores q . k for every (batch, head): (B*H, T, T).
+  auto per_head = [&](const torch::Tensor& t) { return t.view({B, T, H, d}).transpose(1, 2); };  // (B, H, T, d)
+  torch::Tensor scores;
+  if (grad) {
+    scores = torch::matmul(per_head(query), per_head(scaled_key).transpose(-1, -2));  // (B, H, T, T)
+    scores = scores + c2p + p2c;
+  } else {
+    scores = torch::empty({B, H, T, T}, x.options());
+    auto q4 = per_head(query), k4 = per_head(scaled_key).transpose(-1, -2);
+    at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        auto o = scores[i / H][i % H];
+        at::mm_out(o, q4[i / H][i % H], k4[i / H][i % H]);
+      }
+    });
+    scores.add_(c2p).add_(p2c);
+  }
 
-  scores.masked_fill_(padding_mask, -std::numeric_limits<float>::infinity());
-  auto probs = torch::softmax(scores, -1).masked_fill(padding_mask, 0.0);
+  torch::Tensor probs;
+  if (padding_mask.defined()) {
+    probs = torch::softmax(scores.masked_fill(padding_mask, -std::numeric_limits<float>::infinity()), -1)
+                .masked_fill(padding_mask, 0.0);
+  } else {
+    probs = torch::softmax(scores, -1);
+  }
   probs = dropout(probs);
 
-  auto context = torch::matmul(probs, value).transpose(1, 2).reshape({B, T, D});  // (B, T, D)
+  torch::Tensor context;  // (B, T, D)
+  if (grad) {
+    context = torch::matmul(probs, per_head(value)).transpose(1, 2).reshape({B, T, D});
+  } else {
+    // Each (batch, head) product lands in its place in (B, T, H, d).
+    context = torch::empty({B, T, D}, x.options());
+    auto out4 = context.view({B, T, H, d}).transpose(1, 2);
+    auto v4 = per_head(value);
+    at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        auto o = out4[i / H][i % H];
+        at::mm_out(o, probs[i / H][i % H], v4[i / H][i % H]);
+      }
+    });
+  }
   return dropout(post_layer_norm(out_proj(context)));
 }
 

@@ -6,7 +6,9 @@ namespace nn = torch::nn;
 
 torch::Tensor GeGLUImpl::forward(const torch::Tensor& x) {
   auto halves = x.chunk(2, -1);
-  return halves[0] * torch::gelu(halves[1], /*approximate=*/"tanh");
+  auto gate = torch::gelu(halves[1], /*approximate=*/"tanh");
+  if (torch::GradMode::is_enabled()) return halves[0] * gate;
+  return gate.mul_(halves[0]);  // no graph to keep: reuse the buffer
 }
 
 FeedForwardImpl::FeedForwardImpl(const Config& c) {

@@ -32,6 +32,8 @@ Output LtgBertImpl::forward(const torch::Tensor& input_ids, const torch::Tensor&
                             const torch::Tensor& labels) {
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
   auto padding_mask = attention_mask.eq(0).view({B, 1, 1, T});  // true at padding keys
+  // Without padding the masking is the identity: skip it.
+  if (!padding_mask.any().item<bool>()) padding_mask = torch::Tensor();
 
   auto [words, relative] = embedding(input_ids);
   Output out;
