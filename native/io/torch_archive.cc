@@ -172,12 +172,7 @@ class StorageCache {
       }
       at::DataPtr data;
       size_t nbytes = 0;
-      try {
-        std::tie(data, nbytes) = reader_.getRecord(record);
-      } catch (const c10::Error& e) {
-        Fail(ErrorCode::kBadCheckpoint, path_, ": ", tensor_name, ": cannot read ", record, ": ",
-             FirstLine(e.what_without_backtrace()));
-      }
+      std::tie(data, nbytes) = reader_.getRecord(record);
       c10::Storage loaded(c10::Storage::use_byte_size_t(), nbytes, std::move(data),
                           /*allocator=*/nullptr, /*resizable=*/false);
       it = storages_.emplace(storage.text, std::move(loaded)).first;
@@ -332,18 +327,20 @@ TensorList ReadTorchArchive(const std::string& path) {
     const Object& value = pickle[root.items[i + 1]];
     if (value.kind != Object::Kind::kTensor) continue;  // e.g. a version number
     const std::string& name = pickle[root.items[i]].text;
-    const Object& storage = pickle[value.storage];
-    c10::Storage bytes = storages.Get(name, storage);
-    at::Tensor tensor =
-        at::empty({0}, at::TensorOptions().dtype(ScalarTypeOf(storage.storage_type)));
+    // The reader and set_ throw c10::Error on a damaged zip, a record too
+    // large to allocate, or (a second line behind the unpickler's check) a
+    // view outside its storage.
     try {
+      const Object& storage = pickle[value.storage];
+      c10::Storage bytes = storages.Get(name, storage);
+      at::Tensor tensor =
+          at::empty({0}, at::TensorOptions().dtype(ScalarTypeOf(storage.storage_type)));
       tensor.set_(bytes, value.storage_offset, value.sizes, value.strides);
+      tensors.push_back({name, std::move(tensor)});
     } catch (const c10::Error& e) {
-      // The unpickler already checked the bounds; this is a second line.
       Fail(ErrorCode::kBadCheckpoint, path, ": ", name, ": ",
            FirstLine(e.what_without_backtrace()));
     }
-    tensors.push_back({name, std::move(tensor)});
   }
   return tensors;
 }

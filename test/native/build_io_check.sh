@@ -1,11 +1,17 @@
 #!/bin/sh
-# Builds test/native/io_check against the system's libtorch (Debian's
-# libtorch-dev 1.13: headers in /usr/include, libraries in the default path).
+# Builds and runs the checks of native/io against the system's libtorch
+# (Debian's libtorch-dev 1.13: headers in /usr/include, libraries in the
+# default path), without Node.
 #
 #   test/native/build_io_check.sh          build build/native-test/io_check
 #   test/native/build_io_check.sh --run    build, write the cases with
 #                                          make_bad_checkpoints.py, run io_check,
 #                                          then verify_written.py in Python
+#   test/native/build_io_check.sh --fuzz [N]
+#                                          build io_check and io_fuzz with
+#                                          AddressSanitizer and UBSan in
+#                                          build/native-test/asan, run io_check
+#                                          and N (default 3000) fuzz iterations
 #
 # FIXTURES (default ../shared/fixtures beside the repo, else
 # /work/shared/fixtures) and PYTHON (default /usr/bin/python3, which must have
@@ -13,45 +19,74 @@
 set -eu
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
-OUT="$ROOT/build/native-test"
 PYTHON=${PYTHON:-/usr/bin/python3}
 if [ -z "${FIXTURES:-}" ]; then
   if [ -d "$ROOT/../shared/fixtures" ]; then FIXTURES="$ROOT/../shared/fixtures"; else FIXTURES=/work/shared/fixtures; fi
 fi
-mkdir -p "$OUT"
-
 CXX=${CXX:-g++}
-CXXFLAGS="-O1 -std=c++17 -Wall -Wextra -Wno-unused-parameter -I$ROOT/native -I/usr/include/torch/csrc/api/include"
-SOURCES="native/io/files.cc native/io/unpickler.cc native/io/checkpoint.cc native/io/safetensors.cc native/io/torch_archive.cc test/native/io_check.cc"
+IO_SOURCES="native/io/files.cc native/io/unpickler.cc native/io/checkpoint.cc native/io/safetensors.cc native/io/torch_archive.cc"
 
-# One object per source, rebuilt only when it is older than its source or
-# any header under native/io, native/common; compiled in parallel.
-objects=""
-pids=""
-for src in $SOURCES; do
-  obj="$OUT/$(echo "$src" | tr / _ | sed 's/\.cc$/.o/')"
-  objects="$objects $obj"
-  stale=no
-  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ]; then stale=yes; fi
-  for h in native/io/*.h native/common/*.h; do
-    if [ "$h" -nt "$obj" ]; then stale=yes; fi
+# build OUT_DIR "FLAGS" PROGRAM...: one object per source, rebuilt only when
+# older than its source or any header under native/io, native/common;
+# compiled in parallel; each PROGRAM is test/native/PROGRAM.cc plus native/io.
+build() {
+  out=$1
+  flags="-std=c++17 -Wall -Wextra -Wno-unused-parameter -I$ROOT/native -I/usr/include/torch/csrc/api/include $2"
+  shift 2
+  mkdir -p "$out"
+  sources=$IO_SOURCES
+  for program in "$@"; do sources="$sources test/native/$program.cc"; done
+  pids=""
+  for src in $sources; do
+    obj="$out/$(echo "$src" | tr / _ | sed 's/\.cc$/.o/')"
+    stale=no
+    if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ]; then stale=yes; fi
+    for h in native/io/*.h native/common/*.h; do
+      if [ "$h" -nt "$obj" ]; then stale=yes; fi
+    done
+    if [ $stale = yes ]; then
+      $CXX $flags -c "$src" -o "$obj" &
+      pids="$pids $!"
+    fi
   done
-  if [ $stale = yes ]; then
-    $CXX $CXXFLAGS -c "$src" -o "$obj" &
-    pids="$pids $!"
-  fi
-done
-status=0
-for pid in $pids; do wait "$pid" || status=1; done
-[ $status = 0 ] || { echo "build failed" >&2; exit 1; }
-$CXX -o "$OUT/io_check" $objects -ltorch -ltorch_cpu -lc10 -pthread
+  status=0
+  for pid in $pids; do wait "$pid" || status=1; done
+  [ $status = 0 ] || { echo "build failed" >&2; exit 1; }
+  io_objects=""
+  for src in $IO_SOURCES; do io_objects="$io_objects $out/$(echo "$src" | tr / _ | sed 's/\.cc$/.o/')"; done
+  for program in "$@"; do
+    $CXX $flags -o "$out/$program" $io_objects "$out/test_native_$program.o" \
+      -ltorch -ltorch_cpu -lc10 -pthread
+  done
+}
 
-if [ "${1:-}" = "--run" ]; then
+# make_cases: temporary folders with the generated cases and for writing.
+make_cases() {
   CASES=$(mktemp -d)
   WORK=$(mktemp -d)
   trap 'rm -rf "$CASES" "$WORK"' EXIT
   "$PYTHON" test/native/make_bad_checkpoints.py "$CASES"
-  "$OUT/io_check" "$FIXTURES" "$CASES" "$WORK"
-  "$PYTHON" test/native/verify_written.py "$WORK" "$FIXTURES"
-  echo "verify_written.py: Python reads the written files"
-fi
+}
+
+case "${1:-}" in
+  --fuzz)
+    out="$ROOT/build/native-test/asan"
+    build "$out" "-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined" io_check io_fuzz
+    make_cases
+    # libtorch is not instrumented; its one-time allocations are not ours.
+    export ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+    "$out/io_check" "$FIXTURES" "$CASES" "$WORK"
+    "$out/io_fuzz" "$FIXTURES/ltgbert-tiny/hub-mlm/model.safetensors" \
+      "$FIXTURES/ltgbert-tiny/seed-mlm/pytorch_model.bin" "$WORK" "${2:-3000}"
+    ;;
+  *)
+    out="$ROOT/build/native-test"
+    build "$out" "-O1" io_check
+    if [ "${1:-}" = "--run" ]; then
+      make_cases
+      "$out/io_check" "$FIXTURES" "$CASES" "$WORK"
+      "$PYTHON" test/native/verify_written.py "$WORK" "$FIXTURES"
+      echo "verify_written.py: Python reads the written files"
+    fi
+    ;;
+esac
