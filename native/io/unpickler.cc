@@ -143,6 +143,10 @@ constexpr const char* kOrderedDict = "collections.OrderedDict";
 constexpr const char* kRebuildTensorV2 = "torch._utils._rebuild_tensor_v2";
 constexpr const char* kRebuildParameter = "torch._utils._rebuild_parameter";
 constexpr const char* kRebuildParameterWithState = "torch._utils._rebuild_parameter_with_state";
+// libtorch's C++ torch::pickle_save wraps its dict in restore_type_tag(dict,
+// "Dict[str, Tensor]"); the call only attaches a TorchScript type, so it is
+// read as the dict itself.
+constexpr const char* kRestoreTypeTag = "torch.jit._pickle.restore_type_tag";
 
 const StorageClass* FindStorageClass(const std::string& name) {
   for (const StorageClass& c : kStorageClasses) {
@@ -153,7 +157,8 @@ const StorageClass* FindStorageClass(const std::string& name) {
 
 bool IsAllowedGlobal(const std::string& name) {
   return name == kOrderedDict || name == kRebuildTensorV2 || name == kRebuildParameter ||
-         name == kRebuildParameterWithState || FindStorageClass(name) != nullptr;
+         name == kRebuildParameterWithState || name == kRestoreTypeTag ||
+         FindStorageClass(name) != nullptr;
 }
 
 class Unpickler {
@@ -363,6 +368,10 @@ class Unpickler {
         Bad(name, " called with ", args.size(), " arguments, expected ", expected);
       }
       Expect(args[0], Object::Kind::kTensor, "the parameter's data");
+      return args[0];
+    }
+    if (name == kRestoreTypeTag) {
+      if (args.size() != 2) Bad(name, " called with ", args.size(), " arguments, expected 2");
       return args[0];
     }
     Bad("'", name, "' cannot be called");

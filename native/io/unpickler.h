@@ -1,6 +1,7 @@
 // A restricted unpickler for the `data.pkl` that torch.save writes for a state
 // dict. It understands only the opcodes and globals that a state dict needs
-// (OrderedDict, _rebuild_tensor_v2, storage classes) and never executes
+// (OrderedDict, _rebuild_tensor_v2, _rebuild_parameter, storage classes, and
+// the type tag of libtorch's C++ pickle_save) and never executes
 // anything: every other global is refused before it could be called.
 //
 // libtorch 1.13's own pickle_load cannot serve here: it fails on every

@@ -26,6 +26,7 @@ import sys
 import zipfile
 
 import torch
+import torch.jit._pickle
 
 BAD = "LTGBERT_BAD_CHECKPOINT"
 NOT_FOUND = "LTGBERT_FILE_NOT_FOUND"
@@ -216,6 +217,16 @@ class RebuildView:
         )
 
 
+class TypeTagged:
+    """What libtorch's C++ torch::pickle_save writes around a dict."""
+
+    def __init__(self, value, tag):
+        self.value, self.tag = value, tag
+
+    def __reduce__(self):
+        return (torch.jit._pickle.restore_type_tag, (self.value, self.tag))
+
+
 class RunsCommand:
     """What a malicious checkpoint does: unpickling calls os.system."""
 
@@ -399,6 +410,11 @@ def write_torch_cases(w, marker):
              "flags": [True, None]}
     w.write("valid/mixed_values.bin", torch_save_bytes(mixed))
     w.ok("valid/mixed_values.bin", "torch", {"weight": mixed["weight"]})
+
+    tagged = {"w": base, "w_t": base.t()}
+    w.write("valid/pickle_save_style.bin",
+            torch_save_bytes(TypeTagged(tagged, "Dict[str, Tensor]")))
+    w.ok("valid/pickle_save_style.bin", "torch", tagged, shares=[("w", "w_t")])
 
     w.write("valid/empty_state_dict.bin", torch_save_bytes(collections.OrderedDict()))
     w.ok("valid/empty_state_dict.bin", "torch", {})
