@@ -27,8 +27,8 @@ struct LoadReport {
 };
 
 struct LoadOptions {
-  std::string source;            // file or description, for messages
-  bool strict = true;            // any missing, unexpected or mismatched key fails, changing nothing
+  std::string source;                       // file or description, for messages
+  bool strict = true;                       // any missing, unexpected or mismatched key fails, changing nothing
   std::map<std::string, std::string> tied;  // alias key -> parameter key (optional in the source)
 };
 

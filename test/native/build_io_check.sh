@@ -15,7 +15,9 @@
 #
 # FIXTURES (default ../shared/fixtures beside the repo, else
 # /work/shared/fixtures) and PYTHON (default /usr/bin/python3, which must have
-# torch) can be overridden.
+# torch) can be overridden. LIBTORCH=/path/to/libtorch (an unpacked libtorch,
+# or site-packages/torch of a pip install) builds against that one instead,
+# with C++20, into build/native-test/<path>.
 set -eu
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -24,6 +26,15 @@ if [ -z "${FIXTURES:-}" ]; then
   if [ -d "$ROOT/../shared/fixtures" ]; then FIXTURES="$ROOT/../shared/fixtures"; else FIXTURES=/work/shared/fixtures; fi
 fi
 CXX=${CXX:-g++}
+if [ -n "${LIBTORCH:-}" ]; then
+  TORCH_FLAGS="-std=c++20 -I$LIBTORCH/include -I$LIBTORCH/include/torch/csrc/api/include"
+  TORCH_LIBS="-L$LIBTORCH/lib -Wl,-rpath,$LIBTORCH/lib"
+  OUT_BASE="$ROOT/build/native-test/$(printf %s "$LIBTORCH" | tr -c 'a-zA-Z0-9.' _)"
+else
+  TORCH_FLAGS="-std=c++17 -I/usr/include/torch/csrc/api/include"
+  TORCH_LIBS=""
+  OUT_BASE="$ROOT/build/native-test"
+fi
 IO_SOURCES="native/io/files.cc native/io/unpickler.cc native/io/checkpoint.cc native/io/safetensors.cc native/io/torch_archive.cc"
 
 # build OUT_DIR "FLAGS" PROGRAM...: one object per source, rebuilt only when
@@ -31,7 +42,7 @@ IO_SOURCES="native/io/files.cc native/io/unpickler.cc native/io/checkpoint.cc na
 # compiled in parallel; each PROGRAM is test/native/PROGRAM.cc plus native/io.
 build() {
   out=$1
-  flags="-std=c++17 -Wall -Wextra -Wno-unused-parameter -I$ROOT/native -I/usr/include/torch/csrc/api/include $2"
+  flags="$TORCH_FLAGS -Wall -Wextra -Wno-unused-parameter -I$ROOT/native $2"
   shift 2
   mkdir -p "$out"
   sources=$IO_SOURCES
@@ -56,7 +67,7 @@ build() {
   for src in $IO_SOURCES; do io_objects="$io_objects $out/$(echo "$src" | tr / _ | sed 's/\.cc$/.o/')"; done
   for program in "$@"; do
     $CXX $flags -o "$out/$program" $io_objects "$out/test_native_$program.o" \
-      -ltorch -ltorch_cpu -lc10 -pthread
+      $TORCH_LIBS -ltorch -ltorch_cpu -lc10 -pthread
   done
 }
 
@@ -70,7 +81,7 @@ make_cases() {
 
 case "${1:-}" in
   --fuzz)
-    out="$ROOT/build/native-test/asan"
+    out="$OUT_BASE/asan"
     build "$out" "-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined" io_check io_fuzz
     make_cases
     # libtorch is not instrumented; its one-time allocations are not ours.
@@ -80,7 +91,7 @@ case "${1:-}" in
       "$FIXTURES/ltgbert-tiny/seed-mlm/pytorch_model.bin" "$WORK" "${2:-3000}"
     ;;
   *)
-    out="$ROOT/build/native-test"
+    out="$OUT_BASE"
     build "$out" "-O1" io_check
     if [ "${1:-}" = "--run" ]; then
       make_cases

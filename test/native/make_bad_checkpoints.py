@@ -23,6 +23,7 @@ import json
 import os
 import struct
 import sys
+import warnings
 import zipfile
 
 import torch
@@ -479,6 +480,12 @@ def write_torch_cases(w, marker):
         w.write(f"bad/{name}.bin", torch_save_bytes({"weight": view}))
         w.bad(f"bad/{name}.bin", "torch", BAD, message)
 
+    if hasattr(torch.Tensor, "untyped_storage"):  # torch >= 2.0
+        raw = RebuildView(pattern(torch.float32, (10,)).untyped_storage(), 0, (40,), (1,))
+        w.write("valid/untyped_storage.bin", torch_save_bytes({"raw": raw}))
+        w.ok("valid/untyped_storage.bin", "torch",
+             {"raw": pattern(torch.float32, (10,)).view(torch.uint8)})
+
     w.write("bad/complex.bin", torch_save_bytes({"weight": torch.zeros(2, dtype=torch.complex64)}))
     w.bad("bad/complex.bin", "torch", BAD,
           "uses the storage type 'torch.ComplexFloatStorage', which is not supported")
@@ -524,6 +531,9 @@ def write_dir_cases(w):
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make_bad_checkpoints.py OUT_DIR")
+    # torch 2.x deprecates the typed storages that 1.13's torch.save writes;
+    # the cases use them on purpose.
+    warnings.filterwarnings("ignore", message="TypedStorage is deprecated")
     w = Writer(sys.argv[1])
     os.makedirs(w.out, exist_ok=True)
     marker = os.path.join(w.out, "pwned")
