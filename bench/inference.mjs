@@ -76,10 +76,14 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const [flag, inline] = a.includes("=") ? a.split(/=(.*)/s, 2) : [a, undefined];
-    const value = () => (inline !== undefined ? inline : argv[++i] ?? usage(`${flag} needs a value`));
+    const value = () => (inline !== undefined ? inline : (argv[++i] ?? usage(`${flag} needs a value`)));
     switch (flag) {
-      case "--threads": o.threads = positive(flag, value()); break;
-      case "--runs": o.runs = positive(flag, value()); break;
+      case "--threads":
+        o.threads = positive(flag, value());
+        break;
+      case "--runs":
+        o.runs = positive(flag, value());
+        break;
       case "--warmup": {
         const n = Number(value());
         if (!Number.isInteger(n) || n < 0) usage("--warmup needs an integer >= 0");
@@ -87,9 +91,13 @@ function parseArgs(argv) {
         break;
       }
       case "--presets": {
-        o.presets = value().split(",").map((s) => s.trim()).filter(Boolean);
+        o.presets = value()
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean);
         const bad = o.presets.filter((p) => !(p in PRESETS));
-        if (bad.length || !o.presets.length) usage(`unknown preset(s) ${bad.join(",")}; known: ${Object.keys(PRESETS).join(",")}`);
+        if (bad.length || !o.presets.length)
+          usage(`unknown preset(s) ${bad.join(",")}; known: ${Object.keys(PRESETS).join(",")}`);
         break;
       }
       case "--max-minutes": {
@@ -98,11 +106,21 @@ function parseArgs(argv) {
         o.maxMinutes = n;
         break;
       }
-      case "--json": o.json = true; break;
-      case "--skip-python": o.skipPython = true; break;
-      case "--skip-node": o.skipNode = true; break;
-      case "-h": case "--help": usage(); break;
-      default: usage(`unknown option ${a}`);
+      case "--json":
+        o.json = true;
+        break;
+      case "--skip-python":
+        o.skipPython = true;
+        break;
+      case "--skip-node":
+        o.skipNode = true;
+        break;
+      case "-h":
+      case "--help":
+        usage();
+        break;
+      default:
+        usage(`unknown option ${a}`);
     }
   }
   return o;
@@ -120,8 +138,12 @@ const median = (xs) => {
 // FLOPs of one masked-LM forward, multiply-add = 2, c2p/p2c counted against
 // the 2*bucket-1 table rows.
 function forwardFlops(c, B, T) {
-  const N = B * T, D = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
-  const L = c.num_hidden_layers, P = 2 * c.position_bucket_size - 1;
+  const N = B * T,
+    D = c.hidden_size,
+    I = c.intermediate_size,
+    V = c.vocab_size;
+  const L = c.num_hidden_layers,
+    P = 2 * c.position_bucket_size - 1;
   const perLayer =
     2 * N * D * 2 * D + // in_proj_qk
     2 * N * D * D + // in_proj_v
@@ -130,7 +152,8 @@ function forwardFlops(c, B, T) {
     2 * B * T * T * D + // q.k
     2 * B * T * T * D + // probs.v
     2 * 2 * B * T * P * D + // c2p + p2c
-    2 * N * D * 2 * I + 2 * N * I * D; // GeGLU mlp
+    2 * N * D * 2 * I +
+    2 * N * I * D; // GeGLU mlp
   const head = 2 * N * D * D + 2 * N * D * V;
   return L * perLayer + head;
 }
@@ -140,9 +163,11 @@ function randomIds(n, vocab, seed = 12345) {
   const out = new Int32Array(n);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     out[i] = s % vocab;
   }
   return out;
@@ -154,21 +179,42 @@ function run(cmd, args, timeoutMs) {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     currentChild = child;
-    let stdout = "", stderr = "", timedOut = false;
+    let stdout = "",
+      stderr = "",
+      timedOut = false;
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, Math.max(1000, timeoutMs));
-    child.on("error", (err) => { clearTimeout(timer); resolve({ code: -1, stdout, stderr: String(err), timedOut }); });
-    child.on("close", (code) => { clearTimeout(timer); currentChild = null; resolve({ code, stdout, stderr, timedOut }); });
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        child.kill("SIGKILL");
+      },
+      Math.max(1000, timeoutMs),
+    );
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      resolve({ code: -1, stdout, stderr: String(err), timedOut });
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      currentChild = null;
+      resolve({ code, stdout, stderr, timedOut });
+    });
   });
 }
 
 async function runPythonJson(script, args, timeoutMs) {
   const r = await run(PYTHON, [join(HERE, script), ...args], timeoutMs);
   if (r.timedOut) throw new Error(`${script} passed its time limit (${Math.round(timeoutMs / 1000)} s)`);
-  const line = r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop();
+  const line = r.stdout
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .pop();
   if (r.code !== 0 || !line) {
-    throw new Error(`${PYTHON} ${script} exited ${r.code}: ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ")}`);
+    throw new Error(
+      `${PYTHON} ${script} exited ${r.code}: ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ")}`,
+    );
   }
   return JSON.parse(line);
 }
@@ -184,9 +230,15 @@ async function nodeForward(api, config, opts, deadline) {
     const check = (out) => {
       const l = out?.logits;
       const want = [BATCH, SEQ, config.vocab_size];
-      if (!l || !(l.data instanceof Float32Array) || JSON.stringify(l.shape) !== JSON.stringify(want) ||
-          l.data.length !== want[0] * want[1] * want[2]) {
-        throw new Error(`forward returned logits ${JSON.stringify(l?.shape)} (${l?.data?.constructor?.name}), expected Float32Array ${JSON.stringify(want)}`);
+      if (
+        !l ||
+        !(l.data instanceof Float32Array) ||
+        JSON.stringify(l.shape) !== JSON.stringify(want) ||
+        l.data.length !== want[0] * want[1] * want[2]
+      ) {
+        throw new Error(
+          `forward returned logits ${JSON.stringify(l?.shape)} (${l?.data?.constructor?.name}), expected Float32Array ${JSON.stringify(want)}`,
+        );
       }
       for (let i = 0; i < l.data.length; i += 4099) {
         if (!Number.isFinite(l.data[i])) throw new Error(`non-finite logit at flat index ${i}`);
@@ -210,10 +262,22 @@ async function nodeForward(api, config, opts, deadline) {
 async function pythonForward(preset, opts, timeoutMs) {
   const r = await runPythonJson(
     "reference/forward_bench.py",
-    ["--config", JSON.stringify({ ...PRESETS[preset], name: preset }),
-     "--batch", String(BATCH), "--seq", String(SEQ), "--threads", String(opts.threads),
-     "--runs", String(opts.runs), "--warmup", String(opts.warmup),
-     "--max-seconds", String(Math.max(5, timeoutMs / 1000 / 2))],
+    [
+      "--config",
+      JSON.stringify({ ...PRESETS[preset], name: preset }),
+      "--batch",
+      String(BATCH),
+      "--seq",
+      String(SEQ),
+      "--threads",
+      String(opts.threads),
+      "--runs",
+      String(opts.runs),
+      "--warmup",
+      String(opts.warmup),
+      "--max-seconds",
+      String(Math.max(5, timeoutMs / 1000 / 2)),
+    ],
     timeoutMs,
   );
   return r;
@@ -226,15 +290,20 @@ async function main() {
   const start = performance.now();
   const deadline = start + opts.maxMinutes * 60_000;
   const left = () => deadline - performance.now();
-  const log = (...a) => { if (!opts.json) console.log(...a); };
+  const log = (...a) => {
+    if (!opts.json) console.log(...a);
+  };
   const errors = [];
   // hard bound: a forward that never returns cannot be interrupted from JS,
   // so past the deadline (plus a grace period) the process ends itself
-  const watchdog = setTimeout(() => {
-    console.error(`error: still running ${opts.maxMinutes} min + 60 s after the start; giving up (--max-minutes)`);
-    if (currentChild) currentChild.kill("SIGKILL");
-    process.exit(1);
-  }, opts.maxMinutes * 60_000 + 60_000);
+  const watchdog = setTimeout(
+    () => {
+      console.error(`error: still running ${opts.maxMinutes} min + 60 s after the start; giving up (--max-minutes)`);
+      if (currentChild) currentChild.kill("SIGKILL");
+      process.exit(1);
+    },
+    opts.maxMinutes * 60_000 + 60_000,
+  );
   watchdog.unref();
 
   let api = null;
@@ -261,10 +330,15 @@ async function main() {
     }
   }
 
-  log(`LTG-BERT masked-LM forward, batch ${BATCH} x ${SEQ}, full attention mask, ${opts.threads} thread(s), ` +
-      `median of ${opts.runs} after ${opts.warmup} warm-up`);
-  if (limit) log(`matmul limit: ${limit.gflops_limit.toFixed(1)} GFLOP/s (float32 torch.mm, ${opts.threads} threads, ` +
-                 `square ${JSON.stringify(limit.square)})`);
+  log(
+    `LTG-BERT masked-LM forward, batch ${BATCH} x ${SEQ}, full attention mask, ${opts.threads} thread(s), ` +
+      `median of ${opts.runs} after ${opts.warmup} warm-up`,
+  );
+  if (limit)
+    log(
+      `matmul limit: ${limit.gflops_limit.toFixed(1)} GFLOP/s (float32 torch.mm, ${opts.threads} threads, ` +
+        `square ${JSON.stringify(limit.square)})`,
+    );
 
   const results = [];
   for (const preset of opts.presets) {
@@ -274,7 +348,11 @@ async function main() {
     // budget: split what is left between the remaining presets, half each side
     const remaining = opts.presets.length - opts.presets.indexOf(preset);
     const share = left() / remaining / 2;
-    if (share < 5000) { errors.push(`${preset}: out of time (--max-minutes ${opts.maxMinutes})`); results.push(row); continue; }
+    if (share < 5000) {
+      errors.push(`${preset}: out of time (--max-minutes ${opts.maxMinutes})`);
+      results.push(row);
+      continue;
+    }
 
     if (api) {
       try {
@@ -286,7 +364,8 @@ async function main() {
     if (!opts.skipPython) {
       try {
         const py = await pythonForward(preset, opts, share);
-        if (py.flops !== flops) errors.push(`${preset}: FLOP count differs, node formula ${flops} vs flops.py ${py.flops}`);
+        if (py.flops !== flops)
+          errors.push(`${preset}: FLOP count differs, node formula ${flops} vs flops.py ${py.flops}`);
         row.python = {
           seconds_per_batch_median: py.seconds_per_batch_median,
           runs: py.runs,
@@ -311,8 +390,12 @@ async function main() {
     const s = (x) => (x == null ? "n/a" : `${x.seconds_per_batch_median.toFixed(4)} s/batch (${x.runs} runs)`);
     const pct = (x) => (x?.share_of_limit == null ? "n/a" : `${(100 * x.share_of_limit).toFixed(1)}%`);
     log(`\n${preset}: ${(flops / 1e9).toFixed(2)} GFLOP per forward`);
-    log(`  node (ltgbert)    ${s(row.node)}   ${row.node ? row.node.gflops_per_s.toFixed(1) + " GFLOP/s" : ""}   share of limit ${pct(row.node)}`);
-    log(`  pytorch (eager)   ${s(row.python)}   ${row.python ? row.python.gflops_per_s.toFixed(1) + " GFLOP/s" : ""}   share of limit ${pct(row.python)}`);
+    log(
+      `  node (ltgbert)    ${s(row.node)}   ${row.node ? row.node.gflops_per_s.toFixed(1) + " GFLOP/s" : ""}   share of limit ${pct(row.node)}`,
+    );
+    log(
+      `  pytorch (eager)   ${s(row.python)}   ${row.python ? row.python.gflops_per_s.toFixed(1) + " GFLOP/s" : ""}   share of limit ${pct(row.python)}`,
+    );
     log(`  speed-up (pytorch / node): ${row.speedup == null ? "n/a" : row.speedup.toFixed(2) + "x"}`);
   }
 
@@ -324,7 +407,12 @@ async function main() {
     warmup: opts.warmup,
     node_version: process.version,
     python: opts.skipPython ? null : PYTHON,
-    limit: limit && { gflops: limit.gflops_limit, square: limit.square, blas: limit.blas, torch_version: limit.torch_version },
+    limit: limit && {
+      gflops: limit.gflops_limit,
+      square: limit.square,
+      blas: limit.blas,
+      torch_version: limit.torch_version,
+    },
     presets: results,
     errors,
     seconds_total: (performance.now() - start) / 1000,
@@ -336,5 +424,8 @@ async function main() {
 
 main().then(
   (code) => process.exit(code),
-  (e) => { console.error(e); process.exit(1); },
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
 );

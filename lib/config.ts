@@ -47,7 +47,13 @@ const DEFAULTS = {
   model_type: "ltgbert",
 } as const;
 
-const REQUIRED_INTS = ["vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"] as const;
+const REQUIRED_INTS = [
+  "vocab_size",
+  "hidden_size",
+  "num_hidden_layers",
+  "num_attention_heads",
+  "intermediate_size",
+] as const;
 const OPTIONAL_INTS = ["max_position_embeddings", "position_bucket_size", "num_labels"] as const;
 const PROBABILITIES = ["hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"] as const;
 
@@ -61,13 +67,17 @@ export async function readConfigFile(file: string): Promise<Record<string, unkno
     if (code === "ENOENT" || code === "ENOTDIR") {
       throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${file}: no such file (a model directory needs a config.json)`);
     }
-    throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: cannot be read: ${(error as Error).message}`, { cause: error });
+    throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: cannot be read: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: not valid JSON: ${(error as Error).message}`, { cause: error });
+    throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: expected a JSON object, got ${describe(parsed)}`);
@@ -83,7 +93,11 @@ function bad(source: string, key: string, expected: string, actual: unknown): Lt
  * Merges `overrides` over `raw`, fills defaults and validates every key the
  * model uses. `source` names the file (or "config") in error messages.
  */
-export function resolveConfig(raw: Record<string, unknown>, overrides: Record<string, unknown>, source: string): LtgBertConfig {
+export function resolveConfig(
+  raw: Record<string, unknown>,
+  overrides: Record<string, unknown>,
+  source: string,
+): LtgBertConfig {
   const merged: Record<string, unknown> = { ...DEFAULTS, ...raw, ...overrides };
   for (const key of REQUIRED_INTS) {
     const v = merged[key];
@@ -92,11 +106,13 @@ export function resolveConfig(raw: Record<string, unknown>, overrides: Record<st
   }
   for (const key of OPTIONAL_INTS) {
     const v = merged[key];
-    if (v !== undefined && (!Number.isInteger(v) || (v as number) <= 0)) throw bad(source, key, "a positive integer", v);
+    if (v !== undefined && (!Number.isInteger(v) || (v as number) <= 0))
+      throw bad(source, key, "a positive integer", v);
   }
   for (const key of PROBABILITIES) {
     const v = merged[key];
-    if (v !== undefined && v !== null && (typeof v !== "number" || v < 0 || v >= 1)) throw bad(source, key, "a number in [0, 1)", v);
+    if (v !== undefined && v !== null && (typeof v !== "number" || v < 0 || v >= 1))
+      throw bad(source, key, "a number in [0, 1)", v);
   }
   const eps = merged.layer_norm_eps;
   if (typeof eps !== "number" || !(eps > 0)) throw bad(source, "layer_norm_eps", "a positive number", eps);
@@ -105,7 +121,8 @@ export function resolveConfig(raw: Record<string, unknown>, overrides: Record<st
   if (hidden % heads !== 0) {
     throw bad(source, "hidden_size", `a multiple of num_attention_heads (${heads})`, hidden);
   }
-  if ((merged.position_bucket_size as number) < 2) throw bad(source, "position_bucket_size", "at least 2", merged.position_bucket_size);
+  if ((merged.position_bucket_size as number) < 2)
+    throw bad(source, "position_bucket_size", "at least 2", merged.position_bucket_size);
   if (merged.position_qk_split !== "per_head" && merged.position_qk_split !== "global") {
     throw bad(source, "position_qk_split", '"per_head" or "global"', merged.position_qk_split);
   }
@@ -113,13 +130,18 @@ export function resolveConfig(raw: Record<string, unknown>, overrides: Record<st
     throw bad(source, "classifier_head", '"linear" or "mlp"', merged.classifier_head);
   }
   const problems = ["single_label_classification", "multi_label_classification", "regression"];
-  if (merged.problem_type !== undefined && merged.problem_type !== null && !problems.includes(merged.problem_type as string)) {
+  if (
+    merged.problem_type !== undefined &&
+    merged.problem_type !== null &&
+    !problems.includes(merged.problem_type as string)
+  ) {
     throw bad(source, "problem_type", problems.map((p) => `"${p}"`).join(", "), merged.problem_type);
   }
   if (merged.problem_type === null) delete merged.problem_type;
   if (merged.id2label !== undefined) {
     const labels = merged.id2label;
-    if (typeof labels !== "object" || labels === null || Array.isArray(labels)) throw bad(source, "id2label", "an object", labels);
+    if (typeof labels !== "object" || labels === null || Array.isArray(labels))
+      throw bad(source, "id2label", "an object", labels);
     if (merged.num_labels === undefined) merged.num_labels = Object.keys(labels).length;
   }
   return merged as LtgBertConfig;

@@ -52,7 +52,8 @@ export function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (typeof value === "bigint") return `${value}n`;
   if (Array.isArray(value)) return `an array of length ${value.length}`;
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of length ${(value as unknown as ArrayLike<unknown>).length}`;
+  if (ArrayBuffer.isView(value))
+    return `a ${value.constructor.name} of length ${(value as unknown as ArrayLike<unknown>).length}`;
   if (typeof value === "object") return `an object (${Object.keys(value).slice(0, 5).join(", ") || "no keys"})`;
   return String(value);
 }
@@ -69,9 +70,11 @@ export function invalidArgument(name: string, expected: string, actual: unknown)
 export function fromNative(error: unknown, callerStack: Error): LtgBertError {
   if (error instanceof LtgBertError) return error;
   const raw = error as { code?: unknown; message?: unknown } | undefined;
-  const code = typeof raw?.code === "string" && KNOWN_CODES.has(raw.code) ? (raw.code as LtgBertErrorCode) : "LTGBERT_INTERNAL";
+  const code =
+    typeof raw?.code === "string" && KNOWN_CODES.has(raw.code) ? (raw.code as LtgBertErrorCode) : "LTGBERT_INTERNAL";
   const message = typeof raw?.message === "string" ? raw.message : String(error);
   const wrapped = new LtgBertError(code, message, { cause: error });
-  if (callerStack.stack) wrapped.stack = `LtgBertError: ${message}\n${callerStack.stack.split("\n").slice(1).join("\n")}`;
+  if (callerStack.stack)
+    wrapped.stack = `LtgBertError: ${message}\n${callerStack.stack.split("\n").slice(1).join("\n")}`;
   return wrapped;
 }

@@ -13,18 +13,26 @@ export interface TensorData<T extends ArrayLike<number | bigint> = Float32Array>
 export type IdMatrix = number[][] | { data: Int32Array | BigInt64Array; shape: [number, number] | number[] };
 
 /** Labels: `number[]` (classification, regression), `number[][]` (masked LM, multi-label), or a typed array with a shape. */
-export type LabelInput =
-  | number[]
-  | number[][]
-  | { data: Int32Array | BigInt64Array | Float32Array; shape: number[] };
+export type LabelInput = number[] | number[][] | { data: Int32Array | BigInt64Array | Float32Array; shape: number[] };
 
 function checkShape(name: string, shape: unknown, rank: number | null, length: number): number[] {
-  if (!Array.isArray(shape) || (rank !== null && shape.length !== rank) || shape.some((s) => !Number.isInteger(s) || s < 0)) {
-    throw invalidArgument(`${name}.shape`, rank === 2 ? "[B, T] of non-negative integers" : "an array of non-negative integers", shape);
+  if (
+    !Array.isArray(shape) ||
+    (rank !== null && shape.length !== rank) ||
+    shape.some((s) => !Number.isInteger(s) || s < 0)
+  ) {
+    throw invalidArgument(
+      `${name}.shape`,
+      rank === 2 ? "[B, T] of non-negative integers" : "an array of non-negative integers",
+      shape,
+    );
   }
   const size = (shape as number[]).reduce((a, b) => a * b, 1);
   if (size !== length) {
-    throw new LtgBertError("LTGBERT_INVALID_ARGUMENT", `${name}.data: expected ${size} values for shape [${shape.join(", ")}], got ${length} values`);
+    throw new LtgBertError(
+      "LTGBERT_INVALID_ARGUMENT",
+      `${name}.data: expected ${size} values for shape [${shape.join(", ")}], got ${length} values`,
+    );
   }
   return shape as number[];
 }
@@ -34,7 +42,8 @@ function flattenRows(name: string, rows: unknown[], integer: boolean): { values:
   const values: number[] = [];
   rows.forEach((row, i) => {
     if (!Array.isArray(row)) throw invalidArgument(`${name}[${i}]`, "an array", row);
-    if (row.length !== width) throw invalidArgument(`${name}[${i}]`, `length ${width} like row 0 (pad rows to one length)`, row);
+    if (row.length !== width)
+      throw invalidArgument(`${name}[${i}]`, `length ${width} like row 0 (pad rows to one length)`, row);
     row.forEach((v, j) => {
       if (typeof v !== "number" || (integer ? !Number.isInteger(v) : !Number.isFinite(v))) {
         throw invalidArgument(`${name}[${i}][${j}]`, integer ? "an integer" : "a finite number", v);
@@ -82,7 +91,10 @@ export function toLabels(value: unknown, integer: boolean): { data: IdArray | Fl
         throw invalidArgument(`${name}[${i}]`, integer ? "an integer" : "a finite number", v);
       }
     });
-    return { data: integer ? Int32Array.from(value as number[]) : Float32Array.from(value as number[]), shape: [value.length] };
+    return {
+      data: integer ? Int32Array.from(value as number[]) : Float32Array.from(value as number[]),
+      shape: [value.length],
+    };
   }
   if (typeof value === "object" && value !== null && "data" in value) {
     const { data, shape } = value as { data: unknown; shape: unknown };

@@ -5,7 +5,14 @@ import path from "node:path";
 import { readConfigFile, resolveConfig, type LtgBertConfig, type LtgBertConfigInput } from "./config.js";
 import { describe, invalidArgument, LtgBertError } from "./errors.js";
 import { onesLike, toIdMatrix, toLabels, type IdMatrix, type LabelInput, type TensorData } from "./inputs.js";
-import { addon, callNative, callNativeSync, type NativeLoadReport, type NativeModel, type NativeTensorEntry } from "./native.js";
+import {
+  addon,
+  callNative,
+  callNativeSync,
+  type NativeLoadReport,
+  type NativeModel,
+  type NativeTensorEntry,
+} from "./native.js";
 
 /** Options of `fromPretrained` and `fromConfig`. */
 export interface LoadOptions {
@@ -54,11 +61,13 @@ const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.f
 
 function checkLoadOptions(options: LoadOptions): void {
   if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
-  if (options.device !== undefined && typeof options.device !== "string") throw invalidArgument("options.device", '"cpu", "cuda" or "cuda:N"', options.device);
+  if (options.device !== undefined && typeof options.device !== "string")
+    throw invalidArgument("options.device", '"cpu", "cuda" or "cuda:N"', options.device);
   if (options.seed !== undefined && (!Number.isSafeInteger(options.seed) || options.seed < 0)) {
     throw invalidArgument("options.seed", "a non-negative integer", options.seed);
   }
-  if (options.strict !== undefined && typeof options.strict !== "boolean") throw invalidArgument("options.strict", "a boolean", options.strict);
+  if (options.strict !== undefined && typeof options.strict !== "boolean")
+    throw invalidArgument("options.strict", "a boolean", options.strict);
   if (options.config !== undefined && (typeof options.config !== "object" || options.config === null)) {
     throw invalidArgument("options.config", "an object of config.json keys", options.config);
   }
@@ -68,7 +77,11 @@ async function requireDirectory(dir: string): Promise<void> {
   if (typeof dir !== "string" || dir.length === 0) throw invalidArgument("dir", "a model directory path", dir);
   try {
     const info = await stat(dir);
-    if (!info.isDirectory()) throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${dir}: not a directory (expected a model directory with config.json)`);
+    if (!info.isDirectory())
+      throw new LtgBertError(
+        "LTGBERT_FILE_NOT_FOUND",
+        `${dir}: not a directory (expected a model directory with config.json)`,
+      );
   } catch (error) {
     if (error instanceof LtgBertError) throw error;
     throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${dir}: no such directory`, { cause: error });
@@ -136,7 +149,13 @@ abstract class LtgBertModel {
   #pending = 0;
 
   /** @internal Use the static factories. */
-  constructor(native: NativeModel, config: LtgBertConfig, device: string, report: LoadReport | null, sourceDir: string | null) {
+  constructor(
+    native: NativeModel,
+    config: LtgBertConfig,
+    device: string,
+    report: LoadReport | null,
+    sourceDir: string | null,
+  ) {
     this.#native = native;
     this.config = config;
     this.device = device;
@@ -164,7 +183,10 @@ abstract class LtgBertModel {
       native.dispose();
       throw error;
     });
-    const resolved = task === "sequence_classification" ? { ...config, classifier_head: result.classifierHead as "linear" | "mlp" } : config;
+    const resolved =
+      task === "sequence_classification"
+        ? { ...config, classifier_head: result.classifierHead as "linear" | "mlp" }
+        : config;
     return { native, config: resolved, report: result.report };
   }
 
@@ -195,13 +217,18 @@ abstract class LtgBertModel {
    */
   async forward(inputs: ForwardInputs, options: ForwardOptions = {}): Promise<ModelOutput> {
     this.#ensureNotDisposed();
-    if (typeof inputs !== "object" || inputs === null) throw invalidArgument("inputs", "{ inputIds, attentionMask?, labels? }", inputs);
+    if (typeof inputs !== "object" || inputs === null)
+      throw invalidArgument("inputs", "{ inputIds, attentionMask?, labels? }", inputs);
     const ids = toIdMatrix("inputIds", inputs.inputIds);
     let maskData = onesLike(ids.shape) as Int32Array | BigInt64Array;
     if (inputs.attentionMask !== undefined) {
       const m = toIdMatrix("attentionMask", inputs.attentionMask);
       if (m.shape[0] !== ids.shape[0] || m.shape[1] !== ids.shape[1]) {
-        throw invalidArgument("attentionMask", `shape [${ids.shape.join(", ")}] like inputIds`, `shape [${m.shape.join(", ")}]`);
+        throw invalidArgument(
+          "attentionMask",
+          `shape [${ids.shape.join(", ")}] like inputIds`,
+          `shape [${m.shape.join(", ")}]`,
+        );
       }
       maskData = m.data;
     }
@@ -218,7 +245,8 @@ abstract class LtgBertModel {
       }),
     );
     const result: ModelOutput = { logits: { data: out.logits, shape: out.logitsShape } };
-    if (out.lastHiddenState && out.hiddenShape) result.lastHiddenState = { data: out.lastHiddenState, shape: out.hiddenShape };
+    if (out.lastHiddenState && out.hiddenShape)
+      result.lastHiddenState = { data: out.lastHiddenState, shape: out.hiddenShape };
     if (out.loss !== undefined) result.loss = out.loss;
     return result;
   }
@@ -232,7 +260,10 @@ abstract class LtgBertModel {
   /** The state-dict names, shapes and dtypes; tensor data stays in native memory. */
   stateDict(): StateDict {
     const native = this.#ensureNotDisposed();
-    return new StateDict(native, callNativeSync(() => native.stateDictEntries()));
+    return new StateDict(
+      native,
+      callNativeSync(() => native.stateDictEntries()),
+    );
   }
 
   /** True once `dispose()` was called. */
@@ -276,7 +307,8 @@ abstract class LtgBertModel {
   }
 
   #ensureNotDisposed(): NativeModel {
-    if (this.#native === null) throw new LtgBertError("LTGBERT_DISPOSED", `${this.constructor.name}: used after dispose()`);
+    if (this.#native === null)
+      throw new LtgBertError("LTGBERT_DISPOSED", `${this.constructor.name}: used after dispose()`);
     return this.#native;
   }
 }
@@ -329,17 +361,33 @@ export class LtgBertForSequenceClassification extends LtgBertModel {
   static readonly architecture = "LtgBertForSequenceClassification";
 
   /** Loads a directory Python wrote. A masked-LM directory loads its encoder and gets a fresh head (see `loadReport`). */
-  static async fromPretrained(dir: string, options: ClassificationLoadOptions = {}): Promise<LtgBertForSequenceClassification> {
+  static async fromPretrained(
+    dir: string,
+    options: ClassificationLoadOptions = {},
+  ): Promise<LtgBertForSequenceClassification> {
     const { config, strict } = await this.readPretrained(dir, options, this.architecture, numLabelsOverride(options));
     const loaded = await this.loadNative(config, "sequence_classification", options, dir, strict);
-    return new LtgBertForSequenceClassification(loaded.native, loaded.config, options.device ?? "cpu", loaded.report, dir);
+    return new LtgBertForSequenceClassification(
+      loaded.native,
+      loaded.config,
+      options.device ?? "cpu",
+      loaded.report,
+      dir,
+    );
   }
 
   /** A freshly initialised classifier from a config.json object. */
-  static async fromConfig(config: LtgBertConfigInput, options: ClassificationLoadOptions = {}): Promise<LtgBertForSequenceClassification> {
+  static async fromConfig(
+    config: LtgBertConfigInput,
+    options: ClassificationLoadOptions = {},
+  ): Promise<LtgBertForSequenceClassification> {
     checkLoadOptions(options);
     if (typeof config !== "object" || config === null) throw invalidArgument("config", "a config.json object", config);
-    const resolved = resolveConfig(config as Record<string, unknown>, { ...numLabelsOverride(options), ...(options.config ?? {}) }, "config");
+    const resolved = resolveConfig(
+      config as Record<string, unknown>,
+      { ...numLabelsOverride(options), ...(options.config ?? {}) },
+      "config",
+    );
     const loaded = await this.loadNative(resolved, "sequence_classification", options, null, true);
     return new LtgBertForSequenceClassification(loaded.native, loaded.config, options.device ?? "cpu", null, null);
   }
@@ -357,7 +405,10 @@ export class LtgBertForSequenceClassification extends LtgBertModel {
 function numLabelsOverride(options: ClassificationLoadOptions): Record<string, unknown> {
   if (options.numLabels === undefined) return {};
   if (!Number.isInteger(options.numLabels) || options.numLabels < 1) {
-    throw new LtgBertError("LTGBERT_INVALID_ARGUMENT", `options.numLabels: expected a positive integer, got ${describe(options.numLabels)}`);
+    throw new LtgBertError(
+      "LTGBERT_INVALID_ARGUMENT",
+      `options.numLabels: expected a positive integer, got ${describe(options.numLabels)}`,
+    );
   }
   return { num_labels: options.numLabels };
 }

@@ -37,11 +37,11 @@ function hasConfig(dir) {
 function fromPython() {
   const python = process.env.PYTHON || "python3";
   try {
-    const out = execFileSync(
-      python,
-      ["-c", "import torch, torch.utils; print(torch.utils.cmake_prefix_path)"],
-      { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 60_000 },
-    ).trim();
+    const out = execFileSync(python, ["-c", "import torch, torch.utils; print(torch.utils.cmake_prefix_path)"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      timeout: 60_000,
+    }).trim();
     const dir = path.join(out, "Torch");
     return hasConfig(dir) ? dir : null;
   } catch {
@@ -71,7 +71,9 @@ function findPrefix(torchDir) {
 
 function findLibDir(prefix, torchDir) {
   const options = [path.join(prefix, "lib"), path.dirname(path.dirname(torchDir))];
-  return options.find((d) => existsSync(path.join(d, "libtorch.so")) || existsSync(path.join(d, "libtorch.dylib"))) ?? null;
+  return (
+    options.find((d) => existsSync(path.join(d, "libtorch.so")) || existsSync(path.join(d, "libtorch.dylib"))) ?? null
+  );
 }
 
 function readVersion(torchDir) {

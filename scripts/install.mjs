@@ -29,7 +29,9 @@ function build() {
     console.error(HOW_TO_GET_LIBTORCH);
     process.exit(1);
   }
-  console.log(`ltgbert: building the native addon against libtorch ${torch.version} (${torch.source}: ${torch.torchDir})`);
+  console.log(
+    `ltgbert: building the native addon against libtorch ${torch.version} (${torch.source}: ${torch.torchDir})`,
+  );
   const cmakeJs = require.resolve("cmake-js/bin/cmake-js");
   const args = [cmakeJs, "compile", `--CDTorch_DIR=${torch.torchDir}`, "--parallel", String(os.availableParallelism())];
   const result = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" });

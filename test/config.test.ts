@@ -22,14 +22,26 @@ describe("fromConfig", () => {
   });
 
   it("builds the base linear classifier with 3 labels with 97,625,091 parameters", async () => {
-    const cls = await LtgBertForSequenceClassification.fromConfig({ ...BASE, num_labels: 3, classifier_head: "linear" });
+    const cls = await LtgBertForSequenceClassification.fromConfig({
+      ...BASE,
+      num_labels: 3,
+      classifier_head: "linear",
+    });
     expect(cls.numParameters()).toBe(97_625_091);
     expect(cls.numLabels).toBe(3);
     cls.dispose();
   });
 
   it("gives the same weights for the same seed and others for another", async () => {
-    const small = { vocab_size: 50, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 24, max_position_embeddings: 16, position_bucket_size: 4 };
+    const small = {
+      vocab_size: 50,
+      hidden_size: 16,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      intermediate_size: 24,
+      max_position_embeddings: 16,
+      position_bucket_size: 4,
+    };
     const a = await LtgBertForMaskedLM.fromConfig(small, { seed: 7 });
     const b = await LtgBertForMaskedLM.fromConfig(small, { seed: 7 });
     const c = await LtgBertForMaskedLM.fromConfig(small, { seed: 8 });

@@ -12,7 +12,11 @@ const work = mkdtempSync(path.join(os.tmpdir(), "ltgbert-errors-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** A model directory: the hub-mlm config (optionally patched) and the given weights file. */
-function modelDir(name: string, weights: { file: string; bytes?: Buffer; from?: string }, patchConfig: (c: Record<string, unknown>) => void = () => {}): string {
+function modelDir(
+  name: string,
+  weights: { file: string; bytes?: Buffer; from?: string },
+  patchConfig: (c: Record<string, unknown>) => void = () => {},
+): string {
   const dir = path.join(work, name);
   mkdirSync(dir, { recursive: true });
   const config = JSON.parse(readFileSync(path.join(TINY, "hub-mlm", "config.json"), "utf8"));
@@ -66,7 +70,10 @@ describe("LTGBERT_BAD_CHECKPOINT", () => {
   const good = readFileSync(hubWeights);
 
   it("refuses a truncated model.safetensors", async () => {
-    const dir = modelDir("truncated", { file: "model.safetensors", bytes: good.subarray(0, Math.floor(good.length / 2)) });
+    const dir = modelDir("truncated", {
+      file: "model.safetensors",
+      bytes: good.subarray(0, Math.floor(good.length / 2)),
+    });
     const e = await rejection(LtgBertForMaskedLM.fromPretrained(dir));
     expect(e.code).toBe("LTGBERT_BAD_CHECKPOINT");
     expect(e.message).toContain(path.join(dir, "model.safetensors"));
@@ -124,24 +131,27 @@ describe("LTGBERT_BAD_CHECKPOINT", () => {
     expect(e.message).toContain(path.join(dir, "pytorch_model.bin"));
   });
 
-  it.skipIf(!PYTHON_WITH_TORCH)("refuses a pytorch_model.bin whose pickle calls os.system, without running it", async () => {
-    const dir = modelDir("malicious", { file: "config.json.keep", bytes: Buffer.from("") });
-    const marker = path.join(work, "pwned-marker");
-    const script = `
+  it.skipIf(!PYTHON_WITH_TORCH)(
+    "refuses a pytorch_model.bin whose pickle calls os.system, without running it",
+    async () => {
+      const dir = modelDir("malicious", { file: "config.json.keep", bytes: Buffer.from("") });
+      const marker = path.join(work, "pwned-marker");
+      const script = `
 import os, sys, torch
 class Payload:
     def __reduce__(self):
         return (os.system, ("touch " + sys.argv[2],))
 torch.save({"embedding.word_embedding.weight": torch.zeros(97, 48), "payload": Payload()}, sys.argv[1])
 `;
-    execFileSync(PYTHON_WITH_TORCH!, ["-c", script, path.join(dir, "pytorch_model.bin"), marker]);
-    expect(existsSync(marker)).toBe(false);
-    const e = await rejection(LtgBertForMaskedLM.fromPretrained(dir));
-    expect(e.code).toBe("LTGBERT_BAD_CHECKPOINT");
-    expect(e.message).toContain(path.join(dir, "pytorch_model.bin"));
-    expect(e.message).toMatch(/posix\.system|os\.system/);
-    expect(existsSync(marker)).toBe(false);
-  });
+      execFileSync(PYTHON_WITH_TORCH!, ["-c", script, path.join(dir, "pytorch_model.bin"), marker]);
+      expect(existsSync(marker)).toBe(false);
+      const e = await rejection(LtgBertForMaskedLM.fromPretrained(dir));
+      expect(e.code).toBe("LTGBERT_BAD_CHECKPOINT");
+      expect(e.message).toContain(path.join(dir, "pytorch_model.bin"));
+      expect(e.message).toMatch(/posix\.system|os\.system/);
+      expect(existsSync(marker)).toBe(false);
+    },
+  );
 });
 
 describe("LTGBERT_BAD_CONFIG", () => {
@@ -237,7 +247,14 @@ describe("LTGBERT_INVALID_ARGUMENT, and the model still works after", () => {
   });
 
   it("refuses ragged rows, wrong shapes and wrong types", async () => {
-    const ragged = await rejection(mlm.forward({ inputIds: [[1, 2, 3], [1, 2]] }));
+    const ragged = await rejection(
+      mlm.forward({
+        inputIds: [
+          [1, 2, 3],
+          [1, 2],
+        ],
+      }),
+    );
     expect(ragged.code).toBe("LTGBERT_INVALID_ARGUMENT");
     expect(ragged.message).toMatch(/^inputIds\[1\]: expected length 3/);
     const shape = await rejection(mlm.forward({ inputIds: { data: new Int32Array(6), shape: [2, 4] } }));
@@ -251,7 +268,15 @@ describe("LTGBERT_INVALID_ARGUMENT, and the model still works after", () => {
   });
 
   it("refuses a label out of range", async () => {
-    const e = await rejection(cls.forward({ inputIds: [[1, 5, 2], [1, 6, 2]], labels: [0, 3] }));
+    const e = await rejection(
+      cls.forward({
+        inputIds: [
+          [1, 5, 2],
+          [1, 6, 2],
+        ],
+        labels: [0, 3],
+      }),
+    );
     expect(e.code).toBe("LTGBERT_INVALID_ARGUMENT");
     expect(e.message).toBe("labels: expected a label in [0, 3), got 3 at index 1");
     const shape = await rejection(cls.forward({ inputIds: [[1, 5, 2]], labels: [0, 1] }));

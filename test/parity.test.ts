@@ -30,7 +30,8 @@ describe("ltgbert-tiny (per-head split)", () => {
   it("accepts nested arrays as well as typed arrays", async () => {
     const ids = i64(tiny, "input_ids");
     const mask = i64(tiny, "attention_mask");
-    const rows = (t: { data: BigInt64Array }) => [0, 1, 2].map((b) => Array.from(t.data.subarray(b * 17, b * 17 + 17), Number));
+    const rows = (t: { data: BigInt64Array }) =>
+      [0, 1, 2].map((b) => Array.from(t.data.subarray(b * 17, b * 17 + 17), Number));
     const out = await seedMlm.forward({ inputIds: rows(ids), attentionMask: rows(mask) });
     expect(maxAbsDiff(out.logits.data, f32(tiny, "mlm.logits"))).toBeLessThan(TOL);
   });

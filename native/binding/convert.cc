@@ -13,12 +13,14 @@ void ThrowArgument(Napi::Env env, const std::string& message) {
 }
 
 std::string RequireString(const Napi::CallbackInfo& info, size_t index, const char* name) {
-  if (info.Length() <= index || !info[index].IsString()) ThrowArgument(info.Env(), std::string(name) + ": expected a string");
+  if (info.Length() <= index || !info[index].IsString())
+    ThrowArgument(info.Env(), std::string(name) + ": expected a string");
   return info[index].As<Napi::String>().Utf8Value();
 }
 
 Napi::Object RequireObject(const Napi::CallbackInfo& info, size_t index, const char* name) {
-  if (info.Length() <= index || !info[index].IsObject()) ThrowArgument(info.Env(), std::string(name) + ": expected an object");
+  if (info.Length() <= index || !info[index].IsObject())
+    ThrowArgument(info.Env(), std::string(name) + ": expected an object");
   return info[index].As<Napi::Object>();
 }
 
@@ -128,17 +130,28 @@ Napi::Array ToStringArray(Napi::Env env, const std::vector<std::string>& values)
 
 std::string DtypeName(c10::ScalarType type) {
   switch (type) {
-    case torch::kFloat32: return "float32";
-    case torch::kFloat16: return "float16";
-    case torch::kBFloat16: return "bfloat16";
-    case torch::kFloat64: return "float64";
-    case torch::kInt64: return "int64";
-    case torch::kInt32: return "int32";
-    case torch::kInt16: return "int16";
-    case torch::kInt8: return "int8";
-    case torch::kUInt8: return "uint8";
-    case torch::kBool: return "bool";
-    default: return c10::toString(type);
+    case torch::kFloat32:
+      return "float32";
+    case torch::kFloat16:
+      return "float16";
+    case torch::kBFloat16:
+      return "bfloat16";
+    case torch::kFloat64:
+      return "float64";
+    case torch::kInt64:
+      return "int64";
+    case torch::kInt32:
+      return "int32";
+    case torch::kInt16:
+      return "int16";
+    case torch::kInt8:
+      return "int8";
+    case torch::kUInt8:
+      return "uint8";
+    case torch::kBool:
+      return "bool";
+    default:
+      return c10::toString(type);
   }
 }
 

@@ -24,8 +24,7 @@ torch::Device ParseDevice(const std::string& text) {
   }
   if (device.is_cuda()) {
     if (!torch::cuda::is_available()) {
-      Fail(ErrorCode::kDeviceUnavailable, "device \"", text,
-           "\": this libtorch build or machine has no CUDA device");
+      Fail(ErrorCode::kDeviceUnavailable, "device \"", text, "\": this libtorch build or machine has no CUDA device");
     }
     const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
     if (device.has_index() && device.index() >= count) {
@@ -71,7 +70,8 @@ Napi::Object ReportToJs(Napi::Env env, const io::LoadReport& report) {
 // Checks ids, mask and labels against the model before any tensor math.
 void CheckInputs(const Config& c, const torch::Tensor& ids, const torch::Tensor& mask, const torch::Tensor& labels) {
   const int64_t B = ids.size(0), T = ids.size(1);
-  if (B == 0 || T == 0) Fail(ErrorCode::kInvalidArgument, "inputIds: expected a non-empty [B, T] batch, got [", B, ", ", T, "]");
+  if (B == 0 || T == 0)
+    Fail(ErrorCode::kInvalidArgument, "inputIds: expected a non-empty [B, T] batch, got [", B, ", ", T, "]");
   if (T > c.max_position_embeddings) {
     Fail(ErrorCode::kInvalidArgument, "inputIds: sequence length ", T, " exceeds max_position_embeddings (",
          c.max_position_embeddings, ")");
@@ -101,7 +101,8 @@ void CheckInputs(const Config& c, const torch::Tensor& ids, const torch::Tensor&
   }
   if (c.problem_type == model::ProblemType::kSingleLabel) {
     if (labels.dim() != 1 || labels.size(0) != B) {
-      Fail(ErrorCode::kInvalidArgument, "labels: expected shape [", B, "], got ", io::ShapeString(labels.sizes().vec()));
+      Fail(ErrorCode::kInvalidArgument, "labels: expected shape [", B, "], got ",
+           io::ShapeString(labels.sizes().vec()));
     }
     auto bad = (labels.lt(0) | labels.ge(c.num_labels)).nonzero();
     if (bad.size(0) > 0) {
@@ -234,7 +235,8 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
     auto mask = CopyToTensor(env, args.Get("attentionMask"), shape, "attentionMask");
     torch::Tensor labels;
     if (args.Has("labels") && !args.Get("labels").IsUndefined() && !args.Get("labels").IsNull()) {
-      labels = CopyToTensor(env, args.Get("labels"), RequireShape(env, args.Get("labelsShape"), "labelsShape"), "labels");
+      labels =
+          CopyToTensor(env, args.Get("labels"), RequireShape(env, args.Get("labelsShape"), "labelsShape"), "labels");
     }
     const bool want_hidden = args.Get("hidden").ToBoolean();
 
@@ -249,7 +251,8 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
           auto result = module->forward(ids.to(state->device), mask.to(state->device),
                                         labels.defined() ? labels.to(state->device) : labels);
           out->logits = result.logits.to(torch::kCPU, torch::kFloat32).contiguous();
-          if (want_hidden) out->last_hidden_state = result.last_hidden_state.to(torch::kCPU, torch::kFloat32).contiguous();
+          if (want_hidden)
+            out->last_hidden_state = result.last_hidden_state.to(torch::kCPU, torch::kFloat32).contiguous();
           if (result.loss.defined()) out->loss = result.loss.to(torch::kCPU, torch::kFloat64);
         },
         [out](Napi::Env env) -> Napi::Value {

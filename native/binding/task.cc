@@ -52,8 +52,10 @@ Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string&
 }
 
 Task::Task(Napi::Env env, Work work, Resolve resolve)
-    : Napi::AsyncWorker(env, "ltgbert"), deferred_(Napi::Promise::Deferred::New(env)),
-      work_(std::move(work)), resolve_(std::move(resolve)) {}
+    : Napi::AsyncWorker(env, "ltgbert"),
+      deferred_(Napi::Promise::Deferred::New(env)),
+      work_(std::move(work)),
+      resolve_(std::move(resolve)) {}
 
 Task::Task(Napi::Object keep_alive, Work work, Resolve resolve)
     : Task(keep_alive.Env(), std::move(work), std::move(resolve)) {

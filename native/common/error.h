@@ -25,16 +25,26 @@ enum class ErrorCode {
 
 inline const char* ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kFileNotFound: return "LTGBERT_FILE_NOT_FOUND";
-    case ErrorCode::kBadCheckpoint: return "LTGBERT_BAD_CHECKPOINT";
-    case ErrorCode::kBadConfig: return "LTGBERT_BAD_CONFIG";
-    case ErrorCode::kShapeMismatch: return "LTGBERT_SHAPE_MISMATCH";
-    case ErrorCode::kMissingKeys: return "LTGBERT_MISSING_KEYS";
-    case ErrorCode::kInvalidArgument: return "LTGBERT_INVALID_ARGUMENT";
-    case ErrorCode::kDisposed: return "LTGBERT_DISPOSED";
-    case ErrorCode::kDeviceUnavailable: return "LTGBERT_DEVICE_UNAVAILABLE";
-    case ErrorCode::kBusy: return "LTGBERT_BUSY";
-    case ErrorCode::kInternal: return "LTGBERT_INTERNAL";
+    case ErrorCode::kFileNotFound:
+      return "LTGBERT_FILE_NOT_FOUND";
+    case ErrorCode::kBadCheckpoint:
+      return "LTGBERT_BAD_CHECKPOINT";
+    case ErrorCode::kBadConfig:
+      return "LTGBERT_BAD_CONFIG";
+    case ErrorCode::kShapeMismatch:
+      return "LTGBERT_SHAPE_MISMATCH";
+    case ErrorCode::kMissingKeys:
+      return "LTGBERT_MISSING_KEYS";
+    case ErrorCode::kInvalidArgument:
+      return "LTGBERT_INVALID_ARGUMENT";
+    case ErrorCode::kDisposed:
+      return "LTGBERT_DISPOSED";
+    case ErrorCode::kDeviceUnavailable:
+      return "LTGBERT_DEVICE_UNAVAILABLE";
+    case ErrorCode::kBusy:
+      return "LTGBERT_BUSY";
+    case ErrorCode::kInternal:
+      return "LTGBERT_INTERNAL";
   }
   return "LTGBERT_INTERNAL";
 }
@@ -43,8 +53,7 @@ inline const char* ErrorCodeName(ErrorCode code) {
 // values: "model.safetensors: embedding.word_embedding.weight: expected ...".
 class Error : public std::runtime_error {
  public:
-  Error(ErrorCode code, const std::string& message)
-      : std::runtime_error(message), code_(code) {}
+  Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
   ErrorCode code() const { return code_; }
   const char* code_name() const { return ErrorCodeName(code_); }
 

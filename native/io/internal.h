@@ -15,8 +15,7 @@ bool IsSupportedDtype(at::ScalarType type);
 // decodes it) and unique, every tensor defined and of a supported dtype, and
 // no name equal to `reserved` (nullptr for none). Else
 // LTGBERT_INVALID_ARGUMENT naming the path and the tensor.
-void CheckTensorsToWrite(const std::string& path, const TensorList& tensors,
-                         const char* reserved);
+void CheckTensorsToWrite(const std::string& path, const TensorList& tensors, const char* reserved);
 
 // The tensor as a dense CPU tensor, without autograd history: copies only when
 // it must (another device, or a non-contiguous layout).

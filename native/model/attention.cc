@@ -1,9 +1,9 @@
 #include "model/attention.h"
 
+#include <ATen/Parallel.h>
+
 #include <cmath>
 #include <limits>
-
-#include <ATen/Parallel.h>
 
 namespace ltgbert::model {
 
@@ -15,14 +15,13 @@ torch::Tensor MakePositionIndices(int64_t bucket_size, int64_t max_position) {
   auto sign = torch::sign(relative);
   const int64_t mid = bucket_size / 2;
   auto near = (relative < mid) & (relative > -mid);
-  auto abs_pos = torch::where(near, torch::full_like(relative, mid - 1),
-                              relative.abs().clamp_max(max_position - 1));
+  auto abs_pos = torch::where(near, torch::full_like(relative, mid - 1), relative.abs().clamp_max(max_position - 1));
   // Float32 arithmetic, as the reference does it, so the rounding of ceil
   // agrees at every bucket edge.
-  auto log_pos = torch::ceil(torch::log(abs_pos / mid) /
-                             std::log(static_cast<double>(max_position - 1) / mid) * (mid - 1))
-                     .to(torch::kInt) +
-                 mid;
+  auto log_pos =
+      torch::ceil(torch::log(abs_pos / mid) / std::log(static_cast<double>(max_position - 1) / mid) * (mid - 1))
+          .to(torch::kInt) +
+      mid;
   auto bucket = torch::where(abs_pos <= mid, relative, log_pos * sign).to(torch::kLong);
   return bucket + (bucket_size - 1);
 }
@@ -32,16 +31,16 @@ AttentionImpl::AttentionImpl(const Config& c)
       head_size_(c.head_size()),
       scale_(1.0 / std::sqrt(3.0 * c.head_size())),
       split_(c.position_qk_split) {
-  position_indices = register_buffer(
-      "position_indices", MakePositionIndices(c.position_bucket_size, c.max_position_embeddings));
+  position_indices =
+      register_buffer("position_indices", MakePositionIndices(c.position_bucket_size, c.max_position_embeddings));
   in_proj_qk = register_module("in_proj_qk", nn::Linear(c.hidden_size, 2 * c.hidden_size));
   in_proj_v = register_module("in_proj_v", nn::Linear(c.hidden_size, c.hidden_size));
   out_proj = register_module("out_proj", nn::Linear(c.hidden_size, c.hidden_size));
   pre_layer_norm = register_module(
       "pre_layer_norm",
       nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps).elementwise_affine(false)));
-  post_layer_norm = register_module(
-      "post_layer_norm", nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
+  post_layer_norm =
+      register_module("post_layer_norm", nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
   dropout = register_module("dropout", nn::Dropout(c.attention_probs_dropout_prob));
 }
 
@@ -79,10 +78,10 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   const bool grad = torch::GradMode::is_enabled();
 
   auto h = pre_layer_norm(x);
-  auto qk = in_proj_qk(h);                                 // (B, T, 2D)
-  auto value = in_proj_v(h);                               // (B, T, D)
-  auto query = qk.narrow(-1, 0, D);                        // (B, T, D), row stride 2D
-  auto scaled_key = qk.narrow(-1, D, D) * scale_;          // (B, T, D)
+  auto qk = in_proj_qk(h);                         // (B, T, 2D)
+  auto value = in_proj_v(h);                       // (B, T, D)
+  auto query = qk.narrow(-1, 0, D);                // (B, T, D), row stride 2D
+  auto scaled_key = qk.narrow(-1, D, D) * scale_;  // (B, T, D)
 
   auto pos = in_proj_qk(dropout(relative));  // (R, 2D)
   const int64_t R = pos.size(0);
@@ -103,9 +102,9 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   auto c2p = Bmm(heads_major(query), (key_pos * scale_).transpose(1, 2)).view({H, B, T, R});
   // p2c[q, k] = key_k . query_pos[idx(q, k)] (scaled): rows indexed by k here.
   auto p2c = Bmm(heads_major(scaled_key), query_pos.transpose(1, 2)).view({H, B, T, R});
-  auto index = position_indices.narrow(0, 0, T).narrow(1, 0, T);  // (T, T)
-  c2p = c2p.gather(3, index.expand({H, B, T, T})).permute({1, 0, 2, 3});                    // (B, H, q, k)
-  p2c = p2c.gather(3, index.t().expand({H, B, T, T})).permute({1, 0, 3, 2});                // (B, H, q, k)
+  auto index = position_indices.narrow(0, 0, T).narrow(1, 0, T);              // (T, T)
+  c2p = c2p.gather(3, index.expand({H, B, T, T})).permute({1, 0, 2, 3});      // (B, H, q, k)
+  p2c = p2c.gather(3, index.t().expand({H, B, T, T})).permute({1, 0, 3, 2});  // (B, H, q, k)
 
   // Content scores q . k for every (batch, head): (B*H, T, T).
   auto per_head = [&](const torch::Tensor& t) { return t.view({B, T, H, d}).transpose(1, 2); };  // (B, H, T, d)

@@ -20,8 +20,7 @@ class AttentionImpl : public torch::nn::Module {
 
   // x: (B, T, D); padding_mask: (B, 1, 1, T), true at padding keys;
   // relative: (R, D) normalised relative table. Returns (B, T, D).
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& padding_mask,
-                        const torch::Tensor& relative);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& padding_mask, const torch::Tensor& relative);
 
   torch::Tensor position_indices;  // buffer (max_pos, max_pos) int64
   torch::nn::Linear in_proj_qk{nullptr};

@@ -92,7 +92,8 @@ Config ParseConfig(const std::string& json_text) {
   } else if (task == "sequence_classification") {
     c.task = Task::kSequenceClassification;
   } else {
-    Fail(ErrorCode::kBadConfig, "config: task: expected \"masked_lm\" or \"sequence_classification\", got \"", task, "\"");
+    Fail(ErrorCode::kBadConfig, "config: task: expected \"masked_lm\" or \"sequence_classification\", got \"", task,
+         "\"");
   }
 
   const std::string head = Word(j, "classifier_head", "auto");
@@ -114,17 +115,22 @@ Config ParseConfig(const std::string& json_text) {
   } else if (problem == "regression") {
     c.problem_type = ProblemType::kRegression;
   } else {
-    Fail(ErrorCode::kBadConfig, "config: problem_type: expected \"single_label_classification\", "
-         "\"multi_label_classification\" or \"regression\", got \"", problem, "\"");
+    Fail(ErrorCode::kBadConfig,
+         "config: problem_type: expected \"single_label_classification\", "
+         "\"multi_label_classification\" or \"regression\", got \"",
+         problem, "\"");
   }
   return c;
 }
 
 const char* ClassifierHeadName(ClassifierHead head) {
   switch (head) {
-    case ClassifierHead::kLinear: return "linear";
-    case ClassifierHead::kMlp: return "mlp";
-    case ClassifierHead::kAuto: return "auto";
+    case ClassifierHead::kLinear:
+      return "linear";
+    case ClassifierHead::kMlp:
+      return "mlp";
+    case ClassifierHead::kAuto:
+      return "auto";
   }
   return "auto";
 }

@@ -18,8 +18,7 @@ EncoderImpl::EncoderImpl(const Config& c) {
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(EncoderLayer(c));
 }
 
-torch::Tensor EncoderImpl::forward(torch::Tensor x, const torch::Tensor& padding_mask,
-                                   const torch::Tensor& relative) {
+torch::Tensor EncoderImpl::forward(torch::Tensor x, const torch::Tensor& padding_mask, const torch::Tensor& relative) {
   for (const auto& layer : *layers) {
     x = layer->as<EncoderLayerImpl>()->forward(x, padding_mask, relative);
   }

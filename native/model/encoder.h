@@ -12,8 +12,7 @@ namespace ltgbert::model {
 class EncoderLayerImpl : public torch::nn::Module {
  public:
   explicit EncoderLayerImpl(const Config& config);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& padding_mask,
-                        const torch::Tensor& relative);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& padding_mask, const torch::Tensor& relative);
 
   Attention attention{nullptr};
   FeedForward mlp{nullptr};
@@ -24,8 +23,7 @@ class EncoderImpl : public torch::nn::Module {
  public:
   explicit EncoderImpl(const Config& config);
   // Returns the last layer's hidden states (B, T, D).
-  torch::Tensor forward(torch::Tensor x, const torch::Tensor& padding_mask,
-                        const torch::Tensor& relative);
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& padding_mask, const torch::Tensor& relative);
 
   torch::nn::ModuleList layers{nullptr};
 };

@@ -17,8 +17,8 @@ FeedForwardImpl::FeedForwardImpl(const Config& c) {
   };
   mlp = register_module(
       "mlp", nn::Sequential(no_affine(c.hidden_size),
-                            nn::Linear(nn::LinearOptions(c.hidden_size, 2 * c.intermediate_size).bias(false)),
-                            GeGLU(), no_affine(c.intermediate_size),
+                            nn::Linear(nn::LinearOptions(c.hidden_size, 2 * c.intermediate_size).bias(false)), GeGLU(),
+                            no_affine(c.intermediate_size),
                             nn::Linear(nn::LinearOptions(c.intermediate_size, c.hidden_size).bias(false)),
                             nn::Dropout(c.hidden_dropout_prob)));
 }

@@ -12,27 +12,26 @@ nn::LayerNorm NoAffineNorm(const Config& c) {
 
 }  // namespace
 
-TiedDecoderImpl::TiedDecoderImpl(torch::Tensor tied_weight, int64_t vocab_size)
-    : weight_(std::move(tied_weight)) {
+TiedDecoderImpl::TiedDecoderImpl(torch::Tensor tied_weight, int64_t vocab_size) : weight_(std::move(tied_weight)) {
   bias = register_parameter("bias", torch::zeros({vocab_size}));
 }
 
 torch::Tensor TiedDecoderImpl::forward(const torch::Tensor& x) { return torch::linear(x, weight_, bias); }
 
 MaskClassifierImpl::MaskClassifierImpl(const Config& c, torch::Tensor word_embedding_weight) {
-  nonlinearity = register_module(
-      "nonlinearity",
-      nn::Sequential(NoAffineNorm(c), nn::Linear(c.hidden_size, c.hidden_size), nn::GELU(), NoAffineNorm(c),
-                     nn::Dropout(c.hidden_dropout_prob), TiedDecoder(std::move(word_embedding_weight), c.vocab_size)));
+  nonlinearity =
+      register_module("nonlinearity", nn::Sequential(NoAffineNorm(c), nn::Linear(c.hidden_size, c.hidden_size),
+                                                     nn::GELU(), NoAffineNorm(c), nn::Dropout(c.hidden_dropout_prob),
+                                                     TiedDecoder(std::move(word_embedding_weight), c.vocab_size)));
 }
 
 torch::Tensor MaskClassifierImpl::forward(const torch::Tensor& x) { return nonlinearity->forward(x); }
 
 ClassificationHeadImpl::ClassificationHeadImpl(const Config& c) {
-  nonlinearity = register_module(
-      "nonlinearity",
-      nn::Sequential(NoAffineNorm(c), nn::Linear(c.hidden_size, c.hidden_size), nn::GELU(), NoAffineNorm(c),
-                     nn::Dropout(c.classifier_dropout), nn::Linear(c.hidden_size, c.num_labels)));
+  nonlinearity =
+      register_module("nonlinearity", nn::Sequential(NoAffineNorm(c), nn::Linear(c.hidden_size, c.hidden_size),
+                                                     nn::GELU(), NoAffineNorm(c), nn::Dropout(c.classifier_dropout),
+                                                     nn::Linear(c.hidden_size, c.num_labels)));
 }
 
 torch::Tensor ClassificationHeadImpl::forward(const torch::Tensor& x) { return nonlinearity->forward(x); }

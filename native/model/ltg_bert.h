@@ -31,8 +31,7 @@ class LtgBertImpl : public torch::nn::Module {
   // labels: undefined, (B, T) int64 with -100 = not scored for the masked
   // LM, (B) int64 for single-label, (B, num_labels) float for multi-label,
   // (B) or (B, 1) float for regression.
-  Output forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                 const torch::Tensor& labels = {});
+  Output forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, const torch::Tensor& labels = {});
 
   // Fills every parameter as the reference initialises it: truncated normal
   // with std sqrt(2 / (5 D)) cut at two std for embeddings and linear
@@ -47,9 +46,9 @@ class LtgBertImpl : public torch::nn::Module {
 
   Embedding embedding{nullptr};
   Encoder transformer{nullptr};
-  MaskClassifier mlm_head{nullptr};       // "classifier" (masked LM)
-  torch::nn::Linear linear_head{nullptr}; // "classifier" (linear classification)
-  ClassificationHead mlp_head{nullptr};   // "head" (MLP classification)
+  MaskClassifier mlm_head{nullptr};        // "classifier" (masked LM)
+  torch::nn::Linear linear_head{nullptr};  // "classifier" (linear classification)
+  ClassificationHead mlp_head{nullptr};    // "head" (MLP classification)
   torch::nn::Dropout head_dropout{nullptr};
 
  private:

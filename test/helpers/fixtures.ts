@@ -19,7 +19,10 @@ export interface StTensor {
 export function readSafetensorsRaw(file: string): Map<string, StTensor> {
   const buf = readFileSync(file);
   const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString("utf8")) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString("utf8")) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const out = new Map<string, StTensor>();
   for (const [key, v] of Object.entries(header)) {
     if (key === "__metadata__") continue;
@@ -30,7 +33,11 @@ export function readSafetensorsRaw(file: string): Map<string, StTensor> {
 }
 
 /** Writes tensors as safetensors (header padded to 8 bytes). */
-export function writeSafetensorsRaw(file: string, tensors: Map<string, StTensor>, headerPatch: (h: Record<string, unknown>) => void = () => {}): void {
+export function writeSafetensorsRaw(
+  file: string,
+  tensors: Map<string, StTensor>,
+  headerPatch: (h: Record<string, unknown>) => void = () => {},
+): void {
   const header: Record<string, unknown> = {};
   let offset = 0;
   for (const [key, t] of tensors) {
