@@ -75,8 +75,7 @@ bool IsSupportedDtype(at::ScalarType type) {
   }
 }
 
-void CheckTensorsToWrite(const std::string& path, const TensorList& tensors,
-                         const char* reserved) {
+void CheckTensorsToWrite(const std::string& path, const TensorList& tensors, const char* reserved) {
   std::unordered_set<std::string> seen;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const NamedTensor& named = tensors[i];
@@ -87,8 +86,7 @@ void CheckTensorsToWrite(const std::string& path, const TensorList& tensors,
       Fail(ErrorCode::kInvalidArgument, path, ": tensor ", i, ": its name is not valid UTF-8");
     }
     if (reserved != nullptr && named.name == reserved) {
-      Fail(ErrorCode::kInvalidArgument, path, ": ", named.name,
-           ": a reserved name in this format");
+      Fail(ErrorCode::kInvalidArgument, path, ": ", named.name, ": a reserved name in this format");
     }
     if (!seen.insert(named.name).second) {
       Fail(ErrorCode::kInvalidArgument, path, ": ", named.name, ": listed twice");
@@ -97,8 +95,7 @@ void CheckTensorsToWrite(const std::string& path, const TensorList& tensors,
       Fail(ErrorCode::kInvalidArgument, path, ": ", named.name, ": undefined tensor");
     }
     if (!IsSupportedDtype(named.tensor.scalar_type())) {
-      Fail(ErrorCode::kInvalidArgument, path, ": ", named.name, ": dtype ",
-           at::toString(named.tensor.scalar_type()),
+      Fail(ErrorCode::kInvalidArgument, path, ": ", named.name, ": dtype ", at::toString(named.tensor.scalar_type()),
            " cannot be saved (supported: float32, float16, bfloat16, float64, int64, int32, "
            "int16, int8, uint8, bool)");
     }
@@ -106,15 +103,13 @@ void CheckTensorsToWrite(const std::string& path, const TensorList& tensors,
       Fail(ErrorCode::kInvalidArgument, path, ": ", named.name, ": a meta tensor has no data");
     }
     if (named.tensor.layout() != at::kStrided) {
-      Fail(ErrorCode::kInvalidArgument, path, ": ", named.name,
-           ": only dense tensors can be saved, got layout ", named.tensor.layout());
+      Fail(ErrorCode::kInvalidArgument, path, ": ", named.name, ": only dense tensors can be saved, got layout ",
+           named.tensor.layout());
     }
   }
 }
 
-at::Tensor CpuContiguous(const at::Tensor& tensor) {
-  return tensor.detach().to(at::kCPU).contiguous();
-}
+at::Tensor CpuContiguous(const at::Tensor& tensor) { return tensor.detach().to(at::kCPU).contiguous(); }
 
 std::string ShapeString(at::IntArrayRef shape) {
   std::string out = "[";
@@ -154,8 +149,8 @@ std::string FindCheckpointFile(const std::string& dir_or_file) {
       std::string path = JoinPath(dir_or_file, name);
       if (IsFile(path)) return path;
     }
-    Fail(ErrorCode::kFileNotFound, dir_or_file, ": no checkpoint in this folder (looked for ",
-         kSafetensors, ", ", kSafetensorsIndex, " and ", kTorchArchive, ")");
+    Fail(ErrorCode::kFileNotFound, dir_or_file, ": no checkpoint in this folder (looked for ", kSafetensors, ", ",
+         kSafetensorsIndex, " and ", kTorchArchive, ")");
   }
   if (!IsFile(dir_or_file)) {
     Fail(ErrorCode::kFileNotFound, dir_or_file, ": no such file or folder");

@@ -54,8 +54,7 @@ std::shared_ptr<MappedFile> MappedFile::Open(const std::string& path) {
     if (mapped == MAP_FAILED) {
       int error = errno;
       ::close(fd);
-      Fail(ErrorCode::kInternal, path, ": cannot map ", size, " bytes (", std::strerror(error),
-           ")");
+      Fail(ErrorCode::kInternal, path, ": cannot map ", size, " bytes (", std::strerror(error), ")");
     }
     data = static_cast<uint8_t*>(mapped);
   }
@@ -79,10 +78,8 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   // or two models in one) never share a temporary file.
   for (int attempt = 0; attempt < 16 && fd_ < 0; ++attempt) {
     char suffix[32];
-    std::snprintf(suffix, sizeof(suffix), "%08llx",
-                  static_cast<unsigned long long>(random() & 0xffffffffULL));
-    temp_path_ = JoinPath(dir, "." + BaseName(path_) + ".tmp-" + std::to_string(::getpid()) +
-                                   "-" + suffix);
+    std::snprintf(suffix, sizeof(suffix), "%08llx", static_cast<unsigned long long>(random() & 0xffffffffULL));
+    temp_path_ = JoinPath(dir, "." + BaseName(path_) + ".tmp-" + std::to_string(::getpid()) + "-" + suffix);
     fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd_ < 0 && errno != EEXIST) FailErrno("cannot create", errno);
   }
@@ -122,8 +119,7 @@ void AtomicFile::Commit() {
   if (::close(fd) != 0) FailErrno("cannot close", errno);
   if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
     int error = errno;
-    Fail(CodeForErrno(error), path_, ": cannot replace it with ", temp_path_, " (",
-         std::strerror(error), ")");
+    Fail(CodeForErrno(error), path_, ": cannot replace it with ", temp_path_, " (", std::strerror(error), ")");
   }
   committed_ = true;
   // Best effort: some file systems refuse fsync on a directory, and the data
@@ -164,8 +160,7 @@ std::string JoinPath(const std::string& dir, const std::string& name) {
 }
 
 bool EndsWith(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace ltgbert::io

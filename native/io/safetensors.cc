@@ -9,9 +9,9 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "io/checkpoint.h"
@@ -34,10 +34,9 @@ struct Dtype {
 };
 
 constexpr Dtype kDtypes[] = {
-    {"F32", at::kFloat, 4},    {"F16", at::kHalf, 2}, {"BF16", at::kBFloat16, 2},
-    {"F64", at::kDouble, 8},   {"I64", at::kLong, 8}, {"I32", at::kInt, 4},
-    {"I16", at::kShort, 2},    {"I8", at::kChar, 1},  {"U8", at::kByte, 1},
-    {"BOOL", at::kBool, 1},
+    {"F32", at::kFloat, 4}, {"F16", at::kHalf, 2},  {"BF16", at::kBFloat16, 2}, {"F64", at::kDouble, 8},
+    {"I64", at::kLong, 8},  {"I32", at::kInt, 4},   {"I16", at::kShort, 2},     {"I8", at::kChar, 1},
+    {"U8", at::kByte, 1},   {"BOOL", at::kBool, 1},
 };
 constexpr const char* kSupportedDtypes = "F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL";
 
@@ -74,11 +73,10 @@ struct Entry {
   uint64_t end;
 };
 
-Entry ParseEntry(const std::string& path, const std::string& name, const json& value,
-                 uint64_t data_size) {
+Entry ParseEntry(const std::string& path, const std::string& name, const json& value, uint64_t data_size) {
   if (!value.is_object()) {
-    Fail(ErrorCode::kBadCheckpoint, path, ": ", name,
-         ": expected an object with dtype, shape and data_offsets, got ", Excerpt(value));
+    Fail(ErrorCode::kBadCheckpoint, path, ": ", name, ": expected an object with dtype, shape and data_offsets, got ",
+         Excerpt(value));
   }
   for (const char* field : {"dtype", "shape", "data_offsets"}) {
     if (!value.contains(field)) {
@@ -90,8 +88,7 @@ Entry ParseEntry(const std::string& path, const std::string& name, const json& v
 
   const json& dtype = value["dtype"];
   if (!dtype.is_string()) {
-    Fail(ErrorCode::kBadCheckpoint, path, ": ", name, ": dtype should be a string, got ",
-         Excerpt(dtype));
+    Fail(ErrorCode::kBadCheckpoint, path, ": ", name, ": dtype should be a string, got ", Excerpt(dtype));
   }
   entry.dtype = FindDtype(dtype.get<std::string>());
   if (entry.dtype == nullptr) {
@@ -104,13 +101,11 @@ Entry ParseEntry(const std::string& path, const std::string& name, const json& v
   uint64_t numel = 1;
   for (size_t i = 0; shape_ok && i < shape.size(); ++i) {
     const json& dim = shape[i];
-    shape_ok = dim.is_number_unsigned() ||
-               (dim.is_number_integer() && dim.get<int64_t>() >= 0);
+    shape_ok = dim.is_number_unsigned() || (dim.is_number_integer() && dim.get<int64_t>() >= 0);
     if (!shape_ok) break;
     uint64_t d = dim.get<uint64_t>();
     if (d > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(numel, d, &numel)) {
-      Fail(ErrorCode::kBadCheckpoint, path, ": ", name, ": shape ", Excerpt(shape),
-           " overflows 64 bits");
+      Fail(ErrorCode::kBadCheckpoint, path, ": ", name, ": shape ", Excerpt(shape), " overflows 64 bits");
     }
     entry.shape.push_back(static_cast<int64_t>(d));
   }
@@ -122,31 +117,28 @@ Entry ParseEntry(const std::string& path, const std::string& name, const json& v
   const json& offsets = value["data_offsets"];
   bool offsets_ok = offsets.is_array() && offsets.size() == 2;
   for (size_t i = 0; offsets_ok && i < 2; ++i) {
-    offsets_ok = offsets[i].is_number_unsigned() ||
-                 (offsets[i].is_number_integer() && offsets[i].get<int64_t>() >= 0);
+    offsets_ok = offsets[i].is_number_unsigned() || (offsets[i].is_number_integer() && offsets[i].get<int64_t>() >= 0);
   }
   if (!offsets_ok) {
     Fail(ErrorCode::kBadCheckpoint, path, ": ", name,
-         ": data_offsets should be two non-negative integers [begin, end], got ",
-         Excerpt(offsets));
+         ": data_offsets should be two non-negative integers [begin, end], got ", Excerpt(offsets));
   }
   entry.begin = offsets[0].get<uint64_t>();
   entry.end = offsets[1].get<uint64_t>();
   if (entry.begin > entry.end) {
-    Fail(ErrorCode::kBadCheckpoint, path, ": ", name, ": data_offsets [", entry.begin, ", ",
-         entry.end, "] end before they begin");
+    Fail(ErrorCode::kBadCheckpoint, path, ": ", name, ": data_offsets [", entry.begin, ", ", entry.end,
+         "] end before they begin");
   }
   if (entry.end > data_size) {
-    Fail(ErrorCode::kBadCheckpoint, path, ": ", name, ": data_offsets [", entry.begin, ", ",
-         entry.end, "] end outside the data section (", data_size, " bytes)");
+    Fail(ErrorCode::kBadCheckpoint, path, ": ", name, ": data_offsets [", entry.begin, ", ", entry.end,
+         "] end outside the data section (", data_size, " bytes)");
   }
   uint64_t nbytes = 0;
   if (__builtin_mul_overflow(numel, static_cast<uint64_t>(entry.dtype->size), &nbytes) ||
       nbytes != entry.end - entry.begin) {
-    Fail(ErrorCode::kBadCheckpoint, path, ": ", name, ": data_offsets [", entry.begin, ", ",
-         entry.end, "] hold ", entry.end - entry.begin, " bytes, but shape ",
-         internal::ShapeString(entry.shape), " of ", entry.dtype->name, " needs ",
-         numel, " x ", entry.dtype->size, " bytes");
+    Fail(ErrorCode::kBadCheckpoint, path, ": ", name, ": data_offsets [", entry.begin, ", ", entry.end, "] hold ",
+         entry.end - entry.begin, " bytes, but shape ", internal::ShapeString(entry.shape), " of ", entry.dtype->name,
+         " needs ", numel, " x ", entry.dtype->size, " bytes");
   }
   return entry;
 }
@@ -154,8 +146,7 @@ Entry ParseEntry(const std::string& path, const std::string& name, const json& v
 // Aliases the mapping when the element type's alignment allows it; otherwise
 // (a header length that is not a multiple of 8, as some writers produce) a
 // copy, because reading a misaligned float is undefined behaviour.
-at::Tensor MakeTensor(const std::shared_ptr<MappedFile>& file, const uint8_t* data,
-                      const Entry& entry) {
+at::Tensor MakeTensor(const std::shared_ptr<MappedFile>& file, const uint8_t* data, const Entry& entry) {
   at::TensorOptions options = at::TensorOptions().dtype(entry.dtype->type);
   const uint8_t* begin = data + entry.begin;
   size_t nbytes = static_cast<size_t>(entry.end - entry.begin);
@@ -166,8 +157,7 @@ at::Tensor MakeTensor(const std::shared_ptr<MappedFile>& file, const uint8_t* da
     return copy;
   }
   std::shared_ptr<MappedFile> keep_alive = file;
-  return at::from_blob(
-      const_cast<uint8_t*>(begin), entry.shape, [keep_alive](void*) {}, options);
+  return at::from_blob(const_cast<uint8_t*>(begin), entry.shape, [keep_alive](void*) {}, options);
 }
 
 json ParseJson(const std::string& path, const char* begin, const char* end, const char* what) {
@@ -190,24 +180,21 @@ TensorList ReadSafetensors(const std::string& path) {
   const uint8_t* bytes = file->data();
   uint64_t size = file->size();
   if (size < 8) {
-    Fail(ErrorCode::kBadCheckpoint, path, ": truncated: ", size,
-         " bytes, expected at least the 8-byte header length");
+    Fail(ErrorCode::kBadCheckpoint, path, ": truncated: ", size, " bytes, expected at least the 8-byte header length");
   }
   uint64_t header_size = 0;
   for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | bytes[i];
   if (header_size > size - 8) {
-    Fail(ErrorCode::kBadCheckpoint, path, ": header length ", header_size,
-         " larger than the file (", size, " bytes)");
+    Fail(ErrorCode::kBadCheckpoint, path, ": header length ", header_size, " larger than the file (", size, " bytes)");
   }
   if (header_size > kMaxHeaderSize) {
-    Fail(ErrorCode::kBadCheckpoint, path, ": header length ", header_size, " above the limit of ",
-         kMaxHeaderSize, " bytes");
+    Fail(ErrorCode::kBadCheckpoint, path, ": header length ", header_size, " above the limit of ", kMaxHeaderSize,
+         " bytes");
   }
   const char* header_begin = reinterpret_cast<const char*>(bytes + 8);
   json header = ParseJson(path, header_begin, header_begin + header_size, "header");
   if (!header.is_object()) {
-    Fail(ErrorCode::kBadCheckpoint, path, ": the header should be a JSON object, got ",
-         Excerpt(header));
+    Fail(ErrorCode::kBadCheckpoint, path, ": the header should be a JSON object, got ", Excerpt(header));
   }
 
   const uint8_t* data = bytes + 8 + header_size;
@@ -240,15 +227,15 @@ TensorList ReadSafetensorsIndex(const std::string& index_path) {
   json index = ParseJson(index_path, text.data(), text.data() + text.size(), "index");
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
     Fail(ErrorCode::kBadCheckpoint, index_path,
-         ": expected an object with a \"weight_map\" object of key → shard file");
+         ": expected an object with a \"weight_map\" object of key -> shard file");
   }
 
   // Shards in name order (model-00001-of-00003, ...), each with its keys.
   std::map<std::string, std::set<std::string>> shards;
   for (const auto& [key, shard] : index["weight_map"].items()) {
     if (!shard.is_string()) {
-      Fail(ErrorCode::kBadCheckpoint, index_path, ": weight_map: ", key,
-           ": expected a shard file name, got ", Excerpt(shard));
+      Fail(ErrorCode::kBadCheckpoint, index_path, ": weight_map: ", key, ": expected a shard file name, got ",
+           Excerpt(shard));
     }
     shards[shard.get<std::string>()].insert(key);
   }
@@ -264,14 +251,14 @@ TensorList ReadSafetensorsIndex(const std::string& index_path) {
     }
     std::string shard_path = JoinPath(dir, shard);
     if (!IsFile(shard_path)) {
-      Fail(ErrorCode::kFileNotFound, shard_path, ": no such file (", index_path, " puts ",
-           keys.size(), keys.size() == 1 ? " key" : " keys", " in it, e.g. ", *keys.begin(), ")");
+      Fail(ErrorCode::kFileNotFound, shard_path, ": no such file (", index_path, " puts ", keys.size(),
+           keys.size() == 1 ? " key" : " keys", " in it, e.g. ", *keys.begin(), ")");
     }
     std::set<std::string> found;
     for (NamedTensor& named : ReadShard(shard_path)) {
       if (keys.count(named.name) == 0) {
-        Fail(ErrorCode::kBadCheckpoint, shard_path, ": ", named.name, ": not listed for this shard in ",
-             index_path, "'s weight_map");
+        Fail(ErrorCode::kBadCheckpoint, shard_path, ": ", named.name, ": not listed for this shard in ", index_path,
+             "'s weight_map");
       }
       found.insert(named.name);
       tensors.push_back(std::move(named));
@@ -300,9 +287,8 @@ void WriteSafetensors(const std::string& path, const TensorList& tensors,
   for (const NamedTensor& named : tensors) {
     const Dtype& dtype = DtypeOf(named.tensor.scalar_type());
     uint64_t nbytes = static_cast<uint64_t>(named.tensor.numel()) * dtype.size;
-    header[named.name] = {{"dtype", dtype.name},
-                          {"shape", named.tensor.sizes().vec()},
-                          {"data_offsets", {offset, offset + nbytes}}};
+    header[named.name] = {
+        {"dtype", dtype.name}, {"shape", named.tensor.sizes().vec()}, {"data_offsets", {offset, offset + nbytes}}};
     offset += nbytes;
   }
   std::string header_text;

@@ -8,8 +8,8 @@
 // OrderedDict of _rebuild_tensor_v2), which every torch.load reads, including
 // weights_only=True.
 #include <ATen/ATen.h>
-#include <caffe2/serialize/inline_container.h>
 #include <c10/util/Exception.h>
+#include <caffe2/serialize/inline_container.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -48,12 +48,10 @@ struct StorageDtype {
 
 // torch.UntypedStorage counts bytes; a tensor over it is uint8.
 constexpr StorageDtype kStorageDtypes[] = {
-    {StorageType::kFloat, at::kFloat},   {StorageType::kHalf, at::kHalf},
-    {StorageType::kBFloat16, at::kBFloat16}, {StorageType::kDouble, at::kDouble},
-    {StorageType::kLong, at::kLong},     {StorageType::kInt, at::kInt},
-    {StorageType::kShort, at::kShort},   {StorageType::kChar, at::kChar},
-    {StorageType::kByte, at::kByte},     {StorageType::kBool, at::kBool},
-    {StorageType::kUntyped, at::kByte},
+    {StorageType::kFloat, at::kFloat},   {StorageType::kHalf, at::kHalf},    {StorageType::kBFloat16, at::kBFloat16},
+    {StorageType::kDouble, at::kDouble}, {StorageType::kLong, at::kLong},    {StorageType::kInt, at::kInt},
+    {StorageType::kShort, at::kShort},   {StorageType::kChar, at::kChar},    {StorageType::kByte, at::kByte},
+    {StorageType::kBool, at::kBool},     {StorageType::kUntyped, at::kByte},
 };
 
 at::ScalarType ScalarTypeOf(StorageType storage) {
@@ -123,7 +121,7 @@ void CheckStateDict(const std::string& path, const pickle::Pickle& pickle) {
   const Object& root = pickle[pickle.root];
   if (root.kind != Object::Kind::kDict) {
     Fail(ErrorCode::kBadCheckpoint, path, ": data.pkl holds ", pickle::KindWithArticle(root.kind),
-         ", expected a state dict (a dict of name → tensor)");
+         ", expected a state dict (a dict of name -> tensor)");
   }
   size_t tensors = CountTensors(pickle, root);
   std::string nested_key;
@@ -144,12 +142,10 @@ void CheckStateDict(const std::string& path, const pickle::Pickle& pickle) {
     }
   }
   if (nested_key.empty() && (tensors > 0 || root.items.empty())) return;
-  std::string message = "the top level is not a state dict of tensors: it holds " +
-                        DescribeKeys(pickle, root);
+  std::string message = "the top level is not a state dict of tensors: it holds " + DescribeKeys(pickle, root);
   if (!nested_key.empty()) {
     message += "; '" + nested_key + "' holds a state dict of " + std::to_string(nested_tensors) +
-               " tensors: save that one instead (torch.save(checkpoint['" + nested_key +
-               "'], ...))";
+               " tensors: save that one instead (torch.save(checkpoint['" + nested_key + "'], ...))";
   }
   Fail(ErrorCode::kBadCheckpoint, path, ": ", message);
 }
@@ -167,8 +163,7 @@ class StorageCache {
     auto it = storages_.find(storage.text);
     if (it == storages_.end()) {
       if (!reader_.hasRecord(record)) {
-        Fail(ErrorCode::kBadCheckpoint, path_, ": ", tensor_name, ": the archive has no record ",
-             record);
+        Fail(ErrorCode::kBadCheckpoint, path_, ": ", tensor_name, ": the archive has no record ", record);
       }
       at::DataPtr data;
       size_t nbytes = 0;
@@ -180,11 +175,9 @@ class StorageCache {
     // Checked for every use: torch 2.x may view one record with two dtypes.
     uint64_t expected = 0;
     uint64_t nbytes = it->second.nbytes();
-    if (__builtin_mul_overflow(static_cast<uint64_t>(storage.numel), element_size, &expected) ||
-        expected != nbytes) {
-      Fail(ErrorCode::kBadCheckpoint, path_, ": ", tensor_name, ": ", record, " holds ", nbytes,
-           " bytes, expected ", storage.numel, " elements of ",
-           pickle::StorageTypeName(storage.storage_type), " (", storage.numel, " x ",
+    if (__builtin_mul_overflow(static_cast<uint64_t>(storage.numel), element_size, &expected) || expected != nbytes) {
+      Fail(ErrorCode::kBadCheckpoint, path_, ": ", tensor_name, ": ", record, " holds ", nbytes, " bytes, expected ",
+           storage.numel, " elements of ", pickle::StorageTypeName(storage.storage_type), " (", storage.numel, " x ",
            element_size, " bytes)");
     }
     return it->second;
@@ -210,7 +203,7 @@ class StateDictPickler {
   void Begin() {
     out_ += "\x80\x02";  // PROTO 2
     Global("collections", "OrderedDict");
-    out_ += ")R";        // EMPTY_TUPLE REDUCE: OrderedDict()
+    out_ += ")R";  // EMPTY_TUPLE REDUCE: OrderedDict()
   }
 
   // `key` names the record data/<key> that holds the tensor's bytes.
@@ -236,9 +229,9 @@ class StateDictPickler {
     IntTuple(strides);
     out_ += "\x89";  // NEWFALSE: requires_grad
     Global("collections", "OrderedDict");
-    out_ += ")R";    // backward hooks: OrderedDict()
-    out_ += "tR";    // TUPLE REDUCE
-    out_ += "s";     // SETITEM
+    out_ += ")R";  // backward hooks: OrderedDict()
+    out_ += "tR";  // TUPLE REDUCE
+    out_ += "s";   // SETITEM
   }
 
  private:
@@ -311,12 +304,12 @@ TensorList ReadTorchArchive(const std::string& path) {
     }
     std::tie(pickle_data, pickle_size) = reader->getRecord("data.pkl");
   } catch (const c10::Error& e) {
-    Fail(ErrorCode::kBadCheckpoint, path, ": not a readable torch.save archive: ",
-         FirstLine(e.what_without_backtrace()));
+    Fail(ErrorCode::kBadCheckpoint, path,
+         ": not a readable torch.save archive: ", FirstLine(e.what_without_backtrace()));
   }
 
-  pickle::Pickle pickle = pickle::Unpickle(static_cast<const uint8_t*>(pickle_data.get()),
-                                           pickle_size, path + ": data.pkl");
+  pickle::Pickle pickle =
+      pickle::Unpickle(static_cast<const uint8_t*>(pickle_data.get()), pickle_size, path + ": data.pkl");
   pickle_data.clear();
   CheckStateDict(path, pickle);
 
@@ -333,13 +326,11 @@ TensorList ReadTorchArchive(const std::string& path) {
     try {
       const Object& storage = pickle[value.storage];
       c10::Storage bytes = storages.Get(name, storage);
-      at::Tensor tensor =
-          at::empty({0}, at::TensorOptions().dtype(ScalarTypeOf(storage.storage_type)));
+      at::Tensor tensor = at::empty({0}, at::TensorOptions().dtype(ScalarTypeOf(storage.storage_type)));
       tensor.set_(bytes, value.storage_offset, value.sizes, value.strides);
       tensors.push_back({name, std::move(tensor)});
     } catch (const c10::Error& e) {
-      Fail(ErrorCode::kBadCheckpoint, path, ": ", name, ": ",
-           FirstLine(e.what_without_backtrace()));
+      Fail(ErrorCode::kBadCheckpoint, path, ": ", name, ": ", FirstLine(e.what_without_backtrace()));
     }
   }
   return tensors;
@@ -384,8 +375,7 @@ void WriteTorchArchive(const std::string& path, const TensorList& tensors) {
     }
     writer.writeEndOfFile();
   } catch (const c10::Error& e) {
-    Fail(ErrorCode::kInternal, path, ": cannot write the archive: ",
-         FirstLine(e.what_without_backtrace()));
+    Fail(ErrorCode::kInternal, path, ": cannot write the archive: ", FirstLine(e.what_without_backtrace()));
   }
   if (write_error) std::rethrow_exception(write_error);
   file.Commit();

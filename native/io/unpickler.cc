@@ -63,58 +63,68 @@ enum Opcode : uint8_t {
   kFrame = 0x95,
 };
 
+struct OpcodeInfo {
+  uint8_t op;
+  const char* name;
+};
+
+// Names as pickletools prints them, for messages.
+constexpr OpcodeInfo kOpcodeNames[] = {
+    {kMark, "MARK"},
+    {kStop, "STOP"},
+    {kPop, "POP"},
+    {kPopMark, "POP_MARK"},
+    {kDup, "DUP"},
+    {kBinFloat, "BINFLOAT"},
+    {kBinInt, "BININT"},
+    {kBinInt1, "BININT1"},
+    {kBinInt2, "BININT2"},
+    {kNone, "NONE"},
+    {kBinPersId, "BINPERSID"},
+    {kReduce, "REDUCE"},
+    {kBinString, "BINSTRING"},
+    {kShortBinString, "SHORT_BINSTRING"},
+    {kBinUnicode, "BINUNICODE"},
+    {kAppend, "APPEND"},
+    {kBuild, "BUILD"},
+    {kGlobal, "GLOBAL"},
+    {kDict, "DICT"},
+    {kEmptyDict, "EMPTY_DICT"},
+    {kAppends, "APPENDS"},
+    {kBinGet, "BINGET"},
+    {kLongBinGet, "LONG_BINGET"},
+    {kList, "LIST"},
+    {kEmptyList, "EMPTY_LIST"},
+    {kBinPut, "BINPUT"},
+    {kLongBinPut, "LONG_BINPUT"},
+    {kSetItem, "SETITEM"},
+    {kTuple, "TUPLE"},
+    {kEmptyTuple, "EMPTY_TUPLE"},
+    {kSetItems, "SETITEMS"},
+    {kBinBytes, "BINBYTES"},
+    {kShortBinBytes, "SHORT_BINBYTES"},
+    {kProto, "PROTO"},
+    {kNewObj, "NEWOBJ"},
+    {kTuple1, "TUPLE1"},
+    {kTuple2, "TUPLE2"},
+    {kTuple3, "TUPLE3"},
+    {kNewTrue, "NEWTRUE"},
+    {kNewFalse, "NEWFALSE"},
+    {kLong1, "LONG1"},
+    {kLong4, "LONG4"},
+    {kShortBinUnicode, "SHORT_BINUNICODE"},
+    {kBinUnicode8, "BINUNICODE8"},
+    {kBinBytes8, "BINBYTES8"},
+    {kStackGlobal, "STACK_GLOBAL"},
+    {kMemoize, "MEMOIZE"},
+    {kFrame, "FRAME"},
+};
+
 const char* OpcodeName(uint8_t op) {
-  switch (op) {
-    case kMark: return "MARK";
-    case kStop: return "STOP";
-    case kPop: return "POP";
-    case kPopMark: return "POP_MARK";
-    case kDup: return "DUP";
-    case kBinFloat: return "BINFLOAT";
-    case kBinInt: return "BININT";
-    case kBinInt1: return "BININT1";
-    case kBinInt2: return "BININT2";
-    case kNone: return "NONE";
-    case kBinPersId: return "BINPERSID";
-    case kReduce: return "REDUCE";
-    case kBinString: return "BINSTRING";
-    case kShortBinString: return "SHORT_BINSTRING";
-    case kBinUnicode: return "BINUNICODE";
-    case kAppend: return "APPEND";
-    case kBuild: return "BUILD";
-    case kGlobal: return "GLOBAL";
-    case kDict: return "DICT";
-    case kEmptyDict: return "EMPTY_DICT";
-    case kAppends: return "APPENDS";
-    case kBinGet: return "BINGET";
-    case kLongBinGet: return "LONG_BINGET";
-    case kList: return "LIST";
-    case kEmptyList: return "EMPTY_LIST";
-    case kBinPut: return "BINPUT";
-    case kLongBinPut: return "LONG_BINPUT";
-    case kSetItem: return "SETITEM";
-    case kTuple: return "TUPLE";
-    case kEmptyTuple: return "EMPTY_TUPLE";
-    case kSetItems: return "SETITEMS";
-    case kBinBytes: return "BINBYTES";
-    case kShortBinBytes: return "SHORT_BINBYTES";
-    case kProto: return "PROTO";
-    case kNewObj: return "NEWOBJ";
-    case kTuple1: return "TUPLE1";
-    case kTuple2: return "TUPLE2";
-    case kTuple3: return "TUPLE3";
-    case kNewTrue: return "NEWTRUE";
-    case kNewFalse: return "NEWFALSE";
-    case kLong1: return "LONG1";
-    case kLong4: return "LONG4";
-    case kShortBinUnicode: return "SHORT_BINUNICODE";
-    case kBinUnicode8: return "BINUNICODE8";
-    case kBinBytes8: return "BINBYTES8";
-    case kStackGlobal: return "STACK_GLOBAL";
-    case kMemoize: return "MEMOIZE";
-    case kFrame: return "FRAME";
-    default: return nullptr;
+  for (const OpcodeInfo& info : kOpcodeNames) {
+    if (info.op == op) return info.name;
   }
+  return nullptr;
 }
 
 struct StorageClass {
@@ -125,18 +135,12 @@ struct StorageClass {
 // Both spellings of the untyped storage: torch 2.x pickles the class under
 // its defining module or under the `torch` re-export.
 constexpr StorageClass kStorageClasses[] = {
-    {"torch.FloatStorage", StorageType::kFloat},
-    {"torch.HalfStorage", StorageType::kHalf},
-    {"torch.BFloat16Storage", StorageType::kBFloat16},
-    {"torch.DoubleStorage", StorageType::kDouble},
-    {"torch.LongStorage", StorageType::kLong},
-    {"torch.IntStorage", StorageType::kInt},
-    {"torch.ShortStorage", StorageType::kShort},
-    {"torch.CharStorage", StorageType::kChar},
-    {"torch.ByteStorage", StorageType::kByte},
-    {"torch.BoolStorage", StorageType::kBool},
-    {"torch.UntypedStorage", StorageType::kUntyped},
-    {"torch.storage.UntypedStorage", StorageType::kUntyped},
+    {"torch.FloatStorage", StorageType::kFloat},       {"torch.HalfStorage", StorageType::kHalf},
+    {"torch.BFloat16Storage", StorageType::kBFloat16}, {"torch.DoubleStorage", StorageType::kDouble},
+    {"torch.LongStorage", StorageType::kLong},         {"torch.IntStorage", StorageType::kInt},
+    {"torch.ShortStorage", StorageType::kShort},       {"torch.CharStorage", StorageType::kChar},
+    {"torch.ByteStorage", StorageType::kByte},         {"torch.BoolStorage", StorageType::kBool},
+    {"torch.UntypedStorage", StorageType::kUntyped},   {"torch.storage.UntypedStorage", StorageType::kUntyped},
 };
 
 constexpr const char* kOrderedDict = "collections.OrderedDict";
@@ -157,20 +161,17 @@ const StorageClass* FindStorageClass(const std::string& name) {
 
 bool IsAllowedGlobal(const std::string& name) {
   return name == kOrderedDict || name == kRebuildTensorV2 || name == kRebuildParameter ||
-         name == kRebuildParameterWithState || name == kRestoreTypeTag ||
-         FindStorageClass(name) != nullptr;
+         name == kRebuildParameterWithState || name == kRestoreTypeTag || FindStorageClass(name) != nullptr;
 }
 
 class Unpickler {
  public:
-  Unpickler(const uint8_t* data, size_t size, const std::string& where)
-      : data_(data), size_(size), where_(where) {}
+  Unpickler(const uint8_t* data, size_t size, const std::string& where) : data_(data), size_(size), where_(where) {}
 
   Pickle Run() {
     while (true) {
       if (pos_ >= size_) {
-        Fail(ErrorCode::kBadCheckpoint, where_, ": truncated: ", size_,
-             " bytes end without a STOP opcode");
+        Fail(ErrorCode::kBadCheckpoint, where_, ": truncated: ", size_, " bytes end without a STOP opcode");
       }
       op_offset_ = pos_;
       op_ = data_[pos_++];
@@ -188,16 +189,16 @@ class Unpickler {
   template <typename... Parts>
   [[noreturn]] void Bad(Parts&&... parts) const {
     const char* name = OpcodeName(op_);
-    Fail(ErrorCode::kBadCheckpoint, where_, ": ", name ? name : "opcode", " at offset ",
-         op_offset_, ": ", std::forward<Parts>(parts)...);
+    Fail(ErrorCode::kBadCheckpoint, where_, ": ", name ? name : "opcode", " at offset ", op_offset_, ": ",
+         std::forward<Parts>(parts)...);
   }
 
   // ---- reading the byte stream; every read is bounds-checked first.
 
   const uint8_t* Take(uint64_t n) {
     if (n > size_ - pos_) {
-      Fail(ErrorCode::kBadCheckpoint, where_, ": truncated: ", OpcodeName(op_), " at offset ",
-           op_offset_, " needs ", n, " more bytes, ", size_ - pos_, " remain");
+      Fail(ErrorCode::kBadCheckpoint, where_, ": truncated: ", OpcodeName(op_), " at offset ", op_offset_, " needs ", n,
+           " more bytes, ", size_ - pos_, " remain");
     }
     const uint8_t* p = data_ + pos_;
     pos_ += static_cast<size_t>(n);
@@ -231,8 +232,8 @@ class Unpickler {
   std::string ReadLine() {
     const void* newline = std::memchr(data_ + pos_, '\n', size_ - pos_);
     if (newline == nullptr) {
-      Fail(ErrorCode::kBadCheckpoint, where_, ": truncated: ", OpcodeName(op_), " at offset ",
-           op_offset_, " has no end of line");
+      Fail(ErrorCode::kBadCheckpoint, where_, ": truncated: ", OpcodeName(op_), " at offset ", op_offset_,
+           " has no end of line");
     }
     size_t length = static_cast<const uint8_t*>(newline) - (data_ + pos_);
     std::string line = ReadString(length);
@@ -287,8 +288,7 @@ class Unpickler {
   const Object& Expect(ObjectId id, Object::Kind kind, const char* what) {
     const Object& object = At(id);
     if (object.kind != kind) {
-      Bad("expected ", what, " to be ", KindWithArticle(kind), ", got ",
-          KindWithArticle(object.kind));
+      Bad("expected ", what, " to be ", KindWithArticle(kind), ", got ", KindWithArticle(object.kind));
     }
     return object;
   }
@@ -342,14 +342,12 @@ class Unpickler {
   ObjectId MakeGlobal(const std::string& module, const std::string& name) {
     std::string full = module + "." + name;
     if (!IsAllowedGlobal(full)) {
-      if (module == "torch" && name.size() > 7 &&
-          name.compare(name.size() - 7, 7, "Storage") == 0) {
+      if (module == "torch" && name.size() > 7 && name.compare(name.size() - 7, 7, "Storage") == 0) {
         Fail(ErrorCode::kBadCheckpoint, where_, " uses the storage type '", full,
              "', which is not supported (supported: Float, Half, BFloat16, Double, Long, Int, "
              "Short, Char, Byte, Bool)");
       }
-      Fail(ErrorCode::kBadCheckpoint, where_, " refers to the global '", full,
-           "', which a checkpoint may not use");
+      Fail(ErrorCode::kBadCheckpoint, where_, " refers to the global '", full, "', which a checkpoint may not use");
     }
     return NewText(std::move(full), Object::Kind::kGlobal);
   }
@@ -393,8 +391,7 @@ class Unpickler {
     // torch itself stops at 64 dimensions; a longer tuple is a crafted file.
     if (sizes.size() > 64) Bad("storage '", key, "': ", sizes.size(), " dimensions, at most 64");
     if (sizes.size() != strides.size()) {
-      Bad("storage '", key, "': size has ", sizes.size(), " dimensions but stride has ",
-          strides.size());
+      Bad("storage '", key, "': size has ", sizes.size(), " dimensions but stride has ", strides.size());
     }
     if (offset < 0) Bad("storage '", key, "': negative storage offset ", offset);
     // Index of the last element the view touches; an empty view touches none.
@@ -409,16 +406,14 @@ class Unpickler {
     if (!empty) {
       for (size_t d = 0; d < sizes.size(); ++d) {
         int64_t reach = 0;
-        if (__builtin_mul_overflow(sizes[d] - 1, strides[d], &reach) ||
-            __builtin_add_overflow(last, reach, &last)) {
+        if (__builtin_mul_overflow(sizes[d] - 1, strides[d], &reach) || __builtin_add_overflow(last, reach, &last)) {
           Bad("storage '", key, "': size and stride overflow 64 bits");
         }
       }
     }
     if (empty ? offset > numel : last >= numel) {
-      Bad("storage '", key, "' holds ", numel, " elements but the tensor at offset ", offset,
-          " reaches element ", last, " (", Describe(sizes), " with stride ", Describe(strides),
-          ")");
+      Bad("storage '", key, "' holds ", numel, " elements but the tensor at offset ", offset, " reaches element ", last,
+          " (", Describe(sizes), " with stride ", Describe(strides), ")");
     }
     ObjectId id = New(Object::Kind::kTensor);
     Object& tensor = At(id);
@@ -450,13 +445,11 @@ class Unpickler {
   // torch.save's persistent id for a storage: ('storage', storage class,
   // key of the record data/<key>, location, numel).
   ObjectId PersistentLoad(ObjectId pid_id) {
-    const std::vector<ObjectId> pid =
-        Expect(pid_id, Object::Kind::kTuple, "the persistent id").items;
+    const std::vector<ObjectId> pid = Expect(pid_id, Object::Kind::kTuple, "the persistent id").items;
     if (pid.size() != 5) Bad("expected a persistent id of 5 items, got ", pid.size());
     const Object& tag = Expect(pid[0], Object::Kind::kString, "the persistent id's tag");
     if (tag.text != "storage") Bad("expected the persistent id tag 'storage', got '", tag.text, "'");
-    const std::string type_name =
-        Expect(pid[1], Object::Kind::kGlobal, "the storage class").text;
+    const std::string type_name = Expect(pid[1], Object::Kind::kGlobal, "the storage class").text;
     const StorageClass* storage_class = FindStorageClass(type_name);
     if (storage_class == nullptr) Bad("'", type_name, "' is not a storage class");
     std::string key = Expect(pid[2], Object::Kind::kString, "the storage key").text;
@@ -672,8 +665,7 @@ class Unpickler {
       default: {
         char hex[8];
         std::snprintf(hex, sizeof(hex), "0x%02x", op_);
-        Fail(ErrorCode::kBadCheckpoint, where_, ": unknown or unsupported opcode ", hex,
-             " at offset ", op_offset_);
+        Fail(ErrorCode::kBadCheckpoint, where_, ": unknown or unsupported opcode ", hex, " at offset ", op_offset_);
       }
     }
   }
@@ -704,18 +696,30 @@ const char* StorageTypeName(StorageType type) {
 
 const char* KindName(Object::Kind kind) {
   switch (kind) {
-    case Object::Kind::kNone: return "None";
-    case Object::Kind::kBool: return "bool";
-    case Object::Kind::kInt: return "int";
-    case Object::Kind::kFloat: return "float";
-    case Object::Kind::kString: return "str";
-    case Object::Kind::kBytes: return "bytes";
-    case Object::Kind::kTuple: return "tuple";
-    case Object::Kind::kList: return "list";
-    case Object::Kind::kDict: return "dict";
-    case Object::Kind::kGlobal: return "global";
-    case Object::Kind::kStorage: return "storage";
-    case Object::Kind::kTensor: return "tensor";
+    case Object::Kind::kNone:
+      return "None";
+    case Object::Kind::kBool:
+      return "bool";
+    case Object::Kind::kInt:
+      return "int";
+    case Object::Kind::kFloat:
+      return "float";
+    case Object::Kind::kString:
+      return "str";
+    case Object::Kind::kBytes:
+      return "bytes";
+    case Object::Kind::kTuple:
+      return "tuple";
+    case Object::Kind::kList:
+      return "list";
+    case Object::Kind::kDict:
+      return "dict";
+    case Object::Kind::kGlobal:
+      return "global";
+    case Object::Kind::kStorage:
+      return "storage";
+    case Object::Kind::kTensor:
+      return "tensor";
   }
   return "object";
 }

@@ -58,10 +58,10 @@ struct Object {
     kTensor,
   };
   Kind kind = Kind::kNone;
-  int64_t int_value = 0;       // kBool (0/1), kInt
-  double float_value = 0;      // kFloat
-  std::string text;            // kString, kBytes, kGlobal ("module.name"), kStorage (key)
-  std::vector<ObjectId> items; // kTuple, kList; kDict: key0, value0, key1, value1, ...
+  int64_t int_value = 0;        // kBool (0/1), kInt
+  double float_value = 0;       // kFloat
+  std::string text;             // kString, kBytes, kGlobal ("module.name"), kStorage (key)
+  std::vector<ObjectId> items;  // kTuple, kList; kDict: key0, value0, key1, value1, ...
 
   // kStorage: a persistent id ('storage', type, key, location, numel).
   StorageType storage_type = StorageType::kFloat;

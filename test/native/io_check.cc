@@ -99,8 +99,8 @@ std::vector<std::string> ListDir(const std::string& dir) {
 
 // Runs `body`, expecting an ltgbert::Error with `code` whose message starts
 // with `prefix` and contains every `parts`.
-void ExpectError(const std::string& what, const std::function<void()>& body, ErrorCode code,
-                 const std::string& prefix, const std::vector<std::string>& parts) {
+void ExpectError(const std::string& what, const std::function<void()>& body, ErrorCode code, const std::string& prefix,
+                 const std::vector<std::string>& parts) {
   try {
     body();
     Expect(false, what + ": no error, expected " + ltgbert::ErrorCodeName(code));
@@ -109,8 +109,8 @@ void ExpectError(const std::string& what, const std::function<void()>& body, Err
     if (std::getenv("IO_CHECK_VERBOSE") != nullptr) std::cout << e.code_name() << " " << message << "\n";
     bool ok = e.code() == code && message.rfind(prefix, 0) == 0;
     for (const std::string& part : parts) ok = ok && message.find(part) != std::string::npos;
-    Expect(ok, what + ": got " + e.code_name() + " \"" + message + "\", expected " +
-                   ltgbert::ErrorCodeName(code) + " starting with \"" + prefix + "\"");
+    Expect(ok, what + ": got " + e.code_name() + " \"" + message + "\", expected " + ltgbert::ErrorCodeName(code) +
+                   " starting with \"" + prefix + "\"");
   } catch (const std::exception& e) {
     Expect(false, what + ": not an ltgbert::Error: " + e.what());
   }
@@ -118,10 +118,9 @@ void ExpectError(const std::string& what, const std::function<void()>& body, Err
 
 at::ScalarType DtypeNamed(const std::string& name) {
   static const std::map<std::string, at::ScalarType> kNames = {
-      {"float32", at::kFloat}, {"float16", at::kHalf}, {"bfloat16", at::kBFloat16},
-      {"float64", at::kDouble}, {"int64", at::kLong},  {"int32", at::kInt},
-      {"int16", at::kShort},   {"int8", at::kChar},    {"uint8", at::kByte},
-      {"bool", at::kBool}};
+      {"float32", at::kFloat}, {"float16", at::kHalf}, {"bfloat16", at::kBFloat16}, {"float64", at::kDouble},
+      {"int64", at::kLong},    {"int32", at::kInt},    {"int16", at::kShort},       {"int8", at::kChar},
+      {"uint8", at::kByte},    {"bool", at::kBool}};
   return kNames.at(name);
 }
 
@@ -168,8 +167,7 @@ void CheckFixtures(const std::string& fixtures) {
     auto it = seed_by_name.find(name);
     Expect(it != seed_by_name.end(), "hub-mlm: " + name + " also in seed-mlm");
     if (it == seed_by_name.end()) continue;
-    Expect(BitwiseEqual(tensor, it->second),
-           "seed-mlm vs hub-mlm: " + name + " bitwise equal (" + Shape(tensor) + ")");
+    Expect(BitwiseEqual(tensor, it->second), "seed-mlm vs hub-mlm: " + name + " bitwise equal (" + Shape(tensor) + ")");
   }
   std::set<std::string> extra;
   for (const auto& [name, tensor] : seed_by_name) {
@@ -177,8 +175,7 @@ void CheckFixtures(const std::string& fixtures) {
   }
   std::set<std::string> expected_extra = {"classifier.nonlinearity.5.weight"};
   for (int layer = 0; layer < 3; ++layer) {
-    expected_extra.insert("transformer.layers." + std::to_string(layer) +
-                          ".attention.position_indices");
+    expected_extra.insert("transformer.layers." + std::to_string(layer) + ".attention.position_indices");
   }
   Expect(extra == expected_extra, "seed-mlm: only position_indices and the tied weight extra");
 
@@ -190,13 +187,13 @@ void CheckFixtures(const std::string& fixtures) {
 
   TensorList outputs = io::ReadSafetensors(tiny + "/expected.safetensors");
   auto outputs_by_name = ByName(outputs);
-  for (const char* name : {"input_ids", "attention_mask", "mlm_labels", "cls_labels",
-                           "mlm.logits", "mlm.last_hidden_state", "position_indices"}) {
+  for (const char* name : {"input_ids", "attention_mask", "mlm_labels", "cls_labels", "mlm.logits",
+                           "mlm.last_hidden_state", "position_indices"}) {
     Expect(outputs_by_name.count(name) == 1, std::string("expected.safetensors: has ") + name);
   }
-  Expect(outputs_by_name["input_ids"].scalar_type() == at::kLong &&
-             outputs_by_name["input_ids"].sizes().equals({3, 17}),
-         "expected.safetensors: input_ids int64 [3, 17]");
+  Expect(
+      outputs_by_name["input_ids"].scalar_type() == at::kLong && outputs_by_name["input_ids"].sizes().equals({3, 17}),
+      "expected.safetensors: input_ids int64 [3, 17]");
   for (int layer = 0; layer < 3; ++layer) {
     std::string name = "transformer.layers." + std::to_string(layer) + ".attention.position_indices";
     Expect(BitwiseEqual(seed_by_name[name], outputs_by_name["position_indices"]),
@@ -233,11 +230,10 @@ void CheckCases(const std::string& cases_dir) {
     std::string what = rel + " (" + reader + ")";
     if (c.contains("code")) {
       std::string code = c["code"];
-      ErrorCode expected = code == "LTGBERT_FILE_NOT_FOUND" ? ErrorCode::kFileNotFound
-                                                            : ErrorCode::kBadCheckpoint;
-      ExpectError(what, [&] { Read(reader, path); }, expected,
-                  cases_dir + "/" + c["prefix"].get<std::string>(),
-                  c["message"].get<std::vector<std::string>>());
+      ErrorCode expected = code == "LTGBERT_FILE_NOT_FOUND" ? ErrorCode::kFileNotFound : ErrorCode::kBadCheckpoint;
+      ExpectError(
+          what, [&] { Read(reader, path); }, expected, cases_dir + "/" + c["prefix"].get<std::string>(),
+          c["message"].get<std::vector<std::string>>());
       continue;
     }
     TensorList list;
@@ -248,15 +244,15 @@ void CheckCases(const std::string& cases_dir) {
       continue;
     }
     const json& tensors = c["tensors"];
-    Expect(list.size() == tensors.size(), what + ": " + std::to_string(tensors.size()) +
-                                              " tensors, got " + std::to_string(list.size()));
+    Expect(list.size() == tensors.size(),
+           what + ": " + std::to_string(tensors.size()) + " tensors, got " + std::to_string(list.size()));
     for (size_t i = 0; i < list.size() && i < tensors.size(); ++i) {
       const json& t = tensors[i];
       const at::Tensor& got = list[i].tensor;
       std::string name = t["name"];
       std::vector<int64_t> shape = t["shape"];
-      bool ok = list[i].name == name && got.scalar_type() == DtypeNamed(t["dtype"]) &&
-                got.sizes().equals(shape) && got.device().is_cpu();
+      bool ok = list[i].name == name && got.scalar_type() == DtypeNamed(t["dtype"]) && got.sizes().equals(shape) &&
+                got.device().is_cpu();
       if (ok) {
         std::vector<double> values;
         for (const json& v : t["values"]) {
@@ -266,9 +262,9 @@ void CheckCases(const std::string& cases_dir) {
         ok = flat.numel() == static_cast<int64_t>(values.size()) &&
              std::equal(values.begin(), values.end(), flat.data_ptr<double>());
       }
-      Expect(ok, what + ": tensor " + std::to_string(i) + " is " + name + " " +
-                     t["dtype"].get<std::string>() + " with the expected values (got " +
-                     list[i].name + " " + at::toString(got.scalar_type()) + Shape(got) + ")");
+      Expect(ok, what + ": tensor " + std::to_string(i) + " is " + name + " " + t["dtype"].get<std::string>() +
+                     " with the expected values (got " + list[i].name + " " + at::toString(got.scalar_type()) +
+                     Shape(got) + ")");
     }
     auto by_name = ByName(list);
     for (const json& pair : c["shares"]) {
@@ -285,8 +281,8 @@ void CheckCases(const std::string& cases_dir) {
 
 TensorList Zoo() {
   TensorList zoo;
-  for (at::ScalarType type : {at::kFloat, at::kHalf, at::kBFloat16, at::kDouble, at::kLong,
-                              at::kInt, at::kShort, at::kChar, at::kByte, at::kBool}) {
+  for (at::ScalarType type : {at::kFloat, at::kHalf, at::kBFloat16, at::kDouble, at::kLong, at::kInt, at::kShort,
+                              at::kChar, at::kByte, at::kBool}) {
     zoo.push_back({std::string("zoo.") + at::toString(type), Pattern(type, {2, 3})});
   }
   zoo.push_back({"zoo.scalar", Pattern(at::kFloat, {})});
@@ -311,8 +307,7 @@ bool NoTempFiles(const std::string& dir) {
 }
 
 void CheckWrites(const std::string& fixtures, const std::string& work) {
-  TensorList seed =
-      io::ReadTorchArchive(fixtures + "/ltgbert-tiny/seed-mlm/pytorch_model.bin");
+  TensorList seed = io::ReadTorchArchive(fixtures + "/ltgbert-tiny/seed-mlm/pytorch_model.bin");
   TensorList all = seed;
   for (NamedTensor& named : Zoo()) all.push_back(std::move(named));
 
@@ -351,13 +346,12 @@ void CheckWrites(const std::string& fixtures, const std::string& work) {
   rlimit limit = old_limit;
   limit.rlim_cur = 64 * 1024;
   ::setrlimit(RLIMIT_FSIZE, &limit);
-  ExpectError("safetensors write past the size limit", [&] { io::WriteSafetensors(st, big); },
-              ErrorCode::kInternal, st, {"cannot write"});
-  ExpectError("torch archive write past the size limit", [&] { io::WriteTorchArchive(bin, big); },
-              ErrorCode::kInternal, bin, {"cannot write"});
+  ExpectError("safetensors write past the size limit", [&] { io::WriteSafetensors(st, big); }, ErrorCode::kInternal, st,
+              {"cannot write"});
+  ExpectError("torch archive write past the size limit", [&] { io::WriteTorchArchive(bin, big); }, ErrorCode::kInternal,
+              bin, {"cannot write"});
   ::setrlimit(RLIMIT_FSIZE, &old_limit);
-  Expect(ReadText(st) == st_before && ReadText(bin) == bin_before,
-         "failed writes leave the previous files untouched");
+  Expect(ReadText(st) == st_before && ReadText(bin) == bin_before, "failed writes leave the previous files untouched");
   Expect(NoTempFiles(work), "failed writes leave no temporary files");
 
   // Bad arguments are refused before a file is created.
@@ -366,18 +360,18 @@ void CheckWrites(const std::string& fixtures, const std::string& work) {
                       +[](const std::string& p, const TensorList& t) { io::WriteTorchArchive(p, t); }}) {
     ExpectError("duplicate names", [&] { writer(fresh, {{"a", small[0].tensor}, {"a", small[0].tensor}}); },
                 ErrorCode::kInvalidArgument, fresh, {": a: listed twice"});
-    ExpectError("empty name", [&] { writer(fresh, {{"", small[0].tensor}}); },
-                ErrorCode::kInvalidArgument, fresh, {"tensor 0 has an empty name"});
-    ExpectError("name not UTF-8", [&] { writer(fresh, {{"\xff\xfe", small[0].tensor}}); },
-                ErrorCode::kInvalidArgument, fresh, {"not valid UTF-8"});
-    ExpectError("undefined tensor", [&] { writer(fresh, {{"u", at::Tensor()}}); },
-                ErrorCode::kInvalidArgument, fresh, {"u: undefined tensor"});
+    ExpectError("empty name", [&] { writer(fresh, {{"", small[0].tensor}}); }, ErrorCode::kInvalidArgument, fresh,
+                {"tensor 0 has an empty name"});
+    ExpectError("name not UTF-8", [&] { writer(fresh, {{"\xff\xfe", small[0].tensor}}); }, ErrorCode::kInvalidArgument,
+                fresh, {"not valid UTF-8"});
+    ExpectError("undefined tensor", [&] { writer(fresh, {{"u", at::Tensor()}}); }, ErrorCode::kInvalidArgument, fresh,
+                {"u: undefined tensor"});
     ExpectError("complex dtype", [&] { writer(fresh, {{"c", at::zeros({2}, at::kComplexFloat)}}); },
                 ErrorCode::kInvalidArgument, fresh, {"c: dtype ComplexFloat cannot be saved"});
     ExpectError("meta tensor", [&] { writer(fresh, {{"m", at::empty({2}, at::device(at::kMeta))}}); },
                 ErrorCode::kInvalidArgument, fresh, {"m: a meta tensor has no data"});
-    ExpectError("missing folder", [&] { writer(work + "/no/such/dir/x", small); },
-                ErrorCode::kFileNotFound, work + "/no/such/dir/x", {"does not exist"});
+    ExpectError("missing folder", [&] { writer(work + "/no/such/dir/x", small); }, ErrorCode::kFileNotFound,
+                work + "/no/such/dir/x", {"does not exist"});
   }
   ExpectError("reserved name", [&] { io::WriteSafetensors(fresh, {{"__metadata__", small[0].tensor}}); },
               ErrorCode::kInvalidArgument, fresh, {"reserved"});
@@ -405,7 +399,6 @@ int main(int argc, char** argv) {
   section("fixtures", [&] { CheckFixtures(argv[1]); });
   section("cases", [&] { CheckCases(argv[2]); });
   section("writes", [&] { CheckWrites(argv[1], argv[3]); });
-  std::cout << (failures == 0 ? "ok: " : "FAILED: ") << checks - failures << " of " << checks
-            << " checks passed\n";
+  std::cout << (failures == 0 ? "ok: " : "FAILED: ") << checks - failures << " of " << checks << " checks passed\n";
   return failures == 0 ? 0 : 1;
 }

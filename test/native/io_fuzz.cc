@@ -34,8 +34,8 @@ void WriteText(const std::string& path, const std::string& text) {
 // Flips, overwrites with "interesting" bytes, inserts, deletes or cuts,
 // inside [begin, end) of `text`.
 std::string Mutate(std::string text, size_t begin, size_t end, std::mt19937_64& random) {
-  static const char kInteresting[] = {0, 1, 0x7f, '\x80', '\xff', '(', ')', 't', 'R', 'q', 'h',
-                                      'X', 'J', '.', '"', ',', '[', ']', '{', '}', '9', '-'};
+  static const char kInteresting[] = {0,   1,   0x7f, '\x80', '\xff', '(', ')', 't', 'R', 'q', 'h',
+                                      'X', 'J', '.',  '"',    ',',    '[', ']', '{', '}', '9', '-'};
   int mutations = 1 + static_cast<int>(random() % 4);
   for (int m = 0; m < mutations && end > begin; ++m) {
     size_t at = begin + random() % (end - begin);
@@ -127,8 +127,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < iterations; ++i) {
     // The length field and the header, sometimes a little of the data too.
     size_t end = 8 + header_size + (random() % 4 == 0 ? 16 : 0);
-    WriteText(st_path, Mutate(safetensors, random() % 8 == 0 ? 0 : 8,
-                              std::min(end, safetensors.size()), random));
+    WriteText(st_path, Mutate(safetensors, random() % 8 == 0 ? 0 : 8, std::min(end, safetensors.size()), random));
     Run(st_path, st_outcome);
 
     std::string mutated = Mutate(pickle, 0, pickle.size(), random);
@@ -154,7 +153,6 @@ int main(int argc, char** argv) {
   }
   std::cout << "safetensors: " << st_outcome.ok << " read, " << st_outcome.refused
             << " refused; torch archive: " << pt_outcome.ok << " read, " << pt_outcome.refused
-            << " refused; zip: " << zip_outcome.ok << " read, " << zip_outcome.refused
-            << " refused\n";
+            << " refused; zip: " << zip_outcome.ok << " read, " << zip_outcome.refused << " refused\n";
   return 0;
 }
