@@ -3,11 +3,15 @@
 //
 // Every failure is an ltgbert::Error whose message starts with the file (and
 // the key when there is one), then expected and actual values:
-//   LTGBERT_FILE_NOT_FOUND  the file or folder does not exist
+//   LTGBERT_FILE_NOT_FOUND  the file or folder (when writing: the target's
+//                           folder) does not exist
 //   LTGBERT_BAD_CHECKPOINT  the file is truncated, corrupt, or uses a dtype,
 //                           opcode or global that a checkpoint may not use
-//   LTGBERT_INVALID_ARGUMENT  (writing) duplicate or empty names, an
-//                           unsupported dtype, a target that may not be written
+//   LTGBERT_INVALID_ARGUMENT  (writing) an empty, non-UTF-8 or repeated name,
+//                           an undefined, meta or sparse tensor, an unsupported
+//                           dtype; a target this process may not write
+//   LTGBERT_INTERNAL        (writing) the system refused the write (disk full,
+//                           I/O error); the previous file is left as it was
 //
 //   io::TensorList weights = io::ReadCheckpoint("/models/ltgbert-base");
 //   for (auto& [name, tensor] : weights) params.at(name).copy_(tensor);
@@ -45,8 +49,10 @@ TensorList ReadSafetensorsIndex(const std::string& index_path);
 // pytorch_model.bin as torch.save writes it (the zip format of torch >= 1.6):
 // storages are the archive's data/<key> records, and data.pkl is read by a
 // restricted unpickler that executes nothing. The top object must be a dict of
-// name → tensor; other values (e.g. `_metadata`) are skipped. Tensors that
-// shared a storage in Python (a tied weight) share it here too.
+// name -> tensor; other values are skipped (an OrderedDict's `_metadata` is an
+// attribute, not a value). A checkpoint that nests the state dict
+// ({"model": ..., "optimizer": ...}) is refused with the key to save instead.
+// Tensors that shared a storage in Python (a tied weight) share it here too.
 TensorList ReadTorchArchive(const std::string& path);
 
 // A model folder: model.safetensors, else model.safetensors.index.json, else
@@ -58,7 +64,7 @@ TensorList ReadCheckpoint(const std::string& dir_or_file);
 // LTGBERT_FILE_NOT_FOUND.
 std::string FindCheckpointFile(const std::string& dir_or_file);
 
-// Writes `tensors` (any device, any layout; copied to CPU one at a time) in
+// Writes `tensors` (any device, any strides; copied to CPU one at a time) in
 // the given order, contiguous, with "__metadata__" holding `metadata` plus
 // "format": "pt" when the caller gave no "format". Atomic: the target is
 // replaced only once the new file is complete and synced.

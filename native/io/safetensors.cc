@@ -59,8 +59,30 @@ const Dtype& DtypeOf(at::ScalarType type) {
   Fail(ErrorCode::kInternal, "no safetensors dtype for ", at::toString(type));
 }
 
+// Whether `value` is small and shallow enough to dump() for a message: dump()
+// recurses once per level, and a hostile header nested a million deep would
+// overflow the stack. Walks with its own stack, visiting at most kMaxNodes.
+bool IsSmall(const json& value) {
+  constexpr int kMaxDepth = 8;
+  constexpr size_t kMaxNodes = 256;
+  std::vector<std::pair<const json*, int>> pending = {{&value, 0}};
+  size_t visited = 0;
+  while (!pending.empty()) {
+    auto [node, depth] = pending.back();
+    pending.pop_back();
+    if (++visited > kMaxNodes) return false;
+    if (!node->is_structured()) continue;
+    if (depth >= kMaxDepth) return false;
+    for (const json& child : *node) pending.emplace_back(&child, depth + 1);
+  }
+  return true;
+}
+
 // Short enough for a message even when the header is hostile.
 std::string Excerpt(const json& value) {
+  if (!IsSmall(value)) {
+    return std::string("a large or deeply nested JSON ") + (value.is_array() ? "array" : "object");
+  }
   std::string text = value.dump();
   return text.size() > 80 ? text.substr(0, 77) + "..." : text;
 }

@@ -114,7 +114,7 @@ size_t CountTensors(const pickle::Pickle& pickle, const Object& dict) {
   return count;
 }
 
-// A state dict is a flat dict of name → tensor. A training checkpoint nests
+// A state dict is a flat dict of name -> tensor. A training checkpoint nests
 // one ({"model": state_dict, "optimizer": ...}); we say which key holds it
 // rather than guess, since a checkpoint may hold several models.
 void CheckStateDict(const std::string& path, const pickle::Pickle& pickle) {

@@ -308,6 +308,11 @@ def write_safetensors_cases(w):
     w.bad("bad/header_not_object.safetensors", "safetensors", BAD,
           "the header should be a JSON object")
 
+    # A message quoting this must not recurse a million levels deep.
+    w.write("bad/deep_header.safetensors", safetensors_bytes({}, header=b"[" * 1000000 + b"]" * 1000000))
+    w.bad("bad/deep_header.safetensors", "safetensors", BAD,
+          "the header should be a JSON object, got a large or deeply nested JSON array")
+
     entry = {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}
     data = raw_bytes(pattern(torch.float32, (2, 3)))
 
