@@ -44,109 +44,178 @@ AttentionImpl::AttentionImpl(const Config& c)
   dropout = register_module("dropout", nn::Dropout(c.attention_probs_dropout_prob));
 }
 
+// The CBLAS entry point of the BLAS that libtorch links (OpenBLAS on
+// Debian), when that BLAS exports it; libtorch's own gemm wrapper is not
+// exported. Weak: a libtorch without it leaves this null, and the products
+// go through at::mm_out instead.
+extern "C" void cblas_sgemm(int layout, int trans_a, int trans_b, int m, int n, int k, float alpha, const float* a,
+                            int lda, const float* b, int ldb, float beta, float* c, int ldc) __attribute__((weak));
+
 namespace {
 
-// out[i] = a[i] @ b[i] over the leading dimension, one product per thread.
-// Small products (T x d by d x T) lose most of their time to BLAS's own
-// threading; one thread each keeps them busy. Inputs may be strided views
-// (unit stride in the last dimension), and `out` may be one too, so no
-// operand is copied.
-void BatchedMatmulInto(const torch::Tensor& a, const torch::Tensor& b, torch::Tensor out) {
-  at::parallel_for(0, a.size(0), /*grain_size=*/1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      auto o = out.select(0, i);
-      at::mm_out(o, a.select(0, i), b.select(0, i));
-    }
-  });
-}
+constexpr int kCblasRowMajor = 101;
+constexpr int kCblasNoTrans = 111;
+constexpr int kCblasTrans = 112;
 
-// a @ b for (N, M, K) x (N, K, P): autograd's bmm when gradients are wanted,
-// the thread-per-product form otherwise.
-torch::Tensor Bmm(const torch::Tensor& a, const torch::Tensor& b) {
-  if (torch::GradMode::is_enabled()) return torch::bmm(a, b);
-  auto out = torch::empty({a.size(0), a.size(1), b.size(2)}, a.options());
-  BatchedMatmulInto(a, b, out);
-  return out;
+// C = alpha * op(A) @ op(B) for row-major matrices with leading dimensions:
+// A is M x K (K x M stored when trans_a), B is K x N (N x K stored when
+// trans_b). Called from inside at::parallel_for: one product per thread.
+void RowMajorGemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, bool trans_a,
+                  const float* b, int64_t ldb, bool trans_b, float* c, int64_t ldc) {
+  if (cblas_sgemm != nullptr) {
+    cblas_sgemm(kCblasRowMajor, trans_a ? kCblasTrans : kCblasNoTrans, trans_b ? kCblasTrans : kCblasNoTrans,
+                static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b,
+                static_cast<int>(ldb), 0.0f, c, static_cast<int>(ldc));
+    return;
+  }
+  auto view = [](const float* data, int64_t rows, int64_t cols, int64_t ld, bool trans) {
+    auto t = torch::from_blob(const_cast<float*>(data), {rows, cols}, {ld, 1}, torch::kFloat32);
+    return trans ? t.t() : t;
+  };
+  auto out = torch::from_blob(c, {m, n}, {ldc, 1}, torch::kFloat32);
+  at::mm_out(out, view(a, trans_a ? k : m, trans_a ? m : k, lda, trans_a),
+             view(b, trans_b ? n : k, trans_b ? k : n, ldb, trans_b));
+  if (alpha != 1.0f) out.mul_(alpha);
 }
 
 }  // namespace
+
+std::pair<torch::Tensor, torch::Tensor> AttentionImpl::SplitPositions(const torch::Tensor& pos) const {
+  const int64_t R = pos.size(0), H = num_heads_, d = head_size_, D = H * d;
+  if (split_ == PositionSplit::kPerHead) {
+    auto halves = pos.view({R, H, 2 * d}).chunk(2, -1);  // (R, H, d) x2
+    return {halves[0].transpose(0, 1), halves[1].transpose(0, 1)};
+  }
+  return {pos.narrow(-1, 0, D).view({R, H, d}).transpose(0, 1), pos.narrow(-1, D, D).view({R, H, d}).transpose(0, 1)};
+}
+
+int64_t AttentionImpl::PositionColumn(int64_t head, bool key_half) const {
+  const int64_t d = head_size_, D = num_heads_ * d;
+  if (split_ == PositionSplit::kPerHead) return 2 * head * d + (key_half ? d : 0);
+  return (key_half ? D : 0) + head * d;
+}
+
+torch::Tensor AttentionImpl::ProbabilitiesAutograd(const torch::Tensor& qk, const torch::Tensor& pos,
+                                                   const torch::Tensor& padding_mask) const {
+  const int64_t B = qk.size(0), T = qk.size(1), D = qk.size(2) / 2;
+  const int64_t H = num_heads_, d = head_size_, R = pos.size(0);
+  auto [query_pos, key_pos] = SplitPositions(pos);                                      // (H, R, d) each
+  auto query = qk.narrow(-1, 0, D).view({B, T, H, d}).transpose(1, 2);                  // (B, H, T, d)
+  auto scaled_key = (qk.narrow(-1, D, D) * scale_).view({B, T, H, d}).transpose(1, 2);  // (B, H, T, d)
+
+  auto scores = torch::matmul(query, scaled_key.transpose(-1, -2));  // (B, H, T, T)
+  auto index = position_indices.narrow(0, 0, T).narrow(1, 0, T).expand({B, H, T, T});
+  // c2p[q, k] = query_q . key_pos[idx(q, k)]
+  auto c2p = torch::matmul(query, (key_pos * scale_).transpose(-1, -2));  // (B, H, T, R)
+  // p2c[q, k] = key_k . query_pos[idx(q, k)]
+  auto p2c = torch::matmul(query_pos, scaled_key.transpose(-1, -2));  // (B, H, R, T)
+  scores = scores + c2p.gather(3, index) + p2c.gather(2, index);
+  (void)R;
+  if (!padding_mask.defined()) return torch::softmax(scores, -1);
+  return torch::softmax(scores.masked_fill(padding_mask, -std::numeric_limits<float>::infinity()), -1)
+      .masked_fill(padding_mask, 0.0);
+}
+
+// The same numbers without autograd, straight on BLAS: every product of one
+// (batch, head) or one head runs on one thread (small products lose most of
+// their time to BLAS's own threading), operands are read in place through
+// their leading dimensions, the scale rides on BLAS's alpha, and the
+// position terms are gathered and added in one pass over the scores.
+torch::Tensor AttentionImpl::ProbabilitiesInference(const torch::Tensor& qk, const torch::Tensor& pos,
+                                                    const torch::Tensor& padding_mask) const {
+  const int64_t B = qk.size(0), T = qk.size(1), D = qk.size(2) / 2;
+  const int64_t H = num_heads_, d = head_size_, R = pos.size(0), BT = B * T;
+  const float scale = static_cast<float>(scale_);
+  const float* qk_data = qk.data_ptr<float>();    // (B, T, 2D): query | key
+  const float* pos_data = pos.data_ptr<float>();  // (R, 2D)
+
+  // c2p_full[h] = query_h (BT x d) @ key_pos_h^T (d x R); p2c_full likewise
+  // with key_h and query_pos_h. (H, BT, R) each.
+  auto c2p = torch::empty({H, BT, R}, qk.options());
+  auto p2c = torch::empty({H, BT, R}, qk.options());
+  float* c2p_data = c2p.data_ptr<float>();
+  float* p2c_data = p2c.data_ptr<float>();
+  at::parallel_for(0, 2 * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j) {
+      const int64_t h = j % H;
+      const bool content_to_position = j < H;
+      const float* rows = qk_data + (content_to_position ? 0 : D) + h * d;
+      const float* table = pos_data + PositionColumn(h, /*key_half=*/content_to_position);
+      float* out = (content_to_position ? c2p_data : p2c_data) + h * BT * R;
+      RowMajorGemm(BT, R, d, scale, rows, 2 * D, false, table, 2 * D, true, out, R);
+    }
+  });
+
+  auto scores = torch::empty({B, H, T, T}, qk.options());
+  float* scores_data = scores.data_ptr<float>();
+  const int64_t* index = position_indices.data_ptr<int64_t>();
+  const int64_t index_stride = position_indices.size(1);
+  torch::Tensor padding = padding_mask.defined() ? padding_mask.reshape({B, T}).contiguous() : torch::Tensor();
+  const bool* padding_data = padding.defined() ? padding.data_ptr<bool>() : nullptr;
+  constexpr float kMasked = -std::numeric_limits<float>::infinity();
+
+  at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t b = i / H, h = i % H;
+      const float* query = qk_data + b * T * 2 * D + h * d;
+      const float* key = query + D;
+      float* s = scores_data + i * T * T;
+      RowMajorGemm(T, T, d, scale, query, 2 * D, false, key, 2 * D, true, s, T);
+      const float* c2p_rows = c2p_data + (h * BT + b * T) * R;  // row q
+      const float* p2c_rows = p2c_data + (h * BT + b * T) * R;  // row k
+      const bool* pad = padding_data ? padding_data + b * T : nullptr;
+      for (int64_t q = 0; q < T; ++q) {
+        const int64_t* idx = index + q * index_stride;
+        float* row = s + q * T;
+        for (int64_t k = 0; k < T; ++k) {
+          row[k] += c2p_rows[q * R + idx[k]];
+          row[k] += p2c_rows[k * R + idx[k]];
+          if (pad && pad[k]) row[k] = kMasked;
+        }
+      }
+    }
+  });
+  auto probs = torch::softmax(scores, -1);
+  if (padding.defined()) probs.masked_fill_(padding_mask, 0.0);  // rows that are all padding
+  return probs;
+}
+
+torch::Tensor AttentionImpl::ContextInference(const torch::Tensor& probs, const torch::Tensor& value) const {
+  const int64_t B = value.size(0), T = value.size(1), D = value.size(2);
+  const int64_t H = num_heads_, d = head_size_;
+  auto context = torch::empty({B, T, D}, value.options());  // (B, T, H, d) in place
+  const float* probs_data = probs.data_ptr<float>();
+  const float* value_data = value.data_ptr<float>();
+  float* context_data = context.data_ptr<float>();
+  at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t b = i / H, h = i % H;
+      RowMajorGemm(T, d, T, 1.0f, probs_data + i * T * T, T, false, value_data + b * T * D + h * d, D, false,
+                   context_data + b * T * D + h * d, D);
+    }
+  });
+  return context;
+}
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& padding_mask,
                                      const torch::Tensor& relative) {
   const int64_t B = x.size(0), T = x.size(1), D = x.size(2);
   const int64_t H = num_heads_, d = head_size_;
-  const bool grad = torch::GradMode::is_enabled();
+  const bool fused = !torch::GradMode::is_enabled() && x.is_cpu() && x.scalar_type() == torch::kFloat32;
 
   auto h = pre_layer_norm(x);
-  auto qk = in_proj_qk(h);                         // (B, T, 2D)
-  auto value = in_proj_v(h);                       // (B, T, D)
-  auto query = qk.narrow(-1, 0, D);                // (B, T, D), row stride 2D
-  auto scaled_key = qk.narrow(-1, D, D) * scale_;  // (B, T, D)
+  auto qk = in_proj_qk(h).contiguous();                   // (B, T, 2D)
+  auto value = in_proj_v(h).contiguous();                 // (B, T, D)
+  auto pos = in_proj_qk(dropout(relative)).contiguous();  // (R, 2D)
 
-  auto pos = in_proj_qk(dropout(relative));  // (R, 2D)
-  const int64_t R = pos.size(0);
-  torch::Tensor query_pos, key_pos;  // (H, R, d) each
-  if (split_ == PositionSplit::kPerHead) {
-    auto halves = pos.view({R, H, 2 * d}).chunk(2, -1);  // (R, H, d) x2
-    query_pos = halves[0].transpose(0, 1);
-    key_pos = halves[1].transpose(0, 1);
-  } else {
-    query_pos = pos.narrow(-1, 0, D).view({R, H, d}).transpose(0, 1);
-    key_pos = pos.narrow(-1, D, D).view({R, H, d}).transpose(0, 1);
-  }
-
-  // Heads-major views (H, B*T, d): the position terms are one (B*T x d) by
-  // (d x R) product per head.
-  auto heads_major = [&](const torch::Tensor& t) { return t.reshape({B * T, H, d}).transpose(0, 1); };
-  // c2p[q, k] = query_q . key_pos[idx(q, k)] (scaled)
-  auto c2p = Bmm(heads_major(query), (key_pos * scale_).transpose(1, 2)).view({H, B, T, R});
-  // p2c[q, k] = key_k . query_pos[idx(q, k)] (scaled): rows indexed by k here.
-  auto p2c = Bmm(heads_major(scaled_key), query_pos.transpose(1, 2)).view({H, B, T, R});
-  auto index = position_indices.narrow(0, 0, T).narrow(1, 0, T);              // (T, T)
-  c2p = c2p.gather(3, index.expand({H, B, T, T})).permute({1, 0, 2, 3});      // (B, H, q, k)
-  p2c = p2c.gather(3, index.t().expand({H, B, T, T})).permute({1, 0, 3, 2});  // (B, H, q, k)
-
-  // Content scores q . k for every (batch, head): (B*H, T, T).
-  auto per_head = [&](const torch::Tensor& t) { return t.view({B, T, H, d}).transpose(1, 2); };  // (B, H, T, d)
-  torch::Tensor scores;
-  if (grad) {
-    scores = torch::matmul(per_head(query), per_head(scaled_key).transpose(-1, -2));  // (B, H, T, T)
-    scores = scores + c2p + p2c;
-  } else {
-    scores = torch::empty({B, H, T, T}, x.options());
-    auto q4 = per_head(query), k4 = per_head(scaled_key).transpose(-1, -2);
-    at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        auto o = scores[i / H][i % H];
-        at::mm_out(o, q4[i / H][i % H], k4[i / H][i % H]);
-      }
-    });
-    scores.add_(c2p).add_(p2c);
-  }
-
-  torch::Tensor probs;
-  if (padding_mask.defined()) {
-    probs = torch::softmax(scores.masked_fill(padding_mask, -std::numeric_limits<float>::infinity()), -1)
-                .masked_fill(padding_mask, 0.0);
-  } else {
-    probs = torch::softmax(scores, -1);
-  }
-  probs = dropout(probs);
+  auto probs = fused ? ProbabilitiesInference(qk, pos, padding_mask) : ProbabilitiesAutograd(qk, pos, padding_mask);
+  probs = dropout(probs);  // (B, H, T, T)
 
   torch::Tensor context;  // (B, T, D)
-  if (grad) {
-    context = torch::matmul(probs, per_head(value)).transpose(1, 2).reshape({B, T, D});
+  if (fused) {
+    context = ContextInference(probs.contiguous(), value);
   } else {
-    // Each (batch, head) product lands in its place in (B, T, H, d).
-    context = torch::empty({B, T, D}, x.options());
-    auto out4 = context.view({B, T, H, d}).transpose(1, 2);
-    auto v4 = per_head(value);
-    at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        auto o = out4[i / H][i % H];
-        at::mm_out(o, probs[i / H][i % H], v4[i / H][i % H]);
-      }
-    });
+    context = torch::matmul(probs, value.view({B, T, H, d}).transpose(1, 2)).transpose(1, 2).reshape({B, T, D});
   }
   return dropout(post_layer_norm(out_proj(context)));
 }

@@ -5,6 +5,8 @@
 
 #include <torch/torch.h>
 
+#include <utility>
+
 #include "model/config.h"
 
 namespace ltgbert::model {
@@ -31,6 +33,18 @@ class AttentionImpl : public torch::nn::Module {
   torch::nn::Dropout dropout{nullptr};
 
  private:
+  // (query_pos, key_pos), each (H, R, d), as position_qk_split cuts them.
+  std::pair<torch::Tensor, torch::Tensor> SplitPositions(const torch::Tensor& pos) const;
+  // Column of the projected table (R, 2D) where a head's query or key half starts.
+  int64_t PositionColumn(int64_t head, bool key_half) const;
+  // Attention probabilities (B, H, T, T) from qk (B, T, 2D) and the projected
+  // table pos (R, 2D): with autograd, or fused for CPU float32 inference.
+  torch::Tensor ProbabilitiesAutograd(const torch::Tensor& qk, const torch::Tensor& pos,
+                                      const torch::Tensor& padding_mask) const;
+  torch::Tensor ProbabilitiesInference(const torch::Tensor& qk, const torch::Tensor& pos,
+                                       const torch::Tensor& padding_mask) const;
+  torch::Tensor ContextInference(const torch::Tensor& probs, const torch::Tensor& value) const;
+
   int64_t num_heads_;
   int64_t head_size_;
   double scale_;
