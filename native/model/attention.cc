@@ -203,9 +203,11 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   const int64_t H = num_heads_, d = head_size_;
   const bool fused = !torch::GradMode::is_enabled() && x.is_cpu() && x.scalar_type() == torch::kFloat32;
 
-  auto h = pre_layer_norm(x);
-  auto qk = in_proj_qk(h).contiguous();                   // (B, T, 2D)
-  auto value = in_proj_v(h).contiguous();                 // (B, T, D)
+  // Linear layers see 2-D (B*T, D) input, where libtorch fuses the bias
+  // into the product (for 3-D input it adds it in a second pass).
+  auto h = pre_layer_norm(x).view({B * T, D});
+  auto qk = in_proj_qk(h).view({B, T, 2 * D});            // (B, T, 2D)
+  auto value = in_proj_v(h).view({B, T, D});              // (B, T, D)
   auto pos = in_proj_qk(dropout(relative)).contiguous();  // (R, 2D)
 
   auto probs = fused ? ProbabilitiesInference(qk, pos, padding_mask) : ProbabilitiesAutograd(qk, pos, padding_mask);
@@ -217,7 +219,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   } else {
     context = torch::matmul(probs, value.view({B, T, H, d}).transpose(1, 2)).transpose(1, 2).reshape({B, T, D});
   }
-  return dropout(post_layer_norm(out_proj(context)));
+  return dropout(post_layer_norm(out_proj(context.view({B * T, D})))).view({B, T, D});
 }
 
 }  // namespace ltgbert::model

@@ -9,8 +9,13 @@ EncoderLayerImpl::EncoderLayerImpl(const Config& c) {
 
 torch::Tensor EncoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& padding_mask,
                                         const torch::Tensor& relative) {
-  auto h = x + attention(x, padding_mask, relative);
-  return h + mlp(h);
+  if (torch::GradMode::is_enabled()) {
+    auto h = x + attention(x, padding_mask, relative);
+    return h + mlp(h);
+  }
+  // Without a graph, the residuals are added into the blocks' fresh outputs.
+  auto h = attention(x, padding_mask, relative).add_(x);
+  return mlp(h).add_(h);
 }
 
 EncoderImpl::EncoderImpl(const Config& c) {

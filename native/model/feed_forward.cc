@@ -23,6 +23,9 @@ FeedForwardImpl::FeedForwardImpl(const Config& c) {
                             nn::Dropout(c.hidden_dropout_prob)));
 }
 
-torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) { return mlp->forward(x); }
+torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
+  // 2-D input lets libtorch's linear take its fused path.
+  return mlp->forward(x.reshape({-1, x.size(-1)})).view(x.sizes());
+}
 
 }  // namespace ltgbert::model

@@ -25,7 +25,12 @@ MaskClassifierImpl::MaskClassifierImpl(const Config& c, torch::Tensor word_embed
                                                      TiedDecoder(std::move(word_embedding_weight), c.vocab_size)));
 }
 
-torch::Tensor MaskClassifierImpl::forward(const torch::Tensor& x) { return nonlinearity->forward(x); }
+torch::Tensor MaskClassifierImpl::forward(const torch::Tensor& x) {
+  auto sizes = x.sizes().vec();
+  auto logits = nonlinearity->forward(x.reshape({-1, x.size(-1)}));  // 2-D: bias fused into the product
+  sizes.back() = logits.size(-1);
+  return logits.view(sizes);
+}
 
 ClassificationHeadImpl::ClassificationHeadImpl(const Config& c) {
   nonlinearity =
