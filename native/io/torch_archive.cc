@@ -29,7 +29,9 @@ namespace {
 
 using pickle::Object;
 using pickle::ObjectId;
+using pickle::StorageRef;
 using pickle::StorageType;
+using pickle::TensorView;
 
 // Enough to recognise a training checkpoint in a message without printing all
 // of it.
@@ -90,26 +92,28 @@ void CheckZipMagic(const std::string& path) {
 }
 
 // A description of the top-level values for the "not a state dict" message.
-std::string DescribeKeys(const pickle::Pickle& pickle, const Object& dict) {
+std::string DescribeKeys(const pickle::Pickle& pickle, ObjectId dict) {
+  const std::vector<ObjectId>& items = pickle.Items(dict);
   std::string out;
   size_t shown = 0;
-  for (size_t i = 0; i < dict.items.size() && shown < kKeysInMessage; i += 2, ++shown) {
-    const Object& key = pickle[dict.items[i]];
-    const Object& value = pickle[dict.items[i + 1]];
+  for (size_t i = 0; i < items.size() && shown < kKeysInMessage; i += 2, ++shown) {
+    ObjectId key = items[i];
     if (!out.empty()) out += ", ";
-    out += key.kind == Object::Kind::kString ? "'" + key.text + "'" : pickle::KindName(key.kind);
-    out += std::string(" (") + pickle::KindName(value.kind) + ")";
+    out += pickle.KindOf(key) == Object::Kind::kString ? "'" + pickle.Text(key) + "'"
+                                                       : pickle::KindName(pickle.KindOf(key));
+    out += std::string(" (") + pickle::KindName(pickle.KindOf(items[i + 1])) + ")";
   }
-  if (dict.items.size() / 2 > shown) {
-    out += ", ... (" + std::to_string(dict.items.size() / 2) + " keys)";
+  if (items.size() / 2 > shown) {
+    out += ", ... (" + std::to_string(items.size() / 2) + " keys)";
   }
   return out;
 }
 
-size_t CountTensors(const pickle::Pickle& pickle, const Object& dict) {
+size_t CountTensors(const pickle::Pickle& pickle, ObjectId dict) {
+  const std::vector<ObjectId>& items = pickle.Items(dict);
   size_t count = 0;
-  for (size_t i = 1; i < dict.items.size(); i += 2) {
-    if (pickle[dict.items[i]].kind == Object::Kind::kTensor) ++count;
+  for (size_t i = 1; i < items.size(); i += 2) {
+    if (pickle.KindOf(items[i]) == Object::Kind::kTensor) ++count;
   }
   return count;
 }
@@ -118,31 +122,31 @@ size_t CountTensors(const pickle::Pickle& pickle, const Object& dict) {
 // one ({"model": state_dict, "optimizer": ...}); we say which key holds it
 // rather than guess, since a checkpoint may hold several models.
 void CheckStateDict(const std::string& path, const pickle::Pickle& pickle) {
-  const Object& root = pickle[pickle.root];
-  if (root.kind != Object::Kind::kDict) {
-    Fail(ErrorCode::kBadCheckpoint, path, ": data.pkl holds ", pickle::KindWithArticle(root.kind),
+  if (pickle.KindOf(pickle.root) != Object::Kind::kDict) {
+    Fail(ErrorCode::kBadCheckpoint, path, ": data.pkl holds ", pickle::KindWithArticle(pickle.KindOf(pickle.root)),
          ", expected a state dict (a dict of name -> tensor)");
   }
-  size_t tensors = CountTensors(pickle, root);
+  const std::vector<ObjectId>& items = pickle.Items(pickle.root);
+  size_t tensors = CountTensors(pickle, pickle.root);
   std::string nested_key;
   size_t nested_tensors = 0;
-  for (size_t i = 0; i < root.items.size(); i += 2) {
-    const Object& key = pickle[root.items[i]];
-    const Object& value = pickle[root.items[i + 1]];
-    if (key.kind != Object::Kind::kString) {
+  for (size_t i = 0; i < items.size(); i += 2) {
+    ObjectId key = items[i];
+    ObjectId value = items[i + 1];
+    if (pickle.KindOf(key) != Object::Kind::kString) {
       Fail(ErrorCode::kBadCheckpoint, path, ": data.pkl: a key of the state dict is ",
-           pickle::KindWithArticle(key.kind), ", expected a str");
+           pickle::KindWithArticle(pickle.KindOf(key)), ", expected a str");
     }
-    if (value.kind == Object::Kind::kDict && nested_key.empty()) {
+    if (pickle.KindOf(value) == Object::Kind::kDict && nested_key.empty()) {
       size_t count = CountTensors(pickle, value);
       if (count > 0) {
-        nested_key = key.text;
+        nested_key = pickle.Text(key);
         nested_tensors = count;
       }
     }
   }
-  if (nested_key.empty() && (tensors > 0 || root.items.empty())) return;
-  std::string message = "the top level is not a state dict of tensors: it holds " + DescribeKeys(pickle, root);
+  if (nested_key.empty() && (tensors > 0 || items.empty())) return;
+  std::string message = "the top level is not a state dict of tensors: it holds " + DescribeKeys(pickle, pickle.root);
   if (!nested_key.empty()) {
     message += "; '" + nested_key + "' holds a state dict of " + std::to_string(nested_tensors) +
                " tensors: save that one instead (torch.save(checkpoint['" + nested_key + "'], ...))";
@@ -157,10 +161,10 @@ class StorageCache {
   StorageCache(const std::string& path, caffe2::serialize::PyTorchStreamReader& reader)
       : path_(path), reader_(reader) {}
 
-  c10::Storage Get(const std::string& tensor_name, const Object& storage) {
-    const std::string record = "data/" + storage.text;
-    size_t element_size = c10::elementSize(ScalarTypeOf(storage.storage_type));
-    auto it = storages_.find(storage.text);
+  c10::Storage Get(const std::string& tensor_name, const StorageRef& storage) {
+    const std::string record = "data/" + storage.key;
+    size_t element_size = c10::elementSize(ScalarTypeOf(storage.type));
+    auto it = storages_.find(storage.key);
     if (it == storages_.end()) {
       if (!reader_.hasRecord(record)) {
         Fail(ErrorCode::kBadCheckpoint, path_, ": ", tensor_name, ": the archive has no record ", record);
@@ -170,14 +174,14 @@ class StorageCache {
       std::tie(data, nbytes) = reader_.getRecord(record);
       c10::Storage loaded(c10::Storage::use_byte_size_t(), nbytes, std::move(data),
                           /*allocator=*/nullptr, /*resizable=*/false);
-      it = storages_.emplace(storage.text, std::move(loaded)).first;
+      it = storages_.emplace(storage.key, std::move(loaded)).first;
     }
     // Checked for every use: torch 2.x may view one record with two dtypes.
     uint64_t expected = 0;
     uint64_t nbytes = it->second.nbytes();
     if (__builtin_mul_overflow(static_cast<uint64_t>(storage.numel), element_size, &expected) || expected != nbytes) {
       Fail(ErrorCode::kBadCheckpoint, path_, ": ", tensor_name, ": ", record, " holds ", nbytes, " bytes, expected ",
-           storage.numel, " elements of ", pickle::StorageTypeName(storage.storage_type), " (", storage.numel, " x ",
+           storage.numel, " elements of ", pickle::StorageTypeName(storage.type), " (", storage.numel, " x ",
            element_size, " bytes)");
     }
     return it->second;
@@ -314,20 +318,20 @@ TensorList ReadTorchArchive(const std::string& path) {
   CheckStateDict(path, pickle);
 
   StorageCache storages(path, *reader);
-  const Object& root = pickle[pickle.root];
+  const std::vector<ObjectId>& items = pickle.Items(pickle.root);
   TensorList tensors;
-  for (size_t i = 0; i < root.items.size(); i += 2) {
-    const Object& value = pickle[root.items[i + 1]];
-    if (value.kind != Object::Kind::kTensor) continue;  // e.g. a version number
-    const std::string& name = pickle[root.items[i]].text;
+  for (size_t i = 0; i < items.size(); i += 2) {
+    if (pickle.KindOf(items[i + 1]) != Object::Kind::kTensor) continue;  // e.g. a version number
+    const std::string& name = pickle.Text(items[i]);
+    const TensorView& view = pickle.TensorOf(items[i + 1]);
     // The reader and set_ throw c10::Error on a damaged zip, a record too
     // large to allocate, or (a second line behind the unpickler's check) a
     // view outside its storage.
     try {
-      const Object& storage = pickle[value.storage];
+      const StorageRef& storage = pickle.StorageOf(view.storage);
       c10::Storage bytes = storages.Get(name, storage);
-      at::Tensor tensor = at::empty({0}, at::TensorOptions().dtype(ScalarTypeOf(storage.storage_type)));
-      tensor.set_(bytes, value.storage_offset, value.sizes, value.strides);
+      at::Tensor tensor = at::empty({0}, at::TensorOptions().dtype(ScalarTypeOf(storage.type)));
+      tensor.set_(bytes, view.offset, view.sizes, view.strides);
       tensors.push_back({name, std::move(tensor)});
     } catch (const c10::Error& e) {
       Fail(ErrorCode::kBadCheckpoint, path, ": ", name, ": ", FirstLine(e.what_without_backtrace()));

@@ -1,5 +1,6 @@
 #include "io/unpickler.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <unordered_map>
@@ -164,6 +165,8 @@ bool IsAllowedGlobal(const std::string& name) {
          name == kRebuildParameterWithState || name == kRestoreTypeTag || FindStorageClass(name) != nullptr;
 }
 
+static_assert(sizeof(Object) == 16, "Object is meant to stay small: see unpickler.h");
+
 class Unpickler {
  public:
   Unpickler(const uint8_t* data, size_t size, const std::string& where) : data_(data), size_(size), where_(where) {}
@@ -184,6 +187,8 @@ class Unpickler {
   }
 
  private:
+  static constexpr ObjectId kUnset = UINT32_MAX;
+
   // Every message names the opcode and where it sits, so a corrupt file can
   // be compared with `python -m pickletools`.
   template <typename... Parts>
@@ -243,23 +248,41 @@ class Unpickler {
 
   // ---- the object arena and the stack.
 
-  ObjectId New(Object::Kind kind) {
-    pickle_.objects.emplace_back();
-    pickle_.objects.back().kind = kind;
-    return pickle_.objects.size() - 1;
+  ObjectId New(Object::Kind kind, size_t index = 0) {
+    // Each opcode makes at most one object, so only a pickle of 4 GiB could
+    // get here; say so rather than wrap around.
+    if (pickle_.objects.size() >= kUnset || index >= kUnset) Bad("more than 2^32 objects");
+    Object object;
+    object.kind = kind;
+    object.index = static_cast<uint32_t>(index);
+    pickle_.objects.push_back(object);
+    return static_cast<ObjectId>(pickle_.objects.size() - 1);
   }
-  Object& At(ObjectId id) { return pickle_.objects[id]; }
-
-  ObjectId NewInt(int64_t value, Object::Kind kind = Object::Kind::kInt) {
-    ObjectId id = New(kind);
-    At(id).int_value = value;
+  ObjectId NewInt(int64_t value) {
+    ObjectId id = New(Object::Kind::kInt);
+    pickle_.objects[id].int_value = value;
     return id;
   }
   ObjectId NewText(std::string text, Object::Kind kind) {
-    ObjectId id = New(kind);
-    At(id).text = std::move(text);
-    return id;
+    pickle_.texts.push_back(std::move(text));
+    return New(kind, pickle_.texts.size() - 1);
   }
+  ObjectId NewContainer(Object::Kind kind, std::vector<ObjectId> items = {}) {
+    pickle_.containers.push_back(std::move(items));
+    return New(kind, pickle_.containers.size() - 1);
+  }
+  // None, True, False and () are immutable: one object each serves every
+  // occurrence, as in CPython.
+  ObjectId Singleton(ObjectId& slot, Object::Kind kind, int64_t value = 0) {
+    if (slot == kUnset) {
+      slot = kind == Object::Kind::kTuple ? NewContainer(kind) : New(kind);
+      pickle_.objects[slot].int_value = value;
+    }
+    return slot;
+  }
+
+  Object::Kind KindOf(ObjectId id) const { return pickle_.objects[id].kind; }
+  std::vector<ObjectId>& Items(ObjectId id) { return pickle_.containers[pickle_.objects[id].index]; }
 
   // Values below the innermost MARK belong to an outer construct: like
   // CPython's unpickler, an opcode may not reach past it.
@@ -285,19 +308,25 @@ class Unpickler {
     return items;
   }
 
-  const Object& Expect(ObjectId id, Object::Kind kind, const char* what) {
-    const Object& object = At(id);
-    if (object.kind != kind) {
-      Bad("expected ", what, " to be ", KindWithArticle(kind), ", got ", KindWithArticle(object.kind));
+  void Expect(ObjectId id, Object::Kind kind, const char* what) {
+    if (KindOf(id) != kind) {
+      Bad("expected ", what, " to be ", KindWithArticle(kind), ", got ", KindWithArticle(KindOf(id)));
     }
-    return object;
+  }
+  const std::string& ExpectText(ObjectId id, Object::Kind kind, const char* what) {
+    Expect(id, kind, what);
+    return pickle_.Text(id);
   }
   int64_t ExpectInt(ObjectId id, const char* what) {
-    const Object& object = At(id);
-    if (object.kind != Object::Kind::kInt && object.kind != Object::Kind::kBool) {
-      Bad("expected ", what, " to be an integer, got ", KindWithArticle(object.kind));
+    if (KindOf(id) != Object::Kind::kInt && KindOf(id) != Object::Kind::kBool) {
+      Bad("expected ", what, " to be an integer, got ", KindWithArticle(KindOf(id)));
     }
-    return object.int_value;
+    return pickle_.objects[id].int_value;
+  }
+  // A copy: the caller may add objects, which can move the containers.
+  std::vector<ObjectId> ExpectTuple(ObjectId id, const char* what) {
+    Expect(id, Object::Kind::kTuple, what);
+    return Items(id);
   }
 
   void Memoize(uint64_t index) { memo_[index] = Top(); }
@@ -309,32 +338,28 @@ class Unpickler {
 
   // Python dict semantics: a repeated key replaces the value in place.
   void SetItem(ObjectId dict, ObjectId key, ObjectId value) {
-    if (At(dict).kind != Object::Kind::kDict) {
-      Bad("can only set items on a dict, got ", KindWithArticle(At(dict).kind));
+    if (KindOf(dict) != Object::Kind::kDict) {
+      Bad("can only set items on a dict, got ", KindWithArticle(KindOf(dict)));
     }
-    if (At(key).kind == Object::Kind::kString) {
+    std::vector<ObjectId>& items = Items(dict);
+    if (KindOf(key) == Object::Kind::kString) {
       auto& index = dict_index_[dict];
-      auto [it, inserted] = index.emplace(At(key).text, At(dict).items.size());
+      auto [it, inserted] = index.emplace(pickle_.Text(key), items.size());
       if (!inserted) {
-        At(dict).items[it->second + 1] = value;
+        items[it->second + 1] = value;
         return;
       }
     }
-    At(dict).items.push_back(key);
-    At(dict).items.push_back(value);
+    items.push_back(key);
+    items.push_back(value);
   }
 
-  void Append(ObjectId list, const std::vector<ObjectId>& items) {
-    if (At(list).kind != Object::Kind::kList) {
-      Bad("can only append to a list, got ", KindWithArticle(At(list).kind));
+  void Append(ObjectId list, const std::vector<ObjectId>& values) {
+    if (KindOf(list) != Object::Kind::kList) {
+      Bad("can only append to a list, got ", KindWithArticle(KindOf(list)));
     }
-    At(list).items.insert(At(list).items.end(), items.begin(), items.end());
-  }
-
-  ObjectId MakeTuple(std::vector<ObjectId> items) {
-    ObjectId id = New(Object::Kind::kTuple);
-    At(id).items = std::move(items);
-    return id;
+    std::vector<ObjectId>& items = Items(list);
+    items.insert(items.end(), values.begin(), values.end());
   }
 
   // The allowlist is checked when the global is named, not when it is called:
@@ -353,11 +378,11 @@ class Unpickler {
   }
 
   ObjectId Call(ObjectId callable, ObjectId args_id) {
-    const std::string name = Expect(callable, Object::Kind::kGlobal, "the callable").text;
-    const std::vector<ObjectId> args = Expect(args_id, Object::Kind::kTuple, "the arguments").items;
+    const std::string name = ExpectText(callable, Object::Kind::kGlobal, "the callable");
+    const std::vector<ObjectId> args = ExpectTuple(args_id, "the arguments");
     if (name == kOrderedDict) {
       if (!args.empty()) Bad("OrderedDict called with ", args.size(), " arguments, expected 0");
-      return New(Object::Kind::kDict);
+      return NewContainer(Object::Kind::kDict);
     }
     if (name == kRebuildTensorV2) return RebuildTensor(args);
     if (name == kRebuildParameter || name == kRebuildParameterWithState) {
@@ -382,20 +407,22 @@ class Unpickler {
     if (args.size() != 6 && args.size() != 7) {
       Bad("_rebuild_tensor_v2 called with ", args.size(), " arguments, expected 6 or 7");
     }
-    const Object& storage = Expect(args[0], Object::Kind::kStorage, "the storage");
-    int64_t numel = storage.numel;
-    std::string key = storage.text;
-    int64_t offset = ExpectInt(args[1], "the storage offset");
-    std::vector<int64_t> sizes = IntTuple(args[2], "the size");
-    std::vector<int64_t> strides = IntTuple(args[3], "the stride");
-    // torch itself stops at 64 dimensions; a longer tuple is a crafted file.
-    if (sizes.size() > 64) Bad("storage '", key, "': ", sizes.size(), " dimensions, at most 64");
+    Expect(args[0], Object::Kind::kStorage, "the storage");
+    const int64_t numel = pickle_.StorageOf(args[0]).numel;
+    const std::string key = pickle_.StorageOf(args[0]).key;
+    TensorView view;
+    view.storage = args[0];
+    view.offset = ExpectInt(args[1], "the storage offset");
+    view.sizes = IntTuple(args[2], "the size");
+    view.strides = IntTuple(args[3], "the stride");
+    const std::vector<int64_t>& sizes = view.sizes;
+    const std::vector<int64_t>& strides = view.strides;
     if (sizes.size() != strides.size()) {
       Bad("storage '", key, "': size has ", sizes.size(), " dimensions but stride has ", strides.size());
     }
-    if (offset < 0) Bad("storage '", key, "': negative storage offset ", offset);
+    if (view.offset < 0) Bad("storage '", key, "': negative storage offset ", view.offset);
     // Index of the last element the view touches; an empty view touches none.
-    int64_t last = offset;
+    int64_t last = view.offset;
     bool empty = false;
     for (size_t d = 0; d < sizes.size(); ++d) {
       if (sizes[d] < 0 || strides[d] < 0) {
@@ -411,24 +438,20 @@ class Unpickler {
         }
       }
     }
-    if (empty ? offset > numel : last >= numel) {
-      Bad("storage '", key, "' holds ", numel, " elements but the tensor at offset ", offset, " reaches element ", last,
-          " (", Describe(sizes), " with stride ", Describe(strides), ")");
+    if (empty ? view.offset > numel : last >= numel) {
+      Bad("storage '", key, "' holds ", numel, " elements but the tensor at offset ", view.offset, " reaches element ",
+          last, " (", Describe(sizes), " with stride ", Describe(strides), ")");
     }
-    ObjectId id = New(Object::Kind::kTensor);
-    Object& tensor = At(id);
-    tensor.storage = args[0];
-    tensor.storage_offset = offset;
-    tensor.sizes = std::move(sizes);
-    tensor.strides = std::move(strides);
-    tensor.pickle_offset = op_offset_;
-    return id;
+    pickle_.tensors.push_back(std::move(view));
+    return New(Object::Kind::kTensor, pickle_.tensors.size() - 1);
   }
 
   std::vector<int64_t> IntTuple(ObjectId id, const char* what) {
-    std::vector<ObjectId> items = Expect(id, Object::Kind::kTuple, what).items;
+    Expect(id, Object::Kind::kTuple, what);
+    const std::vector<ObjectId>& items = Items(id);
+    // torch itself stops at 64 dimensions; a longer tuple is a crafted file.
+    if (items.size() > 64) Bad("expected ", what, " to have at most 64 dimensions, got ", items.size());
     std::vector<int64_t> values;
-    values.reserve(items.size());
     for (ObjectId item : items) values.push_back(ExpectInt(item, what));
     return values;
   }
@@ -445,24 +468,21 @@ class Unpickler {
   // torch.save's persistent id for a storage: ('storage', storage class,
   // key of the record data/<key>, location, numel).
   ObjectId PersistentLoad(ObjectId pid_id) {
-    const std::vector<ObjectId> pid = Expect(pid_id, Object::Kind::kTuple, "the persistent id").items;
+    const std::vector<ObjectId> pid = ExpectTuple(pid_id, "the persistent id");
     if (pid.size() != 5) Bad("expected a persistent id of 5 items, got ", pid.size());
-    const Object& tag = Expect(pid[0], Object::Kind::kString, "the persistent id's tag");
-    if (tag.text != "storage") Bad("expected the persistent id tag 'storage', got '", tag.text, "'");
-    const std::string type_name = Expect(pid[1], Object::Kind::kGlobal, "the storage class").text;
+    const std::string& tag = ExpectText(pid[0], Object::Kind::kString, "the persistent id's tag");
+    if (tag != "storage") Bad("expected the persistent id tag 'storage', got '", tag, "'");
+    const std::string& type_name = ExpectText(pid[1], Object::Kind::kGlobal, "the storage class");
     const StorageClass* storage_class = FindStorageClass(type_name);
     if (storage_class == nullptr) Bad("'", type_name, "' is not a storage class");
-    std::string key = Expect(pid[2], Object::Kind::kString, "the storage key").text;
-    std::string location = Expect(pid[3], Object::Kind::kString, "the storage location").text;
-    int64_t numel = ExpectInt(pid[4], "the storage size");
-    if (numel < 0) Bad("storage '", key, "' has a negative size ", numel);
-    ObjectId id = New(Object::Kind::kStorage);
-    Object& storage = At(id);
-    storage.text = std::move(key);
-    storage.storage_type = storage_class->type;
-    storage.location = std::move(location);
-    storage.numel = numel;
-    return id;
+    StorageRef storage;
+    storage.type = storage_class->type;
+    storage.key = ExpectText(pid[2], Object::Kind::kString, "the storage key");
+    storage.location = ExpectText(pid[3], Object::Kind::kString, "the storage location");
+    storage.numel = ExpectInt(pid[4], "the storage size");
+    if (storage.numel < 0) Bad("storage '", storage.key, "' has a negative size ", storage.numel);
+    pickle_.storages.push_back(std::move(storage));
+    return New(Object::Kind::kStorage, pickle_.storages.size() - 1);
   }
 
   void Step() {
@@ -494,11 +514,13 @@ class Unpickler {
         break;
 
       case kNone:
-        Push(New(Object::Kind::kNone));
+        Push(Singleton(none_, Object::Kind::kNone));
         break;
       case kNewTrue:
+        Push(Singleton(true_, Object::Kind::kBool, 1));
+        break;
       case kNewFalse:
-        Push(NewInt(op_ == kNewTrue ? 1 : 0, Object::Kind::kBool));
+        Push(Singleton(false_, Object::Kind::kBool, 0));
         break;
       case kBinInt:
         Push(NewInt(static_cast<int32_t>(ReadUnsigned(4))));
@@ -523,10 +545,8 @@ class Unpickler {
         const uint8_t* p = Take(8);
         uint64_t bits = 0;
         for (int i = 0; i < 8; ++i) bits = (bits << 8) | p[i];
-        double value;
-        std::memcpy(&value, &bits, sizeof(value));
         ObjectId id = New(Object::Kind::kFloat);
-        At(id).float_value = value;
+        std::memcpy(&pickle_.objects[id].float_value, &bits, sizeof(bits));
         Push(id);
         break;
       }
@@ -558,10 +578,10 @@ class Unpickler {
         break;
 
       case kEmptyTuple:
-        Push(MakeTuple({}));
+        Push(Singleton(empty_tuple_, Object::Kind::kTuple));
         break;
       case kTuple:
-        Push(MakeTuple(PopMark()));
+        Push(NewContainer(Object::Kind::kTuple, PopMark()));
         break;
       case kTuple1:
       case kTuple2:
@@ -570,19 +590,15 @@ class Unpickler {
         if (stack_.size() < Fence() + n) Bad("needs ", n, " values on the stack");
         std::vector<ObjectId> items(stack_.end() - n, stack_.end());
         stack_.resize(stack_.size() - n);
-        Push(MakeTuple(std::move(items)));
+        Push(NewContainer(Object::Kind::kTuple, std::move(items)));
         break;
       }
       case kEmptyList:
-        Push(New(Object::Kind::kList));
+        Push(NewContainer(Object::Kind::kList));
         break;
-      case kList: {
-        std::vector<ObjectId> items = PopMark();
-        ObjectId id = New(Object::Kind::kList);
-        At(id).items = std::move(items);
-        Push(id);
+      case kList:
+        Push(NewContainer(Object::Kind::kList, PopMark()));
         break;
-      }
       case kAppend: {
         ObjectId value = Pop();
         Append(Top(), {value});
@@ -594,13 +610,13 @@ class Unpickler {
         break;
       }
       case kEmptyDict:
-        Push(New(Object::Kind::kDict));
+        Push(NewContainer(Object::Kind::kDict));
         break;
       case kDict:
       case kSetItems: {
         std::vector<ObjectId> items = PopMark();
         if (items.size() % 2 != 0) Bad("expected key/value pairs, got ", items.size(), " values");
-        ObjectId dict = op_ == kDict ? New(Object::Kind::kDict) : Top();
+        ObjectId dict = op_ == kDict ? NewContainer(Object::Kind::kDict) : Top();
         for (size_t i = 0; i < items.size(); i += 2) SetItem(dict, items[i], items[i + 1]);
         if (op_ == kDict) Push(dict);
         break;
@@ -637,8 +653,8 @@ class Unpickler {
       case kStackGlobal: {
         ObjectId name = Pop();
         ObjectId module = Pop();
-        Push(MakeGlobal(Expect(module, Object::Kind::kString, "the module").text,
-                        Expect(name, Object::Kind::kString, "the name").text));
+        Push(MakeGlobal(ExpectText(module, Object::Kind::kString, "the module"),
+                        ExpectText(name, Object::Kind::kString, "the name")));
         break;
       }
       case kReduce:
@@ -652,9 +668,9 @@ class Unpickler {
         // An OrderedDict's state is its attributes (a state dict's _metadata),
         // not its items: nothing a tensor list needs.
         Pop();
-        const Object& target = At(Top());
-        if (target.kind != Object::Kind::kDict) {
-          Bad("can only set the state of a dict, got ", KindWithArticle(target.kind));
+        ObjectId target = Top();
+        if (KindOf(target) != Object::Kind::kDict) {
+          Bad("can only set the state of a dict, got ", KindWithArticle(KindOf(target)));
         }
         break;
       }
@@ -683,6 +699,10 @@ class Unpickler {
   // Per dict, the position of each string key, so a repeated key is found in
   // constant time even in a crafted dict of a million entries.
   std::unordered_map<ObjectId, std::unordered_map<std::string, size_t>> dict_index_;
+  ObjectId none_ = kUnset;
+  ObjectId true_ = kUnset;
+  ObjectId false_ = kUnset;
+  ObjectId empty_tuple_ = kUnset;
 };
 
 }  // namespace

@@ -40,10 +40,13 @@ const char* StorageTypeName(StorageType type);
 
 // Objects live in one arena and refer to each other by index, so a pickle that
 // nests deeply or refers to itself costs neither stack depth nor leaked cycles.
-using ObjectId = size_t;
+using ObjectId = uint32_t;
 
+// 16 bytes, with the variable-size parts in side tables: a crafted pickle of
+// a million one-byte opcodes costs tens of megabytes, not hundreds (Python's
+// own unpickler spends more per object).
 struct Object {
-  enum class Kind {
+  enum class Kind : uint8_t {
     kNone,
     kBool,
     kInt,
@@ -58,22 +61,32 @@ struct Object {
     kTensor,
   };
   Kind kind = Kind::kNone;
-  int64_t int_value = 0;        // kBool (0/1), kInt
-  double float_value = 0;       // kFloat
-  std::string text;             // kString, kBytes, kGlobal ("module.name"), kStorage (key)
-  std::vector<ObjectId> items;  // kTuple, kList; kDict: key0, value0, key1, value1, ...
+  // kString, kBytes, kGlobal ("module.name"): Pickle::texts; kTuple, kList,
+  // kDict: Pickle::containers; kStorage: Pickle::storages; kTensor:
+  // Pickle::tensors.
+  uint32_t index = 0;
+  union {
+    int64_t int_value = 0;  // kBool (0/1), kInt
+    double float_value;     // kFloat
+  };
+};
 
-  // kStorage: a persistent id ('storage', type, key, location, numel).
-  StorageType storage_type = StorageType::kFloat;
-  int64_t numel = 0;
+// A persistent id ('storage', storage class, key, location, numel): the
+// record data/<key> of the archive.
+struct StorageRef {
+  StorageType type = StorageType::kFloat;
+  int64_t numel = 0;  // elements of `type` (bytes for kUntyped)
+  std::string key;
   std::string location;
+};
 
-  // kTensor: _rebuild_tensor_v2(storage, offset, sizes, strides, ...).
+// _rebuild_tensor_v2(storage, offset, sizes, strides, ...), already checked
+// to lie inside the storage's numel elements.
+struct TensorView {
   ObjectId storage = 0;
-  int64_t storage_offset = 0;
+  int64_t offset = 0;
   std::vector<int64_t> sizes;
   std::vector<int64_t> strides;
-  size_t pickle_offset = 0;  // where the REDUCE was, for messages
 };
 
 const char* KindName(Object::Kind kind);
@@ -82,9 +95,18 @@ std::string KindWithArticle(Object::Kind kind);
 
 struct Pickle {
   std::vector<Object> objects;
+  std::vector<std::string> texts;
+  std::vector<std::vector<ObjectId>> containers;  // kDict: key0, value0, key1, ...
+  std::vector<StorageRef> storages;
+  std::vector<TensorView> tensors;
   ObjectId root = 0;
 
   const Object& operator[](ObjectId id) const { return objects[id]; }
+  Object::Kind KindOf(ObjectId id) const { return objects[id].kind; }
+  const std::string& Text(ObjectId id) const { return texts[objects[id].index]; }
+  const std::vector<ObjectId>& Items(ObjectId id) const { return containers[objects[id].index]; }
+  const StorageRef& StorageOf(ObjectId id) const { return storages[objects[id].index]; }
+  const TensorView& TensorOf(ObjectId id) const { return tensors[objects[id].index]; }
 };
 
 // `where` starts every error message, e.g. "/m/pytorch_model.bin: data.pkl".
