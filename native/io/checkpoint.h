@@ -72,7 +72,8 @@ void WriteSafetensors(const std::string& path, const TensorList& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
 // Writes a torch.save-style zip that Python's torch.load (weights_only too)
-// reads as an OrderedDict of tensors. Every tensor gets its own storage (a
+// reads as a dict of tensors, in order, and libtorch's torch::pickle_load
+// reads as a GenericDict. Every tensor gets its own storage (a
 // tied weight listed twice is written twice). Atomic like WriteSafetensors.
 void WriteTorchArchive(const std::string& path, const TensorList& tensors);
 

@@ -4,9 +4,10 @@
 //
 // Reading uses libtorch's PyTorchStreamReader for the zip and our restricted
 // unpickler for data.pkl. Writing uses PyTorchStreamWriter and a pickle we
-// emit ourselves in the shape torch.save gives a state dict (protocol 2,
-// OrderedDict of _rebuild_tensor_v2), which every torch.load reads, including
-// weights_only=True.
+// emit ourselves in the shape torch.save gives a state dict (protocol 2, a
+// dict of _rebuild_tensor_v2), which every torch.load reads, including
+// weights_only=True. (libtorch's torch::pickle_save is not used: it wraps the
+// dict in torch.jit._pickle.restore_type_tag, which weights_only refuses.)
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 #include <caffe2/serialize/inline_container.h>
@@ -196,22 +197,28 @@ class StorageCache {
 // ---- writing
 
 // Emits the pickle opcodes torch.save uses for a state dict. Globals are
-// memoized so each is spelled once.
+// memoized so each is spelled once. Items go in batches of SETITEMS, as
+// Python's pickler writes them: libtorch's own pickle_load knows SETITEMS but
+// not SETITEM, so C++ readers can load the file too.
 class StateDictPickler {
  public:
   std::string Finish() {
-    out_.push_back('.');  // STOP
+    if (in_batch_ > 0) out_ += 'u';  // SETITEMS
+    out_.push_back('.');             // STOP
     return std::move(out_);
   }
 
+  // A plain dict rather than torch.save's OrderedDict: Python keeps its order
+  // and load_state_dict takes any mapping, while libtorch's pickle_load turns
+  // a top-level OrderedDict() into None.
   void Begin() {
     out_ += "\x80\x02";  // PROTO 2
-    Global("collections", "OrderedDict");
-    out_ += ")R";  // EMPTY_TUPLE REDUCE: OrderedDict()
+    out_ += '}';         // EMPTY_DICT
   }
 
   // `key` names the record data/<key> that holds the tensor's bytes.
   void Entry(const std::string& name, const std::string& key, const at::Tensor& tensor) {
+    if (in_batch_ == 0) out_ += '(';  // MARK: a batch of items begins
     String(name);
     Global("torch._utils", "_rebuild_tensor_v2");
     out_ += "((";  // MARK (args) MARK (persistent id)
@@ -235,7 +242,10 @@ class StateDictPickler {
     Global("collections", "OrderedDict");
     out_ += ")R";  // backward hooks: OrderedDict()
     out_ += "tR";  // TUPLE REDUCE
-    out_ += "s";   // SETITEM
+    if (++in_batch_ == kBatchSize) {
+      out_ += 'u';  // SETITEMS
+      in_batch_ = 0;
+    }
   }
 
  private:
@@ -281,8 +291,11 @@ class StateDictPickler {
     for (int i = 0; i < 4; ++i) out_.push_back(static_cast<char>(value >> (8 * i)));
   }
 
+  static constexpr size_t kBatchSize = 1000;  // Python's pickler's batch size
+
   std::string out_;
   std::map<std::string, uint32_t> memo_;
+  size_t in_batch_ = 0;
 };
 
 }  // namespace

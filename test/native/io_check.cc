@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <torch/csrc/jit/serialization/pickle.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -380,6 +381,18 @@ void CheckWrites(const std::string& fixtures, const std::string& work) {
   // For verify_written.py: the fixture's tensors and the zoo, both formats.
   io::WriteSafetensors(work + "/python.safetensors", all, {{"source", "io_check"}});
   io::WriteTorchArchive(work + "/python.bin", all);
+
+  // libtorch's own reader, for C++ users of the files we write.
+  std::string archive = ReadText(work + "/python.bin");
+  c10::IValue loaded = torch::jit::pickle_load(std::vector<char>(archive.begin(), archive.end()));
+  Expect(loaded.isGenericDict(), "torch::pickle_load reads the archive as a dict");
+  if (loaded.isGenericDict()) {
+    TensorList from_libtorch;
+    for (const auto& entry : loaded.toGenericDict()) {
+      from_libtorch.push_back({entry.key().toStringRef(), entry.value().toTensor()});
+    }
+    ExpectSameList(from_libtorch, all, "torch::pickle_load of the written archive");
+  }
 }
 
 }  // namespace
