@@ -2,9 +2,13 @@
 
 #include <torch/torch.h>
 
+#include <cstdlib>
+
 #include "binding/convert.h"
 #include "binding/task.h"
+#include "common/cpu_allocator.h"
 #include "io/checkpoint.h"
+#include "model/fast_linear.h"
 
 namespace ltgbert::binding {
 namespace {
@@ -37,6 +41,8 @@ Napi::Value SystemInfo(const Napi::CallbackInfo& info) {
     out.Set("cudaAvailable", torch::cuda::is_available());
     out.Set("cudaDeviceCount", static_cast<double>(torch::cuda::device_count()));
     out.Set("parallelInfo", at::get_parallel_info());
+    out.Set("oneDnn", model::fast::OneDnnVersion());
+    out.Set("cachedCpuBytes", static_cast<double>(CachedCpuBytes()));
     out.Set("config", at::show_config());
     return out;
   });
@@ -65,9 +71,23 @@ Napi::Value ReadCheckpointInfo(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value ReleaseCachedMemory(const Napi::CallbackInfo& info) {
+  ReleaseCachedCpuMemory();
+  return info.Env().Undefined();
+}
+
+// LTGBERT_CPU_CACHE_MB bounds the CPU tensor cache (default 1024; 0: off).
+void InstallAllocator() {
+  size_t megabytes = 1024;
+  if (const char* value = std::getenv("LTGBERT_CPU_CACHE_MB")) megabytes = std::strtoull(value, nullptr, 10);
+  InstallCachingCpuAllocator(megabytes << 20);
+}
+
 }  // namespace
 
 void DefineSystemFunctions(Napi::Env env, Napi::Object exports) {
+  InstallAllocator();
+  exports.Set("releaseCachedMemory", Napi::Function::New<ReleaseCachedMemory>(env, "releaseCachedMemory"));
   exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New<GetNumThreads>(env, "getNumThreads"));
   exports.Set("systemInfo", Napi::Function::New<SystemInfo>(env, "systemInfo"));

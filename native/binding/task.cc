@@ -4,6 +4,10 @@
 #include <c10/util/Exception.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <new>
 #include <thread>
 
@@ -51,59 +55,120 @@ Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string&
   return error;
 }
 
-Task::Task(Napi::Env env, Work work, Resolve resolve)
-    : Napi::AsyncWorker(env, "ltgbert"),
-      deferred_(Napi::Promise::Deferred::New(env)),
-      work_(std::move(work)),
-      resolve_(std::move(resolve)) {}
+namespace {
 
-Task::Task(Napi::Object keep_alive, Work work, Resolve resolve)
-    : Task(keep_alive.Env(), std::move(work), std::move(resolve)) {
-  keep_alive_ = Napi::Persistent(keep_alive);
-}
-
-Napi::Promise Task::Run(Napi::Env env, Napi::Object keep_alive, Work work, Resolve resolve) {
-  (void)env;
-  auto* task = new Task(keep_alive, std::move(work), std::move(resolve));
-  auto promise = task->deferred_.Promise();
-  task->Queue();
-  return promise;
-}
-
-Napi::Promise Task::Run(Napi::Env env, Work work, Resolve resolve) {
-  auto* task = new Task(env, std::move(work), std::move(resolve));
-  auto promise = task->deferred_.Promise();
-  task->Queue();
-  return promise;
-}
-
-void Task::Execute() {
-  try {
-    ApplyThreadCount();
-    work_();
-  } catch (...) {
-    std::string message;
-    DescribeException(std::current_exception(), &code_, &message);
-    SetError(message);
+class ComputeThread {
+ public:
+  static ComputeThread& Get() {
+    // Never destroyed: it may still be running a job while the process exits.
+    static ComputeThread* thread = new ComputeThread();
+    return *thread;
   }
-}
 
-void Task::OnOK() {
-  Napi::HandleScope scope(Env());
+  void Post(std::function<void()> job) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      jobs_.push_back(std::move(job));
+    }
+    ready_.notify_one();
+  }
+
+ private:
+  ComputeThread() {
+    std::thread([this] { Loop(); }).detach();
+  }
+
+  void Loop() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        ready_.wait(lock, [this] { return !jobs_.empty(); });
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> jobs_;
+};
+
+struct TaskState {
+  Napi::Promise::Deferred deferred;
+  Napi::ObjectReference keep_alive;
+  Task::Work work;
+  Task::Resolve resolve;
+  napi_threadsafe_function done = nullptr;
+  std::string code;
+  std::string message;
+  bool failed = false;
+};
+
+// On the JS thread, once the work is done: settle the Promise.
+void Settle(napi_env raw_env, napi_value /*callback*/, void* context, void* /*data*/) {
+  std::unique_ptr<TaskState> state(static_cast<TaskState*>(context));
+  if (raw_env == nullptr) {  // the environment is shutting down: no JS to touch
+    state->keep_alive.SuppressDestruct();
+    return;
+  }
+  Napi::Env env(raw_env);
+  Napi::HandleScope scope(env);
+  if (state->failed) {
+    state->deferred.Reject(MakeError(env, state->code, state->message).Value());
+    return;
+  }
   try {
-    deferred_.Resolve(resolve_ ? resolve_(Env()) : Env().Undefined());
+    state->deferred.Resolve(state->resolve ? state->resolve(env) : env.Undefined());
   } catch (const Napi::Error& e) {
-    deferred_.Reject(e.Value());
+    state->deferred.Reject(e.Value());
   } catch (...) {
     std::string code, message;
     DescribeException(std::current_exception(), &code, &message);
-    deferred_.Reject(MakeError(Env(), code, message).Value());
+    state->deferred.Reject(MakeError(env, code, message).Value());
   }
 }
 
-void Task::OnError(const Napi::Error& error) {
-  Napi::HandleScope scope(Env());
-  deferred_.Reject(MakeError(Env(), code_, error.Message()).Value());
+Napi::Promise Queue(Napi::Env env, std::unique_ptr<TaskState> state) {
+  Napi::Promise promise = state->deferred.Promise();
+  napi_value name;
+  NAPI_THROW_IF_FAILED(env, napi_create_string_utf8(env, "ltgbert", NAPI_AUTO_LENGTH, &name), promise);
+  TaskState* raw = state.get();
+  NAPI_THROW_IF_FAILED(
+      env,
+      napi_create_threadsafe_function(env, nullptr, nullptr, name, /*max_queue_size=*/0,
+                                      /*initial_thread_count=*/1, nullptr, nullptr, raw, Settle, &raw->done),
+      promise);
+  state.release();  // owned by the job until Settle takes it back
+  ComputeThread::Get().Post([raw] {
+    try {
+      ApplyThreadCount();
+      raw->work();
+    } catch (...) {
+      raw->failed = true;
+      DescribeException(std::current_exception(), &raw->code, &raw->message);
+    }
+    napi_threadsafe_function done = raw->done;
+    napi_call_threadsafe_function(done, nullptr, napi_tsfn_blocking);
+    napi_release_threadsafe_function(done, napi_tsfn_release);
+  });
+  return promise;
+}
+
+}  // namespace
+
+Napi::Promise Task::Run(Napi::Env env, Napi::Object keep_alive, Work work, Resolve resolve) {
+  auto state = std::unique_ptr<TaskState>(new TaskState{Napi::Promise::Deferred::New(env), Napi::Persistent(keep_alive),
+                                                        std::move(work), std::move(resolve)});
+  return Queue(env, std::move(state));
+}
+
+Napi::Promise Task::Run(Napi::Env env, Work work, Resolve resolve) {
+  auto state = std::unique_ptr<TaskState>(
+      new TaskState{Napi::Promise::Deferred::New(env), Napi::ObjectReference(), std::move(work), std::move(resolve)});
+  return Queue(env, std::move(state));
 }
 
 }  // namespace ltgbert::binding

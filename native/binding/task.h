@@ -17,7 +17,12 @@ void SetThreadCount(int threads);
 int ThreadCount();
 void ApplyThreadCount();
 
-class Task : public Napi::AsyncWorker {
+// Work runs on one compute thread for the whole process, in the order it
+// was queued; the Promise settles on the JS thread. One thread rather than
+// libuv's pool: every call then reuses the same OpenMP thread team, where
+// pool threads each keep their own team and the idle ones still spin on
+// the cores the next call needs (about 10% of a forward on two cores).
+class Task {
  public:
   using Work = std::function<void()>;
   using Resolve = std::function<Napi::Value(Napi::Env)>;
@@ -25,21 +30,6 @@ class Task : public Napi::AsyncWorker {
   // keep_alive: the JS object (a model wrapper) that must outlive the work.
   static Napi::Promise Run(Napi::Env env, Napi::Object keep_alive, Work work, Resolve resolve);
   static Napi::Promise Run(Napi::Env env, Work work, Resolve resolve);
-
- protected:
-  void Execute() override;
-  void OnOK() override;
-  void OnError(const Napi::Error& error) override;
-
- private:
-  Task(Napi::Env env, Work work, Resolve resolve);
-  Task(Napi::Object keep_alive, Work work, Resolve resolve);
-
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference keep_alive_;  // released when the task is destroyed, on the main thread
-  Work work_;
-  Resolve resolve_;
-  std::string code_;
 };
 
 // Makes a JS Error with a `code` property.

@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
+
+#include "model/fast_linear.h"
 
 namespace ltgbert::model {
 
@@ -116,68 +119,59 @@ torch::Tensor AttentionImpl::ProbabilitiesAutograd(const torch::Tensor& qk, cons
       .masked_fill(padding_mask, 0.0);
 }
 
-// The same numbers without autograd, straight on BLAS: every product of one
-// (batch, head) or one head runs on one thread (small products lose most of
-// their time to BLAS's own threading), operands are read in place through
-// their leading dimensions, the scale rides on BLAS's alpha, and the
-// position terms are gathered and added in one pass over the scores.
+// scores[q][k] += c2p[q][idx[q][k]] + p2c_t[idx[q][k]][k] over one
+// (batch, head): c2p is (T, R), p2c_t (R, T), idx an int32 (T, T) table.
+// Cloned for AVX-512 and AVX2, where the compiler vectorises the gathers.
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3"))) void AddPositionTerms(
+    float* __restrict scores, const float* __restrict c2p, const float* __restrict p2c_t,
+    const int32_t* __restrict index, int64_t T, int64_t R) {
+  for (int64_t q = 0; q < T; ++q) {
+    float* row = scores + q * T;
+    const float* c = c2p + q * R;
+    const int32_t* idx = index + q * T;
+    for (int64_t k = 0; k < T; ++k) {
+      const int32_t r = idx[k];
+      row[k] = (row[k] + c[r]) + p2c_t[r * T + k];
+    }
+  }
+}
+
+// The same numbers without autograd, straight on BLAS. Each (batch, head)
+// runs on one thread (small products lose most of their time to BLAS's own
+// threading) and keeps its work in cache: the content scores, its c2p and
+// p2c products against the R table rows, and one pass that gathers those
+// into the scores. Operands are read in place through their leading
+// dimensions and the scale rides on BLAS's alpha.
 torch::Tensor AttentionImpl::ProbabilitiesInference(const torch::Tensor& qk, const torch::Tensor& pos,
                                                     const torch::Tensor& padding_mask) const {
   const int64_t B = qk.size(0), T = qk.size(1), D = qk.size(2) / 2;
-  const int64_t H = num_heads_, d = head_size_, R = pos.size(0), BT = B * T;
+  const int64_t H = num_heads_, d = head_size_, R = pos.size(0);
   const float scale = static_cast<float>(scale_);
   const float* qk_data = qk.data_ptr<float>();    // (B, T, 2D): query | key
   const float* pos_data = pos.data_ptr<float>();  // (R, 2D)
-
-  // c2p_full[h] = query_h (BT x d) @ key_pos_h^T (d x R); p2c_full likewise
-  // with key_h and query_pos_h. (H, BT, R) each.
-  auto c2p = torch::empty({H, BT, R}, qk.options());
-  auto p2c = torch::empty({H, BT, R}, qk.options());
-  float* c2p_data = c2p.data_ptr<float>();
-  float* p2c_data = p2c.data_ptr<float>();
-  at::parallel_for(0, 2 * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
-    for (int64_t j = begin; j < end; ++j) {
-      const int64_t h = j % H;
-      const bool content_to_position = j < H;
-      const float* rows = qk_data + (content_to_position ? 0 : D) + h * d;
-      const float* table = pos_data + PositionColumn(h, /*key_half=*/content_to_position);
-      float* out = (content_to_position ? c2p_data : p2c_data) + h * BT * R;
-      RowMajorGemm(BT, R, d, scale, rows, 2 * D, false, table, 2 * D, true, out, R);
-    }
-  });
+  auto index = position_indices.narrow(0, 0, T).narrow(1, 0, T).to(torch::kInt32).contiguous();  // (T, T)
+  const int32_t* index_data = index.data_ptr<int32_t>();
 
   auto scores = torch::empty({B, H, T, T}, qk.options());
   float* scores_data = scores.data_ptr<float>();
-  const int64_t* index = position_indices.data_ptr<int64_t>();
-  const int64_t index_stride = position_indices.size(1);
-  torch::Tensor padding = padding_mask.defined() ? padding_mask.reshape({B, T}).contiguous() : torch::Tensor();
-  const bool* padding_data = padding.defined() ? padding.data_ptr<bool>() : nullptr;
-  constexpr float kMasked = -std::numeric_limits<float>::infinity();
-
   at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+    std::vector<float> c2p(T * R), p2c_t(R * T);
     for (int64_t i = begin; i < end; ++i) {
       const int64_t b = i / H, h = i % H;
-      const float* query = qk_data + b * T * 2 * D + h * d;
-      const float* key = query + D;
+      const float* query = qk_data + b * T * 2 * D + h * d;                       // (T, d), row stride 2D
+      const float* key = query + D;                                               // (T, d), row stride 2D
+      const float* query_pos = pos_data + PositionColumn(h, /*key_half=*/false);  // (R, d), row stride 2D
+      const float* key_pos = pos_data + PositionColumn(h, /*key_half=*/true);
       float* s = scores_data + i * T * T;
-      RowMajorGemm(T, T, d, scale, query, 2 * D, false, key, 2 * D, true, s, T);
-      const float* c2p_rows = c2p_data + (h * BT + b * T) * R;  // row q
-      const float* p2c_rows = p2c_data + (h * BT + b * T) * R;  // row k
-      const bool* pad = padding_data ? padding_data + b * T : nullptr;
-      for (int64_t q = 0; q < T; ++q) {
-        const int64_t* idx = index + q * index_stride;
-        float* row = s + q * T;
-        for (int64_t k = 0; k < T; ++k) {
-          row[k] += c2p_rows[q * R + idx[k]];
-          row[k] += p2c_rows[k * R + idx[k]];
-          if (pad && pad[k]) row[k] = kMasked;
-        }
-      }
+      RowMajorGemm(T, T, d, scale, query, 2 * D, false, key, 2 * D, true, s, T);                 // q . k
+      RowMajorGemm(T, R, d, scale, query, 2 * D, false, key_pos, 2 * D, true, c2p.data(), R);    // q . key_pos
+      RowMajorGemm(R, T, d, scale, query_pos, 2 * D, false, key, 2 * D, true, p2c_t.data(), T);  // query_pos . k
+      AddPositionTerms(s, c2p.data(), p2c_t.data(), index_data, T, R);
     }
   });
-  auto probs = torch::softmax(scores, -1);
-  if (padding.defined()) probs.masked_fill_(padding_mask, 0.0);  // rows that are all padding
-  return probs;
+  if (!padding_mask.defined()) return torch::softmax(scores, -1);
+  return torch::softmax(scores.masked_fill_(padding_mask, -std::numeric_limits<float>::infinity()), -1)
+      .masked_fill_(padding_mask, 0.0);
 }
 
 torch::Tensor AttentionImpl::ContextInference(const torch::Tensor& probs, const torch::Tensor& value) const {
@@ -206,9 +200,9 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   // Linear layers see 2-D (B*T, D) input, where libtorch fuses the bias
   // into the product (for 3-D input it adds it in a second pass).
   auto h = pre_layer_norm(x).view({B * T, D});
-  auto qk = in_proj_qk(h).view({B, T, 2 * D});            // (B, T, 2D)
-  auto value = in_proj_v(h).view({B, T, D});              // (B, T, D)
-  auto pos = in_proj_qk(dropout(relative)).contiguous();  // (R, 2D)
+  auto qk = fast::Apply(*in_proj_qk, h).view({B, T, 2 * D});            // (B, T, 2D)
+  auto value = fast::Apply(*in_proj_v, h).view({B, T, D});              // (B, T, D)
+  auto pos = fast::Apply(*in_proj_qk, dropout(relative)).contiguous();  // (R, 2D)
 
   auto probs = fused ? ProbabilitiesInference(qk, pos, padding_mask) : ProbabilitiesAutograd(qk, pos, padding_mask);
   probs = dropout(probs);  // (B, H, T, T)
@@ -219,7 +213,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   } else {
     context = torch::matmul(probs, value.view({B, T, H, d}).transpose(1, 2)).transpose(1, 2).reshape({B, T, D});
   }
-  return dropout(post_layer_norm(out_proj(context.view({B * T, D})))).view({B, T, D});
+  return dropout(post_layer_norm(fast::Apply(*out_proj, context.view({B * T, D})))).view({B, T, D});
 }
 
 }  // namespace ltgbert::model

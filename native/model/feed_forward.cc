@@ -1,5 +1,7 @@
 #include "model/feed_forward.h"
 
+#include "model/fast_linear.h"
+
 namespace ltgbert::model {
 
 namespace nn = torch::nn;
@@ -11,7 +13,7 @@ torch::Tensor GeGLUImpl::forward(const torch::Tensor& x) {
   return gate.mul_(halves[0]);  // no graph to keep: reuse the buffer
 }
 
-FeedForwardImpl::FeedForwardImpl(const Config& c) {
+FeedForwardImpl::FeedForwardImpl(const Config& c) : intermediate_size_(c.intermediate_size) {
   auto no_affine = [&](int64_t size) {
     return nn::LayerNorm(nn::LayerNormOptions({size}).eps(c.layer_norm_eps).elementwise_affine(false));
   };
@@ -21,11 +23,23 @@ FeedForwardImpl::FeedForwardImpl(const Config& c) {
                             no_affine(c.intermediate_size),
                             nn::Linear(nn::LinearOptions(c.intermediate_size, c.hidden_size).bias(false)),
                             nn::Dropout(c.hidden_dropout_prob)));
+  input_norm_ = mlp->ptr<nn::LayerNormImpl>(0);
+  up_ = mlp->ptr<nn::LinearImpl>(1);
+  gated_norm_ = mlp->ptr<nn::LayerNormImpl>(3);
+  down_ = mlp->ptr<nn::LinearImpl>(4);
 }
 
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
-  // 2-D input lets libtorch's linear take its fused path.
-  return mlp->forward(x.reshape({-1, x.size(-1)})).view(x.sizes());
+  auto flat = x.reshape({-1, x.size(-1)});  // 2-D: libtorch's linear fuses its bias there
+  if (!fast::Usable(flat)) return mlp->forward(flat).view(x.sizes());
+  // Inference: the GeGLU rides on the gate half's product as its epilogue,
+  // x * gelu_tanh(gate), with x the first half's product.
+  const int64_t I = intermediate_size_;
+  auto h = input_norm_->forward(flat);
+  auto value = fast::Linear(h, up_->weight, /*row_begin=*/0, /*row_count=*/I, /*bias=*/{});
+  auto gated = fast::Linear(h, up_->weight, /*row_begin=*/I, /*row_count=*/I, /*bias=*/{}, fast::Epilogue::kGeluTanh,
+                            /*multiplier=*/value);
+  return fast::Apply(*down_, gated_norm_->forward(gated)).view(x.sizes());
 }
 
 }  // namespace ltgbert::model

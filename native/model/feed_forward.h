@@ -22,6 +22,11 @@ class FeedForwardImpl : public torch::nn::Module {
   // LayerNorm, Linear [1], GeGLU, LayerNorm, Linear [4], Dropout: the
   // reference's indices, which the checkpoint keys carry.
   torch::nn::Sequential mlp{nullptr};
+
+ private:
+  int64_t intermediate_size_;
+  std::shared_ptr<torch::nn::LayerNormImpl> input_norm_, gated_norm_;  // mlp[0], mlp[3]
+  std::shared_ptr<torch::nn::LinearImpl> up_, down_;                   // mlp[1], mlp[4]
 };
 TORCH_MODULE(FeedForward);
 

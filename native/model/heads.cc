@@ -1,5 +1,7 @@
 #include "model/heads.h"
 
+#include "model/fast_linear.h"
+
 namespace ltgbert::model {
 
 namespace nn = torch::nn;
@@ -16,7 +18,10 @@ TiedDecoderImpl::TiedDecoderImpl(torch::Tensor tied_weight, int64_t vocab_size) 
   bias = register_parameter("bias", torch::zeros({vocab_size}));
 }
 
-torch::Tensor TiedDecoderImpl::forward(const torch::Tensor& x) { return torch::linear(x, weight_, bias); }
+torch::Tensor TiedDecoderImpl::forward(const torch::Tensor& x) {
+  if (fast::Usable(x)) return fast::Linear(x, weight_, 0, weight_.size(0), bias);
+  return torch::linear(x, weight_, bias);
+}
 
 MaskClassifierImpl::MaskClassifierImpl(const Config& c, torch::Tensor word_embedding_weight) {
   nonlinearity =
@@ -27,7 +32,16 @@ MaskClassifierImpl::MaskClassifierImpl(const Config& c, torch::Tensor word_embed
 
 torch::Tensor MaskClassifierImpl::forward(const torch::Tensor& x) {
   auto sizes = x.sizes().vec();
-  auto logits = nonlinearity->forward(x.reshape({-1, x.size(-1)}));  // 2-D: bias fused into the product
+  auto flat = x.reshape({-1, x.size(-1)});  // 2-D: the bias is fused into the product
+  torch::Tensor logits;
+  if (fast::Usable(flat)) {
+    // Inference: the GELU rides on the dense layer's product.
+    auto h = fast::Apply(*nonlinearity->ptr<torch::nn::LinearImpl>(1),
+                         nonlinearity[0]->as<torch::nn::LayerNorm>()->forward(flat), fast::Epilogue::kGeluErf);
+    logits = nonlinearity[5]->as<TiedDecoder>()->forward(nonlinearity[3]->as<torch::nn::LayerNorm>()->forward(h));
+  } else {
+    logits = nonlinearity->forward(flat);
+  }
   sizes.back() = logits.size(-1);
   return logits.view(sizes);
 }

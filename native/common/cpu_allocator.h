@@ -1,0 +1,23 @@
+// A caching allocator for libtorch's CPU tensors. A forward pass allocates
+// the same large activations again and again; from the C library each one is
+// fresh memory whose pages fault in on first touch, which costs as much as
+// a small model's arithmetic. Freed large blocks are kept and handed out
+// again instead. Only libtorch's allocations go through it; Node's do not.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ltgbert {
+
+// Makes the caching allocator libtorch's CPU allocator. `max_cached_bytes`
+// bounds what freed blocks it keeps (0 leaves libtorch's own allocator).
+void InstallCachingCpuAllocator(size_t max_cached_bytes);
+
+// Bytes held in freed blocks now.
+size_t CachedCpuBytes();
+
+// Returns every cached block to the system.
+void ReleaseCachedCpuMemory();
+
+}  // namespace ltgbert

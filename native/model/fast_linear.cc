@@ -1,0 +1,141 @@
+#include "model/fast_linear.h"
+
+#include <cstdlib>
+#include <string>
+#include <unordered_map>
+
+#ifdef LTGBERT_WITH_DNNL
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+namespace ltgbert::model::fast {
+namespace {
+
+torch::Tensor Fallback(const torch::Tensor& x, const torch::Tensor& weight, int64_t row_begin, int64_t row_count,
+                       const torch::Tensor& bias, Epilogue epilogue, const torch::Tensor& multiplier) {
+  auto w = weight.narrow(0, row_begin, row_count);
+  auto y = bias.defined() ? torch::addmm(bias, x, w.t()) : torch::mm(x, w.t());
+  if (epilogue == Epilogue::kGeluTanh) y = torch::gelu(y, /*approximate=*/"tanh");
+  if (epilogue == Epilogue::kGeluErf) y = torch::gelu(y);
+  if (multiplier.defined()) y = y * multiplier;
+  return y;
+}
+
+bool DisabledByEnvironment() {
+  static const bool disabled = [] {
+    const char* value = std::getenv("LTGBERT_DISABLE_ONEDNN");
+    return value != nullptr && std::string(value) != "" && std::string(value) != "0";
+  }();
+  return disabled;
+}
+
+#ifdef LTGBERT_WITH_DNNL
+
+dnnl::engine& Engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// A row-major (rows, cols) float matrix with the given strides.
+dnnl::memory::desc Matrix(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
+  return dnnl::memory::desc({rows, cols}, dnnl::memory::data_type::f32, {row_stride, col_stride});
+}
+
+void AppendEltwise(dnnl::post_ops& ops, dnnl::algorithm algorithm) {
+#if DNNL_VERSION_MAJOR >= 3
+  ops.append_eltwise(algorithm, 0.f, 0.f);
+#else
+  ops.append_eltwise(/*scale=*/1.f, algorithm, 0.f, 0.f);
+#endif
+}
+
+#endif  // LTGBERT_WITH_DNNL
+
+}  // namespace
+
+bool Usable(const torch::Tensor& x) {
+#ifdef LTGBERT_WITH_DNNL
+  return !DisabledByEnvironment() && !torch::GradMode::is_enabled() && x.is_cpu() &&
+         x.scalar_type() == torch::kFloat32 && x.dim() == 2;
+#else
+  (void)x;
+  (void)DisabledByEnvironment;
+  return false;
+#endif
+}
+
+std::string OneDnnVersion() {
+#ifdef LTGBERT_WITH_DNNL
+  const dnnl_version_t* v = dnnl_version();
+  return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+#else
+  return "";
+#endif
+}
+
+torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, int64_t row_begin, int64_t row_count,
+                     const torch::Tensor& bias, Epilogue epilogue, const torch::Tensor& multiplier) {
+  if (!Usable(x)) return Fallback(x, weight, row_begin, row_count, bias, epilogue, multiplier);
+#ifdef LTGBERT_WITH_DNNL
+  auto input = x.contiguous();
+  auto w = weight.contiguous();
+  const int64_t M = input.size(0), K = input.size(1), N = row_count;
+  auto out = torch::empty({M, N}, input.options());
+
+  auto src_md = Matrix(M, K, K, 1);
+  auto weights_md = Matrix(K, N, 1, K);  // W[rows]^T read in place
+  auto dst_md = Matrix(M, N, N, 1);
+  auto bias_md = bias.defined() ? Matrix(1, N, N, 1) : dnnl::memory::desc();
+
+  dnnl::post_ops ops;
+  if (epilogue == Epilogue::kGeluTanh) AppendEltwise(ops, dnnl::algorithm::eltwise_gelu_tanh);
+  if (epilogue == Epilogue::kGeluErf) AppendEltwise(ops, dnnl::algorithm::eltwise_gelu_erf);
+  const int multiplier_index = ops.len();
+  torch::Tensor factor;
+  if (multiplier.defined()) {
+    factor = multiplier.contiguous();
+    ops.append_binary(dnnl::algorithm::binary_mul, Matrix(M, N, N, 1));
+  }
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+
+  auto& engine = Engine();
+#if DNNL_VERSION_MAJOR >= 3
+  dnnl::matmul::primitive_desc pd(engine, src_md, weights_md, bias_md, dst_md, attr);
+#else
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, weights_md, bias_md, dst_md), attr, engine);
+#endif
+  dnnl::matmul matmul(pd);  // oneDNN caches the compiled kernel by its description
+
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, dnnl::memory(src_md, engine, input.data_ptr())},
+      {DNNL_ARG_WEIGHTS, dnnl::memory(weights_md, engine, w.data_ptr<float>() + row_begin * K)},
+      {DNNL_ARG_DST, dnnl::memory(dst_md, engine, out.data_ptr())},
+  };
+  torch::Tensor bias_data;
+  if (bias.defined()) {
+    bias_data = bias.contiguous();
+    args.emplace(DNNL_ARG_BIAS, dnnl::memory(bias_md, engine, bias_data.data_ptr()));
+  }
+  if (factor.defined()) {
+    args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(multiplier_index) | DNNL_ARG_SRC_1,
+                 dnnl::memory(Matrix(M, N, N, 1), engine, factor.data_ptr()));
+  }
+  dnnl::stream stream(engine);
+  matmul.execute(stream, args);
+  stream.wait();
+  return out;
+#else
+  return Fallback(x, weight, row_begin, row_count, bias, epilogue, multiplier);
+#endif
+}
+
+torch::Tensor Apply(torch::nn::LinearImpl& linear, const torch::Tensor& x, Epilogue epilogue) {
+  if (Usable(x)) return Linear(x, linear.weight, 0, linear.weight.size(0), linear.bias, epilogue);
+  auto y = linear.forward(x);
+  if (epilogue == Epilogue::kGeluTanh) return torch::gelu(y, /*approximate=*/"tanh");
+  if (epilogue == Epilogue::kGeluErf) return torch::gelu(y);
+  return y;
+}
+
+}  // namespace ltgbert::model::fast

@@ -1,0 +1,31 @@
+// Linear layers for CPU float32 inference on oneDNN, when the build has it:
+// its AVX-512/AMX-era matmul kernels run ahead of the BLAS libtorch links,
+// add the bias inside the product, and fuse the GELU and the GeGLU product
+// into the same pass. Everywhere else (training, other devices or dtypes, a
+// build without oneDNN, LTGBERT_DISABLE_ONEDNN=1) the plain libtorch ops run.
+#pragma once
+
+#include <torch/torch.h>
+
+namespace ltgbert::model::fast {
+
+enum class Epilogue { kNone, kGeluTanh, kGeluErf };
+
+// True when `x` (2-D) can take the oneDNN path: no autograd, CPU, float32.
+bool Usable(const torch::Tensor& x);
+
+// Which oneDNN the build uses ("3.4.1"), or "" without one.
+std::string OneDnnVersion();
+
+// epilogue(x @ W[rows]^T + bias) * multiplier, where W[rows] are rows
+// [row_begin, row_begin + row_count) of `weight` (N_total, K), x is (M, K),
+// bias (row_count) and multiplier (M, row_count) are optional. Falls back to
+// libtorch ops when Usable(x) is false.
+torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, int64_t row_begin, int64_t row_count,
+                     const torch::Tensor& bias, Epilogue epilogue = Epilogue::kNone,
+                     const torch::Tensor& multiplier = {});
+
+// A torch::nn::Linear applied to 2-D x with an optional fused epilogue.
+torch::Tensor Apply(torch::nn::LinearImpl& linear, const torch::Tensor& x, Epilogue epilogue = Epilogue::kNone);
+
+}  // namespace ltgbert::model::fast
