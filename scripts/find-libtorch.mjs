@@ -97,6 +97,25 @@ function readCxx11Abi(torchDir) {
   }
 }
 
+// oneDNN headers and library (Debian: libdnnl-dev), which CPU inference uses
+// when present. LTGBERT_WITH_ONEDNN=0 leaves it out.
+export function findOneDnn() {
+  if (process.env.LTGBERT_WITH_ONEDNN === "0") return null;
+  const roots = [process.env.DNNL_ROOT, "/usr", "/usr/local"].filter(Boolean);
+  for (const root of roots) {
+    const includeDir = path.join(root, "include");
+    if (!existsSync(path.join(includeDir, "oneapi", "dnnl", "dnnl.hpp"))) continue;
+    const libDir = [
+      path.join(root, "lib"),
+      path.join(root, "lib", "x86_64-linux-gnu"),
+      path.join(root, "lib", "aarch64-linux-gnu"),
+      path.join(root, "lib64"),
+    ].find((d) => existsSync(path.join(d, "libdnnl.so")));
+    if (libDir) return { includeDir, libDir };
+  }
+  return null;
+}
+
 export function findLibtorch() {
   for (const [source, find] of candidates()) {
     const torchDir = find();
@@ -117,6 +136,7 @@ export function findLibtorch() {
       libs,
       cuda,
       cxx11Abi: readCxx11Abi(torchDir),
+      onednn: findOneDnn(),
     };
   }
   return null;
@@ -131,11 +151,16 @@ function main(argv) {
   if (argv[0] === "--cmake") {
     process.stdout.write(found.torchDir);
   } else if (argv[0] === "--gyp") {
+    const dnnl = found.onednn;
     const pick = {
-      includes: found.includeDirs,
-      libdirs: [`-L${found.libDir}`],
-      libs: found.libs.map((l) => `-l${l}`),
-      defines: [`_GLIBCXX_USE_CXX11_ABI=${found.cxx11Abi}`, ...(found.cuda ? ["LTGBERT_WITH_CUDA=1"] : [])],
+      includes: [...found.includeDirs, ...(dnnl && dnnl.includeDir !== found.includeDirs[0] ? [dnnl.includeDir] : [])],
+      libdirs: [`-L${found.libDir}`, ...(dnnl ? [`-L${dnnl.libDir}`] : [])],
+      libs: [...found.libs.map((l) => `-l${l}`), ...(dnnl ? ["-ldnnl"] : [])],
+      defines: [
+        `_GLIBCXX_USE_CXX11_ABI=${found.cxx11Abi}`,
+        ...(found.cuda ? ["LTGBERT_WITH_CUDA=1"] : []),
+        ...(dnnl ? ["LTGBERT_WITH_DNNL=1"] : []),
+      ],
       rpath: [`-Wl,-rpath,${found.libDir}`],
     }[argv[1]];
     if (!pick) {

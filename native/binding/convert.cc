@@ -79,10 +79,22 @@ Napi::Float32Array ToFloat32Array(Napi::Env env, const torch::Tensor& tensor) {
   if (n > 0) {
     auto* owner = new torch::Tensor(t);
     napi_value buffer;
+    const int64_t bytes = static_cast<int64_t>(owner->nbytes());
     napi_status status = napi_create_external_arraybuffer(
         env, owner->data_ptr(), owner->nbytes(),
-        [](napi_env, void*, void* hint) { delete static_cast<torch::Tensor*>(hint); }, owner, &buffer);
-    if (status == napi_ok) return Napi::Float32Array::New(env, n, Napi::ArrayBuffer(env, buffer), 0);
+        [](napi_env env, void*, void* hint) {
+          auto* tensor = static_cast<torch::Tensor*>(hint);
+          int64_t unused;
+          napi_adjust_external_memory(env, -static_cast<int64_t>(tensor->nbytes()), &unused);
+          delete tensor;
+        },
+        owner, &buffer);
+    if (status == napi_ok) {
+      // Tell the collector what the buffer holds, so that dropped results go
+      // back to the allocator's cache soon rather than after many calls.
+      Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+      return Napi::Float32Array::New(env, n, Napi::ArrayBuffer(env, buffer), 0);
+    }
     delete owner;  // runtimes that forbid external buffers (napi_no_external_buffers_allowed)
   }
 #endif
