@@ -179,7 +179,8 @@ at::Tensor MakeTensor(const std::shared_ptr<MappedFile>& file, const uint8_t* da
     return copy;
   }
   std::shared_ptr<MappedFile> keep_alive = file;
-  return at::from_blob(const_cast<uint8_t*>(begin), entry.shape, [keep_alive](void*) {}, options);
+  return at::from_blob(
+      const_cast<uint8_t*>(begin), entry.shape, [keep_alive](void*) {}, options);
 }
 
 json ParseJson(const std::string& path, const char* begin, const char* end, const char* what) {
