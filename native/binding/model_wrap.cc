@@ -114,6 +114,38 @@ void CheckInputs(const Config& c, const torch::Tensor& ids, const torch::Tensor&
   }
 }
 
+// The model's state dict as PyTorch's state_dict() lists it, with the
+// module's own tensors (no copy). PyTorch walks the modules depth first and
+// lists each one's own parameters, then its buffers; named_modules() walks in
+// the same order. A tied alias stands where the reference's Linear keeps its
+// weight: first in its module.
+io::TensorList StateDictTensors(model::LtgBertImpl& module) {
+  io::TensorList out;
+  auto params = module.named_parameters();
+  auto tied = module.TiedKeys();
+  for (const auto& item : module.named_modules(/*name_prefix=*/"", /*include_self=*/true)) {
+    const std::string prefix = item.key().empty() ? "" : item.key() + ".";
+    for (const auto& [alias, key] : tied) {
+      const bool here = alias.rfind(prefix, 0) == 0 && alias.find('.', prefix.size()) == std::string::npos;
+      if (here && params.contains(key)) out.push_back({alias, params[key]});
+    }
+    for (const auto& p : item.value()->named_parameters(/*recurse=*/false))
+      out.push_back({prefix + p.key(), p.value()});
+    for (const auto& b : item.value()->named_buffers(/*recurse=*/false)) out.push_back({prefix + b.key(), b.value()});
+  }
+  return out;
+}
+
+// The attention's relative-position index buffers: computed from the config,
+// so never saved (Hugging Face checkpoints do not carry them either).
+bool IsPositionIndices(const std::string& key) {
+  static const std::string kSuffix = ".attention.position_indices";
+  return key.size() >= kSuffix.size() && key.compare(key.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
+}
+
+constexpr const char* kSafetensorsFile = "model.safetensors";
+constexpr const char* kTorchArchiveFile = "pytorch_model.bin";
+
 }  // namespace
 
 Napi::Function ModelWrap::Define(Napi::Env env) {
@@ -124,6 +156,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                          InstanceMethod<&ModelWrap::NumParameters>("numParameters"),
                          InstanceMethod<&ModelWrap::StateDictEntries>("stateDictEntries"),
                          InstanceMethod<&ModelWrap::ReadTensor>("readTensor"),
+                         InstanceMethod<&ModelWrap::Save>("save"),
                          InstanceMethod<&ModelWrap::Dispose>("dispose"),
                      });
 }
@@ -287,32 +320,66 @@ Napi::Value ModelWrap::StateDictEntries(const Napi::CallbackInfo& info) {
   return Guard(env, [&]() -> Napi::Value {
     auto state = Require(env);
     if (!state->module) ThrowArgument(env, "model: still loading");
-    auto entries = Napi::Array::New(env);
-    uint32_t i = 0;
-    auto add = [&](const std::string& key, const torch::Tensor& t) {
+    io::TensorList tensors = StateDictTensors(*state->module);
+    auto entries = Napi::Array::New(env, tensors.size());
+    for (size_t i = 0; i < tensors.size(); ++i) {
       auto e = Napi::Object::New(env);
-      e.Set("key", key);
-      e.Set("shape", ToShape(env, t.sizes()));
-      e.Set("dtype", DtypeName(t.scalar_type()));
-      entries.Set(i++, e);
-    };
-    auto& module = *state->module;
-    auto params = module.named_parameters();
-    auto tied = state->module->TiedKeys();
-    // PyTorch's state_dict() walks the modules depth first and lists each
-    // one's own parameters, then its buffers; named_modules() walks in the
-    // same order. A tied alias stands where the reference's Linear keeps its
-    // weight: first in its module.
-    for (const auto& item : module.named_modules(/*name_prefix=*/"", /*include_self=*/true)) {
-      const std::string prefix = item.key().empty() ? "" : item.key() + ".";
-      for (const auto& [alias, key] : tied) {
-        const bool here = alias.rfind(prefix, 0) == 0 && alias.find('.', prefix.size()) == std::string::npos;
-        if (here && params.contains(key)) add(alias, params[key]);
-      }
-      for (const auto& p : item.value()->named_parameters(/*recurse=*/false)) add(prefix + p.key(), p.value());
-      for (const auto& b : item.value()->named_buffers(/*recurse=*/false)) add(prefix + b.key(), b.value());
+      e.Set("key", tensors[i].name);
+      e.Set("shape", ToShape(env, tensors[i].tensor.sizes()));
+      e.Set("dtype", DtypeName(tensors[i].tensor.scalar_type()));
+      entries.Set(i, e);
     }
     return entries;
+  });
+}
+
+// save(dir, { format: "safetensors" | "pytorch" }) -> Promise<string>, the
+// file written: dir/model.safetensors or dir/pytorch_model.bin. The folder
+// must exist. Writes the state dict without the position index buffers
+// (computed from the config), and for safetensors without tied aliases, as
+// Hugging Face's save_pretrained leaves them out; torch.save(state_dict())
+// keeps them, so the archive does too. Atomic: a failed write leaves the
+// previous file as it was.
+Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    auto state = Require(env);
+    std::string dir = RequireString(info, 0, "dir");
+    Napi::Object options = RequireObject(info, 1, "options");
+    std::string format = options.Has("format") && options.Get("format").IsString()
+                             ? options.Get("format").As<Napi::String>().Utf8Value()
+                             : "";
+    if (format != "safetensors" && format != "pytorch") {
+      ThrowArgument(env, "options.format: expected \"safetensors\" or \"pytorch\", got \"" + format + "\"");
+    }
+    if (dir.empty()) ThrowArgument(env, "dir: expected a folder path, got \"\"");
+    const bool safetensors = format == "safetensors";
+    const std::string file =
+        dir + (dir.back() == '/' ? "" : "/") + (safetensors ? kSafetensorsFile : kTorchArchiveFile);
+    return Task::Run(
+        env, Value(),
+        [=]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          if (!state->module) Fail(ErrorCode::kInvalidArgument, "model: still loading");
+          torch::NoGradGuard no_grad;
+          auto tied = state->module->TiedKeys();
+          io::TensorList tensors;
+          for (auto& [name, tensor] : StateDictTensors(*state->module)) {
+            if (IsPositionIndices(name) || (safetensors && tied.count(name))) continue;
+            // Float32, whatever the model computes in; the writers copy to the
+            // CPU and make contiguous one tensor at a time, so a CUDA model
+            // never needs a second full copy in host memory.
+            torch::Tensor t = tensor.detach();
+            if (t.is_floating_point() && t.scalar_type() != torch::kFloat32) t = t.to(torch::kFloat32);
+            tensors.push_back({name, t});
+          }
+          if (safetensors) {
+            io::WriteSafetensors(file, tensors, {{"format", "pt"}});
+          } else {
+            io::WriteTorchArchive(file, tensors);
+          }
+        },
+        [file](Napi::Env env) -> Napi::Value { return Napi::String::New(env, file); });
   });
 }
 

@@ -1,5 +1,5 @@
 // The JS class `Model` of the addon: owns one LTG-BERT module and runs its
-// loads and forwards on worker threads, one at a time.
+// loads, forwards and saves on worker threads, one at a time.
 #pragma once
 
 #include <napi.h>
@@ -32,6 +32,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value NumParameters(const Napi::CallbackInfo& info);
   Napi::Value StateDictEntries(const Napi::CallbackInfo& info);
   Napi::Value ReadTensor(const Napi::CallbackInfo& info);
+  Napi::Value Save(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ModelState> Require(Napi::Env env) const;
