@@ -12,4 +12,5 @@ export {
   type ForwardOptions,
   type ModelOutput,
 } from "./model.js";
+export type { SaveFormat, SaveOptions } from "./save.js";
 export { setNumThreads, getNumThreads, systemInfo, readCheckpointInfo } from "./system.js";

@@ -13,6 +13,14 @@ import {
   type NativeModel,
   type NativeTensorEntry,
 } from "./native.js";
+import {
+  checkSaveArguments,
+  copyTokenizerFiles,
+  makeDirectory,
+  savedConfig,
+  writeFileAtomic,
+  type SaveOptions,
+} from "./save.js";
 
 /** Options of `fromPretrained` and `fromConfig`. */
 export interface LoadOptions {
@@ -266,6 +274,44 @@ abstract class LtgBertModel {
     );
   }
 
+  /**
+   * Saves the model as a Hugging Face directory that Python's
+   * `from_pretrained` (and this package's) loads: the weights
+   * (`model.safetensors`, or `pytorch_model.bin` with `format: "pytorch"`),
+   * then `config.json`, then the tokenizer files (`tokenizer.json`,
+   * `tokenizer_config.json`, `special_tokens_map.json`, `vocab.txt`) of the
+   * directory the model was loaded from, when it has them. Creates `outDir`
+   * (and its parents). The weights are the state dict without the
+   * position-index buffers, in float32.
+   *
+   * Every file is written under a temporary name in `outDir` and renamed
+   * over its target once complete, weights first: a failed save leaves a
+   * model already in `outDir` as it was (config.json included) and no
+   * temporary files. Runs in turn with the model's other calls. Resolves to
+   * the paths written, weights first.
+   *
+   * @example
+   * await cls.savePretrained("./sst2-model");                        // config.json + model.safetensors
+   * await cls.savePretrained("./sst2-model", { format: "pytorch" }); // config.json + pytorch_model.bin
+   * // Python: torch.load("./sst2-model/pytorch_model.bin", weights_only=True), or from_pretrained
+   * // with the hub's modeling_ltgbert.py (load_state_dict needs strict=False: no position_indices)
+   */
+  async savePretrained(outDir: string, options: SaveOptions = {}): Promise<string[]> {
+    this.#ensureNotDisposed();
+    const format = checkSaveArguments(outDir, options);
+    await makeDirectory(outDir);
+    const weights = await this.enqueue((native) => native.save(outDir, { format }));
+    const config = path.join(outDir, "config.json");
+    await writeFileAtomic(config, `${JSON.stringify(this.savedConfig(), null, 2)}\n`);
+    const tokenizer = await copyTokenizerFiles(this.sourceDir, outDir);
+    return [weights, config, ...tokenizer];
+  }
+
+  /** @internal The config.json that `savePretrained` writes. */
+  protected savedConfig(): Record<string, unknown> {
+    return savedConfig(this.config, (this.constructor as unknown as { architecture: string }).architecture, null);
+  }
+
   /** True once `dispose()` was called. */
   get disposed(): boolean {
     return this.#native === null;
@@ -399,6 +445,10 @@ export class LtgBertForSequenceClassification extends LtgBertModel {
 
   protected override get integerLabels(): boolean {
     return (this.config.problem_type ?? "single_label_classification") === "single_label_classification";
+  }
+
+  protected override savedConfig(): Record<string, unknown> {
+    return savedConfig(this.config, LtgBertForSequenceClassification.architecture, { numLabels: this.numLabels });
   }
 }
 

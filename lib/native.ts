@@ -56,6 +56,8 @@ export interface NativeModel {
   numParameters(): number;
   stateDictEntries(): NativeTensorEntry[];
   readTensor(key: string): Promise<NativeTensorData>;
+  /** Writes dir/model.safetensors or dir/pytorch_model.bin (dir must exist); resolves to the file's path. */
+  save(dir: string, options: { format: "safetensors" | "pytorch" }): Promise<string>;
   dispose(): void;
 }
 

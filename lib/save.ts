@@ -1,0 +1,161 @@
+// Writing a Hugging Face model directory around the weights the addon saves:
+// the folder, config.json, and the tokenizer files copied from where the
+// model came from. Every file is written to a temporary name beside its
+// target and renamed over it, so a failure never leaves half a file.
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readFile, realpath, rename, unlink } from "node:fs/promises";
+import path from "node:path";
+import type { LtgBertConfig } from "./config.js";
+import { invalidArgument, LtgBertError, type LtgBertErrorCode } from "./errors.js";
+
+/** The weights file format of `savePretrained`. */
+export type SaveFormat = "safetensors" | "pytorch";
+
+/** Options of `savePretrained`. */
+export interface SaveOptions {
+  /**
+   * "safetensors" (default): `model.safetensors`, without the tied decoder
+   * alias, as Hugging Face's `save_pretrained` writes it. "pytorch":
+   * `pytorch_model.bin` as `torch.save(model.state_dict())` writes it, tied
+   * alias included; `torch.load` (also `weights_only=True`) reads it.
+   */
+  format?: SaveFormat;
+}
+
+/** Tokenizer files copied along from the directory a model was loaded from. */
+export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"];
+
+/** Validates `savePretrained`'s arguments; returns the format. */
+export function checkSaveArguments(outDir: unknown, options: unknown): SaveFormat {
+  if (typeof outDir !== "string" || outDir.length === 0) throw invalidArgument("outDir", "a directory path", outDir);
+  if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
+  const format = (options as SaveOptions).format ?? "safetensors";
+  if (format !== "safetensors" && format !== "pytorch")
+    throw invalidArgument("options.format", '"safetensors" or "pytorch"', format);
+  return format;
+}
+
+/** Like the addon's writers: a missing folder, a refused target, or anything else. */
+function ioError(file: string, what: string, error: unknown): LtgBertError {
+  const errno = (error as NodeJS.ErrnoException).code;
+  let code: LtgBertErrorCode = "LTGBERT_INTERNAL";
+  if (errno === "ENOENT" || errno === "ENOTDIR") code = "LTGBERT_FILE_NOT_FOUND";
+  else if (errno === "EACCES" || errno === "EPERM" || errno === "EROFS" || errno === "EISDIR" || errno === "EEXIST")
+    code = "LTGBERT_INVALID_ARGUMENT";
+  return new LtgBertError(code, `${file}: ${what} (${(error as Error).message})`, { cause: error });
+}
+
+/** Creates `dir` and its parents when missing. */
+export async function makeDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw ioError(dir, "cannot create the folder", error);
+  }
+}
+
+/**
+ * Writes `data` to `file` atomically: a temporary file in the same folder,
+ * synced, then renamed over the target. On failure the temporary file is
+ * removed and the target left as it was.
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  const temp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`,
+  );
+  let step = "cannot create";
+  try {
+    const handle = await open(temp, "wx");
+    try {
+      step = "cannot write";
+      await handle.writeFile(data);
+      step = "cannot flush";
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    step = "cannot replace it with";
+    await rename(temp, file);
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw ioError(file, `${step} ${temp}`, error);
+  }
+}
+
+/**
+ * The config.json of a saved model: the model's resolved config, snake_case,
+ * with `model_type`, `architectures` and `position_qk_split` always written
+ * and, for a classifier, its labels as Hugging Face writes them. Keys sorted,
+ * as `save_pretrained` writes them.
+ */
+export function savedConfig(
+  config: LtgBertConfig,
+  architecture: string,
+  classification: { numLabels: number } | null,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    ...config,
+    model_type: "ltgbert",
+    architectures: [architecture],
+    position_qk_split: config.position_qk_split ?? "per_head",
+  };
+  if (classification) {
+    const n = classification.numLabels;
+    // Hugging Face rebuilds the labels when their count disagrees with num_labels.
+    const given = config.id2label;
+    const keep = given !== undefined && Object.keys(given).length === n;
+    const id2label: Record<string, string> = keep
+      ? { ...given }
+      : Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i), `LABEL_${i}`]));
+    const label2id: Record<string, number> =
+      keep && config.label2id !== undefined && Object.keys(config.label2id).length === n
+        ? { ...config.label2id }
+        : Object.fromEntries(Object.entries(id2label).map(([id, label]) => [label, Number(id)]));
+    Object.assign(out, {
+      num_labels: n,
+      id2label,
+      label2id,
+      problem_type: config.problem_type ?? "single_label_classification",
+      classifier_head: config.classifier_head,
+    });
+  }
+  return Object.fromEntries(
+    Object.keys(out)
+      .sort()
+      .filter((key) => out[key] !== undefined)
+      .map((key) => [key, out[key]]),
+  );
+}
+
+async function sameDirectory(a: string, b: string): Promise<boolean> {
+  try {
+    return (await realpath(a)) === (await realpath(b));
+  } catch {
+    return path.resolve(a) === path.resolve(b);
+  }
+}
+
+/**
+ * Copies the tokenizer files that `sourceDir` has into `outDir` (each
+ * atomically); nothing when the two are the same folder. Returns the files
+ * written.
+ */
+export async function copyTokenizerFiles(sourceDir: string | null, outDir: string): Promise<string[]> {
+  if (sourceDir === null || (await sameDirectory(sourceDir, outDir))) return [];
+  const written: string[] = [];
+  for (const name of TOKENIZER_FILES) {
+    const from = path.join(sourceDir, name);
+    let data: Buffer;
+    try {
+      data = await readFile(from);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw ioError(from, "cannot read", error);
+    }
+    const to = path.join(outDir, name);
+    await writeFileAtomic(to, data);
+    written.push(to);
+  }
+  return written;
+}
