@@ -288,7 +288,9 @@ abstract class LtgBertModel {
    * over its target once complete, weights first: a failed save leaves a
    * model already in `outDir` as it was (config.json included) and no
    * temporary files. Runs in turn with the model's other calls. Resolves to
-   * the paths written, weights first.
+   * the paths written, weights first. A weights file of the other format
+   * already in `outDir` is left alone; loaders (this package's and Hugging
+   * Face's) take `model.safetensors` before `pytorch_model.bin`.
    *
    * @example
    * await cls.savePretrained("./sst2-model");                        // config.json + model.safetensors
