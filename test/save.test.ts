@@ -1,7 +1,7 @@
 // savePretrained: what Node saves loads back here and in Python, what Python
 // writes loads here, bitwise; and a failed save leaves the model that was in
 // the folder as it was.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -228,6 +228,58 @@ describe("a failed save leaves the model already in the folder", () => {
     const back = await LtgBertForSequenceClassification.fromPretrained(dir);
     expect(maxAbsDiff((await back.forward(inputs)).logits.data, f32(tiny, "seed_cls.logits"))).toBeLessThan(TOL);
     back.dispose();
+  });
+});
+
+describe("a save killed part-way", () => {
+  // A child saves the same model over and over into one folder and is killed
+  // (SIGKILL, no clean-up) at a random moment, three times: the folder must
+  // still hold the complete previous file, which loads strictly.
+  it("leaves the previous weights complete and loadable", async () => {
+    const dir = path.join(work, "killed");
+    mkdirSync(dir, { recursive: true });
+    const config = {
+      vocab_size: 16384,
+      hidden_size: 256,
+      num_hidden_layers: 4,
+      num_attention_heads: 4,
+      intermediate_size: 512,
+      architectures: ["LtgBertForMaskedLM"],
+    };
+    writeFileSync(path.join(dir, "config.json"), JSON.stringify(config));
+    const child = path.join(HERE, "helpers", "save-child.mjs");
+    let reference: Buffer | null = null;
+    const delays: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const proc = spawn(process.execPath, [child, dir, "masked_lm", dir, "safetensors", "--repeat"], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+        proc.on("exit", (_code, signal) => resolve(signal)),
+      );
+      // Wait for a first complete save of this round, then kill at random.
+      await new Promise<void>((resolve, reject) => {
+        proc.stdout.on("data", () => resolve());
+        proc.on("exit", () => reject(new Error("save-child exited before saving")));
+      });
+      reference ??= readFileSync(path.join(dir, "model.safetensors"));
+      const delay = Math.floor(Math.random() * 150);
+      delays.push(delay);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      proc.kill("SIGKILL");
+      expect(await exited, `round ${round}, killed after ${delay} ms`).toBe("SIGKILL");
+      expect(readFileSync(path.join(dir, "model.safetensors")).equals(reference), `killed after ${delay} ms`).toBe(
+        true,
+      );
+    }
+    const back = await LtgBertForMaskedLM.fromPretrained(dir, { strict: true });
+    expect(back.loadReport).toMatchObject({ missing: [], unexpected: [], mismatched: [] });
+    back.dispose();
+    // A killed process cannot remove its temporary file; loaders never read it.
+    expect(
+      tempFiles(dir).every((name) => name.startsWith(".model.safetensors.tmp-")),
+      delays.join(", "),
+    ).toBe(true);
   });
 });
 
