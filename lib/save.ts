@@ -38,10 +38,7 @@ export function checkSaveArguments(outDir: unknown, options: unknown): SaveForma
 /** Like the addon's writers: a missing folder, a refused target, or anything else. */
 function ioError(file: string, what: string, error: unknown): LtgBertError {
   const errno = (error as NodeJS.ErrnoException).code;
-  let code: LtgBertErrorCode = "LTGBERT_INTERNAL";
-  if (errno === "ENOENT" || errno === "ENOTDIR") code = "LTGBERT_FILE_NOT_FOUND";
-  else if (errno === "EACCES" || errno === "EPERM" || errno === "EROFS" || errno === "EISDIR" || errno === "EEXIST")
-    code = "LTGBERT_INVALID_ARGUMENT";
+  const code: LtgBertErrorCode = errno === "ENOENT" || errno === "ENOTDIR" ? "LTGBERT_FILE_NOT_FOUND" : "LTGBERT_IO";
   return new LtgBertError(code, `${file}: ${what} (${(error as Error).message})`, { cause: error });
 }
 

@@ -184,7 +184,7 @@ describe("a failed save leaves the model already in the folder", () => {
     const error = await other.savePretrained(dir).catch((e: unknown) => e);
     other.dispose();
     expect(error).toBeInstanceOf(LtgBertError);
-    expect((error as LtgBertError).code).toBe("LTGBERT_INVALID_ARGUMENT");
+    expect((error as LtgBertError).code).toBe("LTGBERT_IO");
     expect((error as LtgBertError).message.startsWith(path.join(dir, "model.safetensors"))).toBe(true);
 
     for (const [file, bytes] of before) expect(readFileSync(path.join(dir, file)).equals(bytes), file).toBe(true);

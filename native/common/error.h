@@ -19,6 +19,7 @@ enum class ErrorCode {
   kInvalidArgument,
   kDisposed,
   kDeviceUnavailable,
+  kIo,
   kBusy,
   kInternal,
 };
@@ -41,6 +42,8 @@ inline const char* ErrorCodeName(ErrorCode code) {
       return "LTGBERT_DISPOSED";
     case ErrorCode::kDeviceUnavailable:
       return "LTGBERT_DEVICE_UNAVAILABLE";
+    case ErrorCode::kIo:
+      return "LTGBERT_IO";
     case ErrorCode::kBusy:
       return "LTGBERT_BUSY";
     case ErrorCode::kInternal:

@@ -16,21 +16,15 @@
 namespace ltgbert::io {
 namespace {
 
-// A missing folder is the caller's path being wrong; a refused write is the
-// caller asking for something this process may not do; anything else (a full
-// disk, an I/O error) is outside both.
+// A missing file or folder is LTGBERT_FILE_NOT_FOUND; anything else (a
+// refused, read-only or full target, an I/O error) is LTGBERT_IO.
 ErrorCode CodeForErrno(int error) {
   switch (error) {
     case ENOENT:
     case ENOTDIR:
       return ErrorCode::kFileNotFound;
-    case EACCES:
-    case EPERM:
-    case EROFS:
-    case EISDIR:
-      return ErrorCode::kInvalidArgument;
-    default:
-      return ErrorCode::kInternal;
+    default:  // a refused, read-only or full target, an I/O error
+      return ErrorCode::kIo;
   }
 }
 

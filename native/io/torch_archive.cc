@@ -392,7 +392,7 @@ void WriteTorchArchive(const std::string& path, const TensorList& tensors) {
     }
     writer.writeEndOfFile();
   } catch (const c10::Error& e) {
-    Fail(ErrorCode::kInternal, path, ": cannot write the archive: ", FirstLine(e.what_without_backtrace()));
+    Fail(ErrorCode::kIo, path, ": cannot write the archive: ", FirstLine(e.what_without_backtrace()));
   }
   if (write_error) std::rethrow_exception(write_error);
   file.Commit();

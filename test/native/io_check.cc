@@ -347,34 +347,55 @@ void CheckWrites(const std::string& fixtures, const std::string& work) {
   rlimit limit = old_limit;
   limit.rlim_cur = 64 * 1024;
   ::setrlimit(RLIMIT_FSIZE, &limit);
-  ExpectError("safetensors write past the size limit", [&] { io::WriteSafetensors(st, big); }, ErrorCode::kInternal, st,
+  ExpectError("safetensors write past the size limit", [&] { io::WriteSafetensors(st, big); }, ErrorCode::kIo, st,
               {"cannot write"});
-  ExpectError("torch archive write past the size limit", [&] { io::WriteTorchArchive(bin, big); }, ErrorCode::kInternal,
-              bin, {"cannot write"});
+  ExpectError("torch archive write past the size limit", [&] { io::WriteTorchArchive(bin, big); }, ErrorCode::kIo, bin,
+              {"cannot write"});
   ::setrlimit(RLIMIT_FSIZE, &old_limit);
   Expect(ReadText(st) == st_before && ReadText(bin) == bin_before, "failed writes leave the previous files untouched");
   Expect(NoTempFiles(work), "failed writes leave no temporary files");
 
   // Bad arguments are refused before a file is created.
   std::string fresh = work + "/never.safetensors";
-  for (auto writer : {+[](const std::string& p, const TensorList& t) { io::WriteSafetensors(p, t); },
-                      +[](const std::string& p, const TensorList& t) { io::WriteTorchArchive(p, t); }}) {
-    ExpectError("duplicate names", [&] { writer(fresh, {{"a", small[0].tensor}, {"a", small[0].tensor}}); },
+  for (auto writer : {+[](const std::string&p, const TensorList&t) { io::WriteSafetensors(p, t); },
+                      +[](const std::string&p, const TensorList&t) { io::WriteTorchArchive(p, t); }}) {
+    ExpectError("duplicate names",
+                [&] {
+                  writer(fresh, {{"a", small[0].tensor}, {"a", small[0].tensor}});
+                },
                 ErrorCode::kInvalidArgument, fresh, {": a: listed twice"});
-    ExpectError("empty name", [&] { writer(fresh, {{"", small[0].tensor}}); }, ErrorCode::kInvalidArgument, fresh,
-                {"tensor 0 has an empty name"});
-    ExpectError("name not UTF-8", [&] { writer(fresh, {{"\xff\xfe", small[0].tensor}}); }, ErrorCode::kInvalidArgument,
-                fresh, {"not valid UTF-8"});
-    ExpectError("undefined tensor", [&] { writer(fresh, {{"u", at::Tensor()}}); }, ErrorCode::kInvalidArgument, fresh,
-                {"u: undefined tensor"});
-    ExpectError("complex dtype", [&] { writer(fresh, {{"c", at::zeros({2}, at::kComplexFloat)}}); },
+    ExpectError("empty name",
+                [&] {
+                  writer(fresh, {{"", small[0].tensor}});
+                },
+                ErrorCode::kInvalidArgument, fresh, {"tensor 0 has an empty name"});
+    ExpectError("name not UTF-8",
+                [&] {
+                  writer(fresh, {{"\xff\xfe", small[0].tensor}});
+                },
+                ErrorCode::kInvalidArgument, fresh, {"not valid UTF-8"});
+    ExpectError("undefined tensor",
+                [&] {
+                  writer(fresh, {{"u", at::Tensor()}});
+                },
+                ErrorCode::kInvalidArgument, fresh, {"u: undefined tensor"});
+    ExpectError("complex dtype",
+                [&] {
+                  writer(fresh, {{"c", at::zeros({2}, at::kComplexFloat)}});
+                },
                 ErrorCode::kInvalidArgument, fresh, {"c: dtype ComplexFloat cannot be saved"});
-    ExpectError("meta tensor", [&] { writer(fresh, {{"m", at::empty({2}, at::device(at::kMeta))}}); },
+    ExpectError("meta tensor",
+                [&] {
+                  writer(fresh, {{"m", at::empty({2}, at::device(at::kMeta))}});
+                },
                 ErrorCode::kInvalidArgument, fresh, {"m: a meta tensor has no data"});
     ExpectError("missing folder", [&] { writer(work + "/no/such/dir/x", small); }, ErrorCode::kFileNotFound,
                 work + "/no/such/dir/x", {"does not exist"});
   }
-  ExpectError("reserved name", [&] { io::WriteSafetensors(fresh, {{"__metadata__", small[0].tensor}}); },
+  ExpectError("reserved name",
+              [&] {
+                io::WriteSafetensors(fresh, {{"__metadata__", small[0].tensor}});
+              },
               ErrorCode::kInvalidArgument, fresh, {"reserved"});
   Expect(!Exists(fresh) && NoTempFiles(work), "refused writes create nothing");
 
