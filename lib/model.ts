@@ -11,6 +11,7 @@ import {
   callNativeSync,
   type NativeLoadReport,
   type NativeModel,
+  type NativeStateDict,
   type NativeTensorEntry,
 } from "./native.js";
 import {
@@ -37,6 +38,12 @@ export interface LoadOptions {
   strict?: boolean;
   /** Seed of the initialisation of weights the checkpoint does not hold. Default 42. */
   seed?: number;
+  /**
+   * Taken off the start of every checkpoint key first: the "module.",
+   * "model.", … that wrappers add. Without it, a strict load that fails says
+   * which prefix it detected.
+   */
+  stripPrefix?: string;
 }
 
 /** What a load moved, keyed by state-dict name. */
@@ -74,6 +81,9 @@ function checkLoadOptions(options: LoadOptions): void {
   if (options.seed !== undefined && (!Number.isSafeInteger(options.seed) || options.seed < 0)) {
     throw invalidArgument("options.seed", "a non-negative integer", options.seed);
   }
+  if (options.stripPrefix !== undefined && typeof options.stripPrefix !== "string") {
+    throw invalidArgument("options.stripPrefix", "a string", options.stripPrefix);
+  }
   if (options.strict !== undefined && typeof options.strict !== "boolean")
     throw invalidArgument("options.strict", "a boolean", options.strict);
   if (options.config !== undefined && (typeof options.config !== "object" || options.config === null)) {
@@ -96,18 +106,38 @@ async function requireDirectory(dir: string): Promise<void> {
   }
 }
 
-/** The state-dict view of a model: names, shapes and dtypes; data stays native. */
+/**
+ * Named tensors held in native memory: a model's own parameters (from
+ * `model.stateDict()`, sharing their storage, as PyTorch's `state_dict()`
+ * does) or a checkpoint file's (from `readStateDict(path)`). Its data never
+ * passes through JS unless `read` copies one tensor out.
+ *
+ * @example
+ * const sd = mlm.stateDict();
+ * sd.keys(); sd.shape("embedding.word_embedding.weight"); // [vocab, hidden]
+ * await cls.loadStateDict(sd, { strict: false });
+ */
 export class StateDict {
-  readonly #native: NativeModel;
+  readonly #native: NativeStateDict;
   readonly #entries: Map<string, NativeTensorEntry>;
 
   /** @internal */
-  constructor(native: NativeModel, entries: NativeTensorEntry[]) {
+  constructor(native: NativeStateDict) {
     this.#native = native;
-    this.#entries = new Map(entries.map((e) => [e.key, e]));
+    this.#entries = new Map(native.entries().map((e) => [e.key, e]));
   }
 
-  /** Keys in the order PyTorch's `state_dict()` lists them (tied weights under both names). */
+  /** @internal The addon's handle. */
+  get native(): NativeStateDict {
+    return this.#native;
+  }
+
+  /** What the tensors are: a checkpoint file's path or "state dict of the model". */
+  get source(): string {
+    return this.#native.source();
+  }
+
+  /** Keys in order: PyTorch's `state_dict()` order for a model (tied weights under both names), the file's otherwise. */
   keys(): string[] {
     return [...this.#entries.keys()];
   }
@@ -142,17 +172,37 @@ export class StateDict {
   }
 }
 
+/**
+ * Reads a checkpoint (a model folder, model.safetensors, a sharded index or
+ * pytorch_model.bin) into native memory without building a model.
+ */
+export async function readStateDict(file: string): Promise<StateDict> {
+  if (typeof file !== "string" || file.length === 0) throw invalidArgument("file", "a checkpoint path", file);
+  return new StateDict(await callNative(() => addon.readStateDict(file)));
+}
+
+/** Options of `loadStateDict`. */
+export interface LoadStateDictOptions {
+  /** Fail, changing nothing, unless every key matches in name and shape (default true). */
+  strict?: boolean;
+  /** Taken off the start of every source key first: a wrapper's "module.", "model.", … */
+  stripPrefix?: string;
+}
+
 abstract class LtgBertModel {
   /** The resolved config.json of this model (snake_case). */
   readonly config: LtgBertConfig;
   /** The device the weights live on. */
   readonly device: string;
-  /** What the load moved; null for a model built from a config alone. */
-  readonly loadReport: LoadReport | null;
+  /** What the last load moved; null for a model built from a config alone. */
+  get loadReport(): LoadReport | null {
+    return this.#loadReport;
+  }
   /** The directory the model was loaded from, if any. */
   readonly sourceDir: string | null;
 
   #native: NativeModel | null;
+  #loadReport: LoadReport | null;
   #tail: Promise<void> = Promise.resolve();
   #pending = 0;
 
@@ -167,7 +217,7 @@ abstract class LtgBertModel {
     this.#native = native;
     this.config = config;
     this.device = device;
-    this.loadReport = report;
+    this.#loadReport = report;
     this.sourceDir = sourceDir;
   }
 
@@ -184,6 +234,7 @@ abstract class LtgBertModel {
       native.load(JSON.stringify({ ...config, task }), {
         checkpoint: checkpoint ?? undefined,
         seed: options.seed ?? 42,
+        stripPrefix: options.stripPrefix,
         strict,
         device: options.device ?? "cpu",
       }),
@@ -265,13 +316,44 @@ abstract class LtgBertModel {
     return callNativeSync(() => native.numParameters());
   }
 
-  /** The state-dict names, shapes and dtypes; tensor data stays in native memory. */
+  /**
+   * The model's state dict as a native handle: its tensors are the model's
+   * own (shared, not copied), listed as PyTorch's `state_dict()` lists them.
+   */
   stateDict(): StateDict {
     const native = this.#ensureNotDisposed();
-    return new StateDict(
-      native,
-      callNativeSync(() => native.stateDictEntries()),
+    return new StateDict(callNativeSync(() => native.stateDict()));
+  }
+
+  /**
+   * Copies tensors into the model inside libtorch, from a StateDict (another
+   * model's, or `readStateDict`'s) or a checkpoint path. Strict by default: a
+   * load that does not match names every missing, unexpected and mismatched
+   * key (LTGBERT_MISSING_KEYS / LTGBERT_SHAPE_MISMATCH) and changes nothing.
+   * With `strict: false`, what matches loads and the report says the rest.
+   *
+   * @example
+   * const report = await cls.loadStateDict(mlm.stateDict(), { strict: false });
+   * report.missing; // the new head's keys
+   */
+  async loadStateDict(source: StateDict | string, options: LoadStateDictOptions = {}): Promise<LoadReport> {
+    this.#ensureNotDisposed();
+    if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
+    if (options.strict !== undefined && typeof options.strict !== "boolean") {
+      throw invalidArgument("options.strict", "a boolean", options.strict);
+    }
+    if (options.stripPrefix !== undefined && typeof options.stripPrefix !== "string") {
+      throw invalidArgument("options.stripPrefix", "a string", options.stripPrefix);
+    }
+    let stateDict: StateDict;
+    if (typeof source === "string") stateDict = await readStateDict(source);
+    else if (source instanceof StateDict) stateDict = source;
+    else throw invalidArgument("source", "a StateDict or a checkpoint path", source);
+    const report = await this.enqueue((native) =>
+      native.loadStateDict(stateDict.native, { strict: options.strict ?? true, stripPrefix: options.stripPrefix }),
     );
+    this.#loadReport = report;
+    return report;
   }
 
   /**
@@ -424,6 +506,46 @@ export class LtgBertForSequenceClassification extends LtgBertModel {
     );
   }
 
+  /**
+   * Transfers a masked LM into a classifier in native memory, as the weight
+   * transfer write-up does in Python: the embedding and the encoder are
+   * copied tensor to tensor, the head is new (initialised as the reference
+   * initialises it, seeded). `loadReport` says what moved. Gives the same
+   * weights as `fromPretrained(mlmDir, …)` and as `fromConfig` followed by
+   * `loadStateDict(mlm.stateDict(), { strict: false })`, for the same seed.
+   *
+   * @example
+   * const cls = await LtgBertForSequenceClassification.fromMaskedLM(mlm, { numLabels: 3, classifierHead: "linear" });
+   * cls.loadReport.missing; // ["classifier.bias", "classifier.weight"]
+   */
+  static async fromMaskedLM(
+    mlm: LtgBertForMaskedLM,
+    options: TransferOptions,
+  ): Promise<LtgBertForSequenceClassification> {
+    if (!(mlm instanceof LtgBertForMaskedLM)) throw invalidArgument("mlm", "an LtgBertForMaskedLM", mlm);
+    if (typeof options !== "object" || options === null) throw invalidArgument("options", "{ numLabels, … }", options);
+    const { classifierHead, id2label, device, seed } = options;
+    if (classifierHead !== undefined && classifierHead !== "linear" && classifierHead !== "mlp") {
+      throw invalidArgument("options.classifierHead", '"linear" or "mlp"', classifierHead);
+    }
+    const labels = labelConfig(id2label, options.numLabels);
+    const { architectures: _architectures, ...base } = mlm.config;
+    void _architectures;
+    const cls = await LtgBertForSequenceClassification.fromConfig(base, {
+      numLabels: options.numLabels,
+      device: device ?? mlm.device,
+      seed,
+      config: { classifier_head: classifierHead ?? "linear", ...labels },
+    });
+    try {
+      await cls.loadStateDict(mlm.stateDict(), { strict: false });
+    } catch (error) {
+      cls.dispose();
+      throw error;
+    }
+    return cls;
+  }
+
   /** A freshly initialised classifier from a config.json object. */
   static async fromConfig(
     config: LtgBertConfigInput,
@@ -452,6 +574,34 @@ export class LtgBertForSequenceClassification extends LtgBertModel {
   protected override savedConfig(): Record<string, unknown> {
     return savedConfig(this.config, LtgBertForSequenceClassification.architecture, { numLabels: this.numLabels });
   }
+}
+
+/** Options of `fromMaskedLM`. */
+export interface TransferOptions {
+  /** Number of labels of the new head. */
+  numLabels: number;
+  /** The new head: a linear `classifier` (default) or the hub's MLP `head`. */
+  classifierHead?: "linear" | "mlp";
+  /** Label names by id, saved as config.json's id2label (label2id follows). */
+  id2label?: Record<string, string> | string[];
+  /** Seed of the new head's initialisation (default 42). */
+  seed?: number;
+  /** Device of the classifier (default: the masked LM's). */
+  device?: string;
+}
+
+function labelConfig(id2label: TransferOptions["id2label"], numLabels: number): Record<string, unknown> {
+  if (id2label === undefined) return {};
+  const entries: [string, string][] = Array.isArray(id2label)
+    ? id2label.map((name, i) => [String(i), name])
+    : Object.entries(id2label);
+  if (entries.length !== numLabels || entries.some(([, name]) => typeof name !== "string")) {
+    throw invalidArgument("options.id2label", `${numLabels} label names`, id2label);
+  }
+  return {
+    id2label: Object.fromEntries(entries),
+    label2id: Object.fromEntries(entries.map(([id, name]) => [name, Number(id)])),
+  };
 }
 
 function numLabelsOverride(options: ClassificationLoadOptions): Record<string, unknown> {

@@ -11,6 +11,8 @@ export interface NativeLoadReport {
   missing: string[];
   unexpected: string[];
   mismatched: { key: string; expected: number[]; actual: number[] }[];
+  /** A wrapper's prefix ("module.", ...) on the source's keys, when removing it would match more of them. */
+  detectedPrefix?: string;
 }
 
 export interface NativeLoadResult {
@@ -47,15 +49,22 @@ export interface NativeTensorData {
   dtype: string;
 }
 
+/** Named tensors in native memory: a model's own (shared) or a file's. */
+export interface NativeStateDict {
+  entries(): NativeTensorEntry[];
+  readTensor(key: string): Promise<NativeTensorData>;
+  source(): string;
+}
+
 export interface NativeModel {
   load(
     configJson: string,
-    options: { checkpoint?: string; seed?: number; strict?: boolean; device?: string },
+    options: { checkpoint?: string; seed?: number; strict?: boolean; device?: string; stripPrefix?: string },
   ): Promise<NativeLoadResult>;
   forward(inputs: NativeForwardInputs): Promise<NativeForwardResult>;
   numParameters(): number;
-  stateDictEntries(): NativeTensorEntry[];
-  readTensor(key: string): Promise<NativeTensorData>;
+  stateDict(): NativeStateDict;
+  loadStateDict(source: NativeStateDict, options: { strict: boolean; stripPrefix?: string }): Promise<NativeLoadReport>;
   /** Writes dir/model.safetensors or dir/pytorch_model.bin (dir must exist); resolves to the file's path. */
   save(dir: string, options: { format: "safetensors" | "pytorch" }): Promise<string>;
   dispose(): void;
@@ -76,6 +85,7 @@ interface Addon {
   getNumThreads(): number;
   systemInfo(): NativeSystemInfo;
   readCheckpointInfo(path: string): Promise<NativeTensorEntry[]>;
+  readStateDict(path: string): Promise<NativeStateDict>;
 }
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

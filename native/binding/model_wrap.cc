@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "binding/convert.h"
+#include "binding/state_dict_wrap.h"
 #include "binding/task.h"
 #include "common/error.h"
 #include "io/checkpoint.h"
@@ -64,6 +65,7 @@ Napi::Object ReportToJs(Napi::Env env, const io::LoadReport& report) {
     mismatched.Set(i, m);
   }
   out.Set("mismatched", mismatched);
+  if (!report.detected_prefix.empty()) out.Set("detectedPrefix", report.detected_prefix);
   return out;
 }
 
@@ -154,8 +156,8 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                          InstanceMethod<&ModelWrap::Load>("load"),
                          InstanceMethod<&ModelWrap::Forward>("forward"),
                          InstanceMethod<&ModelWrap::NumParameters>("numParameters"),
-                         InstanceMethod<&ModelWrap::StateDictEntries>("stateDictEntries"),
-                         InstanceMethod<&ModelWrap::ReadTensor>("readTensor"),
+                         InstanceMethod<&ModelWrap::StateDict>("stateDict"),
+                         InstanceMethod<&ModelWrap::LoadStateDict>("loadStateDict"),
                          InstanceMethod<&ModelWrap::Save>("save"),
                          InstanceMethod<&ModelWrap::Dispose>("dispose"),
                      });
@@ -196,6 +198,9 @@ Napi::Value ModelWrap::Load(const Napi::CallbackInfo& info) {
                         ? static_cast<uint64_t>(options.Get("seed").As<Napi::Number>().Int64Value())
                         : 42;
     bool strict = !options.Has("strict") || options.Get("strict").ToBoolean();
+    std::string strip_prefix = options.Has("stripPrefix") && options.Get("stripPrefix").IsString()
+                                   ? options.Get("stripPrefix").As<Napi::String>().Utf8Value()
+                                   : "";
     std::string device_text = options.Has("device") && options.Get("device").IsString()
                                   ? options.Get("device").As<Napi::String>().Utf8Value()
                                   : "cpu";
@@ -219,6 +224,7 @@ Napi::Value ModelWrap::Load(const Napi::CallbackInfo& info) {
           if (!checkpoint.empty()) {
             source = io::FindCheckpointFile(checkpoint);
             tensors = io::ReadCheckpoint(source);
+            if (!strip_prefix.empty()) tensors = io::StripPrefix(tensors, strip_prefix);
           }
           if (config.task == model::Task::kSequenceClassification && config.classifier_head == ClassifierHead::kAuto) {
             config.classifier_head = DetectHead(tensors);
@@ -230,6 +236,9 @@ Napi::Value ModelWrap::Load(const Napi::CallbackInfo& info) {
             load_options.strict = strict;
             load_options.tied = module->TiedKeys();
             io::LoadReport report = io::MatchStateDict(*module, tensors, load_options);
+            if (strip_prefix.empty() && !report.complete()) {
+              report.detected_prefix = io::DetectWrapperPrefix(*module, tensors);
+            }
             io::CheckStrict(report, load_options);
             if (!report.missing.empty()) module->Initialize(seed);
             io::CopyLoaded(*module, tensors, report);
@@ -313,23 +322,52 @@ Napi::Value ModelWrap::NumParameters(const Napi::CallbackInfo& info) {
   });
 }
 
-// [{ key, shape, dtype }] in state-dict order, tied aliases included as
-// PyTorch's state_dict() lists them.
-Napi::Value ModelWrap::StateDictEntries(const Napi::CallbackInfo& info) {
+// stateDict() -> StateDict over the model's own tensors (shared, not
+// copied), in PyTorch's state_dict() order with tied aliases.
+Napi::Value ModelWrap::StateDict(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
     auto state = Require(env);
     if (!state->module) ThrowArgument(env, "model: still loading");
-    io::TensorList tensors = StateDictTensors(*state->module);
-    auto entries = Napi::Array::New(env, tensors.size());
-    for (size_t i = 0; i < tensors.size(); ++i) {
-      auto e = Napi::Object::New(env);
-      e.Set("key", tensors[i].name);
-      e.Set("shape", ToShape(env, tensors[i].tensor.sizes()));
-      e.Set("dtype", DtypeName(tensors[i].tensor.scalar_type()));
-      entries.Set(i, e);
-    }
-    return entries;
+    auto tensors = std::make_shared<io::TensorList>(StateDictTensors(*state->module));
+    for (auto& t : *tensors) t.tensor = t.tensor.detach();
+    return StateDictWrap::New(env, std::move(tensors), "state dict of the model");
+  });
+}
+
+// loadStateDict(stateDict, { strict, stripPrefix }) -> Promise<report>: copies
+// tensor to tensor inside libtorch. A strict load that does not match
+// changes nothing.
+Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    auto state = Require(env);
+    StateDictWrap* source = info.Length() > 0 ? StateDictWrap::From(info[0]) : nullptr;
+    if (source == nullptr) ThrowArgument(env, "stateDict: expected a StateDict");
+    Napi::Object options = RequireObject(info, 1, "options");
+    const bool strict = !options.Has("strict") || options.Get("strict").ToBoolean();
+    const std::string prefix = options.Has("stripPrefix") && options.Get("stripPrefix").IsString()
+                                   ? options.Get("stripPrefix").As<Napi::String>().Utf8Value()
+                                   : "";
+    auto tensors = source->tensors();
+    const std::string source_name = source->source();
+    auto report = std::make_shared<io::LoadReport>();
+    return Task::Run(
+        env, Value(),
+        [=]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          auto& module = *state->module;
+          io::TensorList named = prefix.empty() ? *tensors : io::StripPrefix(*tensors, prefix);
+          io::LoadOptions load_options;
+          load_options.source = source_name;
+          load_options.strict = strict;
+          load_options.tied = module.TiedKeys();
+          *report = io::MatchStateDict(module, named, load_options);
+          if (prefix.empty() && !report->complete()) report->detected_prefix = io::DetectWrapperPrefix(module, named);
+          io::CheckStrict(*report, load_options);
+          io::CopyLoaded(module, named, *report);
+        },
+        [report](Napi::Env env) -> Napi::Value { return ReportToJs(env, *report); });
   });
 }
 
@@ -380,38 +418,6 @@ Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
           }
         },
         [file](Napi::Env env) -> Napi::Value { return Napi::String::New(env, file); });
-  });
-}
-
-// readTensor(key) -> Promise<{ data, shape, dtype }>: a copy, for inspection.
-Napi::Value ModelWrap::ReadTensor(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return Guard(env, [&]() -> Napi::Value {
-    auto state = Require(env);
-    std::string key = RequireString(info, 0, "key");
-    auto tensor = std::make_shared<torch::Tensor>();
-    return Task::Run(
-        env, Value(),
-        [=]() {
-          std::lock_guard<std::mutex> lock(state->mutex);
-          auto& module = *state->module;
-          auto tied = state->module->TiedKeys();
-          const std::string& name = tied.count(key) ? tied.at(key) : key;
-          if (auto* p = module.named_parameters().find(name)) {
-            *tensor = p->detach().cpu().clone();
-          } else if (auto* b = module.named_buffers().find(name)) {
-            *tensor = b->detach().cpu().clone();
-          } else {
-            Fail(ErrorCode::kInvalidArgument, key, ": no such key in the model's state dict");
-          }
-        },
-        [tensor](Napi::Env env) -> Napi::Value {
-          auto out = Napi::Object::New(env);
-          out.Set("data", ToTypedArray(env, *tensor));
-          out.Set("shape", ToShape(env, tensor->sizes()));
-          out.Set("dtype", DtypeName(tensor->scalar_type()));
-          return out;
-        });
   });
 }
 

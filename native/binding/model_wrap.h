@@ -30,8 +30,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value NumParameters(const Napi::CallbackInfo& info);
-  Napi::Value StateDictEntries(const Napi::CallbackInfo& info);
-  Napi::Value ReadTensor(const Napi::CallbackInfo& info);
+  Napi::Value StateDict(const Napi::CallbackInfo& info);
+  Napi::Value LoadStateDict(const Napi::CallbackInfo& info);
   Napi::Value Save(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 

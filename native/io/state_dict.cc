@@ -72,6 +72,30 @@ LoadReport MatchStateDict(torch::nn::Module& module, const TensorList& source, c
   return report;
 }
 
+TensorList StripPrefix(const TensorList& source, const std::string& prefix) {
+  TensorList out;
+  out.reserve(source.size());
+  for (const auto& [name, tensor] : source) {
+    const bool has = !prefix.empty() && name.compare(0, prefix.size(), prefix) == 0;
+    out.push_back({has ? name.substr(prefix.size()) : name, tensor});
+  }
+  return out;
+}
+
+std::string DetectWrapperPrefix(torch::nn::Module& module, const TensorList& source) {
+  auto targets = Targets(module);
+  auto matches = [&](const TensorList& list) {
+    size_t n = 0;
+    for (const auto& t : list) n += targets.count(t.name);
+    return n;
+  };
+  const size_t plain = matches(source);
+  for (const char* prefix : {"module.", "model.", "ltgbert.", "bert.", "module.model."}) {
+    if (matches(StripPrefix(source, prefix)) > plain) return prefix;
+  }
+  return "";
+}
+
 void CheckStrict(const LoadReport& report, const LoadOptions& options) {
   if (!options.strict || report.complete()) return;
   std::ostringstream out;
@@ -82,6 +106,10 @@ void CheckStrict(const LoadReport& report, const LoadOptions& options) {
   if (!report.missing.empty()) out << "; missing " << report.missing.size() << " keys: " << JoinKeys(report.missing);
   if (!report.unexpected.empty()) {
     out << "; unexpected " << report.unexpected.size() << " keys: " << JoinKeys(report.unexpected);
+  }
+  if (!report.detected_prefix.empty()) {
+    out << "; its keys carry the prefix \"" << report.detected_prefix << "\" (a wrapper's): load with { stripPrefix: \""
+        << report.detected_prefix << "\" }";
   }
   throw Error(report.mismatched.empty() ? ErrorCode::kMissingKeys : ErrorCode::kShapeMismatch, out.str());
 }

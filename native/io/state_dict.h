@@ -23,6 +23,9 @@ struct LoadReport {
   std::vector<std::string> missing;
   std::vector<std::string> unexpected;
   std::vector<Mismatch> mismatched;
+  // A wrapper's prefix ("module.", ...) that the source's keys carry and
+  // whose removal would match more of them; empty when none.
+  std::string detected_prefix;
   bool complete() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
 };
 
@@ -36,6 +39,14 @@ struct LoadOptions {
 // harm (the position index buffers, computed from the config, and tied
 // aliases) are never reported missing.
 LoadReport MatchStateDict(torch::nn::Module& module, const TensorList& source, const LoadOptions& options);
+
+// The source with `prefix` taken off every name that starts with it.
+TensorList StripPrefix(const TensorList& source, const std::string& prefix);
+
+// Finds a prefix that wrappers put before the model's keys (DataParallel's
+// "module.", Lightning's "model.", a parent's "ltgbert." or "bert.") which,
+// taken off, matches more of the source's keys to the module; "" if none.
+std::string DetectWrapperPrefix(torch::nn::Module& module, const TensorList& source);
 
 // Throws for a strict load whose report is not complete: kShapeMismatch when
 // a shape differs, else kMissingKeys; the message names every key.
