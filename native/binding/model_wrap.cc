@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 
 #include "binding/convert.h"
 #include "binding/state_dict_wrap.h"
@@ -240,7 +241,10 @@ Napi::Value ModelWrap::Load(const Napi::CallbackInfo& info) {
               report.detected_prefix = io::DetectWrapperPrefix(*module, tensors);
             }
             io::CheckStrict(report, load_options);
-            if (!report.missing.empty()) module->Initialize(seed);
+            if (!report.missing.empty()) {
+              const std::set<std::string> missing(report.missing.begin(), report.missing.end());
+              module->Initialize(seed, &missing);
+            }
             io::CopyLoaded(*module, tensors, report);
             result->report = std::move(report);
           } else {

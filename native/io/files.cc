@@ -8,6 +8,8 @@
 
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <random>
 #include <utility>
 
@@ -28,7 +30,24 @@ ErrorCode CodeForErrno(int error) {
   }
 }
 
+// Live mappings, begin -> size, for ReleaseMappedPages.
+std::mutex g_mappings_mutex;
+std::map<uintptr_t, size_t> g_mappings;
+
 }  // namespace
+
+void ReleaseMappedPages(const void* data, size_t size) {
+  const auto begin = reinterpret_cast<uintptr_t>(data);
+  std::lock_guard<std::mutex> lock(g_mappings_mutex);
+  auto it = g_mappings.upper_bound(begin);
+  if (it == g_mappings.begin()) return;
+  --it;
+  if (begin < it->first || begin + size > it->first + it->second) return;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (begin + page - 1) / page * page;  // whole pages inside the range only
+  const uintptr_t last = (begin + size) / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
 
 std::shared_ptr<MappedFile> MappedFile::Open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -54,11 +73,21 @@ std::shared_ptr<MappedFile> MappedFile::Open(const std::string& path) {
   }
   // The mapping keeps the file's pages reachable; the descriptor is not needed.
   ::close(fd);
+  if (data != nullptr) {
+    std::lock_guard<std::mutex> lock(g_mappings_mutex);
+    g_mappings[reinterpret_cast<uintptr_t>(data)] = size;
+  }
   return std::shared_ptr<MappedFile>(new MappedFile(path, data, size));
 }
 
 MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(data_, size_);
+  if (data_ != nullptr) {
+    {
+      std::lock_guard<std::mutex> lock(g_mappings_mutex);
+      g_mappings.erase(reinterpret_cast<uintptr_t>(data_));
+    }
+    ::munmap(data_, size_);
+  }
 }
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {

@@ -34,6 +34,13 @@ class MappedFile {
   size_t size_;
 };
 
+// Lets the kernel drop the pages of [data, data + size) when they lie in a
+// MappedFile's mapping: a tensor read from a checkpoint and already copied
+// into a model need not stay resident (the file's pages are read again if
+// touched). Anything else is left alone. Keeps a load's peak near one copy
+// of the weights rather than two.
+void ReleaseMappedPages(const void* data, size_t size);
+
 // Writes to `.<name>.tmp-<pid>-<random>` beside the target and renames it over
 // the target on Commit(), so a reader never sees half a checkpoint and a failed
 // save leaves the previous one intact. Destroyed without Commit() (an exception

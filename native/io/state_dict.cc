@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "common/error.h"
+#include "io/files.h"
 
 namespace ltgbert::io {
 namespace {
@@ -119,7 +120,9 @@ void CopyLoaded(torch::nn::Module& module, const TensorList& source, const LoadR
   auto targets = Targets(module);
   std::set<std::string> loaded(report.loaded.begin(), report.loaded.end());
   for (const auto& [name, tensor] : source) {
-    if (loaded.count(name)) targets.at(name).copy_(tensor);
+    if (!loaded.count(name)) continue;
+    targets.at(name).copy_(tensor);
+    ReleaseMappedPages(tensor.data_ptr(), tensor.nbytes());
   }
 }
 

@@ -1,6 +1,8 @@
 #include "model/ltg_bert.h"
 
 #include <cmath>
+#include <set>
+#include <string>
 
 #include "common/error.h"
 
@@ -65,37 +67,52 @@ torch::Tensor LtgBertImpl::Loss(const torch::Tensor& logits, const torch::Tensor
   return F::cross_entropy(logits, labels);
 }
 
-void LtgBertImpl::Initialize(uint64_t seed) {
+namespace {
+
+// FNV-1a: a stable hash of a parameter's name, so that its initial values
+// depend on the seed and the name alone, not on which others are drawn.
+uint64_t NameHash(const std::string& name) {
+  uint64_t hash = 1469598103934665603ull;
+  for (unsigned char c : name) hash = (hash ^ c) * 1099511628211ull;
+  return hash;
+}
+
+// Layer i of "transformer.layers.<i>.mlp.mlp.<1|4>.weight", else -1.
+int64_t FeedForwardLayer(const std::string& name) {
+  static const std::string kPrefix = "transformer.layers.";
+  if (name.rfind(kPrefix, 0) != 0) return -1;
+  const size_t dot = name.find('.', kPrefix.size());
+  if (dot == std::string::npos) return -1;
+  const std::string rest = name.substr(dot);
+  if (rest != ".mlp.mlp.1.weight" && rest != ".mlp.mlp.4.weight") return -1;
+  return std::stoll(name.substr(kPrefix.size(), dot - kPrefix.size()));
+}
+
+}  // namespace
+
+void LtgBertImpl::Initialize(uint64_t seed, const std::set<std::string>* only) {
   torch::NoGradGuard no_grad;
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   const double std = std::sqrt(2.0 / (5.0 * config_.hidden_size));
   // Truncated normal by inverse CDF: uniform in the CDF's image of [-2, 2] std.
-  auto truncated_normal = [&](torch::Tensor t) {
-    const double lo = 0.5 * (1.0 + std::erf(-2.0 / std::sqrt(2.0)));
-    const double hi = 0.5 * (1.0 + std::erf(2.0 / std::sqrt(2.0)));
-    auto cpu = torch::empty(t.sizes(), torch::kFloat32);
-    cpu.uniform_(2 * lo - 1, 2 * hi - 1, generator).erfinv_().mul_(std * std::sqrt(2.0)).clamp_(-2 * std, 2 * std);
-    t.copy_(cpu);
-  };
+  const double lo = 0.5 * (1.0 + std::erf(-2.0 / std::sqrt(2.0)));
+  const double hi = 0.5 * (1.0 + std::erf(2.0 / std::sqrt(2.0)));
   for (auto& item : named_parameters()) {
     const std::string& name = item.key();
+    if (only != nullptr && only->count(name) == 0) continue;
     torch::Tensor& p = item.value();
     const bool is_norm = name.find("layer_norm") != std::string::npos;
     if (p.dim() >= 2) {
-      truncated_normal(p);
+      auto generator = at::make_generator<at::CPUGeneratorImpl>(seed ^ NameHash(name));
+      auto values = torch::empty(p.sizes(), torch::kFloat32);
+      values.uniform_(2 * lo - 1, 2 * hi - 1, generator).erfinv_().mul_(std * std::sqrt(2.0)).clamp_(-2 * std, 2 * std);
+      const int64_t layer = FeedForwardLayer(name);
+      if (layer >= 0) values.mul_(std::sqrt(1.0 / (2.0 * (layer + 1))));
+      p.copy_(values);
     } else if (is_norm && name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0) {
       p.fill_(1.0);
     } else {
       p.zero_();
     }
-  }
-  int64_t i = 0;
-  for (const auto& layer : *transformer->layers) {
-    const double factor = std::sqrt(1.0 / (2.0 * (i + 1)));
-    for (auto& item : layer->named_parameters()) {
-      if (item.key().rfind("mlp.mlp.", 0) == 0) item.value().mul_(factor);
-    }
-    ++i;
   }
 }
 

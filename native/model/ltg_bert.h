@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 
 #include "model/config.h"
@@ -37,7 +38,10 @@ class LtgBertImpl : public torch::nn::Module {
   // with std sqrt(2 / (5 D)) cut at two std for embeddings and linear
   // weights, zero biases, unit LayerNorm weights, and the feed-forward
   // weights of layer i scaled by sqrt(1 / (2 (i + 1))).
-  void Initialize(uint64_t seed);
+  // Each parameter draws from its own generator, seeded by `seed` and its
+  // name, so that initialising only some (`only`: those a checkpoint lacks)
+  // gives them the values a full initialisation would.
+  void Initialize(uint64_t seed, const std::set<std::string>* only = nullptr);
 
   // State-dict keys that name another parameter (tied weights): alias -> key.
   std::map<std::string, std::string> TiedKeys() const;
