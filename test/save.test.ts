@@ -221,6 +221,7 @@ describe("a failed save leaves the model already in the folder", () => {
     );
     const result = JSON.parse(stdout.trim().split("\n").pop()!) as { ok: boolean; code?: string; message?: string };
     expect(result.ok).toBe(false);
+    expect(result.code).toBe("LTGBERT_IO");
     expect(result.message).toMatch(/^.*model\.safetensors: cannot write .* \(File too large\)/);
 
     for (const [file, bytes] of before) expect(readFileSync(path.join(dir, file)).equals(bytes), file).toBe(true);
