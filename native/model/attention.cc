@@ -120,20 +120,60 @@ torch::Tensor AttentionImpl::ProbabilitiesAutograd(const torch::Tensor& qk, cons
 }
 
 // scores[q][k] += c2p[q][idx[q][k]] + p2c_t[idx[q][k]][k] over one
-// (batch, head): c2p is (T, R), p2c_t (R, T), idx an int32 (T, T) table.
+// (batch, head): c2p is (T, R), p2c_t (R, T) with row stride p2c_stride, idx
+// an int32 (T, T) table.
 // Cloned for AVX-512 and AVX2, where the compiler vectorises the gathers.
 __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3"))) void AddPositionTerms(
     float* __restrict scores, const float* __restrict c2p, const float* __restrict p2c_t,
-    const int32_t* __restrict index, int64_t T, int64_t R) {
+    const int32_t* __restrict index, int64_t T, int64_t R, int64_t p2c_stride) {
   for (int64_t q = 0; q < T; ++q) {
     float* row = scores + q * T;
     const float* c = c2p + q * R;
     const int32_t* idx = index + q * T;
     for (int64_t k = 0; k < T; ++k) {
       const int32_t r = idx[k];
-      row[k] = (row[k] + c[r]) + p2c_t[r * T + k];
+      row[k] = (row[k] + c[r]) + p2c_t[r * p2c_stride + k];
     }
   }
+}
+
+// The scores of ProbabilitiesInference on oneDNN: three batched products
+// (content scores per (batch, head), c2p and p2c per head against the
+// scaled position table), each read in place through strides, then the
+// gather of the position terms per (batch, head). False where oneDNN cannot.
+bool AttentionImpl::ProbabilitiesOneDnn(const torch::Tensor& qk, const torch::Tensor& pos, const int32_t* index,
+                                        torch::Tensor& scores) const {
+  const int64_t B = qk.size(0), T = qk.size(1), D = qk.size(2) / 2;
+  const int64_t H = num_heads_, d = head_size_, R = pos.size(0), BT = B * T;
+  const float scale = static_cast<float>(scale_);
+  auto scaled_pos = (pos * scale_).contiguous();  // (R, 2D), as the reference scales key_pos
+  const float* qk_data = qk.data_ptr<float>();
+  const float* table = scaled_pos.data_ptr<float>();
+  const int64_t head_step = PositionColumn(1, false) - PositionColumn(0, false);  // 2d per head, or d
+  auto c2p = torch::empty({H, BT, R}, qk.options());    // query_h . key_pos_h
+  auto p2c_t = torch::empty({H, R, BT}, qk.options());  // query_pos_h . key_h
+  const bool done =
+      fast::BatchedMatmul({qk_data, {H, BT, d}, {d, 2 * D, 1}},
+                          {table + PositionColumn(0, true), {H, d, R}, {head_step, 1, 2 * D}},
+                          {c2p.data_ptr<float>(), {H, BT, R}, {BT * R, R, 1}}, 1.f) &&
+      fast::BatchedMatmul({table + PositionColumn(0, false), {H, R, d}, {head_step, 2 * D, 1}},
+                          {qk_data + D, {H, d, BT}, {d, 1, 2 * D}},
+                          {p2c_t.data_ptr<float>(), {H, R, BT}, {R * BT, BT, 1}}, 1.f) &&
+      fast::BatchedMatmul({qk_data, {B, H, T, d}, {T * 2 * D, d, 2 * D, 1}},
+                          {qk_data + D, {B, H, d, T}, {T * 2 * D, d, 1, 2 * D}},
+                          {scores.data_ptr<float>(), {B, H, T, T}, {H * T * T, T * T, T, 1}}, scale);
+  if (!done) return false;
+  const float* c2p_data = c2p.data_ptr<float>();
+  const float* p2c_data = p2c_t.data_ptr<float>();
+  float* scores_data = scores.data_ptr<float>();
+  at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t b = i / H, h = i % H;
+      AddPositionTerms(scores_data + i * T * T, c2p_data + (h * BT + b * T) * R, p2c_data + h * R * BT + b * T,
+                       index, T, R, BT);
+    }
+  });
+  return true;
 }
 
 // The same numbers without autograd, straight on BLAS. Each (batch, head)
@@ -154,7 +194,9 @@ torch::Tensor AttentionImpl::ProbabilitiesInference(const torch::Tensor& qk, con
 
   auto scores = torch::empty({B, H, T, T}, qk.options());
   float* scores_data = scores.data_ptr<float>();
-  at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+  if (ProbabilitiesOneDnn(qk, pos, index_data, scores)) {
+    // done below
+  } else at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
     std::vector<float> c2p(T * R), p2c_t(R * T);
     for (int64_t i = begin; i < end; ++i) {
       const int64_t b = i / H, h = i % H;
@@ -166,7 +208,7 @@ torch::Tensor AttentionImpl::ProbabilitiesInference(const torch::Tensor& qk, con
       RowMajorGemm(T, T, d, scale, query, 2 * D, false, key, 2 * D, true, s, T);                 // q . k
       RowMajorGemm(T, R, d, scale, query, 2 * D, false, key_pos, 2 * D, true, c2p.data(), R);    // q . key_pos
       RowMajorGemm(R, T, d, scale, query_pos, 2 * D, false, key, 2 * D, true, p2c_t.data(), T);  // query_pos . k
-      AddPositionTerms(s, c2p.data(), p2c_t.data(), index_data, T, R);
+      AddPositionTerms(s, c2p.data(), p2c_t.data(), index_data, T, R, T);
     }
   });
   if (!padding_mask.defined()) return torch::softmax(scores, -1);
@@ -178,6 +220,11 @@ torch::Tensor AttentionImpl::ContextInference(const torch::Tensor& probs, const 
   const int64_t B = value.size(0), T = value.size(1), D = value.size(2);
   const int64_t H = num_heads_, d = head_size_;
   auto context = torch::empty({B, T, D}, value.options());  // (B, T, H, d) in place
+  if (fast::BatchedMatmul({probs.data_ptr<float>(), {B, H, T, T}, {H * T * T, T * T, T, 1}},
+                          {value.data_ptr<float>(), {B, H, T, d}, {T * D, d, D, 1}},
+                          {context.data_ptr<float>(), {B, H, T, d}, {T * D, d, D, 1}}, 1.f)) {
+    return context;
+  }
   const float* probs_data = probs.data_ptr<float>();
   const float* value_data = value.data_ptr<float>();
   float* context_data = context.data_ptr<float>();

@@ -43,6 +43,8 @@ class AttentionImpl : public torch::nn::Module {
                                       const torch::Tensor& padding_mask) const;
   torch::Tensor ProbabilitiesInference(const torch::Tensor& qk, const torch::Tensor& pos,
                                        const torch::Tensor& padding_mask) const;
+  bool ProbabilitiesOneDnn(const torch::Tensor& qk, const torch::Tensor& pos, const int32_t* index,
+                           torch::Tensor& scores) const;
   torch::Tensor ContextInference(const torch::Tensor& probs, const torch::Tensor& value) const;
 
   int64_t num_heads_;

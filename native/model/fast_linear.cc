@@ -41,11 +41,21 @@ dnnl::memory::desc Matrix(int64_t rows, int64_t cols, int64_t row_stride, int64_
   return dnnl::memory::desc({rows, cols}, dnnl::memory::data_type::f32, {row_stride, col_stride});
 }
 
-void AppendEltwise(dnnl::post_ops& ops, dnnl::algorithm algorithm) {
+void AppendEltwise(dnnl::post_ops& ops, dnnl::algorithm algorithm, float alpha = 0.f) {
 #if DNNL_VERSION_MAJOR >= 3
-  ops.append_eltwise(algorithm, 0.f, 0.f);
+  ops.append_eltwise(algorithm, alpha, 0.f);
 #else
-  ops.append_eltwise(/*scale=*/1.f, algorithm, 0.f, 0.f);
+  ops.append_eltwise(/*scale=*/1.f, algorithm, alpha, 0.f);
+#endif
+}
+
+dnnl::matmul::primitive_desc MatmulDesc(const dnnl::memory::desc& src, const dnnl::memory::desc& weights,
+                                        const dnnl::memory::desc& bias, const dnnl::memory::desc& dst,
+                                        const dnnl::primitive_attr& attr) {
+#if DNNL_VERSION_MAJOR >= 3
+  return dnnl::matmul::primitive_desc(Engine(), src, weights, bias, dst, attr);
+#else
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, bias, dst), attr, Engine());
 #endif
 }
 
@@ -60,6 +70,38 @@ bool Usable(const torch::Tensor& x) {
 #else
   (void)x;
   (void)DisabledByEnvironment;
+  return false;
+#endif
+}
+
+bool BatchedMatmul(const StridedArray& a, const StridedArray& b, const StridedArray& out, float alpha) {
+#ifdef LTGBERT_WITH_DNNL
+  if (DisabledByEnvironment()) return false;
+  auto desc = [](const StridedArray& x) {
+    return dnnl::memory::desc(x.sizes, dnnl::memory::data_type::f32, x.strides);
+  };
+  dnnl::post_ops ops;
+  if (alpha != 1.f) AppendEltwise(ops, dnnl::algorithm::eltwise_linear, alpha);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  dnnl::matmul::primitive_desc pd;
+  try {
+    pd = MatmulDesc(desc(a), desc(b), dnnl::memory::desc(), desc(out), attr);
+  } catch (const dnnl::error&) {
+    return false;  // no implementation for these layouts
+  }
+  // The reference kernels are correct but slow: the caller's way is better.
+  if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0) return false;
+  auto& engine = Engine();
+  dnnl::matmul matmul(pd);
+  dnnl::stream stream(engine);
+  matmul.execute(stream, {{DNNL_ARG_SRC, dnnl::memory(desc(a), engine, const_cast<float*>(a.data))},
+                          {DNNL_ARG_WEIGHTS, dnnl::memory(desc(b), engine, const_cast<float*>(b.data))},
+                          {DNNL_ARG_DST, dnnl::memory(desc(out), engine, const_cast<float*>(out.data))}});
+  stream.wait();
+  return true;
+#else
+  (void)a, (void)b, (void)out, (void)alpha;
   return false;
 #endif
 }
@@ -100,11 +142,7 @@ torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, int64_
   attr.set_post_ops(ops);
 
   auto& engine = Engine();
-#if DNNL_VERSION_MAJOR >= 3
-  dnnl::matmul::primitive_desc pd(engine, src_md, weights_md, bias_md, dst_md, attr);
-#else
-  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, weights_md, bias_md, dst_md), attr, engine);
-#endif
+  auto pd = MatmulDesc(src_md, weights_md, bias_md, dst_md, attr);
   dnnl::matmul matmul(pd);  // oneDNN caches the compiled kernel by its description
 
   std::unordered_map<int, dnnl::memory> args{

@@ -7,6 +7,9 @@
 
 #include <torch/torch.h>
 
+#include <string>
+#include <vector>
+
 namespace ltgbert::model::fast {
 
 enum class Epilogue { kNone, kGeluTanh, kGeluErf };
@@ -24,6 +27,20 @@ std::string OneDnnVersion();
 torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, int64_t row_begin, int64_t row_count,
                      const torch::Tensor& bias, Epilogue epilogue = Epilogue::kNone,
                      const torch::Tensor& multiplier = {});
+
+// A strided float32 array for BatchedMatmul: data, sizes and strides in
+// elements (outermost first).
+struct StridedArray {
+  const float* data;
+  std::vector<int64_t> sizes;
+  std::vector<int64_t> strides;
+};
+
+// out = alpha * a @ b over leading batch dimensions, every operand read or
+// written in place through its strides, on oneDNN. Returns false, doing
+// nothing, where oneDNN is not built in or has no optimised kernel for these
+// layouts: the caller then computes it another way.
+bool BatchedMatmul(const StridedArray& a, const StridedArray& b, const StridedArray& out, float alpha);
 
 // A torch::nn::Linear applied to 2-D x with an optional fused epilogue.
 torch::Tensor Apply(torch::nn::LinearImpl& linear, const torch::Tensor& x, Epilogue epilogue = Epilogue::kNone);
