@@ -137,12 +137,12 @@ __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3"))) voi
   }
 }
 
-// The scores of ProbabilitiesInference on oneDNN: three batched products
+// The scores (before softmax) on oneDNN: three batched products
 // (content scores per (batch, head), c2p and p2c per head against the
 // scaled position table), each read in place through strides, then the
 // gather of the position terms per (batch, head). False where oneDNN cannot.
-bool AttentionImpl::ProbabilitiesOneDnn(const torch::Tensor& qk, const torch::Tensor& pos, const int32_t* index,
-                                        torch::Tensor& scores) const {
+bool AttentionImpl::ScoresOneDnn(const torch::Tensor& qk, const torch::Tensor& pos, const int32_t* index,
+                                 torch::Tensor& scores) const {
   const int64_t B = qk.size(0), T = qk.size(1), D = qk.size(2) / 2;
   const int64_t H = num_heads_, d = head_size_, R = pos.size(0), BT = B * T;
   const float scale = static_cast<float>(scale_);
@@ -150,18 +150,17 @@ bool AttentionImpl::ProbabilitiesOneDnn(const torch::Tensor& qk, const torch::Te
   const float* qk_data = qk.data_ptr<float>();
   const float* table = scaled_pos.data_ptr<float>();
   const int64_t head_step = PositionColumn(1, false) - PositionColumn(0, false);  // 2d per head, or d
-  auto c2p = torch::empty({H, BT, R}, qk.options());    // query_h . key_pos_h
-  auto p2c_t = torch::empty({H, R, BT}, qk.options());  // query_pos_h . key_h
-  const bool done =
-      fast::BatchedMatmul({qk_data, {H, BT, d}, {d, 2 * D, 1}},
-                          {table + PositionColumn(0, true), {H, d, R}, {head_step, 1, 2 * D}},
-                          {c2p.data_ptr<float>(), {H, BT, R}, {BT * R, R, 1}}, 1.f) &&
-      fast::BatchedMatmul({table + PositionColumn(0, false), {H, R, d}, {head_step, 2 * D, 1}},
-                          {qk_data + D, {H, d, BT}, {d, 1, 2 * D}},
-                          {p2c_t.data_ptr<float>(), {H, R, BT}, {R * BT, BT, 1}}, 1.f) &&
-      fast::BatchedMatmul({qk_data, {B, H, T, d}, {T * 2 * D, d, 2 * D, 1}},
-                          {qk_data + D, {B, H, d, T}, {T * 2 * D, d, 1, 2 * D}},
-                          {scores.data_ptr<float>(), {B, H, T, T}, {H * T * T, T * T, T, 1}}, scale);
+  auto c2p = torch::empty({H, BT, R}, qk.options());                              // query_h . key_pos_h
+  auto p2c_t = torch::empty({H, R, BT}, qk.options());                            // query_pos_h . key_h
+  const bool done = fast::BatchedMatmul({qk_data, {H, BT, d}, {d, 2 * D, 1}},
+                                        {table + PositionColumn(0, true), {H, d, R}, {head_step, 1, 2 * D}},
+                                        {c2p.data_ptr<float>(), {H, BT, R}, {BT * R, R, 1}}, 1.f) &&
+                    fast::BatchedMatmul({table + PositionColumn(0, false), {H, R, d}, {head_step, 2 * D, 1}},
+                                        {qk_data + D, {H, d, BT}, {d, 1, 2 * D}},
+                                        {p2c_t.data_ptr<float>(), {H, R, BT}, {R * BT, BT, 1}}, 1.f) &&
+                    fast::BatchedMatmul({qk_data, {B, H, T, d}, {T * 2 * D, d, 2 * D, 1}},
+                                        {qk_data + D, {B, H, d, T}, {T * 2 * D, d, 1, 2 * D}},
+                                        {scores.data_ptr<float>(), {B, H, T, T}, {H * T * T, T * T, T, 1}}, scale);
   if (!done) return false;
   const float* c2p_data = c2p.data_ptr<float>();
   const float* p2c_data = p2c_t.data_ptr<float>();
@@ -169,34 +168,40 @@ bool AttentionImpl::ProbabilitiesOneDnn(const torch::Tensor& qk, const torch::Te
   at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const int64_t b = i / H, h = i % H;
-      AddPositionTerms(scores_data + i * T * T, c2p_data + (h * BT + b * T) * R, p2c_data + h * R * BT + b * T,
-                       index, T, R, BT);
+      AddPositionTerms(scores_data + i * T * T, c2p_data + (h * BT + b * T) * R, p2c_data + h * R * BT + b * T, index,
+                       T, R, BT);
     }
   });
   return true;
 }
 
-// The same numbers without autograd, straight on BLAS. Each (batch, head)
-// runs on one thread (small products lose most of their time to BLAS's own
-// threading) and keeps its work in cache: the content scores, its c2p and
-// p2c products against the R table rows, and one pass that gathers those
-// into the scores. Operands are read in place through their leading
-// dimensions and the scale rides on BLAS's alpha.
+// The same numbers as ProbabilitiesAutograd, without autograd: the scores
+// from ScoresOneDnn, or without oneDNN from ScoresBlas, then the softmax.
 torch::Tensor AttentionImpl::ProbabilitiesInference(const torch::Tensor& qk, const torch::Tensor& pos,
                                                     const torch::Tensor& padding_mask) const {
+  const int64_t B = qk.size(0), T = qk.size(1);
+  auto index = position_indices.narrow(0, 0, T).narrow(1, 0, T).to(torch::kInt32).contiguous();  // (T, T)
+  auto scores = torch::empty({B, num_heads_, T, T}, qk.options());
+  if (!ScoresOneDnn(qk, pos, index.data_ptr<int32_t>(), scores)) ScoresBlas(qk, pos, index.data_ptr<int32_t>(), scores);
+  if (!padding_mask.defined()) return torch::softmax(scores, -1);
+  return torch::softmax(scores.masked_fill_(padding_mask, -std::numeric_limits<float>::infinity()), -1)
+      .masked_fill_(padding_mask, 0.0);
+}
+
+// Each (batch, head) runs on one thread (small products lose most of their
+// time to BLAS's own threading) and keeps its work in cache: the content
+// scores, its c2p and p2c products against the R table rows, and one pass
+// that gathers those into the scores. Operands are read in place through
+// their leading dimensions and the scale rides on BLAS's alpha.
+void AttentionImpl::ScoresBlas(const torch::Tensor& qk, const torch::Tensor& pos, const int32_t* index,
+                               torch::Tensor& scores) const {
   const int64_t B = qk.size(0), T = qk.size(1), D = qk.size(2) / 2;
   const int64_t H = num_heads_, d = head_size_, R = pos.size(0);
   const float scale = static_cast<float>(scale_);
   const float* qk_data = qk.data_ptr<float>();    // (B, T, 2D): query | key
   const float* pos_data = pos.data_ptr<float>();  // (R, 2D)
-  auto index = position_indices.narrow(0, 0, T).narrow(1, 0, T).to(torch::kInt32).contiguous();  // (T, T)
-  const int32_t* index_data = index.data_ptr<int32_t>();
-
-  auto scores = torch::empty({B, H, T, T}, qk.options());
   float* scores_data = scores.data_ptr<float>();
-  if (ProbabilitiesOneDnn(qk, pos, index_data, scores)) {
-    // done below
-  } else at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
     std::vector<float> c2p(T * R), p2c_t(R * T);
     for (int64_t i = begin; i < end; ++i) {
       const int64_t b = i / H, h = i % H;
@@ -208,12 +213,9 @@ torch::Tensor AttentionImpl::ProbabilitiesInference(const torch::Tensor& qk, con
       RowMajorGemm(T, T, d, scale, query, 2 * D, false, key, 2 * D, true, s, T);                 // q . k
       RowMajorGemm(T, R, d, scale, query, 2 * D, false, key_pos, 2 * D, true, c2p.data(), R);    // q . key_pos
       RowMajorGemm(R, T, d, scale, query_pos, 2 * D, false, key, 2 * D, true, p2c_t.data(), T);  // query_pos . k
-      AddPositionTerms(s, c2p.data(), p2c_t.data(), index_data, T, R, T);
+      AddPositionTerms(s, c2p.data(), p2c_t.data(), index, T, R, T);
     }
   });
-  if (!padding_mask.defined()) return torch::softmax(scores, -1);
-  return torch::softmax(scores.masked_fill_(padding_mask, -std::numeric_limits<float>::infinity()), -1)
-      .masked_fill_(padding_mask, 0.0);
 }
 
 torch::Tensor AttentionImpl::ContextInference(const torch::Tensor& probs, const torch::Tensor& value) const {

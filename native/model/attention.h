@@ -43,8 +43,11 @@ class AttentionImpl : public torch::nn::Module {
                                       const torch::Tensor& padding_mask) const;
   torch::Tensor ProbabilitiesInference(const torch::Tensor& qk, const torch::Tensor& pos,
                                        const torch::Tensor& padding_mask) const;
-  bool ProbabilitiesOneDnn(const torch::Tensor& qk, const torch::Tensor& pos, const int32_t* index,
-                           torch::Tensor& scores) const;
+  // Pre-softmax scores (B, H, T, T) into `scores`: oneDNN's batched products
+  // (false where it cannot), or per-thread BLAS products.
+  bool ScoresOneDnn(const torch::Tensor& qk, const torch::Tensor& pos, const int32_t* index,
+                    torch::Tensor& scores) const;
+  void ScoresBlas(const torch::Tensor& qk, const torch::Tensor& pos, const int32_t* index, torch::Tensor& scores) const;
   torch::Tensor ContextInference(const torch::Tensor& probs, const torch::Tensor& value) const;
 
   int64_t num_heads_;
