@@ -9,7 +9,7 @@
 //   node scripts/find-libtorch.mjs --gyp KEY   a space-separated list for binding.gyp
 //                                              (KEY: includes, libdirs, libs, defines, rpath)
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -116,6 +116,15 @@ export function findOneDnn() {
   return null;
 }
 
+function bundlesOneDnn(prefix) {
+  const own = path.join(prefix, "include", "oneapi", "dnnl", "dnnl.hpp");
+  const system = findOneDnn();
+  return (
+    existsSync(own) &&
+    (!system || realpathSync(path.join(system.includeDir, "oneapi", "dnnl", "dnnl.hpp")) !== realpathSync(own))
+  );
+}
+
 export function findLibtorch() {
   for (const [source, find] of candidates()) {
     const torchDir = find();
@@ -136,7 +145,9 @@ export function findLibtorch() {
       libs,
       cuda,
       cxx11Abi: readCxx11Abi(torchDir),
-      onednn: findOneDnn(),
+      // A libtorch that bundles oneDNN exports its symbols, which would
+      // shadow the system's: use the system's only beside one without.
+      onednn: bundlesOneDnn(prefix) ? null : findOneDnn(),
     };
   }
   return null;

@@ -3,6 +3,7 @@
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 #include <sys/mman.h>
+#include <torch/version.h>
 
 #include <cstdlib>
 #include <map>
@@ -35,8 +36,15 @@ class CachingCpuAllocator final : public c10::Allocator {
  public:
   explicit CachingCpuAllocator(size_t max_cached) : max_cached_(max_cached) {}
 
-  c10::DataPtr allocate(size_t nbytes) const override {
-    void* ptr = const_cast<CachingCpuAllocator*>(this)->Allocate(nbytes);
+  // libtorch 2.3 made allocate() non-const and added copy_data().
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+  c10::DataPtr allocate(size_t nbytes) override { return Make(nbytes); }
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+#else
+  c10::DataPtr allocate(size_t nbytes) const override { return const_cast<CachingCpuAllocator*>(this)->Make(nbytes); }
+#endif
+  c10::DataPtr Make(size_t nbytes) {
+    void* ptr = Allocate(nbytes);
     return {ptr, ptr, &Free, c10::Device(c10::DeviceType::CPU)};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &Free; }
