@@ -22,6 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch  # noqa: E402
 
+from forward_bench import PRESETS  # noqa: E402
+
 from ltg_bert import (  # noqa: E402
     LtgBertConfig,
     LtgBertForMaskedLM,
@@ -217,15 +219,7 @@ def check_babylm(root: str) -> None:
 
 
 def check_acceptance_counts() -> None:
-    base = dict(
-        vocab_size=16384,
-        hidden_size=768,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        intermediate_size=2048,
-        position_bucket_size=32,
-        max_position_embeddings=512,
-    )
+    base = PRESETS["base"]  # the BabyLM base configuration
     torch.manual_seed(0)
     mlm = LtgBertForMaskedLM(LtgBertConfig.from_dict(base))
     equal("base masked-LM parameter count (tied once)", count_parameters(mlm), 98_229_760)
