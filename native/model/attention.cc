@@ -101,7 +101,7 @@ int64_t AttentionImpl::PositionColumn(int64_t head, bool key_half) const {
 torch::Tensor AttentionImpl::ProbabilitiesAutograd(const torch::Tensor& qk, const torch::Tensor& pos,
                                                    const torch::Tensor& padding_mask) const {
   const int64_t B = qk.size(0), T = qk.size(1), D = qk.size(2) / 2;
-  const int64_t H = num_heads_, d = head_size_, R = pos.size(0);
+  const int64_t H = num_heads_, d = head_size_;
   auto [query_pos, key_pos] = SplitPositions(pos);                                      // (H, R, d) each
   auto query = qk.narrow(-1, 0, D).view({B, T, H, d}).transpose(1, 2);                  // (B, H, T, d)
   auto scaled_key = (qk.narrow(-1, D, D) * scale_).view({B, T, H, d}).transpose(1, 2);  // (B, H, T, d)
@@ -113,7 +113,6 @@ torch::Tensor AttentionImpl::ProbabilitiesAutograd(const torch::Tensor& qk, cons
   // p2c[q, k] = key_k . query_pos[idx(q, k)]
   auto p2c = torch::matmul(query_pos, scaled_key.transpose(-1, -2));  // (B, H, R, T)
   scores = scores + c2p.gather(3, index) + p2c.gather(2, index);
-  (void)R;
   if (!padding_mask.defined()) return torch::softmax(scores, -1);
   return torch::softmax(scores.masked_fill(padding_mask, -std::numeric_limits<float>::infinity()), -1)
       .masked_fill(padding_mask, 0.0);
