@@ -267,7 +267,7 @@ abstract class LtgBertModel {
   }
 
   /**
-   * Runs the model. Returns a Promise; the work runs on a worker thread and
+   * Runs the model. Returns a Promise; the work runs on the native compute thread and
    * calls on one model run one at a time.
    *
    * @example

@@ -1,5 +1,5 @@
 // The JS class `Model` of the addon: owns one LTG-BERT module and runs its
-// loads, forwards and saves on worker threads, one at a time.
+// loads, forwards and saves on the native compute thread, one at a time.
 #pragma once
 
 #include <napi.h>
