@@ -15,5 +15,12 @@ export {
   type ForwardOptions,
   type ModelOutput,
 } from "./model.js";
+export {
+  Optimizer,
+  type OptimizerOptions,
+  type ScheduleOptions,
+  type ScheduleKind,
+  type TrainStepResult,
+} from "./optimizer.js";
 export type { SaveFormat, SaveOptions } from "./save.js";
 export { setNumThreads, getNumThreads, systemInfo, readCheckpointInfo } from "./system.js";

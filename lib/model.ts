@@ -10,10 +10,12 @@ import {
   callNative,
   callNativeSync,
   type NativeLoadReport,
+  type NativeBatch,
   type NativeModel,
   type NativeStateDict,
   type NativeTensorEntry,
 } from "./native.js";
+import { Optimizer, resolveOptimizerOptions, type OptimizerOptions, type TrainStepResult } from "./optimizer.js";
 import {
   checkSaveArguments,
   copyTokenizerFiles,
@@ -205,6 +207,7 @@ abstract class LtgBertModel {
   #loadReport: LoadReport | null;
   #tail: Promise<void> = Promise.resolve();
   #pending = 0;
+  #optimizers = new Set<Optimizer>();
 
   /** @internal Use the static factories. */
   constructor(
@@ -276,8 +279,62 @@ abstract class LtgBertModel {
    */
   async forward(inputs: ForwardInputs, options: ForwardOptions = {}): Promise<ModelOutput> {
     this.#ensureNotDisposed();
+    const batch = this.#toNativeBatch("inputs", inputs, false);
+    const hidden = options.hiddenStates ?? true;
+    const out = await this.enqueue((native) => native.forward({ ...batch, hidden }));
+    const result: ModelOutput = { logits: { data: out.logits, shape: out.logitsShape } };
+    if (out.lastHiddenState && out.hiddenShape)
+      result.lastHiddenState = { data: out.lastHiddenState, shape: out.hiddenShape };
+    if (out.loss !== undefined) result.loss = out.loss;
+    return result;
+  }
+
+  /**
+   * An AdamW optimizer over this model's parameters (see `Optimizer`), for
+   * `trainStep`. The model's `dispose()` frees it too.
+   *
+   * @example
+   * const opt = cls.createOptimizer({ learningRate: 2e-5, weightDecay: 0.01, maxGradNorm: 1,
+   *   schedule: { kind: "linear", warmupSteps: 100, totalSteps: 1000 } });
+   */
+  createOptimizer(options: OptimizerOptions): Optimizer {
+    const native = this.#ensureNotDisposed();
+    const resolved = resolveOptimizerOptions(options);
+    const handle = callNativeSync(() => new addon.Optimizer(native, resolved));
+    const optimizer = new Optimizer(handle, resolved, (work) => this.enqueue(() => work()));
+    this.#optimizers.add(optimizer);
+    return optimizer;
+  }
+
+  /**
+   * One training step in native code: forward in training mode (dropout on),
+   * loss, backward, clipping, then the optimizer's update at the learning
+   * rate its schedule gives this step. With an array of batches, their
+   * gradients accumulate (each loss scaled by 1 / batches.length, as Hugging
+   * Face's gradient accumulation does) into one update. No gradient or weight
+   * crosses into JS; the model is back in eval mode afterwards.
+   *
+   * @example
+   * const r = await cls.trainStep({ inputIds, attentionMask, labels }, opt);
+   * r.loss; r.gradNorm; r.learningRate;
+   */
+  async trainStep(batch: ForwardInputs | ForwardInputs[], optimizer: Optimizer): Promise<TrainStepResult> {
+    this.#ensureNotDisposed();
+    if (!(optimizer instanceof Optimizer) || !this.#optimizers.has(optimizer)) {
+      throw invalidArgument("optimizer", "an Optimizer made by this model's createOptimizer()", optimizer);
+    }
+    const list = Array.isArray(batch) ? batch : [batch];
+    if (list.length === 0) throw invalidArgument("batch", "a batch or a non-empty array of batches", batch);
+    const batches = list.map((b, i) => this.#toNativeBatch(Array.isArray(batch) ? `batch[${i}]` : "batch", b, true));
+    const native = optimizer.native;
+    const result = await this.enqueue(() => native.trainStep(batches));
+    optimizer.recordStep(result.step);
+    return result;
+  }
+
+  #toNativeBatch(name: string, inputs: ForwardInputs, requireLabels: boolean): NativeBatch {
     if (typeof inputs !== "object" || inputs === null)
-      throw invalidArgument("inputs", "{ inputIds, attentionMask?, labels? }", inputs);
+      throw invalidArgument(name, "{ inputIds, attentionMask?, labels? }", inputs);
     const ids = toIdMatrix("inputIds", inputs.inputIds);
     let maskData = onesLike(ids.shape) as Int32Array | BigInt64Array;
     if (inputs.attentionMask !== undefined) {
@@ -291,23 +348,17 @@ abstract class LtgBertModel {
       }
       maskData = m.data;
     }
+    if (requireLabels && inputs.labels === undefined) {
+      throw invalidArgument(`${name}.labels`, "the labels a training step needs", undefined);
+    }
     const labels = inputs.labels === undefined ? undefined : toLabels(inputs.labels, this.integerLabels);
-    const hidden = options.hiddenStates ?? true;
-    const out = await this.enqueue((native) =>
-      native.forward({
-        inputIds: ids.data,
-        attentionMask: maskData,
-        shape: ids.shape,
-        labels: labels?.data,
-        labelsShape: labels?.shape,
-        hidden,
-      }),
-    );
-    const result: ModelOutput = { logits: { data: out.logits, shape: out.logitsShape } };
-    if (out.lastHiddenState && out.hiddenShape)
-      result.lastHiddenState = { data: out.lastHiddenState, shape: out.hiddenShape };
-    if (out.loss !== undefined) result.loss = out.loss;
-    return result;
+    return {
+      inputIds: ids.data,
+      attentionMask: maskData,
+      shape: ids.shape,
+      labels: labels?.data,
+      labelsShape: labels?.shape,
+    };
   }
 
   /** Number of parameters, each tied weight counted once (as PyTorch's `parameters()`). */
@@ -407,6 +458,8 @@ abstract class LtgBertModel {
    * LTGBERT_DISPOSED.
    */
   dispose(): void {
+    for (const optimizer of this.#optimizers) optimizer.dispose();
+    this.#optimizers.clear();
     this.#native?.dispose();
     this.#native = null;
   }

@@ -70,6 +70,44 @@ export interface NativeModel {
   dispose(): void;
 }
 
+export interface NativeBatch {
+  inputIds: IdArray;
+  attentionMask: IdArray;
+  shape: [number, number];
+  labels?: IdArray | Float32Array;
+  labelsShape?: number[];
+}
+
+export interface NativeOptimizerOptions {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  schedule: string;
+  warmupSteps: number;
+  totalSteps: number;
+  numCycles: number;
+  seed: number;
+}
+
+export interface NativeStepResult {
+  loss: number;
+  gradNorm: number;
+  learningRate: number;
+  step: number;
+}
+
+/** AdamW over one model's parameters; its calls run under that model's lock. */
+export interface NativeOptimizer {
+  trainStep(batches: NativeBatch[]): Promise<NativeStepResult>;
+  /** Writes the moments, step count and dropout random state to `file` (safetensors). */
+  save(file: string): Promise<string>;
+  load(file: string): Promise<{ step: number }>;
+  dispose(): void;
+}
+
 export interface NativeSystemInfo {
   libtorchVersion: string;
   builtWithCuda: boolean;
@@ -81,6 +119,7 @@ export interface NativeSystemInfo {
 
 interface Addon {
   Model: new () => NativeModel;
+  Optimizer: new (model: NativeModel, options: NativeOptimizerOptions) => NativeOptimizer;
   setNumThreads(threads: number): void;
   getNumThreads(): number;
   systemInfo(): NativeSystemInfo;

@@ -2,12 +2,14 @@
 #include <napi.h>
 
 #include "binding/model_wrap.h"
+#include "binding/optimizer_wrap.h"
 #include "binding/state_dict_wrap.h"
 #include "binding/system.h"
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Model", ltgbert::binding::ModelWrap::Define(env));
   exports.Set("StateDict", ltgbert::binding::StateDictWrap::Define(env));
+  exports.Set("Optimizer", ltgbert::binding::OptimizerWrap::Define(env));
   exports.Set("readStateDict", Napi::Function::New<ltgbert::binding::ReadStateDict>(env, "readStateDict"));
   ltgbert::binding::DefineSystemFunctions(env, exports);
   return exports;

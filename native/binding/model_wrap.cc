@@ -4,6 +4,8 @@
 #include <optional>
 #include <set>
 
+#include "binding/batch.h"
+#include "binding/class_refs.h"
 #include "binding/convert.h"
 #include "binding/state_dict_wrap.h"
 #include "binding/task.h"
@@ -70,53 +72,6 @@ Napi::Object ReportToJs(Napi::Env env, const io::LoadReport& report) {
   return out;
 }
 
-// Checks ids, mask and labels against the model before any tensor math.
-void CheckInputs(const Config& c, const torch::Tensor& ids, const torch::Tensor& mask, const torch::Tensor& labels) {
-  const int64_t B = ids.size(0), T = ids.size(1);
-  if (B == 0 || T == 0)
-    Fail(ErrorCode::kInvalidArgument, "inputIds: expected a non-empty [B, T] batch, got [", B, ", ", T, "]");
-  if (T > c.max_position_embeddings) {
-    Fail(ErrorCode::kInvalidArgument, "inputIds: sequence length ", T, " exceeds max_position_embeddings (",
-         c.max_position_embeddings, ")");
-  }
-  auto [lo, hi] = torch::aminmax(ids);
-  if (lo.item<int64_t>() < 0 || hi.item<int64_t>() >= c.vocab_size) {
-    Fail(ErrorCode::kInvalidArgument, "inputIds: ids must lie in [0, ", c.vocab_size, "), got values from ",
-         lo.item<int64_t>(), " to ", hi.item<int64_t>());
-  }
-  if (mask.sizes() != ids.sizes()) {
-    Fail(ErrorCode::kInvalidArgument, "attentionMask: expected shape ", io::ShapeString(ids.sizes().vec()), ", got ",
-         io::ShapeString(mask.sizes().vec()));
-  }
-  if (!labels.defined()) return;
-  if (c.task == model::Task::kMaskedLM) {
-    if (labels.sizes() != ids.sizes()) {
-      Fail(ErrorCode::kInvalidArgument, "labels: expected shape ", io::ShapeString(ids.sizes().vec()), ", got ",
-           io::ShapeString(labels.sizes().vec()));
-    }
-    auto bad = (labels.ne(-100) & (labels.lt(0) | labels.ge(c.vocab_size))).nonzero();
-    if (bad.size(0) > 0) {
-      Fail(ErrorCode::kInvalidArgument, "labels: expected -100 or an id in [0, ", c.vocab_size, "), got ",
-           labels.index({bad[0][0], bad[0][1]}).item<int64_t>(), " at [", bad[0][0].item<int64_t>(), ", ",
-           bad[0][1].item<int64_t>(), "]");
-    }
-    return;
-  }
-  if (c.problem_type == model::ProblemType::kSingleLabel) {
-    if (labels.dim() != 1 || labels.size(0) != B) {
-      Fail(ErrorCode::kInvalidArgument, "labels: expected shape [", B, "], got ",
-           io::ShapeString(labels.sizes().vec()));
-    }
-    auto bad = (labels.lt(0) | labels.ge(c.num_labels)).nonzero();
-    if (bad.size(0) > 0) {
-      Fail(ErrorCode::kInvalidArgument, "labels: expected a label in [0, ", c.num_labels, "), got ",
-           labels[bad[0][0]].item<int64_t>(), " at index ", bad[0][0].item<int64_t>());
-    }
-  } else if (labels.size(0) != B) {
-    Fail(ErrorCode::kInvalidArgument, "labels: expected ", B, " rows, got ", io::ShapeString(labels.sizes().vec()));
-  }
-}
-
 // The model's state dict as PyTorch's state_dict() lists it, with the
 // module's own tensors (no copy). PyTorch walks the modules depth first and
 // lists each one's own parameters, then its buffers; named_modules() walks in
@@ -152,16 +107,23 @@ constexpr const char* kTorchArchiveFile = "pytorch_model.bin";
 }  // namespace
 
 Napi::Function ModelWrap::Define(Napi::Env env) {
-  return DefineClass(env, "Model",
-                     {
-                         InstanceMethod<&ModelWrap::Load>("load"),
-                         InstanceMethod<&ModelWrap::Forward>("forward"),
-                         InstanceMethod<&ModelWrap::NumParameters>("numParameters"),
-                         InstanceMethod<&ModelWrap::StateDict>("stateDict"),
-                         InstanceMethod<&ModelWrap::LoadStateDict>("loadStateDict"),
-                         InstanceMethod<&ModelWrap::Save>("save"),
-                         InstanceMethod<&ModelWrap::Dispose>("dispose"),
-                     });
+  Napi::Function ctor = DefineClass(env, "Model",
+                                    {
+                                        InstanceMethod<&ModelWrap::Load>("load"),
+                                        InstanceMethod<&ModelWrap::Forward>("forward"),
+                                        InstanceMethod<&ModelWrap::NumParameters>("numParameters"),
+                                        InstanceMethod<&ModelWrap::StateDict>("stateDict"),
+                                        InstanceMethod<&ModelWrap::LoadStateDict>("loadStateDict"),
+                                        InstanceMethod<&ModelWrap::Save>("save"),
+                                        InstanceMethod<&ModelWrap::Dispose>("dispose"),
+                                    });
+  Refs(env).model = Napi::Persistent(ctor);
+  return ctor;
+}
+
+ModelWrap* ModelWrap::From(Napi::Value value) {
+  if (!IsInstance(value, Refs(value.Env()).model)) return nullptr;
+  return Unwrap(value.As<Napi::Object>());
 }
 
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
@@ -275,15 +237,8 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
   return Guard(env, [&]() -> Napi::Value {
     auto state = Require(env);
     Napi::Object args = RequireObject(info, 0, "inputs");
-    auto shape = RequireShape(env, args.Get("shape"), "shape");
-    if (shape.size() != 2) ThrowArgument(env, "inputIds: expected shape [B, T]");
-    auto ids = CopyToTensor(env, args.Get("inputIds"), shape, "inputIds");
-    auto mask = CopyToTensor(env, args.Get("attentionMask"), shape, "attentionMask");
-    torch::Tensor labels;
-    if (args.Has("labels") && !args.Get("labels").IsUndefined() && !args.Get("labels").IsNull()) {
-      labels =
-          CopyToTensor(env, args.Get("labels"), RequireShape(env, args.Get("labelsShape"), "labelsShape"), "labels");
-    }
+    const Batch batch = ReadBatch(env, args);
+    auto ids = batch.input_ids, mask = batch.attention_mask, labels = batch.labels;
     const bool want_hidden = args.Get("hidden").ToBoolean();
 
     auto out = std::make_shared<model::Output>();

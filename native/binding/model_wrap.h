@@ -23,8 +23,14 @@ struct ModelState {
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
   static Napi::Function Define(Napi::Env env);
+  // The native side of a JS value, or null when it is not a Model.
+  static ModelWrap* From(Napi::Value value);
   explicit ModelWrap(const Napi::CallbackInfo& info);
   void Finalize(Napi::Env env) override;
+
+  // The loaded model's state; throws LTGBERT_DISPOSED after dispose() and
+  // LTGBERT_INVALID_ARGUMENT before load().
+  std::shared_ptr<ModelState> Require(Napi::Env env) const;
 
  private:
   Napi::Value Load(const Napi::CallbackInfo& info);
@@ -35,7 +41,6 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Save(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
-  std::shared_ptr<ModelState> Require(Napi::Env env) const;
   void ReportMemory(Napi::Env env, int64_t bytes);
 
   std::shared_ptr<ModelState> state_;

@@ -1,18 +1,11 @@
 #include "binding/state_dict_wrap.h"
 
+#include "binding/class_refs.h"
 #include "binding/convert.h"
 #include "binding/task.h"
 #include "common/error.h"
 
 namespace ltgbert::binding {
-namespace {
-
-// The StateDict constructor of each environment (main thread, workers).
-struct ClassRefs {
-  Napi::FunctionReference state_dict;
-};
-
-}  // namespace
 
 Napi::Function StateDictWrap::Define(Napi::Env env) {
   Napi::Function ctor = DefineClass(env, "StateDict",
@@ -21,13 +14,12 @@ Napi::Function StateDictWrap::Define(Napi::Env env) {
                                         InstanceMethod<&StateDictWrap::ReadTensor>("readTensor"),
                                         InstanceMethod<&StateDictWrap::Source>("source"),
                                     });
-  auto* refs = new ClassRefs{Napi::Persistent(ctor)};
-  env.SetInstanceData<ClassRefs>(refs);
+  Refs(env).state_dict = Napi::Persistent(ctor);
   return ctor;
 }
 
 Napi::Object StateDictWrap::New(Napi::Env env, std::shared_ptr<const io::TensorList> tensors, std::string source) {
-  Napi::Object object = env.GetInstanceData<ClassRefs>()->state_dict.New({});
+  Napi::Object object = Refs(env).state_dict.New({});
   StateDictWrap* wrap = Unwrap(object);
   wrap->tensors_ = std::move(tensors);
   wrap->source_ = std::move(source);
@@ -35,10 +27,8 @@ Napi::Object StateDictWrap::New(Napi::Env env, std::shared_ptr<const io::TensorL
 }
 
 StateDictWrap* StateDictWrap::From(Napi::Value value) {
-  if (!value.IsObject()) return nullptr;
-  Napi::Object object = value.As<Napi::Object>();
-  if (!object.InstanceOf(value.Env().GetInstanceData<ClassRefs>()->state_dict.Value())) return nullptr;
-  return Unwrap(object);
+  if (!IsInstance(value, Refs(value.Env()).state_dict)) return nullptr;
+  return Unwrap(value.As<Napi::Object>());
 }
 
 StateDictWrap::StateDictWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<StateDictWrap>(info) {

@@ -1,0 +1,177 @@
+#include "binding/optimizer_wrap.h"
+
+#include <iomanip>
+#include <sstream>
+#include <string>
+
+#include "binding/batch.h"
+#include "binding/class_refs.h"
+#include "binding/convert.h"
+#include "binding/task.h"
+#include "common/error.h"
+#include "io/checkpoint.h"
+#include "train/train_step.h"
+
+namespace ltgbert::binding {
+namespace {
+
+double NumberOption(const Napi::Object& options, const char* name, double fallback) {
+  if (!options.Has(name) || options.Get(name).IsUndefined()) return fallback;
+  if (!options.Get(name).IsNumber())
+    ThrowArgument(options.Env(), std::string("options.") + name + ": expected a number");
+  return options.Get(name).As<Napi::Number>().DoubleValue();
+}
+
+train::AdamWOptions ReadOptions(const Napi::Object& o) {
+  train::AdamWOptions options;
+  options.learning_rate = NumberOption(o, "learningRate", options.learning_rate);
+  options.beta1 = NumberOption(o, "beta1", options.beta1);
+  options.beta2 = NumberOption(o, "beta2", options.beta2);
+  options.eps = NumberOption(o, "eps", options.eps);
+  options.weight_decay = NumberOption(o, "weightDecay", options.weight_decay);
+  options.max_grad_norm = NumberOption(o, "maxGradNorm", options.max_grad_norm);
+  options.seed = static_cast<uint64_t>(NumberOption(o, "seed", static_cast<double>(options.seed)));
+  if (o.Has("schedule") && o.Get("schedule").IsString()) {
+    options.schedule.kind = train::ParseScheduleKind(o.Get("schedule").As<Napi::String>().Utf8Value());
+  }
+  options.schedule.warmup_steps = static_cast<int64_t>(NumberOption(o, "warmupSteps", 0));
+  options.schedule.total_steps = static_cast<int64_t>(NumberOption(o, "totalSteps", 0));
+  options.schedule.num_cycles = NumberOption(o, "numCycles", options.schedule.num_cycles);
+  return options;
+}
+
+std::string Exact(double value) {
+  std::ostringstream out;
+  out << std::setprecision(17) << value;
+  return out.str();
+}
+
+}  // namespace
+
+Napi::Function OptimizerWrap::Define(Napi::Env env) {
+  Napi::Function ctor = DefineClass(env, "Optimizer",
+                                    {
+                                        InstanceMethod<&OptimizerWrap::TrainStep>("trainStep"),
+                                        InstanceMethod<&OptimizerWrap::Save>("save"),
+                                        InstanceMethod<&OptimizerWrap::Load>("load"),
+                                        InstanceMethod<&OptimizerWrap::Dispose>("dispose"),
+                                    });
+  Refs(env).optimizer = Napi::Persistent(ctor);
+  return ctor;
+}
+
+OptimizerWrap::OptimizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<OptimizerWrap>(info) {
+  Napi::Env env = info.Env();
+  Guard(env, [&]() {
+    ModelWrap* model = info.Length() > 0 ? ModelWrap::From(info[0]) : nullptr;
+    if (model == nullptr) ThrowArgument(env, "model: expected a Model");
+    auto state = model->Require(env);
+    if (!state->module) ThrowArgument(env, "model: still loading");
+    auto options = ReadOptions(RequireObject(info, 1, "options"));
+    optimizer_ = std::make_shared<train::AdamW>(train::TrainableParameters(*state->module), options);
+    optimizer_->rng_state() = train::SeededRngState(state->device, options.seed);
+    model_ = state;
+  });
+}
+
+std::shared_ptr<ModelState> OptimizerWrap::RequireModel(Napi::Env env) const {
+  if (!optimizer_) throw MakeError(env, "LTGBERT_DISPOSED", "optimizer: used after dispose()");
+  auto state = model_.lock();
+  if (!state) throw MakeError(env, "LTGBERT_DISPOSED", "optimizer: its model was disposed");
+  return state;
+}
+
+// trainStep([batch, ...]) -> Promise<{ loss, gradNorm, learningRate, step }>:
+// one optimizer step over the micro-batches' accumulated gradients.
+Napi::Value OptimizerWrap::TrainStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    auto state = RequireModel(env);
+    if (info.Length() < 1 || !info[0].IsArray()) ThrowArgument(env, "batches: expected an array of batches");
+    Napi::Array list = info[0].As<Napi::Array>();
+    if (list.Length() == 0) ThrowArgument(env, "batches: expected at least one batch");
+    std::vector<Batch> batches;
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      if (!list.Get(i).IsObject()) ThrowArgument(env, "batches[" + std::to_string(i) + "]: expected an object");
+      batches.push_back(ReadBatch(env, list.Get(i).As<Napi::Object>()));
+      if (!batches.back().labels.defined()) {
+        ThrowArgument(env, "batches[" + std::to_string(i) + "].labels: a training step needs labels");
+      }
+    }
+    auto optimizer = optimizer_;
+    auto result = std::make_shared<train::StepResult>();
+    return Task::Run(
+        env, Value(),
+        [=]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          auto& module = *state->module;
+          for (const auto& b : batches) CheckInputs(module.config(), b.input_ids, b.attention_mask, b.labels);
+          *result = train::TrainStep(module, batches, *optimizer, state->device);
+        },
+        [result](Napi::Env env) -> Napi::Value {
+          auto out = Napi::Object::New(env);
+          out.Set("loss", result->loss);
+          out.Set("gradNorm", result->grad_norm);
+          out.Set("learningRate", result->learning_rate);
+          out.Set("step", static_cast<double>(result->step));
+          return out;
+        });
+  });
+}
+
+// save(file) -> Promise<string>: moments, step and random state as one
+// safetensors file, written atomically.
+Napi::Value OptimizerWrap::Save(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    auto state = RequireModel(env);
+    std::string file = RequireString(info, 0, "file");
+    auto optimizer = optimizer_;
+    return Task::Run(
+        env, Value(),
+        [=]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          const auto& o = optimizer->options();
+          io::WriteSafetensors(file, optimizer->StateTensors(),
+                               {{"format", "pt"},
+                                {"optimizer", "AdamW"},
+                                {"lr", Exact(o.learning_rate)},
+                                {"betas", Exact(o.beta1) + "," + Exact(o.beta2)},
+                                {"eps", Exact(o.eps)},
+                                {"weight_decay", Exact(o.weight_decay)}});
+        },
+        [file](Napi::Env env) -> Napi::Value { return Napi::String::New(env, file); });
+  });
+}
+
+// load(file) -> Promise<{ step }>: restores what save() wrote; checks every
+// key and shape first, so a failed load changes nothing.
+Napi::Value OptimizerWrap::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    auto state = RequireModel(env);
+    std::string file = RequireString(info, 0, "file");
+    auto optimizer = optimizer_;
+    auto step = std::make_shared<int64_t>(0);
+    return Task::Run(
+        env, Value(),
+        [=]() {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          io::TensorList tensors = io::ReadSafetensors(file);
+          optimizer->LoadStateTensors(tensors, file);
+          *step = optimizer->step();
+        },
+        [step](Napi::Env env) -> Napi::Value {
+          auto out = Napi::Object::New(env);
+          out.Set("step", static_cast<double>(*step));
+          return out;
+        });
+  });
+}
+
+Napi::Value OptimizerWrap::Dispose(const Napi::CallbackInfo& info) {
+  optimizer_.reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace ltgbert::binding

@@ -1,0 +1,167 @@
+#include "train/optimizer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <map>
+
+#include "common/error.h"
+#include "io/state_dict.h"
+
+namespace ltgbert::train {
+namespace {
+
+constexpr const char* kStepKey = "step";
+constexpr const char* kRngKey = "rng_state";
+constexpr const char* kExpAvg = "exp_avg.";
+constexpr const char* kExpAvgSq = "exp_avg_sq.";
+
+// One pass over a float32 CPU parameter, in the order and precision of
+// PyTorch's single-tensor AdamW: every scalar is rounded to float as the
+// tensor ops round it.
+void FusedUpdate(Parameter& p, const torch::Tensor& grad, float decay_factor, float beta1, float beta2,
+                 float one_minus_beta1, float one_minus_beta2, float bias2_sqrt, float eps, float step_size) {
+  float* param = p.value.data_ptr<float>();
+  float* m = p.exp_avg.data_ptr<float>();
+  float* v = p.exp_avg_sq.data_ptr<float>();
+  const float* g = grad.data_ptr<float>();
+  at::parallel_for(0, p.value.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float gi = g[i];
+      const float mi = m[i] * beta1 + one_minus_beta1 * gi;
+      const float vi = v[i] * beta2 + one_minus_beta2 * (gi * gi);
+      m[i] = mi;
+      v[i] = vi;
+      const float denom = std::sqrt(vi) / bias2_sqrt + eps;
+      param[i] = param[i] * decay_factor - step_size * (mi / denom);
+    }
+  });
+}
+
+bool Fusable(const Parameter& p, const torch::Tensor& grad) {
+  return p.value.is_cpu() && p.value.scalar_type() == torch::kFloat32 && p.value.is_contiguous() &&
+         grad.scalar_type() == torch::kFloat32 && grad.is_contiguous() && !grad.is_sparse();
+}
+
+}  // namespace
+
+AdamW::AdamW(std::vector<Parameter> params, const AdamWOptions& options)
+    : params_(std::move(params)), options_(options) {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
+  rng_state_ = generator.get_state();
+}
+
+double AdamW::NextLearningRate() const { return options_.learning_rate * LearningRateFactor(options_.schedule, step_); }
+
+double AdamW::Step() {
+  torch::NoGradGuard no_grad;
+  const double lr = NextLearningRate();
+  ++step_;
+  const double bias1 = 1.0 - std::pow(options_.beta1, static_cast<double>(step_));
+  const double bias2 = 1.0 - std::pow(options_.beta2, static_cast<double>(step_));
+  const double step_size = lr / bias1;
+  const double bias2_sqrt = std::sqrt(bias2);
+  for (auto& p : params_) {
+    torch::Tensor grad = p.value.grad();
+    if (!grad.defined()) continue;
+    if (!p.exp_avg.defined()) {
+      p.exp_avg = torch::zeros_like(p.value, torch::MemoryFormat::Preserve);
+      p.exp_avg_sq = torch::zeros_like(p.value, torch::MemoryFormat::Preserve);
+    }
+    const double decay = p.decay ? options_.weight_decay : 0.0;
+    if (Fusable(p, grad) && p.exp_avg.is_contiguous()) {
+      FusedUpdate(p, grad, static_cast<float>(1.0 - lr * decay), static_cast<float>(options_.beta1),
+                  static_cast<float>(options_.beta2), static_cast<float>(1.0 - options_.beta1),
+                  static_cast<float>(1.0 - options_.beta2), static_cast<float>(bias2_sqrt),
+                  static_cast<float>(options_.eps), static_cast<float>(step_size));
+    } else {
+      p.value.mul_(1.0 - lr * decay);
+      p.exp_avg.mul_(options_.beta1).add_(grad, 1.0 - options_.beta1);
+      p.exp_avg_sq.mul_(options_.beta2).addcmul_(grad, grad, 1.0 - options_.beta2);
+      auto denom = (p.exp_avg_sq.sqrt() / bias2_sqrt).add_(options_.eps);
+      p.value.addcdiv_(p.exp_avg, denom, -step_size);
+    }
+  }
+  for (auto& p : params_) p.value.mutable_grad() = torch::Tensor();
+  return lr;
+}
+
+io::TensorList AdamW::StateTensors() const {
+  io::TensorList out;
+  out.push_back({kStepKey, torch::tensor({step_}, torch::kInt64)});
+  out.push_back({kRngKey, rng_state_});
+  for (const auto& p : params_) {
+    // Moments not created yet (no step, or a parameter without gradient)
+    // are zeros, as they would be at their first update.
+    out.push_back({kExpAvg + p.name, p.exp_avg.defined() ? p.exp_avg : torch::zeros_like(p.value)});
+    out.push_back({kExpAvgSq + p.name, p.exp_avg_sq.defined() ? p.exp_avg_sq : torch::zeros_like(p.value)});
+  }
+  return out;
+}
+
+void AdamW::LoadStateTensors(const io::TensorList& tensors, const std::string& source) {
+  std::map<std::string, torch::Tensor> by_name;
+  for (const auto& t : tensors) by_name[t.name] = t.tensor;
+  auto require = [&](const std::string& key) -> const torch::Tensor& {
+    auto it = by_name.find(key);
+    if (it == by_name.end()) Fail(ErrorCode::kMissingKeys, source, ": ", key, ": missing from the optimizer state");
+    return it->second;
+  };
+  const torch::Tensor& step = require(kStepKey);
+  if (step.numel() != 1 || step.scalar_type() != torch::kInt64 || step.item<int64_t>() < 0) {
+    Fail(ErrorCode::kBadCheckpoint, source, ": ", kStepKey, ": expected one non-negative int64");
+  }
+  const torch::Tensor& rng = require(kRngKey);
+  if (rng.scalar_type() != torch::kUInt8 || rng.sizes() != rng_state_.sizes()) {
+    Fail(ErrorCode::kBadCheckpoint, source, ": ", kRngKey, ": expected uint8 ",
+         io::ShapeString(rng_state_.sizes().vec()), ", got ", io::ShapeString(rng.sizes().vec()));
+  }
+  for (const auto& p : params_) {
+    for (const char* prefix : {kExpAvg, kExpAvgSq}) {
+      const std::string key = prefix + p.name;
+      const torch::Tensor& t = require(key);
+      if (t.sizes() != p.value.sizes()) {
+        Fail(ErrorCode::kShapeMismatch, source, ": ", key, ": expected ", io::ShapeString(p.value.sizes().vec()),
+             ", got ", io::ShapeString(t.sizes().vec()));
+      }
+    }
+  }
+  const size_t expected = 2 + 2 * params_.size();
+  if (by_name.size() != expected) {
+    for (const auto& [name, tensor] : by_name) {
+      bool known = name == kStepKey || name == kRngKey;
+      for (const auto& p : params_) known = known || name == kExpAvg + p.name || name == kExpAvgSq + p.name;
+      if (!known) Fail(ErrorCode::kBadCheckpoint, source, ": ", name, ": not a state of this model's optimizer");
+    }
+  }
+  // Every check passed: nothing below can fail on the input.
+  torch::NoGradGuard no_grad;
+  step_ = step.item<int64_t>();
+  rng_state_ = rng.clone();
+  for (auto& p : params_) {
+    p.exp_avg = by_name[kExpAvg + p.name].to(p.value.device(), p.value.scalar_type()).clone().contiguous();
+    p.exp_avg_sq = by_name[kExpAvgSq + p.name].to(p.value.device(), p.value.scalar_type()).clone().contiguous();
+  }
+}
+
+double ClipGradNorm(const std::vector<Parameter>& params, double max_norm) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> norms;
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : params) {
+    const torch::Tensor& grad = p.value.grad();
+    if (!grad.defined()) continue;
+    grads.push_back(grad);
+    norms.push_back(grad.norm(2));
+  }
+  if (norms.empty()) return 0.0;
+  torch::Tensor total = torch::stack(norms).norm(2);
+  if (max_norm > 0) {
+    torch::Tensor coefficient = (max_norm / (total + 1e-6)).clamp_max(1.0);
+    for (auto& grad : grads) grad.mul_(coefficient);
+  }
+  return total.item<double>();
+}
+
+}  // namespace ltgbert::train

@@ -1,0 +1,101 @@
+#include "train/train_step.h"
+
+#include <ATen/Context.h>
+
+#include <mutex>
+#include <string>
+
+#include "common/error.h"
+
+namespace ltgbert::train {
+namespace {
+
+bool EndsWith(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Swaps a random state into the device's default generator for the
+// lifetime of the object, and keeps what it became.
+class RngSwap {
+ public:
+  RngSwap(const torch::Device& device, torch::Tensor* state)
+      : generator_(at::globalContext().defaultGenerator(device)), state_(state) {
+    std::lock_guard<std::mutex> lock(generator_.mutex());
+    saved_ = generator_.get_state();
+    generator_.set_state(*state_);
+  }
+  ~RngSwap() {
+    std::lock_guard<std::mutex> lock(generator_.mutex());
+    *state_ = generator_.get_state();
+    generator_.set_state(saved_);
+  }
+  RngSwap(const RngSwap&) = delete;
+  RngSwap& operator=(const RngSwap&) = delete;
+
+ private:
+  at::Generator generator_;
+  torch::Tensor* state_;
+  torch::Tensor saved_;
+};
+
+// Training mode for the lifetime of the object, eval mode after.
+class TrainMode {
+ public:
+  explicit TrainMode(torch::nn::Module& module) : module_(module) { module_.train(true); }
+  ~TrainMode() { module_.train(false); }
+  TrainMode(const TrainMode&) = delete;
+  TrainMode& operator=(const TrainMode&) = delete;
+
+ private:
+  torch::nn::Module& module_;
+};
+
+}  // namespace
+
+std::vector<Parameter> TrainableParameters(model::LtgBertImpl& module) {
+  std::vector<Parameter> out;
+  for (const auto& item : module.named_modules(/*name_prefix=*/"", /*include_self=*/true)) {
+    const bool layer_norm = item.value()->as<torch::nn::LayerNorm>() != nullptr;
+    const std::string prefix = item.key().empty() ? "" : item.key() + ".";
+    for (const auto& p : item.value()->named_parameters(/*recurse=*/false)) {
+      if (!p.value().requires_grad()) continue;
+      out.push_back({prefix + p.key(), p.value(), !layer_norm && !EndsWith(p.key(), "bias")});
+    }
+  }
+  return out;
+}
+
+torch::Tensor SeededRngState(const torch::Device& device, uint64_t seed) {
+  at::Generator generator = at::globalContext().defaultGenerator(device);
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  torch::Tensor saved = generator.get_state();
+  generator.set_current_seed(seed);
+  torch::Tensor seeded = generator.get_state();
+  generator.set_state(saved);
+  return seeded;
+}
+
+StepResult TrainStep(model::LtgBertImpl& module, const std::vector<Batch>& batches, AdamW& optimizer,
+                     const torch::Device& device) {
+  if (batches.empty()) Fail(ErrorCode::kInvalidArgument, "trainStep: expected at least one batch");
+  for (const auto& p : optimizer.params()) p.value.mutable_grad() = torch::Tensor();
+
+  StepResult result;
+  {
+    torch::AutoGradMode grad_mode(true);
+    TrainMode train_mode(module);
+    RngSwap rng(device, &optimizer.rng_state());
+    const double scale = 1.0 / static_cast<double>(batches.size());
+    for (const auto& batch : batches) {
+      auto out = module.forward(batch.input_ids.to(device), batch.attention_mask.to(device), batch.labels.to(device));
+      (out.loss * scale).backward();
+      result.loss += out.loss.item<double>() * scale;
+    }
+  }
+  result.grad_norm = ClipGradNorm(optimizer.params(), optimizer.options().max_grad_norm);
+  result.learning_rate = optimizer.Step();
+  result.step = optimizer.step();
+  return result;
+}
+
+}  // namespace ltgbert::train

@@ -1,0 +1,44 @@
+// One optimizer step of an LTG-BERT model: forward with dropout, loss,
+// backward over one or more micro-batches (gradient accumulation), clipping
+// by global norm, AdamW. Gradients and weights stay in libtorch.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "model/ltg_bert.h"
+#include "train/optimizer.h"
+
+namespace ltgbert::train {
+
+struct Batch {
+  torch::Tensor input_ids;       // (B, T) int64
+  torch::Tensor attention_mask;  // (B, T) int64
+  torch::Tensor labels;          // as LtgBertImpl::forward takes them
+};
+
+struct StepResult {
+  double loss = 0;           // mean of the micro-batches' mean losses
+  double grad_norm = 0;      // global 2-norm before clipping
+  double learning_rate = 0;  // the rate this step used
+  int64_t step = 0;          // optimizer steps taken, this one included
+};
+
+// The model's parameters with Hugging Face's weight-decay rule: no decay
+// for biases and for the parameters of LayerNorm modules.
+std::vector<Parameter> TrainableParameters(model::LtgBertImpl& module);
+
+// The state of `device`'s default generator after seeding it with `seed`,
+// leaving the generator itself as it was.
+torch::Tensor SeededRngState(const torch::Device& device, uint64_t seed);
+
+// Runs the step on `device`, where the model lives. The batches' losses are
+// each scaled by 1 / batches.size() before backward, as Hugging Face's
+// Trainer scales them. Dropout draws from the optimizer's own random state,
+// which the step advances; the model is back in eval mode afterwards.
+StepResult TrainStep(model::LtgBertImpl& module, const std::vector<Batch>& batches, AdamW& optimizer,
+                     const torch::Device& device);
+
+}  // namespace ltgbert::train
