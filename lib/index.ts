@@ -17,3 +17,12 @@ export {
 } from "./model.js";
 export type { SaveFormat, SaveOptions } from "./save.js";
 export { setNumThreads, getNumThreads, systemInfo, readCheckpointInfo } from "./system.js";
+export {
+  Tokenizer,
+  type TextInput,
+  type IdTensor,
+  type EncodeOptions,
+  type EncodeBatchOptions,
+  type BatchEncoding,
+  type RaggedEncoding,
+} from "./tokenizer.js";
