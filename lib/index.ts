@@ -26,3 +26,19 @@ export {
   type BatchEncoding,
   type RaggedEncoding,
 } from "./tokenizer.js";
+export {
+  readDataset,
+  encodeDataset,
+  makeBatches,
+  planBatches,
+  shuffle,
+  Batches,
+  type Dataset,
+  type DatasetFormat,
+  type ReadDatasetOptions,
+  type EncodedDataset,
+  type EncodeDatasetOptions,
+  type BatchPlanOptions,
+  type MakeBatchesOptions,
+  type Batch,
+} from "./data.js";
