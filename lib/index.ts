@@ -24,3 +24,28 @@ export {
 } from "./optimizer.js";
 export type { SaveFormat, SaveOptions } from "./save.js";
 export { setNumThreads, getNumThreads, systemInfo, readCheckpointInfo } from "./system.js";
+export {
+  Tokenizer,
+  type TextInput,
+  type IdTensor,
+  type EncodeOptions,
+  type EncodeBatchOptions,
+  type BatchEncoding,
+  type RaggedEncoding,
+} from "./tokenizer.js";
+export {
+  readDataset,
+  encodeDataset,
+  makeBatches,
+  planBatches,
+  shuffle,
+  Batches,
+  type Dataset,
+  type DatasetFormat,
+  type ReadDatasetOptions,
+  type EncodedDataset,
+  type EncodeDatasetOptions,
+  type BatchPlanOptions,
+  type MakeBatchesOptions,
+  type Batch,
+} from "./data.js";

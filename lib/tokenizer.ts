@@ -1,0 +1,472 @@
+// The tokenizer: Hugging Face's `tokenizers` library (its Node binding) does
+// all the tokenizing; this file reads the files, finds the special tokens,
+// and packs the library's encodings into the typed arrays the model takes.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { Tokenizer as HfTokenizer, templateProcessing, type Encoding, type TruncationStrategy } from "tokenizers";
+import { describe, invalidArgument, LtgBertError } from "./errors.js";
+
+/** One input of a batch: a text, or a pair of texts (`[CLS] A [SEP] B [SEP]`). */
+export type TextInput = string | readonly [string, string];
+
+/** Token ids or a mask as the model takes them: row-major, shape [B, T]. */
+export interface IdTensor {
+  data: Int32Array;
+  shape: [number, number];
+}
+
+export interface EncodeOptions {
+  /**
+   * The most tokens a sequence may have, [CLS] and [SEP] included: the
+   * model's `max_position_embeddings`. Default: `model_max_length` from
+   * tokenizer_config.json, else no limit.
+   */
+  maxLength?: number;
+  /**
+   * Cut sequences longer than `maxLength` (default true); pairs lose tokens
+   * from the longer text first. With false, a longer sequence is an
+   * LTGBERT_INVALID_ARGUMENT error.
+   */
+  truncation?: boolean;
+}
+
+export interface EncodeBatchOptions extends EncodeOptions {
+  /**
+   * "longest" (default): rows padded with the pad token to the batch's
+   * longest sequence, as a [B, T] matrix. "none": no padding; the ids of all
+   * rows one after the other, with offsets.
+   */
+  padding?: "longest" | "none";
+}
+
+/** A padded batch, ready for `model.forward({ inputIds, attentionMask })`. */
+export interface BatchEncoding {
+  inputIds: IdTensor;
+  /** 1 = token, 0 = padding. */
+  attentionMask: IdTensor;
+  /** Tokens in each row, special tokens included. */
+  lengths: Int32Array;
+  /** Tokens that truncation cut from each row (0 where nothing was cut). */
+  numTruncated: Int32Array;
+}
+
+/** An unpadded batch: row i is `ids.subarray(offsets[i], offsets[i + 1])`. */
+export interface RaggedEncoding {
+  ids: Int32Array;
+  /** B + 1 offsets into `ids`. */
+  offsets: Int32Array;
+  lengths: Int32Array;
+  numTruncated: Int32Array;
+}
+
+/** The special-token names LTG-BERT needs, with the names its tokenizers use. */
+const DEFAULT_SPECIAL = { unk: "[UNK]", cls: "[CLS]", sep: "[SEP]", pad: "[PAD]", mask: "[MASK]" } as const;
+type SpecialRole = keyof typeof DEFAULT_SPECIAL;
+const ROLES = Object.keys(DEFAULT_SPECIAL) as SpecialRole[];
+
+// Hugging Face writes model_max_length = int(1e30) when a tokenizer has no
+// limit; anything this large means "none".
+const NO_LIMIT_SENTINEL = 1e12;
+
+async function readJson(file: string, required: boolean): Promise<{ text: string; value: unknown } | null> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code;
+    if (errno === "ENOENT" || errno === "ENOTDIR") {
+      if (!required) return null;
+      throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${file}: no such file (a tokenizer needs a tokenizer.json)`, {
+        cause: error,
+      });
+    }
+    throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: cannot be read: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  try {
+    return { text, value: JSON.parse(text) };
+  } catch (error) {
+    throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A special token as tokenizer_config.json writes it: a string or `{ content }`. */
+function tokenContent(value: unknown): string | null {
+  if (typeof value === "string") return value;
+  if (isObject(value) && typeof value.content === "string") return value.content;
+  return null;
+}
+
+function checkOptions(options: unknown, batch: boolean): void {
+  if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
+  const { maxLength, truncation, padding } = options as EncodeBatchOptions;
+  if (maxLength !== undefined && (!Number.isSafeInteger(maxLength) || maxLength < 1)) {
+    throw invalidArgument("options.maxLength", "a positive integer (the model's max_position_embeddings)", maxLength);
+  }
+  if (truncation !== undefined && typeof truncation !== "boolean")
+    throw invalidArgument("options.truncation", "a boolean", truncation);
+  if (batch && padding !== undefined && padding !== "longest" && padding !== "none") {
+    throw invalidArgument("options.padding", '"longest" or "none"', padding);
+  }
+}
+
+function checkInputs(texts: unknown): TextInput[] {
+  if (!Array.isArray(texts) || texts.length === 0) {
+    throw invalidArgument("texts", "a non-empty array of strings or [string, string] pairs", texts);
+  }
+  texts.forEach((t, i) => {
+    const pair = Array.isArray(t) && t.length === 2 && typeof t[0] === "string" && typeof t[1] === "string";
+    if (typeof t !== "string" && !pair) throw invalidArgument(`texts[${i}]`, "a string or a [string, string] pair", t);
+  });
+  return texts as TextInput[];
+}
+
+/**
+ * LTG-BERT's tokenizer, read from a model directory's `tokenizer.json` and
+ * run by Hugging Face's `tokenizers` library, so ids equal Python's.
+ *
+ * Sequences are `[CLS] A [SEP]` and `[CLS] A [SEP] B [SEP]` as the file's
+ * post-processor defines them; a file whose post-processor adds no [CLS]
+ * and [SEP] (the BabyLM 10M tokenizer) gets that template, since the model
+ * reads its prediction off the first token.
+ *
+ * @example
+ * const tok = await Tokenizer.fromPretrained("ltg-bert-babylm/");
+ * const { inputIds, attentionMask } = await tok.encodeBatch(["a film", "a dull film"], { maxLength: 512 });
+ * const out = await model.forward({ inputIds, attentionMask });
+ */
+export class Tokenizer {
+  /** The `tokenizer.json` this tokenizer was read from. */
+  readonly file: string;
+  readonly unkTokenId: number;
+  readonly clsTokenId: number;
+  readonly sepTokenId: number;
+  /** From the tokenizer, not config.json (hub configs give [MASK]'s id as pad_token_id). */
+  readonly padTokenId: number;
+  readonly maskTokenId: number;
+  /** Every id the tokenizer marks special: the five above and any other added special token. */
+  readonly specialTokenIds: ReadonlySet<number>;
+  /** Vocabulary size, added tokens included. */
+  readonly vocabSize: number;
+  /** `model_max_length` from tokenizer_config.json; null when absent or "no limit". */
+  readonly modelMaxLength: number | null;
+
+  readonly #setup: Setup;
+  /** One library tokenizer per maxLength, each set up once and never changed, so concurrent calls cannot race. */
+  readonly #truncating = new Map<number, HfTokenizer>();
+
+  private constructor(setup: Setup) {
+    this.#setup = setup;
+    this.file = setup.file;
+    this.unkTokenId = setup.ids.unk;
+    this.clsTokenId = setup.ids.cls;
+    this.sepTokenId = setup.ids.sep;
+    this.padTokenId = setup.ids.pad;
+    this.maskTokenId = setup.ids.mask;
+    this.specialTokenIds = setup.special;
+    this.vocabSize = setup.plain.getVocabSize(true);
+    this.modelMaxLength = setup.modelMaxLength;
+  }
+
+  /**
+   * Reads `dir/tokenizer.json`, and `dir/tokenizer_config.json` and
+   * `dir/special_tokens_map.json` when present (special-token names,
+   * `model_max_length`; tokenizer_config.json wins where both say).
+   */
+  static async fromPretrained(dir: string): Promise<Tokenizer> {
+    if (typeof dir !== "string" || dir.length === 0) throw invalidArgument("dir", "a directory path", dir);
+    const file = path.join(dir, "tokenizer.json");
+    const main = (await readJson(file, true))!;
+    if (!isObject(main.value)) {
+      throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: expected a JSON object, got ${describe(main.value)}`);
+    }
+    const extra: Record<string, unknown> = {};
+    for (const name of ["special_tokens_map.json", "tokenizer_config.json"]) {
+      const side = path.join(dir, name);
+      const read = await readJson(side, false);
+      if (read === null) continue;
+      if (!isObject(read.value)) {
+        throw new LtgBertError("LTGBERT_BAD_CONFIG", `${side}: expected a JSON object, got ${describe(read.value)}`);
+      }
+      Object.assign(extra, read.value);
+    }
+    return new Tokenizer(await setUp(file, main.text, main.value, extra));
+  }
+
+  /** The id of `token`, or null when the vocabulary lacks it. */
+  tokenToId(token: string): number | null {
+    return this.#setup.plain.tokenToId(token) ?? null;
+  }
+
+  /** The token of `id`, or null when out of range. */
+  idToToken(id: number): string | null {
+    return this.#setup.plain.idToToken(id) ?? null;
+  }
+
+  /**
+   * The ids of one text or pair, special tokens included.
+   *
+   * @example
+   * await tok.encode("Hello world"); // [1, 9439, 85, 955, 2] with the BabyLM tokenizer
+   */
+  async encode(text: string, pair?: string, options: EncodeOptions = {}): Promise<number[]> {
+    if (typeof text !== "string") throw invalidArgument("text", "a string", text);
+    if (pair !== undefined && typeof pair !== "string") throw invalidArgument("pair", "a string", pair);
+    checkOptions(options, false);
+    const { ids } = await this.#encode([pair === undefined ? text : [text, pair]], options, "text");
+    return Array.from(ids);
+  }
+
+  /**
+   * Encodes a batch with the library's `encodeBatch` (in parallel, off the
+   * event loop), truncates to `maxLength` and pads to the longest row.
+   *
+   * @example
+   * const batch = await tok.encodeBatch([["a man plays", "someone plays"]], { maxLength: 512 });
+   * batch.inputIds.shape; // [1, T]
+   */
+  async encodeBatch(
+    texts: readonly TextInput[],
+    options?: EncodeOptions & { padding?: "longest" },
+  ): Promise<BatchEncoding>;
+  async encodeBatch(texts: readonly TextInput[], options: EncodeOptions & { padding: "none" }): Promise<RaggedEncoding>;
+  async encodeBatch(
+    texts: readonly TextInput[],
+    options: EncodeBatchOptions = {},
+  ): Promise<BatchEncoding | RaggedEncoding> {
+    const inputs = checkInputs(texts);
+    checkOptions(options, true);
+    const ragged = await this.#encode(inputs, options, "texts");
+    return options.padding === "none" ? ragged : this.pad(ragged);
+  }
+
+  /**
+   * Pads rows of a ragged encoding (all, or those listed in `rows`, in that
+   * order) with `padTokenId` to the longest of them.
+   */
+  pad(ragged: RaggedEncoding, rows?: ArrayLike<number>): BatchEncoding {
+    const { ids, offsets } = ragged;
+    const count = rows === undefined ? offsets.length - 1 : rows.length;
+    const row = (i: number): number => (rows === undefined ? i : rows[i]);
+    let width = 0;
+    for (let i = 0; i < count; i++) width = Math.max(width, ragged.lengths[row(i)]);
+    const data = new Int32Array(count * width).fill(this.padTokenId);
+    const mask = new Int32Array(count * width);
+    const lengths = new Int32Array(count);
+    const numTruncated = new Int32Array(count);
+    for (let i = 0; i < count; i++) {
+      const r = row(i);
+      const n = ragged.lengths[r];
+      data.set(ids.subarray(offsets[r], offsets[r] + n), i * width);
+      mask.fill(1, i * width, i * width + n);
+      lengths[i] = n;
+      numTruncated[i] = ragged.numTruncated[r];
+    }
+    return {
+      inputIds: { data, shape: [count, width] },
+      attentionMask: { data: mask, shape: [count, width] },
+      lengths,
+      numTruncated,
+    };
+  }
+
+  /**
+   * The text of `ids`, as the tokenizer's decoder gives it (the BabyLM
+   * tokenizer's byte-level decoder keeps the space it put before the first
+   * word). Special tokens are left out unless `skipSpecialTokens` is false.
+   */
+  async decode(ids: ArrayLike<number>, options: { skipSpecialTokens?: boolean } = {}): Promise<string> {
+    const list = Array.from(ids as ArrayLike<unknown>);
+    list.forEach((id, i) => {
+      if (!Number.isInteger(id) || (id as number) < 0) throw invalidArgument(`ids[${i}]`, "a token id", id);
+    });
+    return this.#setup.plain.decode(list as number[], options.skipSpecialTokens ?? true);
+  }
+
+  async #encode(inputs: readonly TextInput[], options: EncodeOptions, name: string): Promise<RaggedEncoding> {
+    const { plain, addedSingle, addedPair } = this.#setup;
+    const maxLength = options.maxLength ?? this.modelMaxLength;
+    const truncation = options.truncation ?? true;
+    const hasPair = inputs.some((t) => typeof t !== "string");
+    if (maxLength !== null) {
+      // The library leaves a sequence uncut when the limit leaves no room for text.
+      const added = hasPair ? addedPair : addedSingle;
+      if (maxLength <= added) {
+        throw invalidArgument(
+          "options.maxLength",
+          `more than the ${added} special tokens of a ${hasPair ? "pair" : "text"}`,
+          maxLength,
+        );
+      }
+    }
+    // Every text, first and second, goes through the library's batch encoder
+    // without special tokens; the post-processor then adds them and, under a
+    // limit, truncates a pair jointly (longest first), as the library's own
+    // encode(a, b) does. (Its encodeBatch takes no pairs in Node.)
+    const flat: string[] = [];
+    for (const t of inputs) {
+      if (typeof t === "string") flat.push(t);
+      else flat.push(t[0], t[1]);
+    }
+    let raw: Encoding[];
+    try {
+      raw = await plain.encodeBatch(flat, { addSpecialTokens: false });
+    } catch (error) {
+      throw new LtgBertError(
+        "LTGBERT_INTERNAL",
+        `${this.file}: the tokenizers library failed: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    const processor = truncation && maxLength !== null ? this.#truncatingFor(maxLength) : plain;
+    const rows: number[][] = [];
+    const numTruncated = new Int32Array(inputs.length);
+    let k = 0;
+    for (let i = 0; i < inputs.length; i++) {
+      const isPair = typeof inputs[i] !== "string";
+      const first = raw[k++];
+      const second = isPair ? raw[k++] : null;
+      const full = first.getLength() + (second?.getLength() ?? 0) + (isPair ? addedPair : addedSingle);
+      if (!truncation && maxLength !== null && full > maxLength) {
+        throw new LtgBertError(
+          "LTGBERT_INVALID_ARGUMENT",
+          `${name}[${i}]: ${full} tokens with the special tokens, more than maxLength ${maxLength} (pass truncation: true to cut it)`,
+        );
+      }
+      let ids: number[];
+      try {
+        ids = processor.postProcess(first, second, true).getIds();
+      } catch (error) {
+        throw new LtgBertError("LTGBERT_INVALID_ARGUMENT", `${name}[${i}]: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      if (maxLength !== null && ids.length > maxLength) {
+        throw new LtgBertError(
+          "LTGBERT_INTERNAL",
+          `${name}[${i}]: the tokenizers library kept ${ids.length} tokens, more than maxLength ${maxLength}`,
+        );
+      }
+      numTruncated[i] = full - ids.length;
+      rows.push(ids);
+    }
+    const offsets = new Int32Array(rows.length + 1);
+    rows.forEach((r, i) => (offsets[i + 1] = offsets[i] + r.length));
+    const ids = new Int32Array(offsets[rows.length]);
+    rows.forEach((r, i) => ids.set(r, offsets[i]));
+    return { ids, offsets, lengths: Int32Array.from(rows, (r) => r.length), numTruncated };
+  }
+
+  #truncatingFor(maxLength: number): HfTokenizer {
+    let tok = this.#truncating.get(maxLength);
+    if (tok === undefined) {
+      tok = libraryTokenizer(this.#setup.json, this.#setup.template);
+      tok.setTruncation(maxLength, { strategy: "LongestFirst" as TruncationStrategy });
+      this.#truncating.set(maxLength, tok);
+    }
+    return tok;
+  }
+}
+
+interface Setup {
+  file: string;
+  json: string;
+  /** The [CLS]/[SEP] template to install, when the file's post-processor adds neither. */
+  template: Template | null;
+  /** No truncation, no padding. */
+  plain: HfTokenizer;
+  ids: Record<SpecialRole, number>;
+  special: Set<number>;
+  modelMaxLength: number | null;
+  /** Special tokens the post-processor adds to a text and to a pair. */
+  addedSingle: number;
+  addedPair: number;
+}
+
+interface Template {
+  cls: [string, number];
+  sep: [string, number];
+}
+
+/** A library tokenizer from the file's JSON: padding and truncation off, the template on if needed. */
+function libraryTokenizer(json: string, template: Template | null): HfTokenizer {
+  const tok = HfTokenizer.fromString(json);
+  tok.disablePadding();
+  tok.disableTruncation();
+  if (template !== null) {
+    const [cls, sep] = [template.cls[0], template.sep[0]];
+    tok.setPostProcessor(
+      templateProcessing(`${cls} $A ${sep}`, `${cls} $A ${sep} $B:1 ${sep}:1`, [template.cls, template.sep]),
+    );
+  }
+  return tok;
+}
+
+async function setUp(
+  file: string,
+  json: string,
+  parsed: Record<string, unknown>,
+  extra: Record<string, unknown>,
+): Promise<Setup> {
+  let plain: HfTokenizer;
+  try {
+    plain = libraryTokenizer(json, null);
+  } catch (error) {
+    throw new LtgBertError(
+      "LTGBERT_BAD_CONFIG",
+      `${file}: the tokenizers library cannot load it: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const names = { ...DEFAULT_SPECIAL } as Record<SpecialRole, string>;
+  for (const role of ROLES) {
+    const named = tokenContent(extra[`${role}_token`]);
+    if (named !== null) names[role] = named;
+  }
+  const ids = {} as Record<SpecialRole, number>;
+  for (const role of ROLES) {
+    const id = plain.tokenToId(names[role]);
+    if (id === null || id === undefined) {
+      throw new LtgBertError(
+        "LTGBERT_BAD_CONFIG",
+        `${file}: no ${JSON.stringify(names[role])} token in the vocabulary (LTG-BERT needs ${ROLES.map((r) => names[r]).join(", ")})`,
+      );
+    }
+    ids[role] = id;
+  }
+  const special = new Set<number>(Object.values(ids));
+  if (Array.isArray(parsed.added_tokens)) {
+    for (const t of parsed.added_tokens) {
+      if (isObject(t) && t.special === true && typeof t.id === "number") special.add(t.id);
+    }
+  }
+  const max = extra.model_max_length;
+  const modelMaxLength =
+    typeof max === "number" && Number.isSafeInteger(max) && max > 0 && max < NO_LIMIT_SENTINEL ? max : null;
+
+  // Ask the library what the file's post-processor adds to a one-token text.
+  const [probe] = await plain.encodeBatch(["a"], { addSpecialTokens: false });
+  const wraps = (tok: HfTokenizer): boolean => {
+    const single = tok.postProcess(probe, null, true).getIds();
+    return single[0] === ids.cls && single[single.length - 1] === ids.sep;
+  };
+  let template: Template | null = null;
+  if (!wraps(plain)) {
+    template = { cls: [names.cls, ids.cls], sep: [names.sep, ids.sep] };
+    plain = libraryTokenizer(json, template);
+  }
+  const addedSingle = plain.postProcess(probe, null, true).getLength() - probe.getLength();
+  const addedPair = plain.postProcess(probe, probe, true).getLength() - 2 * probe.getLength();
+  return { file, json, template, plain, ids, special, modelMaxLength, addedSingle, addedPair };
+}
