@@ -44,7 +44,8 @@ AttentionImpl::AttentionImpl(const Config& c)
       nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps).elementwise_affine(false)));
   post_layer_norm =
       register_module("post_layer_norm", nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
-  dropout = register_module("dropout", nn::Dropout(c.attention_probs_dropout_prob));
+  dropout = register_module("dropout", Dropout(c.hidden_dropout_prob));
+  attention_dropout = register_module("attention_dropout", Dropout(c.attention_probs_dropout_prob));
 }
 
 // The CBLAS entry point of the BLAS that libtorch links (OpenBLAS on
@@ -253,7 +254,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   auto pos = fast::Apply(*in_proj_qk, dropout(relative)).contiguous();  // (R, 2D)
 
   auto probs = fused ? ProbabilitiesInference(qk, pos, padding_mask) : ProbabilitiesAutograd(qk, pos, padding_mask);
-  probs = dropout(probs);  // (B, H, T, T)
+  probs = attention_dropout(probs);  // (B, H, T, T)
 
   torch::Tensor context;  // (B, T, D)
   if (fused) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "model/config.h"
+#include "model/dropout.h"
 
 namespace ltgbert::model {
 
@@ -30,7 +31,8 @@ class AttentionImpl : public torch::nn::Module {
   torch::nn::Linear out_proj{nullptr};
   torch::nn::LayerNorm pre_layer_norm{nullptr};  // no affine
   torch::nn::LayerNorm post_layer_norm{nullptr};
-  torch::nn::Dropout dropout{nullptr};
+  Dropout dropout{nullptr};            // hidden_dropout_prob: position table and output
+  Dropout attention_dropout{nullptr};  // attention_probs_dropout_prob: the probabilities
 
  private:
   // (query_pos, key_pos), each (H, R, d), as position_qk_split cuts them.

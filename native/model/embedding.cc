@@ -15,7 +15,7 @@ EmbeddingImpl::EmbeddingImpl(const Config& c) {
       nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps).elementwise_affine(false)));
   relative_layer_norm = register_module("relative_layer_norm",
                                         nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
-  dropout = register_module("dropout", nn::Dropout(c.hidden_dropout_prob));
+  dropout = register_module("dropout", Dropout(c.hidden_dropout_prob));
 }
 
 std::pair<torch::Tensor, torch::Tensor> EmbeddingImpl::forward(const torch::Tensor& input_ids) {

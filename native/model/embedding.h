@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "model/config.h"
+#include "model/dropout.h"
 
 namespace ltgbert::model {
 
@@ -22,7 +23,7 @@ class EmbeddingImpl : public torch::nn::Module {
   torch::nn::Embedding word_embedding{nullptr};
   torch::nn::LayerNorm word_layer_norm{nullptr};  // no affine
   torch::nn::LayerNorm relative_layer_norm{nullptr};
-  torch::nn::Dropout dropout{nullptr};
+  Dropout dropout{nullptr};
 };
 TORCH_MODULE(Embedding);
 

@@ -22,7 +22,7 @@ FeedForwardImpl::FeedForwardImpl(const Config& c) : intermediate_size_(c.interme
                             nn::Linear(nn::LinearOptions(c.hidden_size, 2 * c.intermediate_size).bias(false)), GeGLU(),
                             no_affine(c.intermediate_size),
                             nn::Linear(nn::LinearOptions(c.intermediate_size, c.hidden_size).bias(false)),
-                            nn::Dropout(c.hidden_dropout_prob)));
+                            Dropout(c.hidden_dropout_prob)));
   input_norm_ = mlp->ptr<nn::LayerNormImpl>(0);
   up_ = mlp->ptr<nn::LinearImpl>(1);
   gated_norm_ = mlp->ptr<nn::LayerNormImpl>(3);

@@ -26,7 +26,7 @@ torch::Tensor TiedDecoderImpl::forward(const torch::Tensor& x) {
 MaskClassifierImpl::MaskClassifierImpl(const Config& c, torch::Tensor word_embedding_weight) {
   nonlinearity =
       register_module("nonlinearity", nn::Sequential(NoAffineNorm(c), nn::Linear(c.hidden_size, c.hidden_size),
-                                                     nn::GELU(), NoAffineNorm(c), nn::Dropout(c.hidden_dropout_prob),
+                                                     nn::GELU(), NoAffineNorm(c), Dropout(c.hidden_dropout_prob),
                                                      TiedDecoder(std::move(word_embedding_weight), c.vocab_size)));
 }
 
@@ -49,7 +49,7 @@ torch::Tensor MaskClassifierImpl::forward(const torch::Tensor& x) {
 ClassificationHeadImpl::ClassificationHeadImpl(const Config& c) {
   nonlinearity =
       register_module("nonlinearity", nn::Sequential(NoAffineNorm(c), nn::Linear(c.hidden_size, c.hidden_size),
-                                                     nn::GELU(), NoAffineNorm(c), nn::Dropout(c.classifier_dropout),
+                                                     nn::GELU(), NoAffineNorm(c), Dropout(c.classifier_dropout),
                                                      nn::Linear(c.hidden_size, c.num_labels)));
 }
 

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "model/config.h"
+#include "model/dropout.h"
 
 namespace ltgbert::model {
 

@@ -19,7 +19,7 @@ LtgBertImpl::LtgBertImpl(const Config& c) : config_(c) {
   }
   switch (c.classifier_head) {
     case ClassifierHead::kLinear:
-      head_dropout = register_module("dropout", torch::nn::Dropout(c.classifier_dropout));
+      head_dropout = register_module("dropout", Dropout(c.classifier_dropout));
       linear_head = register_module("classifier", torch::nn::Linear(c.hidden_size, c.num_labels));
       break;
     case ClassifierHead::kMlp:

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "model/config.h"
+#include "model/dropout.h"
 #include "model/embedding.h"
 #include "model/encoder.h"
 #include "model/heads.h"
@@ -53,7 +54,7 @@ class LtgBertImpl : public torch::nn::Module {
   MaskClassifier mlm_head{nullptr};        // "classifier" (masked LM)
   torch::nn::Linear linear_head{nullptr};  // "classifier" (linear classification)
   ClassificationHead mlp_head{nullptr};    // "head" (MLP classification)
-  torch::nn::Dropout head_dropout{nullptr};
+  Dropout head_dropout{nullptr};
 
  private:
   torch::Tensor Loss(const torch::Tensor& logits, const torch::Tensor& labels) const;

@@ -14,6 +14,7 @@ namespace {
 
 constexpr const char* kStepKey = "step";
 constexpr const char* kRngKey = "rng_state";
+constexpr const char* kStreamKey = "dropout_stream";
 constexpr const char* kExpAvg = "exp_avg.";
 constexpr const char* kExpAvgSq = "exp_avg_sq.";
 
@@ -50,6 +51,7 @@ AdamW::AdamW(std::vector<Parameter> params, const AdamWOptions& options)
     : params_(std::move(params)), options_(options) {
   auto generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
   rng_state_ = generator.get_state();
+  dropout_stream_.seed = options.seed;
 }
 
 double AdamW::NextLearningRate() const { return options_.learning_rate * LearningRateFactor(options_.schedule, step_); }
@@ -91,6 +93,9 @@ io::TensorList AdamW::StateTensors() const {
   io::TensorList out;
   out.push_back({kStepKey, torch::tensor({step_}, torch::kInt64)});
   out.push_back({kRngKey, rng_state_});
+  out.push_back({kStreamKey, torch::tensor({static_cast<int64_t>(dropout_stream_.seed),
+                                            static_cast<int64_t>(dropout_stream_.offset)},
+                                           torch::kInt64)});
   for (const auto& p : params_) {
     // Moments not created yet (no step, or a parameter without gradient)
     // are zeros, as they would be at their first update.
@@ -117,6 +122,11 @@ void AdamW::LoadStateTensors(const io::TensorList& tensors, const std::string& s
     Fail(ErrorCode::kBadCheckpoint, source, ": ", kRngKey, ": expected uint8 ",
          io::ShapeString(rng_state_.sizes().vec()), ", got ", io::ShapeString(rng.sizes().vec()));
   }
+  const torch::Tensor& stream = require(kStreamKey);
+  if (stream.scalar_type() != torch::kInt64 || stream.numel() != 2) {
+    Fail(ErrorCode::kBadCheckpoint, source, ": ", kStreamKey, ": expected int64 [2], got ",
+         io::ShapeString(stream.sizes().vec()));
+  }
   for (const auto& p : params_) {
     for (const char* prefix : {kExpAvg, kExpAvgSq}) {
       const std::string key = prefix + p.name;
@@ -127,10 +137,10 @@ void AdamW::LoadStateTensors(const io::TensorList& tensors, const std::string& s
       }
     }
   }
-  const size_t expected = 2 + 2 * params_.size();
+  const size_t expected = 3 + 2 * params_.size();
   if (by_name.size() != expected) {
     for (const auto& [name, tensor] : by_name) {
-      bool known = name == kStepKey || name == kRngKey;
+      bool known = name == kStepKey || name == kRngKey || name == kStreamKey;
       for (const auto& p : params_) known = known || name == kExpAvg + p.name || name == kExpAvgSq + p.name;
       if (!known) Fail(ErrorCode::kBadCheckpoint, source, ": ", name, ": not a state of this model's optimizer");
     }
@@ -139,6 +149,9 @@ void AdamW::LoadStateTensors(const io::TensorList& tensors, const std::string& s
   torch::NoGradGuard no_grad;
   step_ = step.item<int64_t>();
   rng_state_ = rng.clone();
+  auto stream_values = stream.contiguous();
+  dropout_stream_.seed = static_cast<uint64_t>(stream_values[0].item<int64_t>());
+  dropout_stream_.offset = static_cast<uint64_t>(stream_values[1].item<int64_t>());
   for (auto& p : params_) {
     p.exp_avg = by_name[kExpAvg + p.name].to(p.value.device(), p.value.scalar_type()).clone().contiguous();
     p.exp_avg_sq = by_name[kExpAvgSq + p.name].to(p.value.device(), p.value.scalar_type()).clone().contiguous();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "io/checkpoint.h"
+#include "model/dropout.h"
 #include "train/schedule.h"
 
 namespace ltgbert::train {
@@ -52,8 +53,10 @@ class AdamW {
   const AdamWOptions& options() const { return options_; }
   const std::vector<Parameter>& params() const { return params_; }
 
-  // The random state dropout draws from during this optimizer's steps, so
-  // that a run resumed from a checkpoint draws the same masks.
+  // The random streams of this optimizer's steps, so that a run resumed
+  // from a checkpoint draws the same dropout masks: the model's own dropout
+  // stream (CPU), and the device generator's state for what else draws.
+  model::RandomStream& dropout_stream() { return dropout_stream_; }
   torch::Tensor& rng_state() { return rng_state_; }
 
   // Moments, step count and random state as named tensors, and back. Load
@@ -65,6 +68,7 @@ class AdamW {
   std::vector<Parameter> params_;
   AdamWOptions options_;
   int64_t step_ = 0;
+  model::RandomStream dropout_stream_;
   torch::Tensor rng_state_;
 };
 

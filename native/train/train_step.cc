@@ -85,6 +85,7 @@ StepResult TrainStep(model::LtgBertImpl& module, const std::vector<Batch>& batch
     torch::AutoGradMode grad_mode(true);
     TrainMode train_mode(module);
     RngSwap rng(device, &optimizer.rng_state());
+    model::ScopedRandomStream stream(&optimizer.dropout_stream());
     const double scale = 1.0 / static_cast<double>(batches.size());
     for (const auto& batch : batches) {
       auto out = module.forward(batch.input_ids.to(device), batch.attention_mask.to(device), batch.labels.to(device));
