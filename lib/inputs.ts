@@ -13,7 +13,13 @@ export interface TensorData<T extends ArrayLike<number | bigint> = Float32Array>
 export type IdMatrix = number[][] | { data: Int32Array | BigInt64Array; shape: [number, number] | number[] };
 
 /** Labels: `number[]` (classification, regression), `number[][]` (masked LM, multi-label), or a typed array with a shape. */
-export type LabelInput = number[] | number[][] | { data: Int32Array | BigInt64Array | Float32Array; shape: number[] };
+export type LabelInput =
+  | number[]
+  | number[][]
+  | Int32Array
+  | BigInt64Array
+  | Float32Array
+  | { data: Int32Array | BigInt64Array | Float32Array; shape: number[] };
 
 function checkShape(name: string, shape: unknown, rank: number | null, length: number): number[] {
   if (
@@ -96,6 +102,10 @@ export function toLabels(value: unknown, integer: boolean): { data: IdArray | Fl
       shape: [value.length],
     };
   }
+  if (value instanceof Int32Array || value instanceof BigInt64Array || value instanceof Float32Array) {
+    if (value.length === 0) throw invalidArgument(name, "a non-empty array", value);
+    return { data: value, shape: [value.length] };
+  }
   if (typeof value === "object" && value !== null && "data" in value) {
     const { data, shape } = value as { data: unknown; shape: unknown };
     if (!(data instanceof Int32Array) && !(data instanceof BigInt64Array) && !(data instanceof Float32Array)) {
@@ -103,5 +113,5 @@ export function toLabels(value: unknown, integer: boolean): { data: IdArray | Fl
     }
     return { data, shape: checkShape(name, shape, null, data.length) };
   }
-  throw invalidArgument(name, "number[], number[][] or { data, shape }", value);
+  throw invalidArgument(name, "number[], number[][], a 1-D typed array or { data, shape }", value);
 }
