@@ -99,6 +99,123 @@ int64_t AttentionImpl::PositionColumn(int64_t head, bool key_half) const {
   return (key_half ? D : 0) + head * d;
 }
 
+namespace {
+
+// Float32 CPU attention probabilities with a hand-written backward: the
+// forward is the inference path's (batched scores, gathered position
+// terms, masked softmax); the backward runs the softmax's gradient and the
+// content products per (batch, head) on one thread each, scatters the
+// score gradients onto the position-table rows, and then takes the
+// position products per head over all B*T tokens at once. libtorch's
+// autograd would instead run B*H small batched products for each of the
+// five matrix products and gather/scatter through (B, H, T, T) index
+// tensors.
+class ProbabilitiesFunction : public torch::autograd::Function<ProbabilitiesFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& qk, const torch::Tensor& pos,
+                               const AttentionImpl* self, const torch::Tensor* padding_mask, const torch::Tensor& index,
+                               int64_t heads, double scale, int64_t query_column0, int64_t key_column0,
+                               int64_t head_step) {
+    // The mask travels by pointer: autograd refuses an undefined tensor input.
+    auto probs = self->ProbabilitiesForTraining(qk, pos, *padding_mask);
+    ctx->save_for_backward({qk, pos, probs, index});
+    ctx->saved_data["heads"] = heads;
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["query_column0"] = query_column0;
+    ctx->saved_data["key_column0"] = key_column0;
+    ctx->saved_data["head_step"] = head_step;
+    return probs;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    torch::NoGradGuard no_grad;
+    auto saved = ctx->get_saved_variables();
+    const torch::Tensor qk = saved[0].contiguous(), pos = saved[1].contiguous();
+    const torch::Tensor probs = saved[2].contiguous(), index = saved[3].contiguous();
+    const torch::Tensor grad = grads[0].contiguous();
+    const int64_t H = ctx->saved_data["heads"].toInt();
+    const float scale = static_cast<float>(ctx->saved_data["scale"].toDouble());
+    const int64_t query_column0 = ctx->saved_data["query_column0"].toInt();
+    const int64_t key_column0 = ctx->saved_data["key_column0"].toInt();
+    const int64_t head_step = ctx->saved_data["head_step"].toInt();
+    const int64_t B = qk.size(0), T = qk.size(1), D = qk.size(2) / 2, d = D / H, R = pos.size(0), BT = B * T;
+
+    auto d_qk = torch::empty_like(qk);
+    auto c2p_grad = torch::zeros({H, BT, R}, qk.options());  // d scores / d c2p, rows of all tokens
+    auto p2c_grad = torch::zeros({H, R, BT}, qk.options());  // d scores / d p2c
+    const float* qk_data = qk.data_ptr<float>();
+    const float* probs_data = probs.data_ptr<float>();
+    const float* grad_data = grad.data_ptr<float>();
+    const int32_t* idx = index.data_ptr<int32_t>();
+    float* d_qk_data = d_qk.data_ptr<float>();
+    float* c2p_data = c2p_grad.data_ptr<float>();
+    float* p2c_data = p2c_grad.data_ptr<float>();
+    at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+      std::vector<float> dscores(T * T);
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t b = i / H, h = i % H;
+        const float* p = probs_data + i * T * T;
+        const float* g = grad_data + i * T * T;
+        float* s = dscores.data();
+        for (int64_t q = 0; q < T; ++q) {  // softmax: ds = p * (g - sum(p * g))
+          float dot = 0.f;
+          for (int64_t k = 0; k < T; ++k) dot += p[q * T + k] * g[q * T + k];
+          for (int64_t k = 0; k < T; ++k) s[q * T + k] = p[q * T + k] * (g[q * T + k] - dot);
+        }
+        float* c2p = c2p_data + (h * BT + b * T) * R;  // (T, R), row stride R
+        float* p2c = p2c_data + h * R * BT + b * T;    // (R, T), row stride BT
+        for (int64_t q = 0; q < T; ++q) {
+          for (int64_t k = 0; k < T; ++k) {
+            const int32_t r = idx[q * T + k];
+            c2p[q * R + r] += s[q * T + k];
+            p2c[r * BT + k] += s[q * T + k];
+          }
+        }
+        const float* query = qk_data + b * T * 2 * D + h * d;  // (T, d), row stride 2D
+        const float* key = query + D;
+        float* d_query = d_qk_data + b * T * 2 * D + h * d;
+        float* d_key = d_query + D;
+        RowMajorGemm(T, d, T, scale, s, T, false, key, 2 * D, false, d_query, 2 * D);  // ds . k
+        RowMajorGemm(T, d, T, scale, s, T, true, query, 2 * D, false, d_key, 2 * D);   // ds^T . q
+      }
+    });
+    // The position terms, per head over all tokens.
+    auto d_pos = torch::zeros_like(pos);
+    auto rows = [&](const torch::Tensor& t, int64_t column, int64_t count) {  // (count, d) at a column
+      return t.view({-1, 2 * D}).narrow(1, column, d).narrow(0, 0, count);
+    };
+    for (int64_t h = 0; h < H; ++h) {
+      auto query = rows(qk, h * d, BT), key = rows(qk, D + h * d, BT);
+      auto d_query = rows(d_qk, h * d, BT), d_key = rows(d_qk, D + h * d, BT);
+      auto query_pos = rows(pos, query_column0 + h * head_step, R);
+      auto key_pos = rows(pos, key_column0 + h * head_step, R);
+      auto c2p = c2p_grad[h], p2c = p2c_grad[h];  // (BT, R), (R, BT)
+      d_query.addmm_(c2p, key_pos, 1.0, scale);
+      d_key.addmm_(p2c.t(), query_pos, 1.0, scale);
+      rows(d_pos, key_column0 + h * head_step, R).addmm_(c2p.t(), query, 1.0, scale);
+      rows(d_pos, query_column0 + h * head_step, R).addmm_(p2c, key, 1.0, scale);
+    }
+    return {d_qk,
+            d_pos,
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor AttentionImpl::ProbabilitiesForTraining(const torch::Tensor& qk, const torch::Tensor& pos,
+                                                      const torch::Tensor& padding_mask) const {
+  return ProbabilitiesInference(qk.contiguous(), pos.contiguous(), padding_mask);
+}
+
 torch::Tensor AttentionImpl::ProbabilitiesAutograd(const torch::Tensor& qk, const torch::Tensor& pos,
                                                    const torch::Tensor& padding_mask) const {
   const int64_t B = qk.size(0), T = qk.size(1), D = qk.size(2) / 2;
@@ -109,10 +226,18 @@ torch::Tensor AttentionImpl::ProbabilitiesAutograd(const torch::Tensor& qk, cons
 
   auto scores = torch::matmul(query, scaled_key.transpose(-1, -2));  // (B, H, T, T)
   auto index = position_indices.narrow(0, 0, T).narrow(1, 0, T).expand({B, H, T, T});
+  // The position products run per head over all B*T tokens at once: H
+  // large products rather than B*H small ones against a broadcast table.
+  auto query_h = qk.narrow(-1, 0, D).reshape({B * T, H, d}).transpose(0, 1);  // (H, BT, d)
+  auto key_h = scaled_key.transpose(0, 1).reshape({H, B * T, d});             // (H, BT, d)
   // c2p[q, k] = query_q . key_pos[idx(q, k)]
-  auto c2p = torch::matmul(query, (key_pos * scale_).transpose(-1, -2));  // (B, H, T, R)
+  auto c2p = torch::bmm(query_h, (key_pos * scale_).transpose(-1, -2))  // (H, BT, R)
+                 .view({H, B, T, -1})
+                 .transpose(0, 1);  // (B, H, T, R)
   // p2c[q, k] = key_k . query_pos[idx(q, k)]
-  auto p2c = torch::matmul(query_pos, scaled_key.transpose(-1, -2));  // (B, H, R, T)
+  auto p2c = torch::bmm(query_pos, key_h.transpose(-1, -2))  // (H, R, BT)
+                 .view({H, -1, B, T})
+                 .permute({2, 0, 1, 3});  // (B, H, R, T)
   scores = scores + c2p.gather(3, index) + p2c.gather(2, index);
   if (!padding_mask.defined()) return torch::softmax(scores, -1);
   return torch::softmax(scores.masked_fill(padding_mask, -std::numeric_limits<float>::infinity()), -1)
@@ -253,7 +378,17 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   auto value = fast::Apply(*in_proj_v, h).view({B, T, D});              // (B, T, D)
   auto pos = fast::Apply(*in_proj_qk, dropout(relative)).contiguous();  // (R, 2D)
 
-  auto probs = fused ? ProbabilitiesInference(qk, pos, padding_mask) : ProbabilitiesAutograd(qk, pos, padding_mask);
+  torch::Tensor probs;
+  if (fused) {
+    probs = ProbabilitiesInference(qk, pos, padding_mask);
+  } else if (x.is_cpu() && x.scalar_type() == torch::kFloat32 && !fast::DisabledByEnvironment()) {
+    const int64_t T_ = T;
+    auto index = position_indices.narrow(0, 0, T_).narrow(1, 0, T_).to(torch::kInt32).contiguous();
+    probs = ProbabilitiesFunction::apply(qk, pos, this, &padding_mask, index, H, scale_, PositionColumn(0, false),
+                                         PositionColumn(0, true), PositionColumn(1, false) - PositionColumn(0, false));
+  } else {
+    probs = ProbabilitiesAutograd(qk, pos, padding_mask);
+  }
   probs = attention_dropout(probs);  // (B, H, T, T)
 
   torch::Tensor context;  // (B, T, D)

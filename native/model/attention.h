@@ -34,6 +34,10 @@ class AttentionImpl : public torch::nn::Module {
   Dropout dropout{nullptr};            // hidden_dropout_prob: position table and output
   Dropout attention_dropout{nullptr};  // attention_probs_dropout_prob: the probabilities
 
+  // The forward of training's fused probabilities (no autograd inside).
+  torch::Tensor ProbabilitiesForTraining(const torch::Tensor& qk, const torch::Tensor& pos,
+                                         const torch::Tensor& padding_mask) const;
+
  private:
   // (query_pos, key_pos), each (H, R, d), as position_qk_split cuts them.
   std::pair<torch::Tensor, torch::Tensor> SplitPositions(const torch::Tensor& pos) const;

@@ -21,6 +21,8 @@ torch::Tensor Fallback(const torch::Tensor& x, const torch::Tensor& weight, int6
   return y;
 }
 
+}  // namespace
+
 bool DisabledByEnvironment() {
   static const bool disabled = [] {
     const char* value = std::getenv("LTGBERT_DISABLE_ONEDNN");
@@ -28,6 +30,8 @@ bool DisabledByEnvironment() {
   }();
   return disabled;
 }
+
+namespace {
 
 #ifdef LTGBERT_WITH_DNNL
 
@@ -168,9 +172,89 @@ torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, int64_
 #endif
 }
 
+namespace {
+
+// A float32 CPU (M, K) x (K, N) product on oneDNN into `out`, each operand
+// read through its strides; false where oneDNN cannot.
+bool Product(const torch::Tensor& a, const torch::Tensor& b, torch::Tensor& out) {
+  return BatchedMatmul({a.data_ptr<float>(), {a.size(0), a.size(1)}, {a.stride(0), a.stride(1)}},
+                       {b.data_ptr<float>(), {b.size(0), b.size(1)}, {b.stride(0), b.stride(1)}},
+                       {out.data_ptr<float>(), {out.size(0), out.size(1)}, {out.stride(0), out.stride(1)}}, 1.f);
+}
+
+// The gradients of y = x W^T (+ b) on oneDNN: dx = dy W, dW = dy^T x, db =
+// the column sums of dy.
+torch::autograd::tensor_list LinearBackward(torch::autograd::AutogradContext* ctx, const torch::Tensor& grad,
+                                            bool has_bias) {
+  auto saved = ctx->get_saved_variables();
+  const torch::Tensor& x = saved[0];
+  const torch::Tensor& weight = saved[1];
+  auto dy = grad.contiguous();
+  torch::Tensor dx, dw;
+  if (ctx->needs_input_grad(0)) {
+    dx = torch::empty({dy.size(0), weight.size(1)}, dy.options());
+    if (!Product(dy, weight, dx)) dx = torch::mm(dy, weight);
+  }
+  if (ctx->needs_input_grad(1)) {
+    dw = torch::empty(weight.sizes(), dy.options());
+    if (!Product(dy.t(), x, dw)) dw = torch::mm(dy.t(), x);
+  }
+  if (!has_bias) return {dx, dw};
+  return {dx, dw, ctx->needs_input_grad(2) ? dy.sum(0) : torch::Tensor()};
+}
+
+// y = x W^T + b, forward and backward on oneDNN (grad mode is off inside
+// forward, so Linear takes its oneDNN path).
+class LinearFunction : public torch::autograd::Function<LinearFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight, const torch::Tensor& bias) {
+    ctx->save_for_backward({x, weight});
+    return Linear(x, weight, 0, weight.size(0), bias);
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    return LinearBackward(ctx, grads[0], /*has_bias=*/true);
+  }
+};
+
+// y = x W^T, as LinearFunction without a bias.
+class LinearNoBiasFunction : public torch::autograd::Function<LinearNoBiasFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight) {
+    ctx->save_for_backward({x, weight});
+    return Linear(x, weight, 0, weight.size(0), torch::Tensor());
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    return LinearBackward(ctx, grads[0], /*has_bias=*/false);
+  }
+};
+
+bool TrainingUsable(const torch::Tensor& x, const torch::Tensor& weight) {
+#ifdef LTGBERT_WITH_DNNL
+  return !DisabledByEnvironment() && torch::GradMode::is_enabled() && x.is_cpu() &&
+         x.scalar_type() == torch::kFloat32 && weight.scalar_type() == torch::kFloat32 && x.dim() == 2 &&
+         x.is_contiguous() && weight.is_contiguous();
+#else
+  (void)x, (void)weight;
+  return false;
+#endif
+}
+
+}  // namespace
+
 torch::Tensor Apply(torch::nn::LinearImpl& linear, const torch::Tensor& x, Epilogue epilogue) {
   if (Usable(x)) return Linear(x, linear.weight, 0, linear.weight.size(0), linear.bias, epilogue);
-  auto y = linear.forward(x);
+  torch::Tensor y;
+  if (!TrainingUsable(x, linear.weight)) {
+    y = linear.forward(x);
+  } else if (linear.bias.defined()) {
+    y = LinearFunction::apply(x, linear.weight, linear.bias);
+  } else {
+    y = LinearNoBiasFunction::apply(x, linear.weight);
+  }
   if (epilogue == Epilogue::kGeluTanh) return torch::gelu(y, /*approximate=*/"tanh");
   if (epilogue == Epilogue::kGeluErf) return torch::gelu(y);
   return y;

@@ -17,6 +17,10 @@ enum class Epilogue { kNone, kGeluTanh, kGeluErf };
 // True when `x` (2-D) can take the oneDNN path: no autograd, CPU, float32.
 bool Usable(const torch::Tensor& x);
 
+// True when LTGBERT_DISABLE_ONEDNN asks for libtorch's own ops throughout
+// (also the hand-written training kernels, so they can be compared).
+bool DisabledByEnvironment();
+
 // Which oneDNN the build uses ("3.4.1"), or "" without one.
 std::string OneDnnVersion();
 

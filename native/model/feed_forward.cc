@@ -31,7 +31,12 @@ FeedForwardImpl::FeedForwardImpl(const Config& c) : intermediate_size_(c.interme
 
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
   auto flat = x.reshape({-1, x.size(-1)});  // 2-D: libtorch's linear fuses its bias there
-  if (!fast::Usable(flat)) return mlp->forward(flat).view(x.sizes());
+  if (!fast::Usable(flat)) {
+    // The same modules one by one, so that the products take fast::Apply.
+    auto up = fast::Apply(*up_, input_norm_->forward(flat));
+    auto down = fast::Apply(*down_, gated_norm_->forward(mlp[2]->as<GeGLU>()->forward(up)));
+    return mlp[5]->as<Dropout>()->forward(down).view(x.sizes());
+  }
   // Inference: the GeGLU rides on the gate half's product as its epilogue,
   // x * gelu_tanh(gate), with x the first half's product.
   const int64_t I = intermediate_size_;
