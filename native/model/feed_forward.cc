@@ -6,7 +6,42 @@ namespace ltgbert::model {
 
 namespace nn = torch::nn;
 
+namespace {
+
+// x * gelu_tanh(gate) over the two halves of one (M, 2I) tensor, whose
+// backward writes both halves' gradients into one (M, 2I) tensor rather
+// than two that autograd then concatenates.
+class GeGLUFunction : public torch::autograd::Function<GeGLUFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x) {
+    const int64_t I = x.size(-1) / 2;
+    auto value = x.narrow(-1, 0, I), gate = x.narrow(-1, I, I);
+    auto activated = torch::gelu(gate, /*approximate=*/"tanh");
+    ctx->save_for_backward({x, activated});
+    return activated * value;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const torch::Tensor& x = saved[0];
+    const torch::Tensor& activated = saved[1];
+    const int64_t I = x.size(-1) / 2;
+    auto grad = grads[0];
+    auto d_x = torch::empty_like(x);
+    auto d_value = d_x.narrow(-1, 0, I), d_gate = d_x.narrow(-1, I, I);
+    at::mul_out(d_value, grad, activated);
+    at::gelu_backward_out(d_gate, grad * x.narrow(-1, 0, I), x.narrow(-1, I, I), /*approximate=*/"tanh");
+    return {d_x};
+  }
+};
+
+}  // namespace
+
 torch::Tensor GeGLUImpl::forward(const torch::Tensor& x) {
+  if (torch::GradMode::is_enabled() && x.is_cpu() && x.dim() == 2 && !fast::DisabledByEnvironment()) {
+    return GeGLUFunction::apply(x);
+  }
   auto halves = x.chunk(2, -1);
   auto gate = torch::gelu(halves[1], /*approximate=*/"tanh");
   if (torch::GradMode::is_enabled()) return halves[0] * gate;
