@@ -20,6 +20,9 @@ MLM head (all positions): 2*N*D*D + 2*N*D*V.
 
 bench/inference.mjs has the same formula in JS and cross-checks it against
 this one.
+
+`train_step_flops` counts one training step of the sequence classifier (see
+its docstring); bench/train.mjs repeats that formula and cross-checks it.
 """
 
 
@@ -53,6 +56,34 @@ def forward_flops(config: dict, batch: int, seq: int) -> dict:
             "per_layer": per_layer,
             "layers_total": layers,
             "mlm_head": head,
+        },
+    }
+
+
+def train_step_flops(config: dict, batch: int, seq: int, num_labels: int = 2) -> dict:
+    """Matmul FLOPs of one training step of the linear sequence classifier.
+
+    Forward: the encoder layers as in forward_flops (no masked-LM head: the
+    classifier has none) plus the linear head on the first token,
+    2*B*D*num_labels. Backward: twice the forward. Every product here has
+    both operands requiring a gradient (weights are parameters; activations
+    descend from the word and relative embeddings, which are parameters too),
+    so each product C = A @ B costs two more of its size, dL/dA and dL/dB.
+    Hence step = 3 * forward. The AdamW update, clipping and the embedding
+    gradient's scatter are elementwise and not counted.
+    """
+    fwd = forward_flops(config, batch, seq)
+    encoder = fwd["breakdown"]["layers_total"]
+    head = 2 * batch * config["hidden_size"] * num_labels
+    forward = encoder + head
+    return {
+        "flops": 3 * forward,
+        "breakdown": {
+            "per_layer_forward": fwd["breakdown"]["per_layer"],
+            "encoder_forward": encoder,
+            "classifier_forward": head,
+            "forward": forward,
+            "backward": 2 * forward,
         },
     }
 
