@@ -3,12 +3,14 @@
 // of seed-cls in PyTorch (see test/fixtures/README.md). The fixtures were made
 // with the reference BLAS; under OpenBLAS PyTorch itself lands up to 6e-5
 // from the final weights, hence 1e-4 there.
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { LtgBertError, LtgBertForSequenceClassification, type OptimizerOptions } from "../lib/index.js";
-import { f32, i64, maxAbsDiff, readExpected, TINY } from "./helpers/fixtures.js";
+import { BABYLM, f32, i64, maxAbsDiff, readExpected, TINY } from "./helpers/fixtures.js";
 
 const tiny = readExpected(path.join(TINY, "expected.safetensors"));
 const train = JSON.parse(readFileSync(path.join(TINY, "expected.json"), "utf8")).train;
@@ -223,4 +225,39 @@ describe("trainStep errors", () => {
     model.dispose();
     twoLabels.dispose();
   });
+});
+
+describe("hand-written training kernels", () => {
+  // The same steps with libtorch's own autograd ops (LTGBERT_DISABLE_ONEDNN=1)
+  // and with the oneDNN linear layers and the attention's own backward, on
+  // both position splits (the golden training fixture covers per_head only).
+  const child = path.join(path.dirname(fileURLToPath(import.meta.url)), "helpers", "train-child.mjs");
+  const run = (dir: string, disable: boolean) => {
+    const config = {
+      ...JSON.parse(readFileSync(path.join(dir, "config.json"), "utf8")),
+      task: "sequence_classification",
+      num_labels: 2,
+      classifier_head: "linear",
+      hidden_dropout_prob: 0,
+      attention_probs_dropout_prob: 0,
+    };
+    const env = { ...process.env, LTGBERT_DISABLE_ONEDNN: disable ? "1" : "0" };
+    const out = execFileSync(process.execPath, [child, JSON.stringify(config), dir, "3"], { env, encoding: "utf8" });
+    return JSON.parse(out) as { steps: { loss: number; gradNorm: number }[]; first: number[] };
+  };
+
+  for (const [name, dir] of [
+    ["per_head", path.join(TINY, "seed-mlm")],
+    ["global", BABYLM],
+  ] as const) {
+    it(`agree with libtorch's autograd (${name} split)`, () => {
+      const plain = run(dir, true);
+      const fast = run(dir, false);
+      for (let i = 0; i < plain.steps.length; i++) {
+        expect(relative(fast.steps[i].loss, plain.steps[i].loss)).toBeLessThan(1e-5);
+        expect(relative(fast.steps[i].gradNorm, plain.steps[i].gradNorm)).toBeLessThan(1e-5);
+      }
+      expect(maxAbsDiff(fast.first, plain.first)).toBeLessThan(1e-5);
+    });
+  }
 });
