@@ -61,15 +61,15 @@ constexpr int kCblasRowMajor = 101;
 constexpr int kCblasNoTrans = 111;
 constexpr int kCblasTrans = 112;
 
-// C = alpha * op(A) @ op(B) for row-major matrices with leading dimensions:
+// C = alpha * op(A) @ op(B) + beta * C for row-major matrices with leading dimensions:
 // A is M x K (K x M stored when trans_a), B is K x N (N x K stored when
 // trans_b). Called from inside at::parallel_for: one product per thread.
 void RowMajorGemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, bool trans_a,
-                  const float* b, int64_t ldb, bool trans_b, float* c, int64_t ldc) {
+                  const float* b, int64_t ldb, bool trans_b, float* c, int64_t ldc, float beta = 0.0f) {
   if (cblas_sgemm != nullptr) {
     cblas_sgemm(kCblasRowMajor, trans_a ? kCblasTrans : kCblasNoTrans, trans_b ? kCblasTrans : kCblasNoTrans,
                 static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b,
-                static_cast<int>(ldb), 0.0f, c, static_cast<int>(ldc));
+                static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
     return;
   }
   auto view = [](const float* data, int64_t rows, int64_t cols, int64_t ld, bool trans) {
@@ -77,9 +77,8 @@ void RowMajorGemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, 
     return trans ? t.t() : t;
   };
   auto out = torch::from_blob(c, {m, n}, {ldc, 1}, torch::kFloat32);
-  at::mm_out(out, view(a, trans_a ? k : m, trans_a ? m : k, lda, trans_a),
-             view(b, trans_b ? n : k, trans_b ? k : n, ldb, trans_b));
-  if (alpha != 1.0f) out.mul_(alpha);
+  out.addmm_(view(a, trans_a ? k : m, trans_a ? m : k, lda, trans_a),
+             view(b, trans_b ? n : k, trans_b ? k : n, ldb, trans_b), beta, alpha);
 }
 
 }  // namespace
@@ -180,22 +179,25 @@ class ProbabilitiesFunction : public torch::autograd::Function<ProbabilitiesFunc
         RowMajorGemm(T, d, T, scale, s, T, true, query, 2 * D, false, d_key, 2 * D);   // ds^T . q
       }
     });
-    // The position terms, per head over all tokens.
+    // The position terms, per head over all tokens, one head per thread.
     auto d_pos = torch::zeros_like(pos);
-    auto rows = [&](const torch::Tensor& t, int64_t column, int64_t count) {  // (count, d) at a column
-      return t.view({-1, 2 * D}).narrow(1, column, d).narrow(0, 0, count);
-    };
-    for (int64_t h = 0; h < H; ++h) {
-      auto query = rows(qk, h * d, BT), key = rows(qk, D + h * d, BT);
-      auto d_query = rows(d_qk, h * d, BT), d_key = rows(d_qk, D + h * d, BT);
-      auto query_pos = rows(pos, query_column0 + h * head_step, R);
-      auto key_pos = rows(pos, key_column0 + h * head_step, R);
-      auto c2p = c2p_grad[h], p2c = p2c_grad[h];  // (BT, R), (R, BT)
-      d_query.addmm_(c2p, key_pos, 1.0, scale);
-      d_key.addmm_(p2c.t(), query_pos, 1.0, scale);
-      rows(d_pos, key_column0 + h * head_step, R).addmm_(c2p.t(), query, 1.0, scale);
-      rows(d_pos, query_column0 + h * head_step, R).addmm_(p2c, key, 1.0, scale);
-    }
+    const float* pos_data = pos.data_ptr<float>();
+    float* d_pos_data = d_pos.data_ptr<float>();
+    at::parallel_for(0, H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+      for (int64_t h = begin; h < end; ++h) {
+        const float* query = qk_data + h * d;  // (BT, d), row stride 2D
+        const float* key = query + D;
+        float* d_query = d_qk_data + h * d;
+        float* d_key = d_query + D;
+        const int64_t query_column = query_column0 + h * head_step, key_column = key_column0 + h * head_step;
+        const float* c2p = c2p_data + h * BT * R;  // (BT, R)
+        const float* p2c = p2c_data + h * R * BT;  // (R, BT)
+        RowMajorGemm(BT, d, R, scale, c2p, R, false, pos_data + key_column, 2 * D, false, d_query, 2 * D, 1.0f);
+        RowMajorGemm(BT, d, R, scale, p2c, BT, true, pos_data + query_column, 2 * D, false, d_key, 2 * D, 1.0f);
+        RowMajorGemm(R, d, BT, scale, c2p, R, true, query, 2 * D, false, d_pos_data + key_column, 2 * D);
+        RowMajorGemm(R, d, BT, scale, p2c, BT, false, key, 2 * D, false, d_pos_data + query_column, 2 * D);
+      }
+    });
     return {d_qk,
             d_pos,
             torch::Tensor(),
@@ -206,6 +208,57 @@ class ProbabilitiesFunction : public torch::autograd::Function<ProbabilitiesFunc
             torch::Tensor(),
             torch::Tensor(),
             torch::Tensor()};
+  }
+};
+
+// context (B, T, D) = probs (B, H, T, T) . value (B, T, D) per head, with
+// its backward, each (batch, head) on one thread and every operand read and
+// written in place through its leading dimension: no transposed copies.
+class ContextFunction : public torch::autograd::Function<ContextFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& probs,
+                               const torch::Tensor& value, int64_t heads) {
+    auto p = probs.contiguous(), v = value.contiguous();
+    ctx->save_for_backward({p, v});
+    ctx->saved_data["heads"] = heads;
+    const int64_t B = v.size(0), T = v.size(1), D = v.size(2), H = heads, d = D / H;
+    auto context = torch::empty_like(v);
+    const float* p_data = p.data_ptr<float>();
+    const float* v_data = v.data_ptr<float>();
+    float* c_data = context.data_ptr<float>();
+    at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t b = i / H, h = i % H;
+        RowMajorGemm(T, d, T, 1.0f, p_data + i * T * T, T, false, v_data + b * T * D + h * d, D, false,
+                     c_data + b * T * D + h * d, D);
+      }
+    });
+    return context;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const torch::Tensor& p = saved[0];
+    const torch::Tensor& v = saved[1];
+    auto grad = grads[0].contiguous();
+    const int64_t B = v.size(0), T = v.size(1), D = v.size(2), H = ctx->saved_data["heads"].toInt(), d = D / H;
+    auto d_probs = torch::empty_like(p);
+    auto d_value = torch::empty_like(v);
+    const float* p_data = p.data_ptr<float>();
+    const float* v_data = v.data_ptr<float>();
+    const float* g_data = grad.data_ptr<float>();
+    float* dp_data = d_probs.data_ptr<float>();
+    float* dv_data = d_value.data_ptr<float>();
+    at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t b = i / H, h = i % H;
+        const float* g = g_data + b * T * D + h * d;  // (T, d), row stride D
+        RowMajorGemm(T, T, d, 1.0f, g, D, false, v_data + b * T * D + h * d, D, true, dp_data + i * T * T, T);
+        RowMajorGemm(T, d, T, 1.0f, p_data + i * T * T, T, true, g, D, false, dv_data + b * T * D + h * d, D);
+      }
+    });
+    return {d_probs, d_value, torch::Tensor()};
   }
 };
 
@@ -395,7 +448,9 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   if (fused) {
     context = ContextInference(probs.contiguous(), value);
   } else {
-    context = torch::matmul(probs, value.view({B, T, H, d}).transpose(1, 2)).transpose(1, 2).reshape({B, T, D});
+    context = x.is_cpu() && x.scalar_type() == torch::kFloat32 && !fast::DisabledByEnvironment()
+                  ? ContextFunction::apply(probs, value, H)
+                  : torch::matmul(probs, value.view({B, T, H, d}).transpose(1, 2)).transpose(1, 2).reshape({B, T, D});
   }
   return dropout(post_layer_norm(fast::Apply(*out_proj, context.view({B * T, D})))).view({B, T, D});
 }
