@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Time one eager PyTorch training epoch of the LTG-BERT sequence classifier
+over batches planned by bench/epoch.mjs.
+
+    /usr/bin/python3 bench/reference/epoch_bench.py --batches FILE --preset mini
+    /usr/bin/python3 bench/reference/epoch_bench.py --batches FILE --config '{"vocab_size": 16384, ...}'
+
+The batches file (written by bench/epoch.mjs, which documents the same
+layout at its top), all integers little-endian:
+
+    bytes 0-7     the ASCII magic "LTGBATCH"
+    bytes 8-11    uint32 H: the length of the JSON header in bytes
+    bytes 12-...  the JSON header, UTF-8, padded with spaces so that 12 + H
+                  is a multiple of 4
+    then three int32 arrays back to back, batch after batch, each batch
+    row-major:
+      input_ids       sum of B_i * T_i values
+      attention_mask  sum of B_i * T_i values (1 = token, 0 = padding)
+      labels          sum of B_i values
+
+The header is a JSON object with at least
+    {"format": "ltgbert-batches", "version": 1, "shapes": [[B_0, T_0], ...],
+     "num_labels": 2, "warmup_steps": W, "total_steps": N}
+(bench/epoch.mjs adds where the batches came from). T_i is the longest row
+of batch i: dynamic padding.
+
+What is timed: the whole loop over the file's batches, in the file's order,
+each one the step of train_bench.py (LtgBertForSequenceClassification with
+the linear head, train mode, dropout 0.1; forward with cross-entropy;
+backward; clip_grad_norm_ to 1.0; AdamW with Hugging Face's decay groups and
+train_bench.py's hyperparameters; the linear schedule's step, here with the
+header's W warm-up steps out of N; zero_grad(set_to_none=True); loss read
+back as a float), with the int32 ids, mask and labels turned into int64
+tensors inside the loop, as a data loader would hand them over. Not timed:
+reading the file, building the model and the optimizer. There are no untimed
+warm-up steps: the first step allocates the gradients and AdamW's state, as
+the first step of any epoch does.
+
+Prints one JSON line on stdout:
+  {config, threads, batches, examples, tokens, padded_tokens, seconds_epoch,
+   losses, torch_version, warmup_steps, total_steps}
+`tokens` counts the mask's ones, `padded_tokens` the sum of B_i * T_i. With
+--progress S, a line on stderr every S seconds says how far the loop is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from forward_bench import PRESETS, parse_config  # noqa: E402
+from train_bench import BETAS, EPS, LEARNING_RATE, MAX_GRAD_NORM, decay_groups  # noqa: E402
+
+MAGIC = b"LTGBATCH"
+PREAMBLE = len(MAGIC) + 4  # the magic and the header's length
+
+
+def read_batches(path: str, torch):
+    """The header and a list of (input_ids, attention_mask, labels) int32 views."""
+    with open(path, "rb") as f:
+        raw = bytearray(f.read())
+    if raw[: len(MAGIC)] != MAGIC:
+        sys.exit(f"{path}: not a batches file (no {MAGIC.decode()} magic)")
+    (header_len,) = struct.unpack_from("<I", raw, len(MAGIC))
+    header = json.loads(raw[PREAMBLE : PREAMBLE + header_len].decode("utf-8"))
+    if header.get("format") != "ltgbert-batches" or header.get("version") != 1:
+        sys.exit(f"{path}: unknown format {header.get('format')!r} version {header.get('version')!r}")
+    if sys.byteorder != "little":
+        sys.exit("this reader assumes a little-endian machine, as the file is")
+    shapes = [tuple(s) for s in header["shapes"]]
+    cells = sum(b * t for b, t in shapes)
+    rows = sum(b for b, _ in shapes)
+    expected = PREAMBLE + header_len + 4 * (2 * cells + rows)
+    if len(raw) != expected:
+        sys.exit(f"{path}: {len(raw)} bytes, expected {expected} for {len(shapes)} batches")
+    body = torch.frombuffer(raw, dtype=torch.int32, offset=PREAMBLE + header_len)
+    ids, mask, labels = body[:cells], body[cells : 2 * cells], body[2 * cells :]
+    batches = []
+    at = row = 0
+    for b, t in shapes:
+        batches.append(
+            (
+                ids[at : at + b * t].view(b, t),  # (B, T)
+                mask[at : at + b * t].view(b, t),  # (B, T)
+                labels[row : row + b],  # (B,)
+            )
+        )
+        at += b * t
+        row += b
+    return header, batches
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batches", required=True, help="the batches file written by bench/epoch.mjs")
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument("--preset", choices=sorted(PRESETS), default="mini")
+    src.add_argument("--config", help="JSON object (or a path to a JSON file) with the model config")
+    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    ap.add_argument("--seed", type=int, default=0, help="torch.manual_seed: the init and dropout")
+    ap.add_argument("--progress", type=float, default=0, help="seconds between progress lines on stderr (0: none)")
+    args = ap.parse_args()
+
+    name, cfg = parse_config(args)
+
+    import torch
+
+    from ltg_bert import LtgBertConfig, LtgBertForSequenceClassification
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    header, batches = read_batches(args.batches, torch)
+    num_labels = header["num_labels"]
+    warmup_steps, total_steps = header["warmup_steps"], header["total_steps"]
+    longest = max(t for _, t in header["shapes"])
+    if longest > cfg["max_position_embeddings"]:
+        sys.exit(f"a batch is {longest} tokens long, more than max_position_embeddings {cfg['max_position_embeddings']}")
+
+    def linear_schedule(step: int) -> float:
+        """Hugging Face's get_linear_schedule_with_warmup factor."""
+        if step < warmup_steps:
+            return step / max(1, warmup_steps)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    # dropout probabilities are the config defaults (0.1); the constructor calls init_weights
+    config = LtgBertConfig.from_dict(cfg, num_labels=num_labels, classifier_head="linear")
+    model = LtgBertForSequenceClassification(config).train()
+    opt = torch.optim.AdamW(decay_groups(model, torch), lr=LEARNING_RATE, betas=BETAS, eps=EPS)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_schedule)
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    losses = []
+    t0 = time.perf_counter()
+    next_report = t0 + args.progress
+    for i, (ids, mask, labels) in enumerate(batches):
+        out = model(ids.long(), mask.long(), labels.long())
+        out["loss"].backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        loss = out["loss"].item()
+        losses.append(loss)
+        if not (math.isfinite(loss) and math.isfinite(grad_norm.item())):
+            sys.exit(f"batch {i}: loss {loss}, grad norm {grad_norm.item()}")
+        if args.progress > 0 and time.perf_counter() >= next_report:
+            now = time.perf_counter()
+            print(f"progress: {i + 1}/{len(batches)} batches, {now - t0:.0f} s", file=sys.stderr, flush=True)
+            next_report = now + args.progress
+    seconds = time.perf_counter() - t0
+
+    print(
+        json.dumps(
+            {
+                "config": dict(cfg, name=name),
+                "threads": args.threads,
+                "batches": len(batches),
+                "examples": sum(b for b, _ in header["shapes"]),
+                "tokens": int(sum(int(m.sum()) for _, m, _ in batches)),
+                "padded_tokens": sum(b * t for b, t in header["shapes"]),
+                "seconds_epoch": seconds,
+                "losses": losses,
+                "torch_version": torch.__version__,
+                "warmup_steps": warmup_steps,
+                "total_steps": total_steps,
+            }
+        ),
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
