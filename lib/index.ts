@@ -15,6 +15,7 @@ export {
   type ForwardOptions,
   type ModelOutput,
 } from "./model.js";
+export { classificationMetrics, confusionMatrix, type ClassificationMetrics } from "./metrics.js";
 export {
   Optimizer,
   type OptimizerOptions,
