@@ -14,6 +14,8 @@ export {
   type ForwardInputs,
   type ForwardOptions,
   type ModelOutput,
+  type PredictOptions,
+  type Prediction,
 } from "./model.js";
 export { classificationMetrics, confusionMatrix, type ClassificationMetrics } from "./metrics.js";
 export {

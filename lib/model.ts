@@ -1,6 +1,6 @@
 // The public model classes. Each wraps one native model, runs one call at a
 // time (later calls queue) and never lets weights cross into JS.
-import { stat } from "node:fs/promises";
+import { access, stat } from "node:fs/promises";
 import path from "node:path";
 import { readConfigFile, resolveConfig, type LtgBertConfig, type LtgBertConfigInput } from "./config.js";
 import { describe, invalidArgument, LtgBertError } from "./errors.js";
@@ -24,6 +24,7 @@ import {
   writeFileAtomic,
   type SaveOptions,
 } from "./save.js";
+import { Tokenizer, type TextInput } from "./tokenizer.js";
 
 /** Options of `fromPretrained` and `fromConfig`. */
 export interface LoadOptions {
@@ -46,6 +47,12 @@ export interface LoadOptions {
    * which prefix it detected.
    */
   stripPrefix?: string;
+  /**
+   * `fromPretrained` only: read the directory's `tokenizer.json` (with its
+   * tokenizer_config.json and special_tokens_map.json) as `model.tokenizer`
+   * when it has one. Default true.
+   */
+  tokenizer?: boolean;
 }
 
 /** What a load moved, keyed by state-dict name. */
@@ -91,6 +98,40 @@ function checkLoadOptions(options: LoadOptions): void {
   if (options.config !== undefined && (typeof options.config !== "object" || options.config === null)) {
     throw invalidArgument("options.config", "an object of config.json keys", options.config);
   }
+  if (options.tokenizer !== undefined && typeof options.tokenizer !== "boolean")
+    throw invalidArgument("options.tokenizer", "a boolean", options.tokenizer);
+}
+
+/** A tokenizer whose ids the model's embedding can take. */
+function checkTokenizer(tokenizer: unknown, config: LtgBertConfig, name: string): Tokenizer | null {
+  if (tokenizer === null) return null;
+  if (!(tokenizer instanceof Tokenizer)) throw invalidArgument(name, "a Tokenizer or null", tokenizer);
+  if (tokenizer.vocabSize > config.vocab_size) {
+    throw new LtgBertError(
+      "LTGBERT_INVALID_ARGUMENT",
+      `${tokenizer.file}: the tokenizer has ${tokenizer.vocabSize} tokens, more than the model's vocab_size ${config.vocab_size}`,
+    );
+  }
+  return tokenizer;
+}
+
+/** `dir`'s tokenizer when it has a tokenizer.json and the options do not say no; else null. */
+async function tokenizerOf(dir: string, options: LoadOptions, config: LtgBertConfig): Promise<Tokenizer | null> {
+  if (options.tokenizer === false) return null;
+  const file = path.join(dir, "tokenizer.json");
+  const present = await access(file).then(
+    () => true,
+    () => false,
+  );
+  if (!present) return null;
+  const tokenizer = await Tokenizer.fromPretrained(dir);
+  if (tokenizer.vocabSize > config.vocab_size) {
+    throw new LtgBertError(
+      "LTGBERT_BAD_CONFIG",
+      `${file}: the tokenizer has ${tokenizer.vocabSize} tokens, more than config.json's vocab_size ${config.vocab_size} (pass tokenizer: false to load the model without it)`,
+    );
+  }
+  return tokenizer;
 }
 
 async function requireDirectory(dir: string): Promise<void> {
@@ -205,6 +246,7 @@ abstract class LtgBertModel {
 
   #native: NativeModel | null;
   #loadReport: LoadReport | null;
+  #tokenizer: Tokenizer | null = null;
   #tail: Promise<void> = Promise.resolve();
   #pending = 0;
   #optimizers = new Set<Optimizer>();
@@ -222,6 +264,31 @@ abstract class LtgBertModel {
     this.device = device;
     this.#loadReport = report;
     this.sourceDir = sourceDir;
+  }
+
+  /**
+   * The tokenizer that goes with the model, or null: read by
+   * `fromPretrained` from the directory's tokenizer.json, carried over by
+   * `fromMaskedLM`, or set here. `savePretrained` copies its files, and
+   * `predict` encodes with it. Its vocabulary must fit the model's.
+   */
+  get tokenizer(): Tokenizer | null {
+    return this.#tokenizer;
+  }
+
+  set tokenizer(tokenizer: Tokenizer | null) {
+    this.#tokenizer = checkTokenizer(tokenizer, this.config, "tokenizer");
+  }
+
+  /**
+   * Sets `tokenizer` and returns the model.
+   *
+   * @example
+   * model.setTokenizer(await Tokenizer.fromPretrained("./babylm-checkpoint"));
+   */
+  setTokenizer(tokenizer: Tokenizer | null): this {
+    this.tokenizer = tokenizer;
+    return this;
   }
 
   /** @internal Builds and loads the native model for a subclass. */
@@ -258,7 +325,7 @@ abstract class LtgBertModel {
     options: LoadOptions,
     architecture: string,
     extra: Record<string, unknown> = {},
-  ): Promise<{ config: LtgBertConfig; strict: boolean }> {
+  ): Promise<{ config: LtgBertConfig; strict: boolean; tokenizer: Tokenizer | null }> {
     checkLoadOptions(options);
     await requireDirectory(dir);
     const file = path.join(dir, "config.json");
@@ -266,7 +333,8 @@ abstract class LtgBertModel {
     const config = resolveConfig(raw, { ...extra, ...(options.config ?? {}) }, file);
     const saved = Array.isArray(raw.architectures) ? (raw.architectures as unknown[]) : [];
     const strict = options.strict ?? (saved.length === 0 || saved.includes(architecture));
-    return { config, strict };
+    const tokenizer = await tokenizerOf(dir, options, config);
+    return { config, strict, tokenizer };
   }
 
   /**
@@ -413,7 +481,9 @@ abstract class LtgBertModel {
    * (`model.safetensors`, or `pytorch_model.bin` with `format: "pytorch"`),
    * then `config.json`, then the tokenizer files (`tokenizer.json`,
    * `tokenizer_config.json`, `special_tokens_map.json`, `vocab.txt`) of the
-   * directory the model was loaded from, when it has them. Creates `outDir`
+   * folder the attached `tokenizer` was read from, or, with no tokenizer
+   * attached, of the directory the model was loaded from, when it has them.
+   * Creates `outDir`
    * (and its parents). The weights are the state dict without the
    * position-index buffers, in float32.
    *
@@ -438,7 +508,8 @@ abstract class LtgBertModel {
     const weights = await this.enqueue((native) => native.save(outDir, { format }));
     const config = path.join(outDir, "config.json");
     await writeFileAtomic(config, `${JSON.stringify(this.savedConfig(), null, 2)}\n`);
-    const tokenizer = await copyTokenizerFiles(this.sourceDir, outDir);
+    const from = this.#tokenizer === null ? this.sourceDir : path.dirname(this.#tokenizer.file);
+    const tokenizer = await copyTokenizerFiles(from, outDir);
     return [weights, config, ...tokenizer];
   }
 
@@ -509,9 +580,10 @@ export class LtgBertForMaskedLM extends LtgBertModel {
 
   /** Loads a directory Python wrote: config.json plus model.safetensors (sharded too) or pytorch_model.bin. */
   static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<LtgBertForMaskedLM> {
-    const { config, strict } = await this.readPretrained(dir, options, this.architecture);
+    const { config, strict, tokenizer } = await this.readPretrained(dir, options, this.architecture);
     const loaded = await this.loadNative(config, "masked_lm", options, dir, strict);
-    return new LtgBertForMaskedLM(loaded.native, loaded.config, options.device ?? "cpu", loaded.report, dir);
+    const model = new LtgBertForMaskedLM(loaded.native, loaded.config, options.device ?? "cpu", loaded.report, dir);
+    return model.setTokenizer(tokenizer);
   }
 
   /** A freshly initialised model (the reference's initialisation, seeded) from a config.json object. */
@@ -548,22 +620,29 @@ export class LtgBertForSequenceClassification extends LtgBertModel {
     dir: string,
     options: ClassificationLoadOptions = {},
   ): Promise<LtgBertForSequenceClassification> {
-    const { config, strict } = await this.readPretrained(dir, options, this.architecture, numLabelsOverride(options));
+    const { config, strict, tokenizer } = await this.readPretrained(
+      dir,
+      options,
+      this.architecture,
+      numLabelsOverride(options),
+    );
     const loaded = await this.loadNative(config, "sequence_classification", options, dir, strict);
-    return new LtgBertForSequenceClassification(
+    const model = new LtgBertForSequenceClassification(
       loaded.native,
       loaded.config,
       options.device ?? "cpu",
       loaded.report,
       dir,
     );
+    return model.setTokenizer(tokenizer);
   }
 
   /**
    * Transfers a masked LM into a classifier in native memory, as the weight
    * transfer write-up does in Python: the embedding and the encoder are
    * copied tensor to tensor, the head is new (initialised as the reference
-   * initialises it, seeded). `loadReport` says what moved. Gives the same
+   * initialises it, seeded). `loadReport` says what moved; the masked LM's
+   * tokenizer comes along. Gives the same
    * weights as `fromPretrained(mlmDir, …)` and as `fromConfig` followed by
    * `loadStateDict(mlm.stateDict(), { strict: false })`, for the same seed.
    *
@@ -592,6 +671,7 @@ export class LtgBertForSequenceClassification extends LtgBertModel {
     });
     try {
       await cls.loadStateDict(mlm.stateDict(), { strict: false });
+      cls.tokenizer = mlm.tokenizer;
     } catch (error) {
       cls.dispose();
       throw error;
@@ -620,6 +700,91 @@ export class LtgBertForSequenceClassification extends LtgBertModel {
     return this.config.num_labels ?? 2;
   }
 
+  /** The name of each class, by id: config.json's `id2label`, or "LABEL_i" where it says nothing. */
+  get labelNames(): string[] {
+    const given = this.config.id2label ?? {};
+    return Array.from({ length: this.numLabels }, (_, i) => given[String(i)] ?? `LABEL_${i}`);
+  }
+
+  /**
+   * Names the classes: sets config.json's `id2label` and `label2id`, which
+   * `savePretrained` writes and `predict` reports.
+   *
+   * @example
+   * cls.setLabelNames(["negative", "positive"]);
+   */
+  setLabelNames(names: readonly string[]): this {
+    if (
+      !Array.isArray(names) ||
+      names.length !== this.numLabels ||
+      names.some((n) => typeof n !== "string" || n === "") ||
+      new Set(names).size !== names.length
+    ) {
+      throw invalidArgument("names", `${this.numLabels} distinct non-empty label names (numLabels)`, names);
+    }
+    this.config.id2label = Object.fromEntries(names.map((name, i) => [String(i), name]));
+    this.config.label2id = Object.fromEntries(names.map((name, i) => [name, i]));
+    return this;
+  }
+
+  /**
+   * Classifies texts (or pairs of texts) with the attached `tokenizer`:
+   * encodes them up to `max_position_embeddings` tokens, runs them in
+   * batches of similar length, and gives each its class probabilities
+   * (softmax of the logits, in float64), in the order of `texts`.
+   *
+   * @example
+   * const [p] = await cls.predict(["a gorgeous , witty , seductive movie ."]);
+   * p.label; // "positive" (config.json's id2label, else "LABEL_1")
+   * p.score; // the probability of that label
+   */
+  async predict(texts: readonly TextInput[], options: PredictOptions = {}): Promise<Prediction[]> {
+    if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
+    const { batchSize = 32, truncation = true } = options;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1)
+      throw invalidArgument("options.batchSize", "a positive integer", batchSize);
+    if (typeof truncation !== "boolean") throw invalidArgument("options.truncation", "a boolean", truncation);
+    if (!Array.isArray(texts)) throw invalidArgument("texts", "an array of strings or [string, string] pairs", texts);
+    const tokenizer = this.tokenizer;
+    if (tokenizer === null) {
+      throw new LtgBertError(
+        "LTGBERT_INVALID_ARGUMENT",
+        "predict: the model has no tokenizer; load one with Tokenizer.fromPretrained(dir) and set model.tokenizer, or load the model from a directory that has a tokenizer.json",
+      );
+    }
+    const problem = this.config.problem_type ?? "single_label_classification";
+    if (problem !== "single_label_classification") {
+      throw new LtgBertError(
+        "LTGBERT_INVALID_ARGUMENT",
+        `predict: gives softmax probabilities of single-label classifiers; this model's problem_type is ${JSON.stringify(problem)}`,
+      );
+    }
+    if (texts.length === 0) return [];
+    const ragged = await tokenizer.encodeBatch(texts, {
+      maxLength: this.config.max_position_embeddings,
+      truncation,
+      padding: "none",
+    });
+    // Longest first, so that rows of one batch have similar lengths (less
+    // padding) and a batch too large for memory fails at once.
+    const order = Array.from(texts, (_, i) => i).sort((a, b) => ragged.lengths[b] - ragged.lengths[a]);
+    const names = this.labelNames;
+    const k = this.numLabels;
+    const out = new Array<Prediction>(texts.length);
+    for (let start = 0; start < order.length; start += batchSize) {
+      const rows = order.slice(start, start + batchSize);
+      const { inputIds, attentionMask } = tokenizer.pad(ragged, rows);
+      const { logits } = await this.forward({ inputIds, attentionMask }, { hiddenStates: false });
+      rows.forEach((row, r) => {
+        const scores = softmax(logits.data.subarray(r * k, (r + 1) * k));
+        let best = 0;
+        for (let c = 1; c < k; c++) if (scores[c] > scores[best]) best = c;
+        out[row] = { label: names[best], labelId: best, score: scores[best], scores };
+      });
+    }
+    return out;
+  }
+
   protected override get integerLabels(): boolean {
     return (this.config.problem_type ?? "single_label_classification") === "single_label_classification";
   }
@@ -627,6 +792,38 @@ export class LtgBertForSequenceClassification extends LtgBertModel {
   protected override savedConfig(): Record<string, unknown> {
     return savedConfig(this.config, LtgBertForSequenceClassification.architecture, { numLabels: this.numLabels });
   }
+}
+
+/** Options of `predict`. */
+export interface PredictOptions {
+  /** Texts per forward pass (default 32). */
+  batchSize?: number;
+  /**
+   * Cut texts longer than the model's `max_position_embeddings` (default
+   * true); with false, such a text is an LTGBERT_INVALID_ARGUMENT error
+   * naming its index and length.
+   */
+  truncation?: boolean;
+}
+
+/** One text's prediction. */
+export interface Prediction {
+  /** The most probable class's name (config.json's id2label, else "LABEL_i"). */
+  label: string;
+  labelId: number;
+  /** Its probability. */
+  score: number;
+  /** Every class's probability, by id; they sum to 1. */
+  scores: number[];
+}
+
+/** Probabilities from logits, in float64, shifted by the maximum so that exp cannot overflow. */
+function softmax(logits: Float32Array): number[] {
+  let max = -Infinity;
+  for (const x of logits) max = Math.max(max, x);
+  const exps = Array.from(logits, (x) => Math.exp(x - max));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / sum);
 }
 
 /** Options of `fromMaskedLM`. */
