@@ -19,6 +19,24 @@ export {
 } from "./model.js";
 export { classificationMetrics, confusionMatrix, type ClassificationMetrics } from "./metrics.js";
 export {
+  Trainer,
+  TRAINER_STATE_FILE,
+  TRAINING_ARGS_FILE,
+  TRAIN_LOG_FILE,
+  type TrainerOptions,
+  type TrainOptions,
+  type TrainResult,
+  type TrainCompleted,
+  type TrainInterrupted,
+  type TrainerEvents,
+  type StepEvent,
+  type EvaluateEvent,
+  type SaveEvent,
+  type LogEntry,
+  type EvalMetrics,
+  type MetricName,
+} from "./trainer.js";
+export {
   Optimizer,
   type OptimizerOptions,
   type ScheduleOptions,

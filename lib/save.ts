@@ -3,7 +3,7 @@
 // model came from. Every file is written to a temporary name beside its
 // target and renamed over it, so a failure never leaves half a file.
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, realpath, rename, unlink } from "node:fs/promises";
+import { mkdir, open, readFile, realpath, rename, rm, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { LtgBertConfig } from "./config.js";
 import { invalidArgument, LtgBertError, type LtgBertErrorCode } from "./errors.js";
@@ -155,4 +155,28 @@ export async function copyTokenizerFiles(sourceDir: string | null, outDir: strin
     written.push(to);
   }
   return written;
+}
+
+/**
+ * Puts the finished folder `from` at `to`, replacing a folder already
+ * there: the old one is first renamed aside, then `from` renamed into
+ * place, then the old one removed, so `to` is never a half-written folder.
+ */
+export async function replaceDirectory(from: string, to: string): Promise<void> {
+  const aside = `${to}.old-${process.pid}-${randomBytes(4).toString("hex")}`;
+  let moved = false;
+  try {
+    await rename(to, aside);
+    moved = true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT")
+      throw ioError(to, `cannot move it aside to ${aside}`, error);
+  }
+  try {
+    await rename(from, to);
+  } catch (error) {
+    if (moved) await rename(aside, to).catch(() => {});
+    throw ioError(to, `cannot rename ${from} to it`, error);
+  }
+  if (moved) await rm(aside, { recursive: true, force: true });
 }

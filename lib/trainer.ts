@@ -1,0 +1,968 @@
+// The fine-tuning loop around model.trainStep: seeded epochs of batches,
+// gradient accumulation, evaluation, checkpoints that a run resumes from
+// exactly, cancellation by AbortSignal, a JSON-lines log and a progress bar.
+import { EventEmitter } from "node:events";
+import { appendFile, readdir, readFile, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { Presets, SingleBar } from "cli-progress";
+import { makeBatches, readDataset, type Dataset, type ReadDatasetOptions } from "./data.js";
+import { describe, invalidArgument, LtgBertError } from "./errors.js";
+import { classificationMetrics } from "./metrics.js";
+import { LtgBertForSequenceClassification } from "./model.js";
+import type { Optimizer, ScheduleKind } from "./optimizer.js";
+import { makeDirectory, replaceDirectory, writeFileAtomic } from "./save.js";
+import { Tokenizer } from "./tokenizer.js";
+
+/** The evaluation value that picks the best checkpoint. */
+export type MetricName = "accuracy" | "loss" | "macroF1" | "mcc";
+
+/** Options of `new Trainer(model, options)`. */
+export interface TrainerOptions {
+  /** A dataset, or a CSV/TSV/JSON-lines file that `readDataset` reads. */
+  trainData: Dataset | string;
+  /** Evaluated every `evalEvery` steps (default: at each epoch's end) and at the last step. */
+  evalData?: Dataset | string;
+  /**
+   * How to read `trainData` and `evalData` when they are paths: columns,
+   * format, `labelMap`. The model's `numLabels` is passed for you.
+   */
+  readOptions?: Omit<ReadDatasetOptions, "numLabels">;
+  /** Default: `model.tokenizer`. Attached to the model when training starts, so that checkpoints carry it. */
+  tokenizer?: Tokenizer;
+  /** Passes over the training data (default 3); `maxSteps` overrides it. */
+  epochs?: number;
+  /** Optimizer steps in all, however many epochs that takes. */
+  maxSteps?: number;
+  /** Examples per batch (default 16). One step takes `gradientAccumulationSteps` batches. */
+  batchSize?: number;
+  /** Default: `batchSize`. */
+  evalBatchSize?: number;
+  /** Peak learning rate (default 5e-5). */
+  learningRate?: number;
+  /** Warmup as a fraction of all steps, rounded; `warmupSteps` wins when both are given. Default 0. */
+  warmupRatio?: number;
+  warmupSteps?: number;
+  /** Default "linear" (to 0 at the last step). */
+  schedule?: ScheduleKind;
+  /** AdamW's decoupled weight decay (not on biases and LayerNorm parameters). Default 0. */
+  weightDecay?: number;
+  /** Clip gradients to this global norm; 0: no clipping. Default 1. */
+  maxGradNorm?: number;
+  /** Batches whose gradients add up into one optimizer step. Default 1. */
+  gradientAccumulationSteps?: number;
+  /** Evaluate every this many steps. Default: at the end of each epoch. */
+  evalEvery?: number;
+  /** Write a checkpoint every this many steps. Default: at the end of each epoch. */
+  saveEvery?: number;
+  /** Where checkpoints, the log and the final model go. */
+  outputDir: string;
+  /** Seed of the data order and of dropout (default 42). The weights' initialisation is the model's. */
+  seed?: number;
+  /** Aborting it stops training after the step in flight, with a checkpoint. */
+  signal?: AbortSignal;
+  /** Tokens per example, longer ones cut. Default and maximum: the model's `max_position_embeddings`. */
+  maxLength?: number;
+  /** Batch examples of similar length together (see `planBatches`). Default false. */
+  groupByLength?: boolean;
+  /**
+   * What picks the best checkpoint: "accuracy" (default), "macroF1", "mcc"
+   * (higher is better) or "loss" (lower). It is judged at steps that both
+   * evaluate and save (with `loadBestModelAtEnd`, every evaluation saves).
+   */
+  metricForBestModel?: MetricName;
+  /** Keep at most this many checkpoints: the oldest go, never the best nor the newest. Default: all. */
+  saveTotalLimit?: number;
+  /** At the end, load the best checkpoint's weights before saving the model. Default false. */
+  loadBestModelAtEnd?: boolean;
+  /** Write a log entry every this many steps (default 1). */
+  logEvery?: number;
+  /** A progress bar on stderr: "auto" (default) when stderr is a terminal; true also elsewhere (a line every 2 s); false never. */
+  progress?: boolean | "auto";
+  /** The same as `trainer.on("step", …)`. */
+  onStep?: (event: StepEvent) => void;
+  /** The same as `trainer.on("evaluate", …)`. */
+  onEvaluate?: (event: EvaluateEvent) => void;
+  /** The same as `trainer.on("save", …)`. */
+  onSave?: (event: SaveEvent) => void;
+  /** The same as `trainer.on("log", …)`. */
+  onLog?: (entry: LogEntry) => void;
+}
+
+/** What one optimizer step did. */
+export interface StepEvent {
+  /** Optimizer steps so far, this one included. */
+  step: number;
+  /** Epochs done, fractional: 1.25 is a quarter into the second epoch. */
+  epoch: number;
+  /** Mean loss of the step's batches. */
+  loss: number;
+  learningRate: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** Examples of this step per second of its wall time. */
+  samplesPerSecond: number;
+}
+
+/** What `evaluate` gives. */
+export interface EvalMetrics {
+  /** Mean cross-entropy per example. */
+  loss: number;
+  accuracy: number;
+  macroF1: number;
+  mcc: number;
+  /** Examples evaluated. */
+  samples: number;
+}
+
+export interface EvaluateEvent {
+  step: number;
+  epoch: number;
+  metrics: EvalMetrics;
+}
+
+export interface SaveEvent {
+  step: number;
+  /** The checkpoint folder, `outputDir/checkpoint-<step>`. */
+  checkpoint: string;
+  /** True when this checkpoint is now the best. */
+  best: boolean;
+}
+
+/**
+ * One entry of `train_log.jsonl` and of trainer_state.json's `log_history`,
+ * with Hugging Face's key names: a step's `loss` (mean since the previous
+ * entry), `grad_norm`, `learning_rate`, `samples_per_second`, or an
+ * evaluation's `eval_loss`, `eval_accuracy`, `eval_macro_f1`, `eval_mcc`,
+ * `eval_samples`; always `step` and `epoch`.
+ */
+export type LogEntry = Record<string, number>;
+
+/** How a `train()` call ended. */
+export type TrainResult = TrainCompleted | TrainInterrupted;
+
+export interface TrainCompleted {
+  interrupted: false;
+  globalStep: number;
+  /** Epochs done, fractional. */
+  epochs: number;
+  /** Mean step loss over every step of the run, resumed ones included. */
+  trainLoss: number;
+  /** The last evaluation's. */
+  metrics?: EvalMetrics;
+  /** The best checkpoint's folder, when evaluations picked one. */
+  bestCheckpoint?: string;
+  outputDir: string;
+}
+
+export interface TrainInterrupted {
+  interrupted: true;
+  globalStep: number;
+  epochs: number;
+  /** The checkpoint to resume from; null when the signal was aborted before any step. */
+  checkpoint: string | null;
+  outputDir: string;
+}
+
+export interface TrainOptions {
+  /** A checkpoint folder, or true for the newest `checkpoint-<step>` in `outputDir`. */
+  resumeFrom?: string | true;
+}
+
+export interface TrainerEvents {
+  step: [StepEvent];
+  evaluate: [EvaluateEvent];
+  save: [SaveEvent];
+  log: [LogEntry];
+}
+
+/** The files a training run writes besides the model's. */
+export const TRAINER_STATE_FILE = "trainer_state.json";
+export const TRAINING_ARGS_FILE = "training_args.json";
+export const TRAIN_LOG_FILE = "train_log.jsonl";
+
+const METRICS: readonly MetricName[] = ["accuracy", "loss", "macroF1", "mcc"];
+const SCHEDULES: readonly ScheduleKind[] = ["linear", "cosine", "constant", "constant_with_warmup"];
+const CHECKPOINT = /^checkpoint-(\d+)$/;
+/** Options that fix the data order and the batches: a resumed run must keep them. */
+const RESUME_KEYS = ["batchSize", "gradientAccumulationSteps", "seed", "groupByLength", "maxLength"] as const;
+
+interface Resolved {
+  epochs: number;
+  maxSteps: number | null;
+  batchSize: number;
+  evalBatchSize: number;
+  learningRate: number;
+  warmupRatio: number | null;
+  warmupSteps: number | null;
+  schedule: ScheduleKind;
+  weightDecay: number;
+  maxGradNorm: number;
+  gradientAccumulationSteps: number;
+  evalEvery: number | null;
+  saveEvery: number | null;
+  outputDir: string;
+  seed: number;
+  maxLength: number;
+  groupByLength: boolean;
+  metricForBestModel: MetricName;
+  saveTotalLimit: number | null;
+  loadBestModelAtEnd: boolean;
+  logEvery: number;
+  progress: boolean | "auto";
+}
+
+/** Where a run stands: what trainer_state.json holds. */
+interface RunState {
+  globalStep: number;
+  /** The next batch to train on. */
+  epoch: number;
+  batchInEpoch: number;
+  batchesPerEpoch: number;
+  lossSum: number;
+  logHistory: LogEntry[];
+  bestMetric: number | null;
+  bestCheckpoint: string | null;
+}
+
+interface Prepared {
+  train: Dataset;
+  eval: Dataset | null;
+  /** The train set's label names, when its labels are names rather than ids. */
+  labelNames: string[] | null;
+}
+
+function integer(name: string, value: unknown, min: number): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min)
+    throw invalidArgument(name, `an integer >= ${min}`, value);
+  return value;
+}
+
+function number(name: string, value: unknown, min: number, max = Infinity): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
+    throw invalidArgument(name, max === Infinity ? `a number >= ${min}` : `a number in [${min}, ${max}]`, value);
+  }
+  return value;
+}
+
+function boolean(name: string, value: unknown): boolean {
+  if (typeof value !== "boolean") throw invalidArgument(name, "a boolean", value);
+  return value;
+}
+
+function isDataset(value: unknown): value is Dataset {
+  const d = value as Dataset;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    Array.isArray(d.texts) &&
+    d.labels instanceof Int32Array &&
+    d.lines instanceof Int32Array &&
+    Array.isArray(d.labelNames) &&
+    d.labels.length === d.texts.length
+  );
+}
+
+function checkData(name: string, value: unknown): void {
+  if (typeof value === "string" ? value === "" : !isDataset(value))
+    throw invalidArgument(name, "a Dataset (readDataset's) or a data file path", value);
+}
+
+/** True when a dataset's labels are names ("negative", …) rather than the ids "0", "1", …. */
+function hasNamedLabels(dataset: Dataset): boolean {
+  return dataset.labelNames.some((name, i) => name !== String(i));
+}
+
+function badData(file: string, line: number | null, message: string): LtgBertError {
+  return new LtgBertError("LTGBERT_BAD_DATA", `${file}${line === null ? "" : `:${line}`}: ${message}`);
+}
+
+/**
+ * Fits a dataset's labels to the model: label names are mapped to the ids
+ * of `reference` when one is given; otherwise ids are checked against
+ * `numLabels` and named labels must be exactly `numLabels` names.
+ */
+function fitLabels(dataset: Dataset, numLabels: number, reference: readonly string[] | null): Dataset {
+  const names = dataset.labelNames;
+  const named = hasNamedLabels(dataset);
+  const quoted = (list: readonly string[]): string => list.map((n) => JSON.stringify(n)).join(", ");
+  if (named && reference !== null && names.join("\u0000") !== reference.join("\u0000")) {
+    const labels = new Int32Array(dataset.size);
+    dataset.labels.forEach((id, i) => {
+      const target = reference.indexOf(names[id]);
+      if (target < 0) {
+        throw badData(
+          dataset.file,
+          dataset.lines[i],
+          `label ${JSON.stringify(names[id])} is not one of the model's labels (${quoted(reference)})`,
+        );
+      }
+      labels[i] = target;
+    });
+    return { ...dataset, labels, labelNames: [...reference] };
+  }
+  dataset.labels.forEach((id, i) => {
+    if (id < 0 || id >= numLabels) {
+      const value = named && names[id] !== undefined ? `${JSON.stringify(names[id])} (id ${id})` : String(id);
+      throw badData(
+        dataset.file,
+        dataset.lines[i],
+        `label ${value} is outside [0, ${numLabels}) (numLabels ${numLabels})`,
+      );
+    }
+  });
+  if (named && reference === null && names.length !== numLabels) {
+    throw badData(
+      dataset.file,
+      null,
+      `${names.length} label name${names.length === 1 ? "" : "s"} (${quoted(names)}), but the model has numLabels ${numLabels}`,
+    );
+  }
+  return dataset;
+}
+
+function round(value: number): number {
+  return Number(value.toPrecision(12));
+}
+
+/**
+ * Fine-tunes a sequence classifier: epochs of seeded batches from a
+ * labelled dataset, AdamW with a warmup-and-decay schedule, evaluation,
+ * checkpoints that `train({ resumeFrom })` continues from exactly (the same
+ * weights as a run straight through), and an AbortSignal that stops it
+ * cleanly.
+ *
+ * Every data file is read and checked before the first step; a bad row is
+ * an LTGBERT_BAD_DATA error naming file, line and value, and nothing in
+ * `outputDir` has been touched by then.
+ *
+ * What it writes in `outputDir`: `checkpoint-<step>/` (the model as
+ * `savePretrained` writes it, `optimizer.safetensors`, `trainer_state.json`,
+ * `training_args.json`; written as `checkpoint-<step>.tmp` and renamed when
+ * complete), `train_log.jsonl` (one line per log entry: every `logEvery`
+ * steps and every evaluation), and at the end the final model (the best one
+ * with `loadBestModelAtEnd`) with its trainer_state.json and
+ * training_args.json.
+ *
+ * Events (also as the `on…` options): "step" after each optimizer step,
+ * "log" for each log entry, "evaluate" after each evaluation, "save" after
+ * each checkpoint. Listeners run synchronously inside the loop.
+ *
+ * @example
+ * const model = await LtgBertForSequenceClassification.fromPretrained("./babylm-checkpoint", { numLabels: 2 });
+ * const trainer = new Trainer(model, { trainData: "sst2/train.tsv", evalData: "sst2/dev.tsv",
+ *   outputDir: "./sst2-run", epochs: 3, batchSize: 32, learningRate: 5e-5, warmupRatio: 0.1 });
+ * trainer.on("evaluate", ({ step, metrics }) => console.log(step, metrics.accuracy));
+ * const result = await trainer.train();           // or train({ resumeFrom: true }) after a stop
+ * await trainer.evaluate();                        // { loss, accuracy, macroF1, mcc, samples }
+ */
+export class Trainer extends EventEmitter<TrainerEvents> {
+  /** The model being trained. */
+  readonly model: LtgBertForSequenceClassification;
+  readonly #options: TrainerOptions;
+  readonly #o: Resolved;
+  #prepared: Promise<Prepared> | null = null;
+  #running = false;
+
+  constructor(model: LtgBertForSequenceClassification, options: TrainerOptions) {
+    super();
+    if (!(model instanceof LtgBertForSequenceClassification))
+      throw invalidArgument("model", "an LtgBertForSequenceClassification", model);
+    if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
+    const problem = model.config.problem_type ?? "single_label_classification";
+    if (problem !== "single_label_classification") {
+      throw new LtgBertError(
+        "LTGBERT_INVALID_ARGUMENT",
+        `model: the Trainer trains single-label classifiers; this model's problem_type is ${JSON.stringify(problem)}`,
+      );
+    }
+    this.model = model;
+    this.#options = options;
+    this.#o = this.#resolve(options);
+    if (options.onStep) this.on("step", options.onStep);
+    if (options.onEvaluate) this.on("evaluate", options.onEvaluate);
+    if (options.onSave) this.on("save", options.onSave);
+    if (options.onLog) this.on("log", options.onLog);
+  }
+
+  #resolve(o: TrainerOptions): Resolved {
+    checkData("options.trainData", o.trainData);
+    if (o.evalData !== undefined) checkData("options.evalData", o.evalData);
+    if (o.readOptions !== undefined && (typeof o.readOptions !== "object" || o.readOptions === null))
+      throw invalidArgument("options.readOptions", "readDataset's options", o.readOptions);
+    if (o.tokenizer !== undefined && !(o.tokenizer instanceof Tokenizer))
+      throw invalidArgument("options.tokenizer", "a Tokenizer", o.tokenizer);
+    if (typeof o.outputDir !== "string" || o.outputDir === "")
+      throw invalidArgument("options.outputDir", "a folder path", o.outputDir);
+    if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
+      throw invalidArgument("options.signal", "an AbortSignal", o.signal);
+    for (const key of ["onStep", "onEvaluate", "onSave", "onLog"] as const) {
+      if (o[key] !== undefined && typeof o[key] !== "function")
+        throw invalidArgument(`options.${key}`, "a function", o[key]);
+    }
+    const schedule = o.schedule ?? "linear";
+    if (!SCHEDULES.includes(schedule))
+      throw invalidArgument("options.schedule", SCHEDULES.map((s) => `"${s}"`).join(", "), schedule);
+    const metric = o.metricForBestModel ?? "accuracy";
+    if (!METRICS.includes(metric))
+      throw invalidArgument("options.metricForBestModel", METRICS.map((s) => `"${s}"`).join(", "), metric);
+    const progress = o.progress ?? "auto";
+    if (progress !== "auto" && typeof progress !== "boolean")
+      throw invalidArgument("options.progress", 'true, false or "auto"', progress);
+    const maxPositions = this.model.config.max_position_embeddings;
+    const maxLength = integer("options.maxLength", o.maxLength ?? maxPositions, 1);
+    if (maxLength > maxPositions) {
+      throw invalidArgument(
+        "options.maxLength",
+        `at most the model's max_position_embeddings (${maxPositions})`,
+        maxLength,
+      );
+    }
+    const batchSize = integer("options.batchSize", o.batchSize ?? 16, 1);
+    const optional = (name: keyof TrainerOptions, min: number): number | null =>
+      o[name] === undefined ? null : integer(`options.${name}`, o[name], min);
+    return {
+      epochs: integer("options.epochs", o.epochs ?? 3, 1),
+      maxSteps: optional("maxSteps", 1),
+      batchSize,
+      evalBatchSize: integer("options.evalBatchSize", o.evalBatchSize ?? batchSize, 1),
+      learningRate: number("options.learningRate", o.learningRate ?? 5e-5, 0),
+      warmupRatio: o.warmupRatio === undefined ? null : number("options.warmupRatio", o.warmupRatio, 0, 1),
+      warmupSteps: optional("warmupSteps", 0),
+      schedule,
+      weightDecay: number("options.weightDecay", o.weightDecay ?? 0, 0),
+      maxGradNorm: number("options.maxGradNorm", o.maxGradNorm ?? 1, 0),
+      gradientAccumulationSteps: integer("options.gradientAccumulationSteps", o.gradientAccumulationSteps ?? 1, 1),
+      evalEvery: optional("evalEvery", 1),
+      saveEvery: optional("saveEvery", 1),
+      outputDir: o.outputDir,
+      seed: integer("options.seed", o.seed ?? 42, 0),
+      maxLength,
+      groupByLength: boolean("options.groupByLength", o.groupByLength ?? false),
+      metricForBestModel: metric,
+      saveTotalLimit: optional("saveTotalLimit", 1),
+      loadBestModelAtEnd: boolean("options.loadBestModelAtEnd", o.loadBestModelAtEnd ?? false),
+      logEvery: integer("options.logEvery", o.logEvery ?? 1, 1),
+      progress,
+    };
+  }
+
+  /** The tokenizer in use: the option's, else the model's. */
+  get tokenizer(): Tokenizer | null {
+    return this.#options.tokenizer ?? this.model.tokenizer;
+  }
+
+  #requireTokenizer(): Tokenizer {
+    const tokenizer = this.tokenizer;
+    if (tokenizer === null) {
+      throw new LtgBertError(
+        "LTGBERT_INVALID_ARGUMENT",
+        "Trainer: no tokenizer; pass options.tokenizer (Tokenizer.fromPretrained(dir)) or load the model from a directory that has a tokenizer.json",
+      );
+    }
+    if (tokenizer.vocabSize > this.model.config.vocab_size) {
+      throw new LtgBertError(
+        "LTGBERT_INVALID_ARGUMENT",
+        `${tokenizer.file}: the tokenizer has ${tokenizer.vocabSize} tokens, more than the model's vocab_size ${this.model.config.vocab_size}`,
+      );
+    }
+    return tokenizer;
+  }
+
+  /** The model's label names when config.json names them (not "LABEL_i"), else null. */
+  #modelLabelNames(): string[] | null {
+    const names = this.model.labelNames;
+    return names.every((name, i) => name === `LABEL_${i}`) ? null : names;
+  }
+
+  /** Reads (once) and checks every data file, before anything is written. */
+  #prepare(): Promise<Prepared> {
+    this.#prepared ??= (async () => {
+      const numLabels = this.model.numLabels;
+      const trainRaw = await this.#read(this.#options.trainData);
+      const train = fitLabels(trainRaw, numLabels, hasNamedLabels(trainRaw) ? this.#modelLabelNames() : null);
+      const labelNames = hasNamedLabels(train) ? train.labelNames : null;
+      const evalData =
+        this.#options.evalData === undefined ? null : await this.#readEval(this.#options.evalData, labelNames);
+      return { train, eval: evalData, labelNames };
+    })();
+    this.#prepared.catch(() => (this.#prepared = null));
+    return this.#prepared;
+  }
+
+  async #read(data: Dataset | string): Promise<Dataset> {
+    if (typeof data !== "string") return data;
+    return readDataset(data, { ...(this.#options.readOptions ?? {}), numLabels: this.model.numLabels });
+  }
+
+  async #readEval(data: Dataset | string, trainNames: string[] | null): Promise<Dataset> {
+    const dataset = await this.#read(data);
+    const reference = hasNamedLabels(dataset) ? (trainNames ?? this.#modelLabelNames()) : null;
+    return fitLabels(dataset, this.model.numLabels, reference);
+  }
+
+  /**
+   * Evaluates the model on `data` (default: `evalData`): mean loss,
+   * accuracy, macro-F1 and MCC (see `classificationMetrics`). Runs in eval
+   * mode, in batches of `evalBatchSize` grouped by length.
+   */
+  async evaluate(data?: Dataset | string): Promise<EvalMetrics> {
+    if (data !== undefined) checkData("data", data);
+    const tokenizer = this.#requireTokenizer();
+    const prepared = await this.#prepare();
+    const dataset = data === undefined ? prepared.eval : await this.#readEval(data, prepared.labelNames);
+    if (dataset === null) {
+      throw new LtgBertError(
+        "LTGBERT_INVALID_ARGUMENT",
+        "Trainer.evaluate: no data; pass evalData to the Trainer or a dataset to evaluate()",
+      );
+    }
+    return this.#evaluate(dataset, tokenizer);
+  }
+
+  async #evaluate(dataset: Dataset, tokenizer: Tokenizer): Promise<EvalMetrics> {
+    const batches = await makeBatches(dataset, tokenizer, {
+      batchSize: this.#o.evalBatchSize,
+      maxLength: this.#o.maxLength,
+      shuffle: false,
+      groupByLength: true,
+    });
+    const k = this.model.numLabels;
+    const predictions = new Int32Array(dataset.size);
+    let lossSum = 0;
+    for (const batch of batches) {
+      const { inputIds, attentionMask, labels, indices } = batch;
+      const out = await this.model.forward({ inputIds, attentionMask, labels }, { hiddenStates: false });
+      lossSum += out.loss! * labels.length;
+      indices.forEach((index, r) => {
+        let best = 0;
+        for (let c = 1; c < k; c++) if (out.logits.data[r * k + c] > out.logits.data[r * k + best]) best = c;
+        predictions[index] = best;
+      });
+    }
+    const metrics = classificationMetrics(predictions, dataset.labels, k);
+    return { loss: lossSum / dataset.size, ...metrics, samples: dataset.size };
+  }
+
+  /**
+   * Trains until `maxSteps` (or `epochs`) is reached or `signal` aborts.
+   * With `resumeFrom`, first restores a checkpoint's weights, optimizer
+   * (moments, schedule position, dropout random state) and data position,
+   * so the run continues exactly as if it had never stopped; the batch
+   * size, accumulation, seed, length grouping, maxLength and training data
+   * must be those of the run that wrote it.
+   *
+   * Resolves (never rejects) on an abort, after writing a checkpoint for the
+   * step in flight (an evaluation due at that step is skipped).
+   */
+  async train(options: TrainOptions = {}): Promise<TrainResult> {
+    if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
+    const { resumeFrom } = options;
+    if (resumeFrom !== undefined && resumeFrom !== true && (typeof resumeFrom !== "string" || resumeFrom === ""))
+      throw invalidArgument("options.resumeFrom", "a checkpoint folder or true (the newest in outputDir)", resumeFrom);
+    if (this.#running) throw new LtgBertError("LTGBERT_BUSY", "Trainer.train: already running; await it first");
+    this.#running = true;
+    try {
+      return await this.#train(resumeFrom);
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #train(resumeFrom: string | true | undefined): Promise<TrainResult> {
+    const o = this.#o;
+    const tokenizer = this.#requireTokenizer();
+    const { train, eval: evalData, labelNames } = await this.#prepare();
+    // Tokenizing now also means a text the tokenizer cannot take fails before any write.
+    const first = await makeBatches(train, tokenizer, this.#planOptions(0));
+    const batchesPerEpoch = first.length;
+    const stepsPerEpoch = Math.ceil(batchesPerEpoch / o.gradientAccumulationSteps);
+    const totalSteps = o.maxSteps ?? o.epochs * stepsPerEpoch;
+    const warmupSteps = o.warmupSteps ?? (o.warmupRatio === null ? 0 : Math.round(o.warmupRatio * totalSteps));
+    const args = this.#trainingArgs(train, evalData, tokenizer, totalSteps, warmupSteps);
+
+    let state: RunState = {
+      globalStep: 0,
+      epoch: 0,
+      batchInEpoch: 0,
+      batchesPerEpoch,
+      lossSum: 0,
+      logHistory: [],
+      bestMetric: null,
+      bestCheckpoint: null,
+    };
+    const checkpointDir = resumeFrom === undefined ? null : await this.#findCheckpoint(resumeFrom);
+    if (checkpointDir !== null) state = await this.#readState(checkpointDir, args, batchesPerEpoch);
+
+    const epochOf = (s: RunState): number => s.epoch + s.batchInEpoch / s.batchesPerEpoch;
+    const signal = this.#options.signal;
+    if (signal?.aborted) {
+      return {
+        interrupted: true,
+        globalStep: state.globalStep,
+        epochs: epochOf(state),
+        checkpoint: null,
+        outputDir: o.outputDir,
+      };
+    }
+
+    // From here on the model and outputDir change.
+    if (labelNames !== null) this.model.setLabelNames(labelNames);
+    if (this.model.tokenizer !== tokenizer) this.model.tokenizer = tokenizer;
+    const optimizer = this.model.createOptimizer({
+      learningRate: o.learningRate,
+      weightDecay: o.weightDecay,
+      maxGradNorm: o.maxGradNorm,
+      schedule: { kind: o.schedule, warmupSteps, totalSteps },
+      seed: o.seed,
+    });
+    const bar = this.#progressBar();
+    try {
+      if (checkpointDir !== null) {
+        await this.model.loadStateDict(checkpointDir);
+        await optimizer.load(checkpointDir);
+        if (optimizer.step !== state.globalStep) {
+          throw new LtgBertError(
+            "LTGBERT_BAD_CHECKPOINT",
+            `${checkpointDir}: optimizer.safetensors is at step ${optimizer.step}, ${TRAINER_STATE_FILE} at ${state.globalStep}`,
+          );
+        }
+      }
+      await makeDirectory(o.outputDir);
+      await this.#removeLeftovers();
+      const logFile = path.join(o.outputDir, TRAIN_LOG_FILE);
+      await writeFileAtomic(logFile, state.logHistory.map((e) => `${JSON.stringify(e)}\n`).join(""));
+      const log = async (entry: LogEntry): Promise<void> => {
+        state.logHistory.push(entry);
+        await appendFile(logFile, `${JSON.stringify(entry)}\n`);
+        this.emit("log", entry);
+      };
+
+      bar?.start(totalSteps, state.globalStep, { epoch: epochOf(state).toFixed(2), loss: "-" });
+      let lastMetrics: EvalMetrics | undefined;
+      let lastCheckpoint: { step: number; dir: string } | null = null;
+      let intervalLoss = 0;
+      let intervalSteps = 0;
+      let batches = state.epoch === 0 ? first : null;
+      while (state.globalStep < totalSteps) {
+        batches ??= await makeBatches(train, tokenizer, this.#planOptions(state.epoch));
+        const started = performance.now();
+        const end = Math.min(state.batchInEpoch + o.gradientAccumulationSteps, batches.length);
+        const micro = [];
+        let samples = 0;
+        for (let i = state.batchInEpoch; i < end; i++) {
+          const { inputIds, attentionMask, labels } = batches.at(i);
+          micro.push({ inputIds, attentionMask, labels });
+          samples += labels.length;
+        }
+        const result = await this.model.trainStep(micro, optimizer);
+        const epochEnded = end === batches.length;
+        state = {
+          ...state,
+          globalStep: result.step,
+          epoch: epochEnded ? state.epoch + 1 : state.epoch,
+          batchInEpoch: epochEnded ? 0 : end,
+          lossSum: state.lossSum + result.loss,
+        };
+        if (epochEnded) batches = null;
+        const step = state.globalStep;
+        const epoch = epochOf(state);
+        const seconds = (performance.now() - started) / 1000;
+        this.emit("step", {
+          step,
+          epoch,
+          loss: result.loss,
+          learningRate: result.learningRate,
+          gradNorm: result.gradNorm,
+          samplesPerSecond: samples / seconds,
+        });
+        bar?.update(step, { epoch: epoch.toFixed(2), loss: result.loss.toFixed(4) });
+        intervalLoss += result.loss;
+        intervalSteps++;
+        if (step % o.logEvery === 0 || step === totalSteps) {
+          await log({
+            step,
+            epoch: round(epoch),
+            loss: intervalLoss / intervalSteps,
+            grad_norm: result.gradNorm,
+            learning_rate: result.learningRate,
+            samples_per_second: round(samples / seconds),
+          });
+          intervalLoss = 0;
+          intervalSteps = 0;
+        }
+
+        const aborted = signal?.aborted ?? false;
+        let evaluated: EvalMetrics | null = null;
+        const evalDue = o.evalEvery === null ? epochEnded : step % o.evalEvery === 0;
+        if (evalData !== null && !aborted && (evalDue || step === totalSteps)) {
+          evaluated = await this.#evaluate(evalData, tokenizer);
+          lastMetrics = evaluated;
+          await log({
+            step,
+            epoch: round(epoch),
+            eval_loss: evaluated.loss,
+            eval_accuracy: evaluated.accuracy,
+            eval_macro_f1: evaluated.macroF1,
+            eval_mcc: evaluated.mcc,
+            eval_samples: evaluated.samples,
+          });
+          this.emit("evaluate", { step, epoch, metrics: evaluated });
+        }
+        const saveDue = o.saveEvery === null ? epochEnded : step % o.saveEvery === 0;
+        if (saveDue || aborted || (o.loadBestModelAtEnd && evaluated !== null)) {
+          const dir = path.join(o.outputDir, `checkpoint-${step}`);
+          let best = false;
+          if (evaluated !== null) {
+            const value = evaluated[o.metricForBestModel];
+            const lowerIsBetter = o.metricForBestModel === "loss";
+            if (state.bestMetric === null || (lowerIsBetter ? value < state.bestMetric : value > state.bestMetric)) {
+              state = { ...state, bestMetric: value, bestCheckpoint: dir };
+              best = true;
+            }
+          }
+          await this.#writeCheckpoint(dir, optimizer, this.#stateJson(state, args), args);
+          lastCheckpoint = { step, dir };
+          this.emit("save", { step, checkpoint: dir, best });
+          await this.#rotateCheckpoints(dir, state.bestCheckpoint);
+        }
+        if (aborted) {
+          return {
+            interrupted: true,
+            globalStep: step,
+            epochs: epoch,
+            checkpoint: lastCheckpoint?.step === step ? lastCheckpoint.dir : null,
+            outputDir: o.outputDir,
+          };
+        }
+      }
+
+      if (o.loadBestModelAtEnd && state.bestCheckpoint !== null) await this.model.loadStateDict(state.bestCheckpoint);
+      await this.model.savePretrained(o.outputDir);
+      await writeFileAtomic(path.join(o.outputDir, TRAINER_STATE_FILE), this.#stateJson(state, args));
+      await writeFileAtomic(path.join(o.outputDir, TRAINING_ARGS_FILE), `${JSON.stringify(args, null, 2)}\n`);
+      return {
+        interrupted: false,
+        globalStep: state.globalStep,
+        epochs: epochOf(state),
+        trainLoss: state.lossSum / Math.max(1, state.globalStep),
+        ...(lastMetrics === undefined ? {} : { metrics: lastMetrics }),
+        ...(state.bestCheckpoint === null ? {} : { bestCheckpoint: state.bestCheckpoint }),
+        outputDir: o.outputDir,
+      };
+    } finally {
+      bar?.stop();
+      optimizer.dispose();
+    }
+  }
+
+  #planOptions(epoch: number): Parameters<typeof makeBatches>[2] {
+    return {
+      batchSize: this.#o.batchSize,
+      maxLength: this.#o.maxLength,
+      seed: this.#o.seed,
+      epoch,
+      shuffle: true,
+      groupByLength: this.#o.groupByLength,
+    };
+  }
+
+  #progressBar(): SingleBar | null {
+    const wanted = this.#o.progress === "auto" ? process.stderr.isTTY === true : this.#o.progress;
+    if (!wanted) return null;
+    return new SingleBar(
+      {
+        stream: process.stderr,
+        format:
+          "training |{bar}| step {value}/{total} | epoch {epoch} | loss {loss} | {duration_formatted} < {eta_formatted}",
+        hideCursor: true,
+        etaBuffer: 50,
+        // Asked for explicitly: a line every few seconds where stderr is no terminal.
+        noTTYOutput: this.#o.progress === true,
+      },
+      Presets.shades_classic,
+    );
+  }
+
+  /** The resolved options, JSON-serialisable: training_args.json. */
+  #trainingArgs(
+    train: Dataset,
+    evalData: Dataset | null,
+    tokenizer: Tokenizer,
+    totalSteps: number,
+    warmupSteps: number,
+  ): Record<string, unknown> {
+    const { progress: _progress, ...resolved } = this.#o;
+    void _progress;
+    return {
+      ...resolved,
+      warmupSteps,
+      totalSteps,
+      trainData: train.file,
+      trainExamples: train.size,
+      evalData: evalData?.file ?? null,
+      evalExamples: evalData?.size ?? null,
+      readOptions: this.#options.readOptions ?? {},
+      tokenizer: tokenizer.file,
+    };
+  }
+
+  /** trainer_state.json: Hugging Face's keys, and where in the data the next step starts. */
+  #stateJson(state: RunState, args: Record<string, unknown>): string {
+    const o = this.#o;
+    const stepsPerEpoch = Math.ceil(state.batchesPerEpoch / o.gradientAccumulationSteps);
+    const json = {
+      global_step: state.globalStep,
+      epoch: round(state.epoch + state.batchInEpoch / state.batchesPerEpoch),
+      max_steps: args.totalSteps,
+      num_train_epochs: o.maxSteps === null ? o.epochs : Math.ceil(o.maxSteps / stepsPerEpoch),
+      train_batch_size: o.batchSize,
+      gradient_accumulation_steps: o.gradientAccumulationSteps,
+      logging_steps: o.logEvery,
+      eval_steps: o.evalEvery,
+      save_steps: o.saveEvery,
+      metric_for_best_model: o.metricForBestModel,
+      best_metric: state.bestMetric,
+      best_model_checkpoint: state.bestCheckpoint,
+      log_history: state.logHistory,
+      data_position: {
+        epoch: state.epoch,
+        batch_in_epoch: state.batchInEpoch,
+        batches_per_epoch: state.batchesPerEpoch,
+      },
+      train_loss_sum: state.lossSum,
+    };
+    return `${JSON.stringify(json, null, 2)}\n`;
+  }
+
+  async #findCheckpoint(resumeFrom: string | true): Promise<string> {
+    if (resumeFrom !== true) {
+      const found = await stat(resumeFrom).catch(() => null);
+      if (!found?.isDirectory())
+        throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${resumeFrom}: no such checkpoint folder`);
+      return resumeFrom;
+    }
+    const entries = await readdir(this.#o.outputDir, { withFileTypes: true }).catch(() => []);
+    const steps = entries
+      .filter((e) => e.isDirectory() && CHECKPOINT.test(e.name))
+      .map((e) => Number(CHECKPOINT.exec(e.name)![1]))
+      .sort((a, b) => b - a);
+    if (steps.length === 0) {
+      throw new LtgBertError(
+        "LTGBERT_FILE_NOT_FOUND",
+        `${this.#o.outputDir}: no checkpoint-<step> folder to resume from`,
+      );
+    }
+    return path.join(this.#o.outputDir, `checkpoint-${steps[0]}`);
+  }
+
+  /** Reads a checkpoint's trainer_state.json and checks that this run can continue it exactly. */
+  async #readState(dir: string, args: Record<string, unknown>, batchesPerEpoch: number): Promise<RunState> {
+    const read = async (name: string): Promise<Record<string, unknown>> => {
+      const file = path.join(dir, name);
+      let text: string;
+      try {
+        text = await readFile(file, "utf8");
+      } catch (error) {
+        throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${file}: cannot be read (a checkpoint folder has one)`, {
+          cause: error,
+        });
+      }
+      try {
+        const value: unknown = JSON.parse(text);
+        if (typeof value === "object" && value !== null && !Array.isArray(value))
+          return value as Record<string, unknown>;
+        throw new Error(`expected a JSON object, got ${describe(value)}`);
+      } catch (error) {
+        throw new LtgBertError("LTGBERT_BAD_CHECKPOINT", `${file}: ${(error as Error).message}`, { cause: error });
+      }
+    };
+    const saved = await read(TRAINING_ARGS_FILE);
+    for (const key of RESUME_KEYS) {
+      if (saved[key] !== args[key]) {
+        throw new LtgBertError(
+          "LTGBERT_INVALID_ARGUMENT",
+          `${path.join(dir, TRAINING_ARGS_FILE)}: ${key} was ${describe(saved[key])}, now ${describe(args[key])}; an exact resume needs the same ${RESUME_KEYS.join(", ")} and training data`,
+        );
+      }
+    }
+    const json = await read(TRAINER_STATE_FILE);
+    const file = path.join(dir, TRAINER_STATE_FILE);
+    const position = json.data_position as Record<string, unknown> | undefined;
+    const whole = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
+    if (
+      !whole(json.global_step) ||
+      typeof position !== "object" ||
+      position === null ||
+      !whole(position.epoch) ||
+      !whole(position.batch_in_epoch) ||
+      !Array.isArray(json.log_history)
+    ) {
+      throw new LtgBertError(
+        "LTGBERT_BAD_CHECKPOINT",
+        `${file}: expected global_step, log_history and data_position { epoch, batch_in_epoch, batches_per_epoch }`,
+      );
+    }
+    if (position.batches_per_epoch !== batchesPerEpoch) {
+      throw new LtgBertError(
+        "LTGBERT_INVALID_ARGUMENT",
+        `${file}: the run had ${describe(position.batches_per_epoch)} batches per epoch, this one has ${batchesPerEpoch}; an exact resume needs the same training data and batch size`,
+      );
+    }
+    const best = json.best_metric;
+    const bestCheckpoint = json.best_model_checkpoint;
+    return {
+      globalStep: json.global_step as number,
+      epoch: position.epoch as number,
+      batchInEpoch: position.batch_in_epoch as number,
+      batchesPerEpoch,
+      lossSum: typeof json.train_loss_sum === "number" ? json.train_loss_sum : 0,
+      logHistory: json.log_history as LogEntry[],
+      bestMetric: typeof best === "number" ? best : null,
+      bestCheckpoint: typeof bestCheckpoint === "string" ? bestCheckpoint : null,
+    };
+  }
+
+  /** Removes the `checkpoint-<step>.tmp` folders a crashed run left behind. */
+  async #removeLeftovers(): Promise<void> {
+    const entries = await readdir(this.#o.outputDir, { withFileTypes: true });
+    for (const e of entries) {
+      if (e.isDirectory() && /^checkpoint-\d+\.tmp$/.test(e.name))
+        await rm(path.join(this.#o.outputDir, e.name), { recursive: true, force: true });
+    }
+  }
+
+  async #writeCheckpoint(
+    dir: string,
+    optimizer: Optimizer,
+    stateJson: string,
+    args: Record<string, unknown>,
+  ): Promise<void> {
+    const temp = `${dir}.tmp`;
+    await rm(temp, { recursive: true, force: true });
+    await this.model.savePretrained(temp);
+    await optimizer.save(temp);
+    await writeFileAtomic(path.join(temp, TRAINER_STATE_FILE), stateJson);
+    await writeFileAtomic(path.join(temp, TRAINING_ARGS_FILE), `${JSON.stringify(args, null, 2)}\n`);
+    await replaceDirectory(temp, dir);
+  }
+
+  /** Deletes the oldest checkpoints beyond `saveTotalLimit`, never the best nor the newest. */
+  async #rotateCheckpoints(newest: string, best: string | null): Promise<void> {
+    const limit = this.#o.saveTotalLimit;
+    if (limit === null) return;
+    const entries = await readdir(this.#o.outputDir, { withFileTypes: true });
+    const all = entries
+      .filter((e) => e.isDirectory() && CHECKPOINT.test(e.name))
+      .map((e) => ({ name: e.name, step: Number(CHECKPOINT.exec(e.name)![1]) }))
+      .sort((a, b) => a.step - b.step);
+    const keep = new Set([path.basename(newest), best === null ? "" : path.basename(best)]);
+    let excess = all.length - limit;
+    for (const { name } of all) {
+      if (excess <= 0) break;
+      if (keep.has(name)) continue;
+      await rm(path.join(this.#o.outputDir, name), { recursive: true, force: true });
+      excess--;
+    }
+  }
+}
