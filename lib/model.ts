@@ -124,7 +124,15 @@ async function tokenizerOf(dir: string, options: LoadOptions, config: LtgBertCon
     () => false,
   );
   if (!present) return null;
-  const tokenizer = await Tokenizer.fromPretrained(dir);
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = await Tokenizer.fromPretrained(dir);
+  } catch (error) {
+    if (!(error instanceof LtgBertError)) throw error;
+    throw new LtgBertError(error.code, `${error.message} (pass tokenizer: false to load the model without it)`, {
+      cause: error,
+    });
+  }
   if (tokenizer.vocabSize > config.vocab_size) {
     throw new LtgBertError(
       "LTGBERT_BAD_CONFIG",

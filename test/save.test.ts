@@ -132,7 +132,13 @@ describe("savePretrained, loaded back by the package", () => {
     }
     writeFileSync(path.join(source, "tokenizer.json"), '{"version":"1.0","model":{"type":"WordPiece"}}\n');
     writeFileSync(path.join(source, "vocab.txt"), "[UNK]\n[CLS]\n[SEP]\n");
-    const mlm = await LtgBertForMaskedLM.fromPretrained(source);
+    // The stub tokenizer.json is no tokenizer: load without one, so the files are copied from `source`.
+    const error = await LtgBertForMaskedLM.fromPretrained(source).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: "LTGBERT_BAD_CONFIG",
+      message: expect.stringMatching(/tokenizer\.json: .*\(pass tokenizer: false to load the model without it\)$/),
+    });
+    const mlm = await LtgBertForMaskedLM.fromPretrained(source, { tokenizer: false });
     const out = path.join(work, "with-tokenizer-out");
     const written = await mlm.savePretrained(out);
     expect(written.slice(2)).toEqual([path.join(out, "tokenizer.json"), path.join(out, "vocab.txt")]);
@@ -146,7 +152,7 @@ describe("savePretrained, loaded back by the package", () => {
     const again = await mlm.savePretrained(source + path.sep);
     expect(again).toHaveLength(2);
     mlm.dispose();
-    const back = await LtgBertForMaskedLM.fromPretrained(source);
+    const back = await LtgBertForMaskedLM.fromPretrained(source, { tokenizer: false });
     expect(maxAbsDiff((await back.forward(inputs)).logits.data, f32(tiny, "hub_mlm.logits"))).toBeLessThan(TOL);
     back.dispose();
     expect(tempFiles(source)).toEqual([]);
