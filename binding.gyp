@@ -16,7 +16,7 @@
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-fno-math-errno"],
       "libraries": [
         "<!@(node scripts/find-libtorch.mjs --gyp libdirs)",
         "<!@(node scripts/find-libtorch.mjs --gyp libs)",

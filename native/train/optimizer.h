@@ -44,10 +44,10 @@ class AdamW {
   // The learning rate the next step uses.
   double NextLearningRate() const;
 
-  // One update with the parameters' current gradients (undefined gradients
-  // are skipped, as PyTorch skips params whose .grad is None), then the
-  // gradients are dropped. Returns the learning rate it used.
-  double Step();
+  // One update with the parameters' current gradients times grad_scale
+  // (undefined gradients are skipped, as PyTorch skips params whose .grad is
+  // None), then the gradients are dropped. Returns the learning rate it used.
+  double Step(double grad_scale = 1.0);
 
   int64_t step() const { return step_; }
   const AdamWOptions& options() const { return options_; }
@@ -72,9 +72,15 @@ class AdamW {
   torch::Tensor rng_state_;
 };
 
-// Scales the gradients so that their global 2-norm is at most max_norm, as
-// torch.nn.utils.clip_grad_norm_ does (coefficient max_norm / (norm + 1e-6),
-// capped at 1). Returns the norm before clipping; max_norm <= 0 only measures.
-double ClipGradNorm(const std::vector<Parameter>& params, double max_norm);
+struct ClipResult {
+  double norm = 0;         // global 2-norm of the gradients
+  double coefficient = 1;  // what clipping multiplies them by
+};
+
+// The global 2-norm of the gradients and the factor that
+// torch.nn.utils.clip_grad_norm_ would scale them by (max_norm / (norm +
+// 1e-6), capped at 1; 1 when max_norm <= 0). The gradients are left as they
+// are: AdamW::Step applies the factor in its own pass.
+ClipResult ClipGradNorm(const std::vector<Parameter>& params, double max_norm);
 
 }  // namespace ltgbert::train

@@ -93,8 +93,9 @@ StepResult TrainStep(model::LtgBertImpl& module, const std::vector<Batch>& batch
       result.loss += out.loss.item<double>() * scale;
     }
   }
-  result.grad_norm = ClipGradNorm(optimizer.params(), optimizer.options().max_grad_norm);
-  result.learning_rate = optimizer.Step();
+  const ClipResult clip = ClipGradNorm(optimizer.params(), optimizer.options().max_grad_norm);
+  result.grad_norm = clip.norm;
+  result.learning_rate = optimizer.Step(clip.coefficient);
   result.step = optimizer.step();
   return result;
 }
