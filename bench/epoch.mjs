@@ -33,17 +33,27 @@
 // "max_length", "cut", "full_epoch_batches"}. epoch_bench.py reads the same
 // layout; change both together.
 
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { endianness, tmpdir } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = dirname(HERE);
-const PYTHON = process.env.PYTHON || "/usr/bin/python3";
-const DIST = join(ROOT, "dist", "index.js");
+import {
+  ADAMW,
+  OPTION,
+  PRESETS,
+  PYTHON,
+  ROOT,
+  describeError,
+  finish,
+  loadPackage,
+  parseOptions,
+  positiveInteger,
+  presetConfigJson,
+  runMain,
+  runPython,
+  sideTable,
+  startWatchdog,
+} from "./common.mjs";
 
 // the full GLUE SST-2 train split (67,349 rows) where the project's shared
 // data is, else the 2,000-row excerpt the repository carries
@@ -51,124 +61,19 @@ const DATA_SHARED = join(ROOT, "..", "shared", "data", "sst2", "train.tsv");
 const DATA_FIXTURE = join(ROOT, "test", "fixtures", "sst2", "train-2000.tsv");
 const TOKENIZER = join(ROOT, "test", "fixtures", "tokenizers", "ltg-bert-babylm");
 
-// same presets as bench/train.mjs and forward_bench.py
-const PRESETS = {
-  mini: {
-    vocab_size: 16384,
-    hidden_size: 256,
-    num_hidden_layers: 4,
-    num_attention_heads: 4,
-    intermediate_size: 683,
-    max_position_embeddings: 512,
-    position_bucket_size: 32,
-  },
-  base: {
-    vocab_size: 16384,
-    hidden_size: 768,
-    num_hidden_layers: 12,
-    num_attention_heads: 12,
-    intermediate_size: 2048,
-    max_position_embeddings: 512,
-    position_bucket_size: 32,
-  },
-};
 const NUM_LABELS = 2;
 // makeBatches options: dynamic padding, a seeded shuffle
 const PLAN = { batchSize: 32, shuffle: true, seed: 42, epoch: 0, maxLength: 128 };
-// share of the epoch's steps over which the learning rate warms up
+// share of the epoch's steps over which the learning rate warms up; the
+// optimizer is common.mjs's ADAMW, and the schedule's steps travel to
+// epoch_bench.py in the batches file
 const WARMUP_RATIO = 0.06;
-// train_bench.py (which epoch_bench.py imports them from) hard-codes the
-// same values; the schedule's steps travel in the batches file
-const OPTIMIZER = {
-  learningRate: 2e-5,
-  betas: [0.9, 0.999],
-  eps: 1e-8,
-  weightDecay: 0.01,
-  maxGradNorm: 1.0,
-};
 // the sanity-check losses: the means over this many first and last batches
 // (half the run when it has fewer than twice as many)
 const LOSS_WINDOW = 100;
 // seconds between progress lines on stderr (table mode only)
 const PROGRESS_S = 30;
 const MAGIC = "LTGBATCH";
-
-// ---------------------------------------------------------------- options
-
-function usage(msg) {
-  if (msg) console.error(`epoch.mjs: ${msg}`);
-  console.error(
-    "usage: node bench/epoch.mjs [--data FILE.tsv] [--presets mini,base] [--threads N] [--max-batches N] " +
-      "[--json] [--skip-python] [--skip-node] [--max-minutes M]",
-  );
-  process.exit(2);
-}
-
-function parseArgs(argv) {
-  const o = {
-    data: null,
-    presets: ["mini"],
-    threads: 2,
-    maxBatches: null,
-    json: false,
-    skipPython: false,
-    skipNode: false,
-    maxMinutes: null,
-  };
-  const positive = (name, v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) usage(`${name} needs a positive integer, got ${v}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const [flag, inline] = a.includes("=") ? a.split(/=(.*)/s, 2) : [a, undefined];
-    const value = () => (inline !== undefined ? inline : (argv[++i] ?? usage(`${flag} needs a value`)));
-    switch (flag) {
-      case "--data":
-        o.data = resolve(value());
-        break;
-      case "--threads":
-        o.threads = positive(flag, value());
-        break;
-      case "--max-batches":
-        o.maxBatches = positive(flag, value());
-        break;
-      case "--presets": {
-        o.presets = value()
-          .split(",")
-          .map((s) => s.trim())
-          .filter(Boolean);
-        const bad = o.presets.filter((p) => !(p in PRESETS));
-        if (bad.length || !o.presets.length)
-          usage(`unknown preset(s) ${bad.join(",")}; known: ${Object.keys(PRESETS).join(",")}`);
-        break;
-      }
-      case "--max-minutes": {
-        const n = Number(value());
-        if (!(n > 0)) usage("--max-minutes needs a positive number");
-        o.maxMinutes = n;
-        break;
-      }
-      case "--json":
-        o.json = true;
-        break;
-      case "--skip-python":
-        o.skipPython = true;
-        break;
-      case "--skip-node":
-        o.skipNode = true;
-        break;
-      case "-h":
-      case "--help":
-        usage();
-        break;
-      default:
-        usage(`unknown option ${a}`);
-    }
-  }
-  return o;
-}
 
 // ---------------------------------------------------------------- helpers
 
@@ -177,49 +82,6 @@ const lossWindow = (n) => Math.min(LOSS_WINDOW, Math.max(1, Math.floor(n / 2)));
 const firstMean = (xs) => (xs.length ? mean(xs.slice(0, lossWindow(xs.length))) : null);
 const lastMean = (xs) => (xs.length ? mean(xs.slice(-lossWindow(xs.length))) : null);
 const shown = (file) => (file.startsWith(ROOT) ? relative(ROOT, file) : file);
-
-let currentChild = null;
-
-// Runs a child to its end; with onStderrLine, hands over each stderr line as
-// it arrives. timeoutMs null: no limit.
-function run(cmd, args, timeoutMs, onStderrLine) {
-  return new Promise((resolvePromise) => {
-    const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    currentChild = child;
-    let stdout = "",
-      stderr = "",
-      pending = "",
-      timedOut = false;
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => {
-      stderr += d;
-      if (!onStderrLine) return;
-      pending += d;
-      const lines = pending.split("\n");
-      pending = lines.pop();
-      for (const l of lines) onStderrLine(l);
-    });
-    const timer =
-      timeoutMs === null
-        ? null
-        : setTimeout(
-            () => {
-              timedOut = true;
-              child.kill("SIGKILL");
-            },
-            Math.max(1000, timeoutMs),
-          );
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      resolvePromise({ code: -1, stdout, stderr: String(err), timedOut });
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      currentChild = null;
-      resolvePromise({ code, stdout, stderr, timedOut });
-    });
-  });
-}
 
 // ---------------------------------------------------------------- the batches
 
@@ -308,7 +170,7 @@ function writeBatchFile(path, prep) {
 async function nodeEpoch(api, config, batches, deadline, progress) {
   const model = await api.LtgBertForSequenceClassification.fromConfig({ ...config, num_labels: NUM_LABELS });
   try {
-    const optimizer = model.createOptimizer({ ...OPTIMIZER, schedule: scheduleFor(batches.length) });
+    const optimizer = model.createOptimizer({ ...ADAMW, schedule: scheduleFor(batches.length) });
     const losses = [];
     const t0 = performance.now();
     let nextReport = t0 + PROGRESS_S * 1000;
@@ -330,44 +192,39 @@ async function nodeEpoch(api, config, batches, deadline, progress) {
   }
 }
 
-async function pythonEpoch(preset, batchFile, opts, timeoutMs, progress) {
-  const script = "reference/epoch_bench.py";
+function pythonEpoch(preset, batchFile, opts, timeoutMs, progress) {
   const args = [
-    join(HERE, script),
     "--batches",
     batchFile,
     "--config",
-    JSON.stringify({ ...PRESETS[preset], name: preset }),
+    presetConfigJson(preset),
     "--threads",
     String(opts.threads),
     "--progress",
     String(progress ? PROGRESS_S : 0),
   ];
-  const r = await run(PYTHON, args, timeoutMs, (l) => {
-    if (progress && l.startsWith("progress: ")) progress(l.slice("progress: ".length));
-  });
-  if (r.timedOut) throw new Error(`${script} passed its time limit (${Math.round(timeoutMs / 1000)} s, --max-minutes)`);
-  const line = r.stdout
-    .trim()
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .pop();
-  if (r.code !== 0 || !line) {
-    const tail = (r.stderr || r.stdout)
-      .trim()
-      .split("\n")
-      .filter((l) => !l.startsWith("progress: "))
-      .slice(-3)
-      .join(" | ");
-    throw new Error(`${PYTHON} ${script} exited ${r.code}: ${tail}`);
-  }
-  return JSON.parse(line);
+  return runPython("reference/epoch_bench.py", args, { timeoutMs, limitNote: "--max-minutes", onProgress: progress });
 }
 
 // ---------------------------------------------------------------- main
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseOptions(
+    {
+      program: "epoch.mjs",
+      options: {
+        data: { arg: "FILE.tsv", default: null, parse: (v) => resolve(v) },
+        presets: { ...OPTION.presets, default: ["mini"] },
+        threads: OPTION.threads,
+        "max-batches": { arg: "N", default: null, parse: positiveInteger },
+        json: OPTION.json,
+        "skip-python": OPTION["skip-python"],
+        "skip-node": OPTION["skip-node"],
+        "max-minutes": OPTION["max-minutes"],
+      },
+    },
+    process.argv.slice(2),
+  );
   const start = performance.now();
   const deadline = opts.maxMinutes === null ? Infinity : start + opts.maxMinutes * 60_000;
   const left = () => deadline - performance.now();
@@ -375,35 +232,24 @@ async function main() {
     if (!opts.json) console.log(...a);
   };
   const errors = [];
-  if (opts.maxMinutes !== null) {
-    // hard bound: a step that never returns cannot be interrupted from JS,
-    // so past the deadline (plus a grace period) the process ends itself
-    const watchdog = setTimeout(
-      () => {
-        console.error(`error: still running ${opts.maxMinutes} min + 60 s after the start; giving up (--max-minutes)`);
-        if (currentChild) currentChild.kill("SIGKILL");
-        process.exit(1);
-      },
-      opts.maxMinutes * 60_000 + 60_000,
-    );
-    watchdog.unref();
-  }
+  startWatchdog(opts.maxMinutes);
 
   // The package reads, tokenizes and pads the data for both halves, so
   // without dist/ neither can run.
-  if (!existsSync(DIST)) {
-    console.error(`error: ${DIST} not found; build the package first (npm run build)`);
+  let api;
+  try {
+    api = await loadPackage(opts.threads);
+  } catch (e) {
+    console.error(`error: ${e.message}`);
     return 1;
   }
-  const api = await import(pathToFileURL(DIST).href);
-  api.setNumThreads(opts.threads);
 
   const dataFile = opts.data ?? (existsSync(DATA_SHARED) ? DATA_SHARED : DATA_FIXTURE);
   let prep;
   try {
     prep = await prepareBatches(api, dataFile, opts.maxBatches);
   } catch (e) {
-    console.error(`error: preparing the batches: ${e.code ? e.code + ": " : ""}${e.message}`);
+    console.error(`error: preparing the batches: ${describeError(e)}`);
     return 1;
   }
   const schedule = scheduleFor(prep.batches.length);
@@ -454,7 +300,7 @@ async function main() {
         try {
           row.node = await nodeEpoch(api, config, prep.batches, performance.now() + share(), progress("node"));
         } catch (e) {
-          errors.push(`${preset} node: ${e.code ? e.code + ": " : ""}${e.message}`);
+          errors.push(`${preset} node: ${describeError(e)}`);
         }
       }
       if (!opts.skipPython) {
@@ -491,23 +337,25 @@ async function main() {
       results.push(row);
 
       const window = lossWindow(prep.batches.length);
-      const line = (label, x) => {
-        const cells = x
-          ? [
-              x.seconds_epoch.toFixed(2),
-              x.examples_per_s.toFixed(1),
-              x.tokens_per_s.toFixed(0),
-              `${x.loss_first.toFixed(4)} -> ${x.loss_last.toFixed(4)}`,
-            ]
-          : ["n/a", "", "", ""];
-        return `  ${label.padEnd(17)} ${cells[0].padStart(10)} ${cells[1].padStart(11)} ${cells[2].padStart(9)} ${cells[3].padStart(22)}`.trimEnd();
-      };
       log(`\n${preset}:`);
       log(
-        `  ${"".padEnd(17)} ${"s/epoch".padStart(10)} ${"examples/s".padStart(11)} ${"tokens/s".padStart(9)} ${`loss first/last ${window}`.padStart(22)}`,
+        sideTable(
+          [
+            ["s/epoch", 10],
+            ["examples/s", 11],
+            ["tokens/s", 9],
+            [`loss first/last ${window}`, 22],
+          ],
+          (x) => [
+            x.seconds_epoch.toFixed(2),
+            x.examples_per_s.toFixed(1),
+            x.tokens_per_s.toFixed(0),
+            `${x.loss_first.toFixed(4)} -> ${x.loss_last.toFixed(4)}`,
+          ],
+          row.node,
+          row.python,
+        ),
       );
-      log(line("node (ltgbert)", row.node));
-      log(line("pytorch (eager)", row.python));
       log(
         `  ratio pytorch / node: ${
           row.ratio == null ? "n/a" : `${row.ratio.toFixed(2)}x (${row.ratio > 1 ? "node faster" : "node not faster"})`
@@ -533,7 +381,7 @@ async function main() {
     node_preparation_seconds: prep.seconds,
     threads: opts.threads,
     num_labels: NUM_LABELS,
-    optimizer: { ...OPTIMIZER, schedule },
+    optimizer: { ...ADAMW, schedule },
     loss_window: lossWindow(prep.batches.length),
     node_version: process.version,
     python: opts.skipPython ? null : PYTHON,
@@ -541,15 +389,7 @@ async function main() {
     errors,
     seconds_total: (performance.now() - start) / 1000,
   };
-  if (opts.json) console.log(JSON.stringify(report));
-  else for (const e of errors) console.error(`error: ${e}`);
-  return errors.length ? 1 : 0;
+  return finish(report, opts.json);
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);
