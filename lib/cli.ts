@@ -25,7 +25,9 @@ import {
   tokenizerOption,
   type CliIo,
 } from "./cli/common.js";
+import type { FinetuneOptions } from "./cli/finetune.js";
 import type { InfoOptions } from "./cli/info.js";
+import { DEV_NAMES, splitNames, TRAIN_NAMES } from "./cli/splits.js";
 import type { TransferOptions } from "./cli/transfer.js";
 import { LtgBertError } from "./errors.js";
 
@@ -88,6 +90,57 @@ export function buildProgram(io: CliIo = processIo()): Command {
   jsonOption(transferCommand).action(async (mlmDir: string, outDir: string, options: TransferOptions) => {
     const { transfer } = await import("./cli/transfer.js");
     await transfer(mlmDir, outDir, options, io);
+  });
+
+  const finetuneCommand = program
+    .command("finetune")
+    .description(
+      "fine-tune a classifier (a masked LM gets a new head) on a train split, evaluate it on a dev split, save it for Python and Node",
+    )
+    .option("--model <dir>", `the model to start from: ${MODEL_DIR_HELP}`, "default")
+    .option(
+      "--data <path>",
+      `a training file (.tsv, .csv or .jsonl), or a directory holding ${splitNames(TRAIN_NAMES)} and ${splitNames(DEV_NAMES)}`,
+    )
+    .option("--train <file>", "training file (instead of the --data directory's)")
+    .option("--dev <file>", "dev file, evaluated during and after training (instead of the --data directory's)")
+    .requiredOption("--out <dir>", "output directory: checkpoints, train_log.jsonl, and the final model")
+    .option("--epochs <n>", "passes over the training data", positiveInteger, 3)
+    .option("--max-steps <n>", "optimizer steps in all (overrides --epochs)", positiveInteger);
+  batchSizeOption(finetuneCommand, 16, "examples")
+    .addOption(new Option("--lr <x>", "peak learning rate (AdamW)").argParser(nonNegativeNumber).default(5e-5, "5e-5"))
+    .option("--warmup-ratio <x>", "linear warm-up over this fraction of the steps, then linear decay to 0", fraction, 0)
+    .option("--weight-decay <x>", "AdamW's weight decay (not on biases and LayerNorm weights)", nonNegativeNumber, 0);
+  maxLengthOption(finetuneCommand)
+    .option("--seed <n>", "seed of the data order, dropout and a new head", nonNegativeInteger, 42)
+    .option("--eval-every <n>", "evaluate every n steps (default: at each epoch's end)", positiveInteger)
+    .option("--save-every <n>", "write a checkpoint every n steps (default: at each epoch's end)", positiveInteger)
+    .option("--save-total-limit <n>", "keep at most n checkpoints, never the best (default: all)", positiveInteger)
+    .addOption(
+      choiceOption(
+        "--metric <name>",
+        "dev metric that picks the best checkpoint (loss: lower is better)",
+        ["accuracy", "macroF1", "mcc", "loss"],
+        "accuracy",
+      ),
+    )
+    .option("--load-best", "save the best checkpoint's weights as the final model, not the last step's");
+  columnOptions(finetuneCommand, true)
+    .option(
+      "--num-labels <n>",
+      "labels of a new head (default: the number of labels in the training data)",
+      positiveInteger,
+    )
+    .addOption(choiceOption("--head <kind>", "head put on a masked LM (default: linear)", ["linear", "mlp"]));
+  tokenizerOption(finetuneCommand);
+  threadsOption(finetuneCommand);
+  deviceOption(finetuneCommand).option(
+    "--resume",
+    "continue the run in --out from its newest checkpoint (give the same options as the run that wrote it)",
+  );
+  jsonOption(finetuneCommand).action(async (options: FinetuneOptions) => {
+    const { finetune } = await import("./cli/finetune.js");
+    await finetune(options, io);
   });
 
   // A command's own usage errors name it: "ltgbert: finetune: required option '--out <dir>' not specified".
