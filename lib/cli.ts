@@ -25,8 +25,10 @@ import {
   tokenizerOption,
   type CliIo,
 } from "./cli/common.js";
+import type { EvaluateOptions } from "./cli/evaluate.js";
 import type { FinetuneOptions } from "./cli/finetune.js";
 import type { InfoOptions } from "./cli/info.js";
+import type { PredictOptions } from "./cli/predict.js";
 import { DEV_NAMES, splitNames, TRAIN_NAMES } from "./cli/splits.js";
 import type { TransferOptions } from "./cli/transfer.js";
 import { LtgBertError } from "./errors.js";
@@ -141,6 +143,45 @@ export function buildProgram(io: CliIo = processIo()): Command {
   jsonOption(finetuneCommand).action(async (options: FinetuneOptions) => {
     const { finetune } = await import("./cli/finetune.js");
     await finetune(options, io);
+  });
+
+  const evaluateCommand = program
+    .command("evaluate")
+    .description("evaluate a classifier on labelled data: loss, accuracy, macro-F1, MCC")
+    .argument("<model-dir>", MODEL_DIR_HELP)
+    .requiredOption(
+      "--data <path>",
+      `labelled data file (.tsv, .csv or .jsonl), or a directory holding ${splitNames(DEV_NAMES)}`,
+    );
+  batchSizeOption(evaluateCommand, 32, "examples");
+  maxLengthOption(evaluateCommand);
+  columnOptions(evaluateCommand, true);
+  tokenizerOption(evaluateCommand);
+  threadsOption(evaluateCommand);
+  deviceOption(evaluateCommand);
+  jsonOption(evaluateCommand).action(async (dir: string, options: EvaluateOptions) => {
+    const { evaluate } = await import("./cli/evaluate.js");
+    await evaluate(dir, options, io);
+  });
+
+  const predictCommand = program
+    .command("predict")
+    .description("classify texts: a label and its probability per text")
+    .argument("<model-dir>", MODEL_DIR_HELP)
+    .argument("[texts...]", "texts to classify (default: --file, else stdin, one text per line)")
+    .option(
+      "--file <file>",
+      "texts to classify: one per line, or the text column(s) of a .csv, .tsv or .jsonl data file",
+    )
+    .option("--top-k <n>", "show the k most probable labels", positiveInteger, 1);
+  batchSizeOption(predictCommand, 32, "texts");
+  columnOptions(predictCommand, false);
+  tokenizerOption(predictCommand);
+  threadsOption(predictCommand);
+  deviceOption(predictCommand);
+  jsonOption(predictCommand).action(async (dir: string, texts: string[], options: PredictOptions) => {
+    const { predict } = await import("./cli/predict.js");
+    await predict(dir, texts, options, io);
   });
 
   // A command's own usage errors name it: "ltgbert: finetune: required option '--out <dir>' not specified".

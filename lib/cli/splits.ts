@@ -71,3 +71,17 @@ export async function findSplits(options: { data?: string; train?: string; dev?:
   }
   return { train: trainFile, dev: dev ?? (await findSplit(data, DEV_NAMES, "dev", "--dev")) };
 }
+
+/** The file `evaluate` reads: `--data` itself, or a directory's dev split. */
+export async function findEvalFile(data: string): Promise<string> {
+  const kind = await kindOf(data);
+  if (kind !== "directory") return data; // readDataset names a missing file
+  const dev = await findSplit(data, DEV_NAMES, "dev", "a file path");
+  if (dev === null) {
+    throw new LtgBertError(
+      "LTGBERT_FILE_NOT_FOUND",
+      `${data}: no dev split (looked for ${candidates(DEV_NAMES)}); give the file itself`,
+    );
+  }
+  return dev;
+}
