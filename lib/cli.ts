@@ -1,186 +1,235 @@
 #!/usr/bin/env node
 // The `ltgbert` command line. Every command prints a one-line error naming
-// what failed and exits non-zero on failure; `--json` prints one JSON object.
-import { Command, InvalidArgumentError } from "commander";
+// what failed and exits non-zero on failure; `--json` prints one JSON
+// document on stdout. Commands load their code (and libtorch) only when
+// run, so `--help` answers at once.
+import { Command, CommanderError, Option } from "commander";
 import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import {
+  batchSizeOption,
+  choiceOption,
+  CliExit,
+  columnOptions,
+  deviceOption,
+  errorLine,
+  fraction,
+  jsonOption,
+  maxLengthOption,
+  MODEL_DIR_HELP,
+  nonNegativeInteger,
+  nonNegativeNumber,
+  positiveInteger,
+  processIo,
+  threadsOption,
+  tokenizerOption,
+  type CliIo,
+} from "./cli/common.js";
+import type { EvaluateOptions } from "./cli/evaluate.js";
+import type { FinetuneOptions } from "./cli/finetune.js";
+import type { InfoOptions } from "./cli/info.js";
+import type { PredictOptions } from "./cli/predict.js";
+import { DEV_NAMES, splitNames, TRAIN_NAMES } from "./cli/splits.js";
+import type { TransferOptions } from "./cli/transfer.js";
 import { LtgBertError } from "./errors.js";
-import { LtgBertForSequenceClassification, type LoadReport } from "./model.js";
+
+export { resolveModelDir, DEFAULT_MODEL_DIR } from "./cli/model-dir.js";
+export type { CliIo } from "./cli/common.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
-function positiveInteger(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < 1)
-      throw new InvalidArgumentError(`${name} must be a positive integer, got "${value}"`);
-    return n;
+/** Exit code of a command line that commander refused (unknown option, missing argument). */
+const USAGE_EXIT = 2;
+
+/** Commander's own errors (unknown option, missing argument, bad value) in the CLI's one-line format. */
+function usageErrorOutput(command: string | null): (text: string, write: (text: string) => void) => void {
+  return (text, write) => {
+    const message = text.replace(/^error: /, "");
+    write(errorLine(command === null ? message : `${command}: ${message}`, "LTGBERT_INVALID_ARGUMENT"));
   };
 }
 
-function nonNegativeInteger(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < 0)
-      throw new InvalidArgumentError(`${name} must be a non-negative integer, got "${value}"`);
-    return n;
-  };
-}
-
-function oneOf<T extends string>(name: string, choices: readonly T[]) {
-  return (value: string): T => {
-    if (!(choices as readonly string[]).includes(value)) {
-      throw new InvalidArgumentError(`${name} must be one of ${choices.join(", ")}, got "${value}"`);
-    }
-    return value as T;
-  };
-}
-
-/** Groups state-dict keys by their first component for a short summary. */
-function summarize(keys: string[]): string {
-  const groups = new Map<string, number>();
-  for (const key of keys) {
-    const head = key.split(".")[0];
-    groups.set(head, (groups.get(head) ?? 0) + 1);
-  }
-  return [...groups].map(([head, n]) => `${head} (${n})`).join(", ");
-}
-
-function printReport(report: LoadReport): void {
-  console.log(`  loaded      ${report.loaded.length} tensors: ${summarize(report.loaded) || "none"}`);
-  console.log(`  new         ${report.missing.length} (initialised): ${report.missing.join(", ") || "none"}`);
-  console.log(`  left behind ${report.unexpected.length}: ${report.unexpected.join(", ") || "none"}`);
-  if (report.mismatched.length > 0) {
-    for (const m of report.mismatched) {
-      console.log(`  mismatched  ${m.key}: expected [${m.expected.join(", ")}], got [${m.actual.join(", ")}]`);
-    }
-  }
-}
-
-export function buildProgram(): Command {
+export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command();
+  // Set before the commands are added: subcommands copy these settings.
   program
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      outputError: usageErrorOutput(null),
+    })
     .name("ltgbert")
-    .description("LTG-BERT on libtorch: load Python checkpoints, transfer, fine-tune, save, serve")
-    .version(pkg.version);
+    .description("LTG-BERT on libtorch: inspect, transfer, fine-tune, evaluate and run models from the command line")
+    .version(pkg.version)
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      "after",
+      "\nA model directory is Hugging Face's layout (config.json, model.safetensors or\npytorch_model.bin, tokenizer.json); \"default\" names the model shipped with\nthe package. Run `ltgbert <command> --help` for a command's options.",
+    );
 
-  program
+  const infoCommand = program
+    .command("info")
+    .description("show a model directory: architecture, config, parameters, weights, tokenizer, training")
+    .argument("<model-dir>", MODEL_DIR_HELP);
+  jsonOption(infoCommand).action(async (dir: string, options: InfoOptions) => {
+    const { info } = await import("./cli/info.js");
+    await info(dir, options, io);
+  });
+
+  const transferCommand = program
     .command("transfer")
     .description(
-      "turn a masked-LM checkpoint into a sequence classifier: copy its embedding and encoder, add a freshly initialised head, save",
+      "turn a masked LM into a sequence classifier: copy its embedding and encoder, add a freshly initialised head, save",
     )
-    .argument("<mlm-dir>", "model directory of a masked LM (config.json and weights)")
+    .argument("<mlm-dir>", `masked LM: ${MODEL_DIR_HELP}`)
     .argument("<out-dir>", "where to write the classifier (created if needed)")
-    .option("--num-labels <n>", "number of labels (default: the number of --labels)", positiveInteger("--num-labels"))
-    .option(
-      "--head <kind>",
-      "classification head: linear or mlp",
-      oneOf("--head", ["linear", "mlp"] as const),
-      "linear",
-    )
+    .option("--num-labels <n>", "number of labels (default: the number of --labels)", positiveInteger)
+    .addOption(choiceOption("--head <kind>", "classification head", ["linear", "mlp"], "linear"))
     .option("--labels <names>", "comma-separated label names, in id order (saved as id2label)")
-    .option("--seed <n>", "seed of the new head's initialisation", nonNegativeInteger("--seed"), 42)
-    .option(
-      "--format <format>",
-      "weights file: safetensors or pytorch",
-      oneOf("--format", ["safetensors", "pytorch"] as const),
-      "safetensors",
+    .option("--seed <n>", "seed of the new head's initialisation", nonNegativeInteger, 42)
+    .addOption(choiceOption("--format <format>", "weights file format", ["safetensors", "pytorch"], "safetensors"));
+  jsonOption(transferCommand).action(async (mlmDir: string, outDir: string, options: TransferOptions) => {
+    const { transfer } = await import("./cli/transfer.js");
+    await transfer(mlmDir, outDir, options, io);
+  });
+
+  const finetuneCommand = program
+    .command("finetune")
+    .description(
+      "fine-tune a classifier (a masked LM gets a new head) on a train split, evaluate it on a dev split, save it for Python and Node",
     )
-    .option("--json", "print the result as JSON")
-    .action(async (mlmDir: string, outDir: string, options: TransferOptions) => {
-      await transfer(mlmDir, outDir, options);
-    });
+    .option("--model <dir>", `the model to start from: ${MODEL_DIR_HELP}`, "default")
+    .option(
+      "--data <path>",
+      `a training file (.tsv, .csv or .jsonl), or a directory holding ${splitNames(TRAIN_NAMES)} and ${splitNames(DEV_NAMES)}`,
+    )
+    .option("--train <file>", "training file (instead of the --data directory's)")
+    .option("--dev <file>", "dev file, evaluated during and after training (instead of the --data directory's)")
+    .requiredOption("--out <dir>", "output directory: checkpoints, train_log.jsonl, and the final model")
+    .option("--epochs <n>", "passes over the training data", positiveInteger, 3)
+    .option("--max-steps <n>", "optimizer steps in all (overrides --epochs)", positiveInteger);
+  batchSizeOption(finetuneCommand, 16, "examples")
+    .addOption(new Option("--lr <x>", "peak learning rate (AdamW)").argParser(nonNegativeNumber).default(5e-5, "5e-5"))
+    .option("--warmup-ratio <x>", "linear warm-up over this fraction of the steps, then linear decay to 0", fraction, 0)
+    .option("--weight-decay <x>", "AdamW's weight decay (not on biases and LayerNorm weights)", nonNegativeNumber, 0);
+  maxLengthOption(finetuneCommand)
+    .option("--seed <n>", "seed of the data order, dropout and a new head", nonNegativeInteger, 42)
+    .option("--eval-every <n>", "evaluate every n steps (default: at each epoch's end)", positiveInteger)
+    .option("--save-every <n>", "write a checkpoint every n steps (default: at each epoch's end)", positiveInteger)
+    .option("--save-total-limit <n>", "keep at most n checkpoints, never the best (default: all)", positiveInteger)
+    .addOption(
+      choiceOption(
+        "--metric <name>",
+        "dev metric that picks the best checkpoint (loss: lower is better)",
+        ["accuracy", "macroF1", "mcc", "loss"],
+        "accuracy",
+      ),
+    )
+    .option("--load-best", "save the best checkpoint's weights as the final model, not the last step's");
+  columnOptions(finetuneCommand, true)
+    .option(
+      "--num-labels <n>",
+      "labels of a new head (default: the number of labels in the training data)",
+      positiveInteger,
+    )
+    .addOption(choiceOption("--head <kind>", "head put on a masked LM (default: linear)", ["linear", "mlp"]));
+  tokenizerOption(finetuneCommand);
+  threadsOption(finetuneCommand);
+  deviceOption(finetuneCommand).option(
+    "--resume",
+    "continue the run in --out from its newest checkpoint (give the same options as the run that wrote it)",
+  );
+  jsonOption(finetuneCommand).action(async (options: FinetuneOptions) => {
+    const { finetune } = await import("./cli/finetune.js");
+    await finetune(options, io);
+  });
+
+  const evaluateCommand = program
+    .command("evaluate")
+    .description("evaluate a classifier on labelled data: loss, accuracy, macro-F1, MCC")
+    .argument("<model-dir>", MODEL_DIR_HELP)
+    .requiredOption(
+      "--data <path>",
+      `labelled data file (.tsv, .csv or .jsonl), or a directory holding ${splitNames(DEV_NAMES)}`,
+    );
+  batchSizeOption(evaluateCommand, 32, "examples");
+  maxLengthOption(evaluateCommand);
+  columnOptions(evaluateCommand, true);
+  tokenizerOption(evaluateCommand);
+  threadsOption(evaluateCommand);
+  deviceOption(evaluateCommand);
+  jsonOption(evaluateCommand).action(async (dir: string, options: EvaluateOptions) => {
+    const { evaluate } = await import("./cli/evaluate.js");
+    await evaluate(dir, options, io);
+  });
+
+  const predictCommand = program
+    .command("predict")
+    .description("classify texts: a label and its probability per text")
+    .argument("<model-dir>", MODEL_DIR_HELP)
+    .argument("[texts...]", "texts to classify (default: --file, else stdin, one text per line)")
+    .option(
+      "--file <file>",
+      "texts to classify: one per line, or the text column(s) of a .csv, .tsv or .jsonl data file",
+    )
+    .option("--top-k <n>", "show the k most probable labels", positiveInteger, 1);
+  batchSizeOption(predictCommand, 32, "texts");
+  columnOptions(predictCommand, false);
+  tokenizerOption(predictCommand);
+  threadsOption(predictCommand);
+  deviceOption(predictCommand);
+  jsonOption(predictCommand).action(async (dir: string, texts: string[], options: PredictOptions) => {
+    const { predict } = await import("./cli/predict.js");
+    await predict(dir, texts, options, io);
+  });
+
+  // A command's own usage errors name it: "ltgbert: finetune: required option '--out <dir>' not specified".
+  for (const command of program.commands) command.configureOutput({ outputError: usageErrorOutput(command.name()) });
   return program;
 }
 
-interface TransferOptions {
-  numLabels?: number;
-  head: "linear" | "mlp";
-  labels?: string;
-  seed: number;
-  format: "safetensors" | "pytorch";
-  json?: boolean;
-}
-
-async function transfer(mlmDir: string, outDir: string, options: TransferOptions): Promise<void> {
-  const labels = options.labels?.split(",").map((l) => l.trim());
-  if (labels && labels.some((l) => l.length === 0)) {
-    throw new LtgBertError(
-      "LTGBERT_INVALID_ARGUMENT",
-      `--labels: expected comma-separated names, got "${options.labels}"`,
-    );
-  }
-  const numLabels = options.numLabels ?? labels?.length;
-  if (numLabels === undefined) {
-    throw new LtgBertError("LTGBERT_INVALID_ARGUMENT", "--num-labels: required unless --labels names the labels");
-  }
-  if (labels && labels.length !== numLabels) {
-    throw new LtgBertError(
-      "LTGBERT_INVALID_ARGUMENT",
-      `--labels: expected ${numLabels} names for --num-labels ${numLabels}, got ${labels.length}`,
-    );
-  }
-  const labelConfig = labels
-    ? {
-        id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
-        label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
-      }
-    : {};
-  const cls = await LtgBertForSequenceClassification.fromPretrained(mlmDir, {
-    numLabels,
-    seed: options.seed,
-    config: { classifier_head: options.head, ...labelConfig },
-  });
-  try {
-    const files = await cls.savePretrained(outDir, { format: options.format });
-    const report = cls.loadReport!;
-    if (options.json) {
-      console.log(
-        JSON.stringify({
-          source: mlmDir,
-          output: outDir,
-          head: options.head,
-          numLabels,
-          seed: options.seed,
-          files,
-          report,
-        }),
-      );
-      return;
-    }
-    console.log(`${mlmDir} -> ${outDir}: ${options.head} head, ${numLabels} labels, seed ${options.seed}`);
-    printReport(report);
-    console.log(`  wrote       ${files.join(", ")}`);
-  } finally {
-    cls.dispose();
-  }
-}
-
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
-  program.exitOverride();
+/**
+ * Runs the command line `argv` (as `process.argv`: node, script, then the
+ * arguments) and resolves to the exit code: 0, 1 for a failure, 2 for a
+ * command line commander refused, 130 (143) when SIGINT (SIGTERM) stopped
+ * a fine-tuning run. Errors are printed, one line each, never thrown.
+ */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const program = buildProgram(io);
   try {
     await program.parseAsync(argv);
     return 0;
   } catch (error) {
-    const commanderCode = (error as { code?: string }).code;
-    if (
-      commanderCode === "commander.helpDisplayed" ||
-      commanderCode === "commander.version" ||
-      commanderCode === "commander.help"
-    ) {
-      return 0;
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
+      // Help shown because no command was given exits 1 in commander; it is a usage error here.
+      if (error.code === "commander.help") return error.exitCode === 0 ? 0 : USAGE_EXIT;
+      return USAGE_EXIT; // commander printed it, through outputError
     }
-    if (typeof commanderCode === "string" && commanderCode.startsWith("commander.")) return 2; // already printed
-    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
-    const code = error instanceof LtgBertError ? ` [${error.code}]` : "";
-    process.stderr.write(`ltgbert: ${message}${code}\n`);
+    if (error instanceof CliExit) {
+      io.stderr.write(errorLine(error.message));
+      return error.exitCode;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    const code =
+      error instanceof LtgBertError
+        ? error.code
+        : typeof (error as { code?: unknown })?.code === "string"
+          ? (error as { code: string }).code
+          : undefined;
+    io.stderr.write(errorLine(message, code));
     return 1;
   }
 }
 
 // Run when executed (directly or through the npm bin link), not when imported.
 if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  // A reader that goes away (`ltgbert predict … | head`) ends the run quietly.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    process.exit(0);
+  });
   main(process.argv).then((code) => {
     process.exitCode = code;
   });

@@ -1,35 +1,516 @@
-// The `ltgbert` command line, run as a user runs it: a child process of the
-// built dist/cli.js (built here from lib/ first).
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+// The `ltgbert` command line. Most commands run in this process through
+// main(argv, io) with captured output, on a tiny random model (hidden 32,
+// two layers, the BabyLM tokenizer) and 40 + 20 SST-2 rows; exit codes,
+// `transfer` and Ctrl-C run as a user runs them: a child process of the
+// built dist/cli.js (built here from lib/ first). One libtorch thread, as in
+// the other training tests.
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LtgBertForSequenceClassification } from "../lib/index.js";
-import { TINY } from "./helpers/fixtures.js";
+import { DEFAULT_MODEL_DIR, main, resolveModelDir } from "../lib/cli.js";
+import {
+  LtgBertError,
+  LtgBertForMaskedLM,
+  LtgBertForSequenceClassification,
+  setNumThreads,
+  Tokenizer,
+} from "../lib/index.js";
+import { FIXTURES, TINY } from "./helpers/fixtures.js";
 
+setNumThreads(1);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const cli = path.join(root, "dist", "cli.js");
 const work = mkdtempSync(path.join(os.tmpdir(), "ltgbert-cli-"));
 const expected = JSON.parse(readFileSync(path.join(TINY, "expected.json"), "utf8"));
 
+const CONFIG = {
+  vocab_size: 16384,
+  hidden_size: 32,
+  num_hidden_layers: 2,
+  num_attention_heads: 2,
+  intermediate_size: 64,
+  max_position_embeddings: 128,
+};
+
+const at = (...parts: string[]): string => path.join(work, ...parts);
+const dataDir = at("sst2");
+const mlmDir = at("tiny-mlm");
+const clsDir = at("tiny-cls");
+/** Written by the first finetune test, read by the later ones. */
+const tunedDir = at("tuned");
+let clsParameters = 0;
+
+/** Runs a child process of dist/cli.js. */
 function run(...args: string[]) {
   return spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", timeout: 120_000 });
 }
 
-beforeAll(() => {
+/** Runs main() in this process with captured output; `stdin` is what predict reads when given no texts. */
+async function ltgbert(args: string[], stdin = ""): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const code = await main(["node", "ltgbert", ...args], {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    stdin: Readable.from([stdin]),
+  });
+  return { code, stdout, stderr };
+}
+
+/** Asserts one line on stderr that contains each of `parts`. */
+function expectOneLine(stderr: string, ...parts: string[]): void {
+  const lines = stderr.trim().split("\n");
+  expect(lines, stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^ltgbert: /);
+  for (const part of parts) expect(lines[0]).toContain(part);
+}
+
+beforeAll(async () => {
   execFileSync(
     process.execPath,
     [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"],
     { cwd: root },
   );
+  const rows = readFileSync(path.join(FIXTURES, "sst2", "train-2000.tsv"), "utf8").split("\n");
+  mkdirSync(dataDir);
+  writeFileSync(path.join(dataDir, "train.tsv"), `${[rows[0], ...rows.slice(1, 41)].join("\n")}\n`);
+  writeFileSync(path.join(dataDir, "dev.tsv"), `${[rows[0], ...rows.slice(41, 61)].join("\n")}\n`);
+
+  const tok = await Tokenizer.fromPretrained(path.join(FIXTURES, "tokenizers", "ltg-bert-babylm"));
+  const mlm = await LtgBertForMaskedLM.fromConfig(CONFIG, { seed: 1 });
+  await mlm.setTokenizer(tok).savePretrained(mlmDir);
+  mlm.dispose();
+  const cls = await LtgBertForSequenceClassification.fromConfig(CONFIG, { numLabels: 2, seed: 2 });
+  cls.setTokenizer(tok).setLabelNames(["negative", "positive"]);
+  clsParameters = cls.numParameters();
+  await cls.savePretrained(clsDir);
+  cls.dispose();
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+describe("ltgbert --help", () => {
+  it("lists every command, and each command documents its options", async () => {
+    const top = await ltgbert(["--help"]);
+    expect(top.code).toBe(0);
+    for (const command of ["info", "transfer", "finetune", "evaluate", "predict"])
+      expect(top.stdout).toContain(command);
+
+    const flags: Record<string, string[]> = {
+      finetune: [
+        "--model",
+        "--data",
+        "--train",
+        "--dev",
+        "--out",
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--warmup-ratio",
+        "--weight-decay",
+        "--max-length",
+        "--seed",
+        "--eval-every",
+        "--save-every",
+        "--text-column",
+        "--text-pair-column",
+        "--label-column",
+        "--num-labels",
+        "--threads",
+        "--resume",
+        "--json",
+      ],
+      evaluate: ["--data", "--batch-size", "--json"],
+      predict: ["--file", "--top-k", "--batch-size", "--json"],
+      info: ["--json"],
+    };
+    for (const [command, expectedFlags] of Object.entries(flags)) {
+      const help = await ltgbert([command, "--help"]);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain('"default"');
+      for (const flag of expectedFlags) expect(help.stdout, `${command} ${flag}`).toContain(flag);
+    }
+  });
+
+  it("answers --help and --version with exit code 0 (child process)", () => {
+    const help = run("--help");
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("finetune");
+    const version = run("--version");
+    expect(version.status).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
+
+describe("ltgbert info", () => {
+  it("describes a classifier directory", async () => {
+    const text = await ltgbert(["info", clsDir]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain("LtgBertForSequenceClassification (linear head, 2 labels: negative, positive)");
+    expect(text.stdout).toContain("vocab 16384, hidden 32, 2 layers, 2 heads of 16, intermediate 64");
+    expect(text.stdout).toContain(clsParameters.toLocaleString("en-US"));
+    expect(text.stdout).toMatch(/tokenizer\s+\S+tokenizer\.json: WordPiece, vocab 16384; \[CLS\] 1, \[SEP\] 2/);
+    expect(text.stdout).toContain("no trainer_state.json");
+
+    const json = await ltgbert(["info", clsDir, "--json"]);
+    expect(json.code, json.stderr).toBe(0);
+    const info = JSON.parse(json.stdout);
+    expect(info.architecture).toBe("LtgBertForSequenceClassification");
+    expect(info.config).toMatchObject({
+      vocabSize: 16384,
+      hiddenSize: 32,
+      layers: 2,
+      attentionHeads: 2,
+      intermediateSize: 64,
+      maxPositionEmbeddings: 128,
+      positionQkSplit: "per_head",
+      head: "linear",
+      numLabels: 2,
+    });
+    expect(info.labels).toEqual(["negative", "positive"]);
+    expect(info.parameters).toBe(clsParameters);
+    expect(info.weights.file).toBe(path.join(clsDir, "model.safetensors"));
+    expect(info.weights.bytes).toBe(statSync(info.weights.file).size);
+    expect(info.tokenizer).toMatchObject({ type: "WordPiece", vocabSize: 16384 });
+    expect(info.tokenizer.specialTokens.pad).toEqual({ token: "[PAD]", id: 3 });
+    expect(info.training).toBeNull();
+  });
+
+  it("describes a masked LM saved by torch.save, without a tokenizer", async () => {
+    const { code, stdout } = await ltgbert(["info", path.join(TINY, "seed-mlm"), "--json"]);
+    expect(code).toBe(0);
+    const info = JSON.parse(stdout);
+    expect(info.architecture).toBe("LtgBertForMaskedLM");
+    expect(info.config.head).toBe("masked_lm");
+    expect(info.parameters).toBe(expected.parameter_counts.seed_mlm);
+    expect(info.weights.format).toBe("pytorch");
+    expect(info.tokenizer).toBeNull();
+  });
+});
+
+describe("ltgbert finetune", () => {
+  it("puts a head on a masked LM, trains on a data directory's splits and saves a model that loads back", async () => {
+    const args = ["finetune", "--model", mlmDir, "--data", dataDir, "--out", tunedDir];
+    const { code, stdout, stderr } = await ltgbert([...args, "--epochs", "2", "--batch-size", "8", "--json"]);
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(result).toMatchObject({
+      transferred: true,
+      head: "linear",
+      numLabels: 2,
+      labels: ["LABEL_0", "LABEL_1"],
+      train: { file: path.join(dataDir, "train.tsv"), examples: 40 },
+      dev: { file: path.join(dataDir, "dev.tsv"), examples: 20 },
+      output: tunedDir,
+      interrupted: false,
+      steps: 10,
+      epochs: 2,
+    });
+    expect(result.trainLoss).toBeGreaterThan(0);
+    expect(Object.keys(result.metrics).sort()).toEqual(["accuracy", "examples", "loss", "macroF1", "mcc"]);
+    expect(result.metrics.examples).toBe(20);
+    // Without a terminal, each evaluation is a line on stderr.
+    expect(stderr).toMatch(/^step 5 \(epoch 1\.00\): dev loss \d/m);
+
+    const model = await LtgBertForSequenceClassification.fromPretrained(tunedDir);
+    expect(model.numLabels).toBe(2);
+    expect(model.tokenizer).not.toBeNull();
+    model.dispose();
+    for (const file of ["config.json", "model.safetensors", "tokenizer.json", "trainer_state.json"])
+      expect(existsSync(path.join(tunedDir, file)), file).toBe(true);
+
+    // info reads what the run left.
+    const info = await ltgbert(["info", tunedDir]);
+    expect(info.stdout).toContain(`trained on    ${path.join(dataDir, "train.tsv")} (40 examples)`);
+    expect(info.stdout).toMatch(/training\s+10 steps, 2\.00 epochs, batch 8/);
+    const json = JSON.parse((await ltgbert(["info", tunedDir, "--json"])).stdout);
+    expect(json.training).toMatchObject({ steps: 10, trainExamples: 40, evalExamples: 20 });
+    expect(json.training.lastEval.accuracy).toBe(result.metrics.accuracy);
+  });
+
+  it("goes on training a classifier from --train and --dev files, and prints what it did", async () => {
+    const out = at("tuned-cls");
+    const { code, stdout, stderr } = await ltgbert([
+      "finetune",
+      "--model",
+      clsDir,
+      "--train",
+      path.join(dataDir, "train.tsv"),
+      "--dev",
+      path.join(dataDir, "dev.tsv"),
+      "--out",
+      out,
+      "--max-steps",
+      "3",
+      "--batch-size",
+      "16",
+      "--lr",
+      "1e-4",
+      "--warmup-ratio",
+      "0.5",
+      "--weight-decay",
+      "0.01",
+    ]);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/^fine-tuned \S+tiny-cls on \S+train\.tsv \(40 examples\): 3 steps/);
+    expect(stdout).toMatch(/dev \S+dev\.tsv \(20 examples\) at step 3: loss \d\.\d{4}, accuracy \d\.\d{4}, macro-F1 /);
+    expect(stdout).toContain(`saved to ${out} (labels: negative, positive)`);
+    const args = JSON.parse(readFileSync(path.join(out, "training_args.json"), "utf8"));
+    expect(args).toMatchObject({ learningRate: 1e-4, warmupSteps: 2, weightDecay: 0.01, totalSteps: 3 });
+  });
+
+  it("refuses a bad command line with one line naming the option or file", async () => {
+    const bad = await ltgbert(["finetune", "--data", dataDir, "--out", at("x"), "--epochs", "zero"]);
+    expect(bad.code).toBe(2);
+    expectOneLine(bad.stderr, "--epochs", "zero", "Expected a positive integer");
+
+    const unknown = await ltgbert(["finetune", "--data", dataDir, "--out", at("x"), "--epoch", "2"]);
+    expect(unknown.code).toBe(2);
+    expectOneLine(unknown.stderr, "unknown option '--epoch'", "--epochs");
+
+    const noOut = await ltgbert(["finetune", "--data", dataDir]);
+    expect(noOut.code).toBe(2);
+    expectOneLine(noOut.stderr, "--out");
+
+    const missing = await ltgbert(["finetune", "--model", mlmDir, "--data", at("nowhere"), "--out", at("x")]);
+    expect(missing.code).toBe(1);
+    expectOneLine(missing.stderr, at("nowhere"), "LTGBERT_FILE_NOT_FOUND");
+
+    const noTrain = await ltgbert(["finetune", "--model", mlmDir, "--data", work, "--out", at("x")]);
+    expect(noTrain.code).toBe(1);
+    expectOneLine(noTrain.stderr, `${work}: no train split`, "train.tsv", "--train");
+
+    const head = await ltgbert(["finetune", "--model", clsDir, "--data", dataDir, "--out", at("x"), "--head", "mlp"]);
+    expect(head.code).toBe(1);
+    expectOneLine(head.stderr, "--head", clsDir);
+
+    const again = await ltgbert(["finetune", "--model", mlmDir, "--data", dataDir, "--out", tunedDir]);
+    expect(again.code).toBe(1);
+    expectOneLine(again.stderr, "--out", "checkpoint-", "--resume");
+    expect(existsSync(at("x"))).toBe(false);
+  });
+});
+
+describe("ltgbert evaluate", () => {
+  it("gives loss, accuracy, macro-F1 and MCC: those of the fine-tuning run's last evaluation", async () => {
+    const run = JSON.parse(readFileSync(path.join(tunedDir, "trainer_state.json"), "utf8"));
+    const last = run.log_history.filter((e: Record<string, number>) => "eval_loss" in e).at(-1);
+
+    const json = await ltgbert(["evaluate", tunedDir, "--data", dataDir, "--json", "--batch-size", "7"]);
+    expect(json.code, json.stderr).toBe(0);
+    const result = JSON.parse(json.stdout);
+    expect(result).toMatchObject({ model: tunedDir, data: path.join(dataDir, "dev.tsv"), examples: 20 });
+    expect(result.accuracy).toBe(last.eval_accuracy);
+    expect(result.macroF1).toBe(last.eval_macro_f1);
+    expect(result.mcc).toBe(last.eval_mcc);
+    expect(result.loss).toBeCloseTo(last.eval_loss, 5);
+
+    const text = await ltgbert(["evaluate", tunedDir, "--data", path.join(dataDir, "dev.tsv")]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain("(20 examples)");
+    expect(text.stdout).toMatch(/accuracy\s+\d\.\d{4}\n/);
+    expect(text.stdout).toMatch(/MCC\s+-?\d\.\d{4}\n/);
+  });
+
+  it("fails with one line naming a missing file or a masked LM", async () => {
+    const missing = await ltgbert(["evaluate", tunedDir, "--data", at("no-such.tsv")]);
+    expect(missing.code).toBe(1);
+    expectOneLine(missing.stderr, "no-such.tsv", "LTGBERT_FILE_NOT_FOUND");
+
+    const mlm = await ltgbert(["evaluate", mlmDir, "--data", dataDir]);
+    expect(mlm.code).toBe(1);
+    expectOneLine(mlm.stderr, mlmDir, "masked LM", "finetune");
+
+    const noData = await ltgbert(["evaluate", tunedDir]);
+    expect(noData.code).toBe(2);
+    expectOneLine(noData.stderr, "--data");
+  });
+});
+
+describe("ltgbert predict", () => {
+  it("labels texts from the command line, with scores and the top k", async () => {
+    const texts = ["a gorgeous , witty , seductive movie .", "a dull , lifeless film ."];
+    const json = await ltgbert(["predict", clsDir, ...texts, "--json", "--top-k", "2"]);
+    expect(json.code, json.stderr).toBe(0);
+    const { model, predictions } = JSON.parse(json.stdout);
+    expect(model).toBe(clsDir);
+    expect(predictions.map((p: { text: string }) => p.text)).toEqual(texts);
+    for (const p of predictions) {
+      expect(["negative", "positive"]).toContain(p.label);
+      expect(p.score).toBeGreaterThanOrEqual(0.5);
+      expect(p.top).toHaveLength(2);
+      expect(p.top[0]).toEqual({ label: p.label, labelId: p.labelId, score: p.score });
+      expect(p.top[0].score + p.top[1].score).toBeCloseTo(1, 10);
+    }
+
+    // The same numbers as the library's predict.
+    const cls = await LtgBertForSequenceClassification.fromPretrained(clsDir);
+    const direct = await cls.predict(texts);
+    cls.dispose();
+    expect(predictions.map((p: { score: number }) => p.score)).toEqual(direct.map((p) => p.score));
+
+    const text = await ltgbert(["predict", clsDir, texts[0]]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toBe(`${direct[0].label}\t${direct[0].score.toFixed(4)}\t${texts[0]}\n`);
+  });
+
+  it("reads a text file, a data file's text column, or stdin", async () => {
+    const txt = at("texts.txt");
+    writeFileSync(txt, "first text\n\nsecond text\n");
+    const fromTxt = JSON.parse((await ltgbert(["predict", clsDir, "--file", txt, "--json"])).stdout);
+    expect(fromTxt.predictions.map((p: { text: string }) => p.text)).toEqual(["first text", "second text"]);
+
+    const fromTsv = JSON.parse(
+      (await ltgbert(["predict", clsDir, "--file", path.join(dataDir, "dev.tsv"), "--json"])).stdout,
+    );
+    expect(fromTsv.predictions).toHaveLength(20);
+
+    const jsonl = at("pairs.jsonl");
+    writeFileSync(jsonl, `${JSON.stringify({ premise: "a man sleeps", hypothesis: "someone rests" })}\n`);
+    const pairs = JSON.parse((await ltgbert(["predict", clsDir, "--file", jsonl, "--json"])).stdout);
+    expect(pairs.predictions[0]).toMatchObject({ text: "a man sleeps", textPair: "someone rests" });
+
+    const fromStdin = await ltgbert(["predict", clsDir], "one\ntwo\nthree\n");
+    expect(fromStdin.code, fromStdin.stderr).toBe(0);
+    expect(
+      fromStdin.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.split("\t").at(-1)),
+    ).toEqual(["one", "two", "three"]);
+  });
+
+  it("fails with one line naming what is wrong", async () => {
+    const missing = await ltgbert(["predict", clsDir, "--file", at("none.txt")]);
+    expect(missing.code).toBe(1);
+    expectOneLine(missing.stderr, at("none.txt"), "--file", "LTGBERT_FILE_NOT_FOUND");
+
+    const column = await ltgbert(["predict", clsDir, "--file", path.join(dataDir, "dev.tsv"), "--text-column", "x"]);
+    expect(column.code).toBe(1);
+    expectOneLine(column.stderr, "dev.tsv", '"x"', "--text-column", "LTGBERT_BAD_DATA");
+
+    const empty = await ltgbert(["predict", clsDir], "\n\n");
+    expect(empty.code).toBe(1);
+    expectOneLine(empty.stderr, "no texts");
+
+    const topK = await ltgbert(["predict", clsDir, "x", "--top-k", "-1"]);
+    expect(topK.code).toBe(2);
+    expectOneLine(topK.stderr, "--top-k");
+  });
+});
+
+describe('the model "default"', () => {
+  it("is <package root>/models/default, and its absence is a one-line error naming it", async () => {
+    const installed = existsSync(DEFAULT_MODEL_DIR);
+    if (installed) expect(resolveModelDir("default")).toBe(DEFAULT_MODEL_DIR);
+    else expect(() => resolveModelDir("default")).toThrow(LtgBertError);
+    expect(resolveModelDir("./default")).toBe("./default");
+
+    const { code, stderr } = await ltgbert(["info", "default", "--json"]);
+    if (installed) expect(code).toBe(0);
+    else {
+      expect(code).toBe(1);
+      expectOneLine(stderr, DEFAULT_MODEL_DIR, "default model is not installed", "LTGBERT_FILE_NOT_FOUND");
+      // finetune starts from it when --model is not given.
+      const finetune = await ltgbert(["finetune", "--data", dataDir, "--out", at("from-default")]);
+      expect(finetune.code).toBe(1);
+      expectOneLine(finetune.stderr, DEFAULT_MODEL_DIR, "LTGBERT_FILE_NOT_FOUND");
+    }
+  });
+});
+
+describe("exit codes of the built CLI (child processes)", () => {
+  it("0 on success, 1 on a failure, 2 on a bad command line; one line on stderr", () => {
+    const ok = run("info", clsDir, "--json");
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).parameters).toBe(clsParameters);
+    expect(ok.stderr).toBe("");
+
+    const missing = run("info", at("no-model"));
+    expect(missing.status).toBe(1);
+    expectOneLine(missing.stderr, at("no-model"), "LTGBERT_FILE_NOT_FOUND");
+    expect(missing.stdout).toBe("");
+
+    const badOption = run("evaluate", clsDir, "--data", dataDir, "--batch-size", "0");
+    expect(badOption.status).toBe(2);
+    expectOneLine(badOption.stderr, "--batch-size");
+
+    const unknownCommand = run("finetun");
+    expect(unknownCommand.status).toBe(2);
+    expectOneLine(unknownCommand.stderr, "unknown command 'finetun'", "finetune");
+
+    const nothing = run();
+    expect(nothing.status).toBe(2);
+    expect(nothing.stderr).toContain("Usage: ltgbert");
+  });
+
+  it("stops fine-tuning at Ctrl-C with a checkpoint and exit code 130, and --resume finishes the run", async () => {
+    const out = at("interrupted");
+    const args = [
+      cli,
+      "finetune",
+      "--model",
+      clsDir,
+      "--data",
+      dataDir,
+      "--out",
+      out,
+      "--batch-size",
+      "4",
+      "--max-steps",
+      "300",
+      "--eval-every",
+      "1000",
+      "--save-every",
+      "1000",
+      "--threads",
+      "1",
+      "--json",
+    ];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    // The log gets a line per step: once there is one, training is under way.
+    const log = path.join(out, "train_log.jsonl");
+    const started = Date.now();
+    while (!(existsSync(log) && readFileSync(log, "utf8").length > 0)) {
+      if (Date.now() - started > 60_000 || child.exitCode !== null) throw new Error(`no training step: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill("SIGINT");
+    const code = await exited;
+    expect(code, stderr).toBe(130);
+    const stopped = JSON.parse(stdout);
+    expect(stopped.interrupted).toBe(true);
+    expect(stopped.steps).toBeLessThan(300);
+    expect(stopped.checkpoint).toBe(path.join(out, `checkpoint-${stopped.steps}`));
+    expect(readdirSync(out)).toContain(`checkpoint-${stopped.steps}`);
+    expectOneLine(stderr, "SIGINT", `step ${stopped.steps}`, stopped.checkpoint, "--resume");
+
+    const resumed = spawnSync(process.execPath, [...args, "--resume"], { encoding: "utf8", timeout: 120_000 });
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ resumed: true, interrupted: false, steps: 300 });
+  });
+});
+
 describe("ltgbert transfer", () => {
   it("turns the seed's masked LM into a 3-label classifier and reports what moved", async () => {
-    const out = path.join(work, "seed-cls");
+    const out = at("seed-cls");
     const result = run("transfer", path.join(TINY, "seed-mlm"), out, "--labels", "neg,neu,pos", "--json");
     expect(result.status, result.stderr).toBe(0);
     const summary = JSON.parse(result.stdout);
@@ -53,49 +534,42 @@ describe("ltgbert transfer", () => {
     cls.dispose();
   });
 
-  it("prints a readable report without --json", () => {
-    const result = run(
+  it("prints a readable report without --json", async () => {
+    const result = await ltgbert([
       "transfer",
       path.join(TINY, "hub-mlm"),
-      path.join(work, "hub-cls"),
+      at("hub-cls"),
       "--num-labels",
       "2",
       "--head",
       "mlp",
-    );
-    expect(result.status, result.stderr).toBe(0);
+    ]);
+    expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain("mlp head, 2 labels");
     expect(result.stdout).toMatch(/new\s+4 \(initialised\): head\.nonlinearity\.1\.bias/);
   });
 
   it("fails with one line naming what is wrong, and a non-zero exit code", () => {
-    const missing = run("transfer", path.join(work, "no-such-model"), path.join(work, "x"), "--num-labels", "2");
+    const missing = run("transfer", at("no-such-model"), at("x"), "--num-labels", "2");
     expect(missing.status).toBe(1);
-    expect(missing.stderr.trim().split("\n")).toHaveLength(1);
-    expect(missing.stderr).toContain("no-such-model");
-    expect(missing.stderr).toContain("LTGBERT_FILE_NOT_FOUND");
+    expectOneLine(missing.stderr, "no-such-model", "LTGBERT_FILE_NOT_FOUND");
 
     const badOption = run("transfer", "a", "b", "--num-labels", "zero");
-    expect(badOption.status).not.toBe(0);
-    expect(badOption.stderr.trim().split("\n")).toHaveLength(1);
-    expect(badOption.stderr).toContain("--num-labels");
+    expect(badOption.status).toBe(2);
+    expectOneLine(badOption.stderr, "--num-labels");
 
-    const mismatch = run(
-      "transfer",
-      path.join(TINY, "seed-mlm"),
-      path.join(work, "y"),
-      "--num-labels",
-      "2",
-      "--labels",
-      "a,b,c",
-    );
+    const badHead = run("transfer", "a", "b", "--num-labels", "2", "--head", "deep");
+    expect(badHead.status).toBe(2);
+    expectOneLine(badHead.stderr, "--head", "deep", "linear, mlp");
+
+    const mismatch = run("transfer", path.join(TINY, "seed-mlm"), at("y"), "--num-labels", "2", "--labels", "a,b,c");
     expect(mismatch.status).toBe(1);
-    expect(mismatch.stderr).toContain("--labels: expected 2 names");
+    expectOneLine(mismatch.stderr, "--labels: expected 2 names");
   });
 
-  it("documents itself", () => {
-    const help = run("transfer", "--help");
-    expect(help.status).toBe(0);
+  it("documents itself", async () => {
+    const help = await ltgbert(["transfer", "--help"]);
+    expect(help.code).toBe(0);
     for (const flag of ["--num-labels", "--head", "--labels", "--seed", "--format", "--json"])
       expect(help.stdout).toContain(flag);
   });

@@ -1,0 +1,240 @@
+// `ltgbert finetune`: a model directory (a masked LM gets a new head, a
+// classifier goes on training) fine-tuned on a train split, evaluated on a
+// dev split, written as a directory Python loads back. Ctrl-C stops it
+// after the step in flight with a checkpoint that --resume continues.
+import { readdir } from "node:fs/promises";
+import path from "node:path";
+import { readDataset, type Dataset } from "../data.js";
+import { LtgBertError } from "../errors.js";
+import { LtgBertForSequenceClassification } from "../model.js";
+import { Trainer, type EvalMetrics, type MetricName } from "../trainer.js";
+import { CliExit, fixed, printJson, readOptionsOf, usageError, type CliIo, type ColumnOptions } from "./common.js";
+import { applyThreads, attachTokenizer } from "./load.js";
+import { modelKind, resolveModelDir } from "./model-dir.js";
+import { findSplits } from "./splits.js";
+
+export interface FinetuneOptions extends ColumnOptions {
+  model: string;
+  data?: string;
+  train?: string;
+  dev?: string;
+  out: string;
+  epochs: number;
+  maxSteps?: number;
+  batchSize: number;
+  lr: number;
+  warmupRatio: number;
+  weightDecay: number;
+  maxLength?: number;
+  seed: number;
+  evalEvery?: number;
+  saveEvery?: number;
+  saveTotalLimit?: number;
+  metric: MetricName;
+  loadBest?: boolean;
+  numLabels?: number;
+  head?: "linear" | "mlp";
+  tokenizer?: string;
+  threads?: number;
+  device: string;
+  resume?: boolean;
+  json?: boolean;
+}
+
+/** Exit codes of a run stopped by a signal: 128 + its number, as shells report it. */
+const SIGNAL_EXIT: Record<"SIGINT" | "SIGTERM", number> = { SIGINT: 130, SIGTERM: 143 };
+
+/** A fresh run must not mix its checkpoints with an earlier run's. */
+async function checkOutput(out: string, resume: boolean): Promise<void> {
+  const entries = await readdir(out).catch(() => null);
+  if (entries === null || resume) return;
+  const checkpoints = entries.filter((name) => /^checkpoint-\d+$/.test(name));
+  if (checkpoints.length > 0) {
+    throw usageError(
+      `--out: ${out} holds checkpoints of an earlier run (${checkpoints.sort().join(", ")}); add --resume to continue it, or choose another --out`,
+    );
+  }
+}
+
+/** The classifier to train: a masked LM's encoder under a new head, or a classifier as it is. */
+async function loadModel(
+  dir: string,
+  train: Dataset,
+  options: FinetuneOptions,
+): Promise<{ model: LtgBertForSequenceClassification; transferred: boolean }> {
+  const { kind } = await modelKind(dir);
+  const loadTokenizer = options.tokenizer === undefined;
+  if (kind === "sequence_classification") {
+    if (options.head !== undefined)
+      throw usageError(`--head: ${dir} is a classifier already; --head applies to a masked LM`);
+    const model = await LtgBertForSequenceClassification.fromPretrained(dir, {
+      device: options.device,
+      tokenizer: loadTokenizer,
+    });
+    if (options.numLabels !== undefined && options.numLabels !== model.numLabels) {
+      model.dispose();
+      throw usageError(`--num-labels: ${dir} is a classifier with ${model.numLabels} labels, got ${options.numLabels}`);
+    }
+    return { model, transferred: false };
+  }
+  const numLabels = options.numLabels ?? train.labelNames.length;
+  if (numLabels < 2) {
+    throw new LtgBertError(
+      "LTGBERT_BAD_DATA",
+      `${train.file}: every example has the label ${JSON.stringify(train.labelNames[0])}; a classifier needs at least 2 (say how many with --num-labels)`,
+    );
+  }
+  const model = await LtgBertForSequenceClassification.fromPretrained(dir, {
+    numLabels,
+    strict: false,
+    seed: options.seed,
+    device: options.device,
+    tokenizer: loadTokenizer,
+    config: { classifier_head: options.head ?? "linear" },
+  });
+  if (model.loadReport!.loaded.length === 0) {
+    model.dispose();
+    throw new LtgBertError("LTGBERT_BAD_CHECKPOINT", `${dir}: none of the checkpoint's tensors fit the model`);
+  }
+  return { model, transferred: true };
+}
+
+function metricsLine(metrics: EvalMetrics): string {
+  return `loss ${fixed(metrics.loss)}, accuracy ${fixed(metrics.accuracy)}, macro-F1 ${fixed(metrics.macroF1)}, MCC ${fixed(metrics.mcc)}`;
+}
+
+export async function finetune(options: FinetuneOptions, io: CliIo): Promise<void> {
+  applyThreads(options.threads);
+  const dir = resolveModelDir(options.model);
+  if (path.resolve(options.out) === path.resolve(dir))
+    throw usageError(`--out: ${options.out} is the model directory; write the fine-tuned model elsewhere`);
+  const splits = await findSplits(options);
+  await checkOutput(options.out, options.resume === true);
+  const readOptions = readOptionsOf(options);
+  const train = await readDataset(splits.train, readOptions);
+  const dev = splits.dev === null ? null : await readDataset(splits.dev, readOptions);
+
+  const { model, transferred } = await loadModel(dir, train, options);
+  const controller = new AbortController();
+  const stopped: { by: "SIGINT" | "SIGTERM" | null } = { by: null };
+  const stop = (signal: "SIGINT" | "SIGTERM"): void => {
+    if (stopped.by !== null) {
+      io.stderr.write(`\nltgbert: ${signal} again: quitting without a checkpoint for the step in flight\n`);
+      process.exit(SIGNAL_EXIT[signal]);
+    }
+    stopped.by = signal;
+    controller.abort();
+    if (io.stderr.isTTY)
+      io.stderr.write(`\nstopping after this step and writing a checkpoint (${signal} again quits)\n`);
+  };
+  const onInt = (): void => stop("SIGINT");
+  const onTerm = (): void => stop("SIGTERM");
+  try {
+    await attachTokenizer(model, dir, options.tokenizer);
+    const bar = io.stderr.isTTY === true;
+    const trainer = new Trainer(model, {
+      trainData: train,
+      ...(dev === null ? {} : { evalData: dev }),
+      readOptions,
+      outputDir: options.out,
+      epochs: options.epochs,
+      maxSteps: options.maxSteps,
+      batchSize: options.batchSize,
+      learningRate: options.lr,
+      warmupRatio: options.warmupRatio,
+      weightDecay: options.weightDecay,
+      maxLength: options.maxLength,
+      seed: options.seed,
+      evalEvery: options.evalEvery,
+      saveEvery: options.saveEvery,
+      saveTotalLimit: options.saveTotalLimit,
+      metricForBestModel: options.metric,
+      loadBestModelAtEnd: options.loadBest === true,
+      signal: controller.signal,
+      progress: bar,
+    });
+    // Without a bar (stderr is a file or a pipe) each evaluation is a line.
+    if (!bar) {
+      trainer.on("evaluate", ({ step, epoch, metrics }) =>
+        io.stderr.write(`step ${step} (epoch ${epoch.toFixed(2)}): dev ${metricsLine(metrics)}\n`),
+      );
+    }
+    if (dev === null && !options.json)
+      io.stderr.write("no dev split: training without evaluation (name one with --dev)\n");
+
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+    const result = await trainer.train(options.resume ? { resumeFrom: true } : {});
+
+    const head = model.config.classifier_head ?? "linear";
+    const summary = {
+      model: dir,
+      transferred,
+      head,
+      numLabels: model.numLabels,
+      labels: model.labelNames,
+      train: { file: train.file, examples: train.size },
+      dev: dev === null ? null : { file: dev.file, examples: dev.size },
+      output: options.out,
+      resumed: options.resume === true,
+    };
+    if (result.interrupted) {
+      const signal = stopped.by ?? "SIGINT";
+      if (options.json) {
+        printJson(io, {
+          ...summary,
+          interrupted: true,
+          signal,
+          steps: result.globalStep,
+          epochs: result.epochs,
+          checkpoint: result.checkpoint,
+        });
+      }
+      const message =
+        result.checkpoint === null
+          ? `interrupted by ${signal} before the first step; nothing was written to ${options.out}`
+          : `interrupted by ${signal} at step ${result.globalStep}; checkpoint written to ${result.checkpoint}; run the same command with --resume to continue`;
+      throw new CliExit(SIGNAL_EXIT[signal], message);
+    }
+
+    if (options.json) {
+      printJson(io, {
+        ...summary,
+        interrupted: false,
+        steps: result.globalStep,
+        epochs: result.epochs,
+        trainLoss: result.trainLoss,
+        metrics:
+          result.metrics === undefined
+            ? null
+            : {
+                loss: result.metrics.loss,
+                accuracy: result.metrics.accuracy,
+                macroF1: result.metrics.macroF1,
+                mcc: result.metrics.mcc,
+                examples: result.metrics.samples,
+              },
+        bestCheckpoint: result.bestCheckpoint ?? null,
+      });
+      return;
+    }
+    const from = transferred ? `masked LM ${dir} with a new ${head} head` : dir;
+    io.stdout.write(
+      `fine-tuned ${from} on ${train.file} (${train.size} examples): ${result.globalStep} steps, ${fixed(result.epochs, 2)} epochs, train loss ${fixed(result.trainLoss)}\n`,
+    );
+    if (result.metrics !== undefined && dev !== null) {
+      io.stdout.write(
+        `dev ${dev.file} (${dev.size} examples) at step ${result.globalStep}: ${metricsLine(result.metrics)}\n`,
+      );
+    }
+    if (result.bestCheckpoint !== undefined) {
+      const saved = options.loadBest ? " (its weights are the saved model's)" : "";
+      io.stdout.write(`best checkpoint by ${options.metric}: ${result.bestCheckpoint}${saved}\n`);
+    }
+    io.stdout.write(`saved to ${options.out} (labels: ${model.labelNames.join(", ")})\n`);
+  } finally {
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
+    model.dispose();
+  }
+}

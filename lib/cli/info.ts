@@ -1,0 +1,210 @@
+// `ltgbert info`: what a model directory holds: architecture, config,
+// parameter count, weights, tokenizer, and what it was trained on.
+import { access, readFile } from "node:fs/promises";
+import path from "node:path";
+import { LtgBertError } from "../errors.js";
+import { LtgBertForMaskedLM, LtgBertForSequenceClassification } from "../model.js";
+import { Tokenizer } from "../tokenizer.js";
+import { TRAINER_STATE_FILE, TRAINING_ARGS_FILE } from "../trainer.js";
+import { fixed, formatBytes, printJson, type CliIo } from "./common.js";
+import { findWeights, modelKind, resolveModelDir } from "./model-dir.js";
+
+export interface InfoOptions {
+  json?: boolean;
+}
+
+type Json = Record<string, unknown>;
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** A JSON object file, or null when absent; unreadable or not an object is an error naming it. */
+async function readJsonObject(file: string): Promise<Json | null> {
+  if (!(await exists(file))) return null;
+  try {
+    const value: unknown = JSON.parse(await readFile(file, "utf8"));
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) return value as Json;
+    throw new Error("expected a JSON object");
+  } catch (error) {
+    throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The first `# ` heading of a model card, after any YAML front matter. */
+async function modelCardTitle(file: string): Promise<string | null> {
+  if (!(await exists(file))) return null;
+  let text = await readFile(file, "utf8");
+  if (text.startsWith("---")) {
+    const end = text.indexOf("\n---", 3);
+    if (end >= 0) text = text.slice(end + 4);
+  }
+  const heading = /^#\s+(.+?)\s*#*\s*$/m.exec(text);
+  return heading ? heading[1] : null;
+}
+
+async function tokenizerInfo(dir: string): Promise<Json | null> {
+  const file = path.join(dir, "tokenizer.json");
+  if (!(await exists(file))) return null;
+  const tok = await Tokenizer.fromPretrained(dir);
+  const raw = (await readJsonObject(file)) ?? {};
+  const model = raw.model as { type?: unknown } | undefined;
+  const special = (id: number): { token: string | null; id: number } => ({ token: tok.idToToken(id), id });
+  return {
+    file,
+    type: typeof model?.type === "string" ? model.type : null,
+    vocabSize: tok.vocabSize,
+    modelMaxLength: tok.modelMaxLength,
+    specialTokens: {
+      cls: special(tok.clsTokenId),
+      sep: special(tok.sepTokenId),
+      pad: special(tok.padTokenId),
+      mask: special(tok.maskTokenId),
+      unk: special(tok.unkTokenId),
+    },
+  };
+}
+
+/** What a Trainer run left: its arguments and where it ended. */
+function trainingInfo(args: Json | null, state: Json | null): Json | null {
+  if (args === null && state === null) return null;
+  const history = Array.isArray(state?.log_history) ? (state.log_history as Json[]) : [];
+  const lastEval = [...history].reverse().find((e) => typeof e.eval_loss === "number") ?? null;
+  return {
+    trainData: args?.trainData ?? null,
+    trainExamples: args?.trainExamples ?? null,
+    evalData: args?.evalData ?? null,
+    evalExamples: args?.evalExamples ?? null,
+    steps: state?.global_step ?? args?.totalSteps ?? null,
+    epochs: state?.epoch ?? null,
+    batchSize: args?.batchSize ?? null,
+    learningRate: args?.learningRate ?? null,
+    seed: args?.seed ?? null,
+    metricForBestModel: state?.metric_for_best_model ?? null,
+    bestMetric: state?.best_metric ?? null,
+    bestCheckpoint: state?.best_model_checkpoint ?? null,
+    lastEval:
+      lastEval === null
+        ? null
+        : {
+            step: lastEval.step,
+            loss: lastEval.eval_loss,
+            accuracy: lastEval.eval_accuracy,
+            macroF1: lastEval.eval_macro_f1,
+            mcc: lastEval.eval_mcc,
+            examples: lastEval.eval_samples,
+          },
+    args,
+  };
+}
+
+export async function info(modelName: string, options: InfoOptions, io: CliIo): Promise<void> {
+  const dir = resolveModelDir(modelName);
+  const { kind } = await modelKind(dir);
+  const weights = await findWeights(dir);
+  const model =
+    kind === "masked_lm"
+      ? await LtgBertForMaskedLM.fromPretrained(dir, { tokenizer: false })
+      : await LtgBertForSequenceClassification.fromPretrained(dir, { tokenizer: false });
+  let parameters: number;
+  try {
+    parameters = model.numParameters();
+  } finally {
+    model.dispose();
+  }
+  const c = model.config;
+  const classifier = model instanceof LtgBertForSequenceClassification;
+  const head = classifier ? (c.classifier_head ?? "linear") : "masked_lm";
+  const labels = classifier ? model.labelNames : null;
+  const tokenizer = await tokenizerInfo(dir);
+  const training = trainingInfo(
+    await readJsonObject(path.join(dir, TRAINING_ARGS_FILE)),
+    await readJsonObject(path.join(dir, TRAINER_STATE_FILE)),
+  );
+  const cardFile = path.join(dir, "README.md");
+  const title = await modelCardTitle(cardFile);
+  const architecture = classifier ? LtgBertForSequenceClassification.architecture : LtgBertForMaskedLM.architecture;
+  const config = {
+    vocabSize: c.vocab_size,
+    hiddenSize: c.hidden_size,
+    layers: c.num_hidden_layers,
+    attentionHeads: c.num_attention_heads,
+    intermediateSize: c.intermediate_size,
+    maxPositionEmbeddings: c.max_position_embeddings,
+    positionBucketSize: c.position_bucket_size,
+    positionQkSplit: c.position_qk_split,
+    head,
+    numLabels: classifier ? model.numLabels : null,
+    problemType: classifier ? (c.problem_type ?? "single_label_classification") : null,
+  };
+
+  if (options.json) {
+    printJson(io, {
+      dir,
+      architecture,
+      config,
+      labels,
+      parameters,
+      weights,
+      tokenizer,
+      training,
+      modelCard: title === null && !(await exists(cardFile)) ? null : { file: cardFile, title },
+    });
+    return;
+  }
+  const line = (name: string, value: string): unknown => io.stdout.write(`  ${name.padEnd(13)} ${value}\n`);
+  io.stdout.write(`${dir}\n`);
+  line(
+    "architecture",
+    classifier ? `${architecture} (${head} head, ${model.numLabels} labels: ${labels!.join(", ")})` : architecture,
+  );
+  line(
+    "size",
+    `vocab ${c.vocab_size}, hidden ${c.hidden_size}, ${c.num_hidden_layers} layers, ${c.num_attention_heads} heads of ${c.hidden_size / c.num_attention_heads}, intermediate ${c.intermediate_size}`,
+  );
+  line(
+    "positions",
+    `max ${c.max_position_embeddings}, bucket ${c.position_bucket_size}, q/k split ${c.position_qk_split}`,
+  );
+  line("parameters", parameters.toLocaleString("en-US"));
+  line(
+    "weights",
+    `${weights.file} (${weights.format}${weights.files.length > 1 ? `, ${weights.files.length} shards` : ""}, ${formatBytes(weights.bytes)})`,
+  );
+  if (tokenizer === null) line("tokenizer", "none (no tokenizer.json)");
+  else {
+    const s = tokenizer.specialTokens as Record<string, { token: string | null; id: number }>;
+    const specials = Object.values(s)
+      .map((t) => `${t.token} ${t.id}`)
+      .join(", ");
+    line(
+      "tokenizer",
+      `${tokenizer.file}: ${tokenizer.type ?? "unknown model"}, vocab ${tokenizer.vocabSize}; ${specials}`,
+    );
+  }
+  if (training === null) line("trained", "no trainer_state.json or training_args.json");
+  else {
+    const t = training;
+    const data = `${t.trainData ?? "?"} (${t.trainExamples ?? "?"} examples)`;
+    const dev = t.evalData === null ? "" : `, evaluated on ${t.evalData} (${t.evalExamples ?? "?"} examples)`;
+    line("trained on", `${data}${dev}`);
+    const epochs = typeof t.epochs === "number" ? fixed(t.epochs, 2) : "?";
+    line(
+      "training",
+      `${t.steps ?? "?"} steps, ${epochs} epochs, batch ${t.batchSize ?? "?"}, learning rate ${t.learningRate ?? "?"}, seed ${t.seed ?? "?"}`,
+    );
+    const e = t.lastEval as Record<string, number> | null;
+    if (e !== null) {
+      line(
+        "last eval",
+        `step ${e.step}: loss ${fixed(e.loss)}, accuracy ${fixed(e.accuracy)}, macro-F1 ${fixed(e.macroF1)}, MCC ${fixed(e.mcc)}`,
+      );
+    }
+    if (typeof t.bestMetric === "number")
+      line("best", `${t.metricForBestModel} ${fixed(t.bestMetric)} (${t.bestCheckpoint ?? "?"})`);
+  }
+  if (title !== null) line("model card", `${cardFile}: ${title}`);
+}

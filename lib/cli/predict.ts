@@ -1,0 +1,94 @@
+// `ltgbert predict`: the label and its probability for each text.
+import { Presets, SingleBar } from "cli-progress";
+import type { Prediction } from "../model.js";
+import type { TextInput } from "../tokenizer.js";
+import { fixed, printJson, usageError, type CliIo } from "./common.js";
+import { applyThreads, loadClassifier } from "./load.js";
+import { readLines, readTexts, type TextColumns } from "./texts.js";
+
+export interface PredictOptions extends TextColumns {
+  file?: string;
+  topK: number;
+  batchSize: number;
+  tokenizer?: string;
+  threads?: number;
+  device: string;
+  json?: boolean;
+}
+
+/** Texts per `predict` call when a progress bar is shown. */
+const CHUNK_BATCHES = 8;
+
+function ranked(p: Prediction, names: string[], k: number): { label: string; labelId: number; score: number }[] {
+  return p.scores
+    .map((score, labelId) => ({ label: names[labelId], labelId, score }))
+    .sort((a, b) => b.score - a.score)
+    .slice(0, k);
+}
+
+export async function predict(modelName: string, args: string[], options: PredictOptions, io: CliIo): Promise<void> {
+  applyThreads(options.threads);
+  const texts: TextInput[] = [...args];
+  if (options.file !== undefined) texts.push(...(await readTexts(options.file, options)));
+  if (args.length === 0 && options.file === undefined) {
+    if (io.stdin.isTTY) io.stderr.write("reading texts from stdin, one per line (end with Ctrl-D)\n");
+    texts.push(...(await readLines(io.stdin)));
+  }
+  if (texts.length === 0)
+    throw usageError("no texts: give them as arguments, in a file with --file, or one per line on stdin");
+
+  const { dir, model } = await loadClassifier(modelName, options);
+  try {
+    const names = model.labelNames;
+    const k = Math.min(options.topK, model.numLabels);
+    // With a terminal to show it on, predict in chunks and show how far it got.
+    const chunk = options.batchSize * CHUNK_BATCHES;
+    const bar =
+      io.stderr.isTTY === true && texts.length > chunk
+        ? new SingleBar(
+            { stream: process.stderr, format: "predicting |{bar}| {value}/{total} texts | {eta_formatted}" },
+            Presets.shades_classic,
+          )
+        : null;
+    const predictions: Prediction[] = [];
+    bar?.start(texts.length, 0);
+    try {
+      for (let start = 0; start < texts.length; start += bar === null ? texts.length : chunk) {
+        const part = texts.slice(start, bar === null ? texts.length : start + chunk);
+        predictions.push(...(await model.predict(part, { batchSize: options.batchSize })));
+        bar?.update(predictions.length);
+      }
+    } finally {
+      bar?.stop();
+    }
+
+    if (options.json) {
+      printJson(io, {
+        model: dir,
+        predictions: predictions.map((p, i) => {
+          const input = texts[i];
+          return {
+            text: typeof input === "string" ? input : input[0],
+            ...(typeof input === "string" ? {} : { textPair: input[1] }),
+            label: p.label,
+            labelId: p.labelId,
+            score: p.score,
+            ...(k > 1 ? { top: ranked(p, names, k) } : {}),
+          };
+        }),
+      });
+      return;
+    }
+    // One line per text: label and probability (the k best with --top-k), then the text, tab-separated.
+    predictions.forEach((p, i) => {
+      const input = texts[i];
+      const text = typeof input === "string" ? input : input.join("\t");
+      const labels = ranked(p, names, k)
+        .map((r) => `${r.label}\t${fixed(r.score)}`)
+        .join("\t");
+      io.stdout.write(`${labels}\t${text}\n`);
+    });
+  } finally {
+    model.dispose();
+  }
+}
