@@ -43,6 +43,16 @@ export {
   type ScheduleKind,
   type TrainStepResult,
 } from "./optimizer.js";
+export {
+  maskTokens,
+  drawSpanLength,
+  spanLengthProbability,
+  Random,
+  IGNORE_INDEX,
+  LTG_BERT_MAX_SPAN_LENGTH,
+  type MaskOptions,
+  type MaskedBatch,
+} from "./mlm.js";
 export type { SaveFormat, SaveOptions } from "./save.js";
 export { setNumThreads, getNumThreads, systemInfo, readCheckpointInfo } from "./system.js";
 export {
