@@ -53,6 +53,13 @@ export {
   type MaskOptions,
   type MaskedBatch,
 } from "./mlm.js";
+export {
+  MaskedLMCorpus,
+  type CorpusOptions,
+  type CorpusPosition,
+  type CorpusBatch,
+  type DocumentBoundary,
+} from "./corpus.js";
 export type { SaveFormat, SaveOptions } from "./save.js";
 export { setNumThreads, getNumThreads, systemInfo, readCheckpointInfo } from "./system.js";
 export {

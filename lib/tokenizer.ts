@@ -248,6 +248,37 @@ export class Tokenizer {
   }
 
   /**
+   * The ids of each text with no special tokens added and nothing cut, one
+   * after the other: text i is `ids.subarray(offsets[i], offsets[i + 1])`.
+   * What a masked-LM corpus packs into sequences of its own.
+   *
+   * @example
+   * const { ids, offsets } = await tok.encodeWithoutSpecialTokens(["Hello world", "again"]);
+   */
+  async encodeWithoutSpecialTokens(texts: readonly string[]): Promise<{ ids: Int32Array; offsets: Int32Array }> {
+    if (!Array.isArray(texts)) throw invalidArgument("texts", "an array of strings", texts);
+    texts.forEach((t, i) => {
+      if (typeof t !== "string") throw invalidArgument(`texts[${i}]`, "a string", t);
+    });
+    const offsets = new Int32Array(texts.length + 1);
+    if (texts.length === 0) return { ids: new Int32Array(0), offsets };
+    let raw: Encoding[];
+    try {
+      raw = await this.#setup.plain.encodeBatch(texts as string[], { addSpecialTokens: false });
+    } catch (error) {
+      throw new LtgBertError(
+        "LTGBERT_INTERNAL",
+        `${this.file}: the tokenizers library failed: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    raw.forEach((e, i) => (offsets[i + 1] = offsets[i] + e.getLength()));
+    const ids = new Int32Array(offsets[texts.length]);
+    raw.forEach((e, i) => ids.set(e.getIds(), offsets[i]));
+    return { ids, offsets };
+  }
+
+  /**
    * Pads rows of a ragged encoding (all, or those listed in `rows`, in that
    * order) with `padTokenId` to the longest of them.
    */
