@@ -72,6 +72,9 @@ export type { SaveFormat, SaveOptions } from "./save.js";
 export { setNumThreads, getNumThreads, systemInfo, readCheckpointInfo } from "./system.js";
 export {
   Tokenizer,
+  trainTokenizer,
+  LTG_BERT_SPECIAL_TOKENS,
+  type TrainTokenizerOptions,
   type TextInput,
   type IdTensor,
   type EncodeOptions,
