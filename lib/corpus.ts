@@ -85,7 +85,8 @@ export interface CorpusBatch {
   progress: number;
 }
 
-interface Resolved {
+/** A corpus's options with the defaults filled in: `MaskedLMCorpus.options`. */
+export interface CorpusSettings {
   sequenceLength: number;
   batchSize: number;
   shuffle: boolean;
@@ -129,7 +130,7 @@ function integer(name: string, value: unknown, min: number): number {
   return value;
 }
 
-function resolve(options: CorpusOptions): Resolved {
+function resolve(options: CorpusOptions): CorpusSettings {
   if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
   const o = options;
   if (o.shuffle !== undefined && typeof o.shuffle !== "boolean")
@@ -306,13 +307,20 @@ class Packer {
   length = 0;
   separator = false;
 
+  readonly #T: number;
+  readonly #ids: { cls: number; sep: number; pad: number };
+  readonly #emit: (sequence: Sequence) => void;
+
   constructor(
-    private readonly T: number,
-    private readonly ids: { cls: number; sep: number; pad: number },
-    private readonly emit: (sequence: Sequence) => void,
+    T: number,
+    ids: { cls: number; sep: number; pad: number },
+    emit: (sequence: Sequence) => void,
     carry: ArrayLike<number>,
     separator: boolean,
   ) {
+    this.#T = T;
+    this.#ids = ids;
+    this.#emit = emit;
     this.content = new Int32Array(T - 2);
     this.content.set(carry);
     this.length = carry.length;
@@ -325,11 +333,11 @@ class Packer {
   }
 
   #flush(): void {
-    const ids = new Int32Array(this.T).fill(this.ids.pad);
-    ids[0] = this.ids.cls;
+    const ids = new Int32Array(this.#T).fill(this.#ids.pad);
+    ids[0] = this.#ids.cls;
     ids.set(this.content.subarray(0, this.length), 1);
-    ids[this.length + 1] = this.ids.sep;
-    this.emit({ ids, length: this.length + 2 });
+    ids[this.length + 1] = this.#ids.sep;
+    this.#emit({ ids, length: this.length + 2 });
     this.length = 0;
     this.separator = false;
   }
@@ -338,7 +346,7 @@ class Packer {
     for (const id of tokens) {
       if (this.separator) {
         this.separator = false;
-        this.#push(this.ids.sep);
+        this.#push(this.#ids.sep);
       }
       this.#push(id);
     }
@@ -398,10 +406,10 @@ export class MaskedLMCorpus {
   /** Each file's size in bytes when opened. */
   readonly sizes: readonly number[];
   readonly tokenizer: Tokenizer;
-  readonly options: Readonly<Resolved>;
+  readonly options: Readonly<CorpusSettings>;
   readonly #totalBytes: number;
 
-  private constructor(files: string[], sizes: number[], tokenizer: Tokenizer, options: Resolved) {
+  private constructor(files: string[], sizes: number[], tokenizer: Tokenizer, options: CorpusSettings) {
     this.files = Object.freeze([...files]);
     this.sizes = Object.freeze([...sizes]);
     this.tokenizer = tokenizer;

@@ -64,6 +64,7 @@ export {
 export {
   MaskedLMCorpus,
   type CorpusOptions,
+  type CorpusSettings,
   type CorpusPosition,
   type CorpusBatch,
   type DocumentBoundary,

@@ -116,22 +116,31 @@ class ClassificationCursor implements Cursor {
   #batchInEpoch: number;
   #batches: Batches | null;
 
+  readonly #task: ClassificationTask;
+  readonly #train: Dataset;
+  readonly #tokenizer: Tokenizer;
+  readonly #batchesPerEpoch: number;
+
   constructor(
-    private readonly task: ClassificationTask,
-    private readonly train: Dataset,
-    private readonly tokenizer: Tokenizer,
-    private readonly batchesPerEpoch: number,
+    task: ClassificationTask,
+    train: Dataset,
+    tokenizer: Tokenizer,
+    batchesPerEpoch: number,
     epoch: number,
     batchInEpoch: number,
     first: Batches,
   ) {
+    this.#task = task;
+    this.#train = train;
+    this.#tokenizer = tokenizer;
+    this.#batchesPerEpoch = batchesPerEpoch;
     this.#epoch = epoch;
     this.#batchInEpoch = batchInEpoch;
     this.#batches = epoch === 0 ? first : null;
   }
 
   async next(): Promise<CursorBatch> {
-    this.#batches ??= await makeBatches(this.train, this.tokenizer, this.task.planOptions(this.#epoch));
+    this.#batches ??= await makeBatches(this.#train, this.#tokenizer, this.#task.planOptions(this.#epoch));
     const { inputIds, attentionMask, labels } = this.#batches.at(this.#batchInEpoch++);
     const last = this.#batchInEpoch === this.#batches.length;
     if (last) {
@@ -143,7 +152,7 @@ class ClassificationCursor implements Cursor {
   }
 
   position(): Record<string, unknown> {
-    return { epoch: this.#epoch, batch_in_epoch: this.#batchInEpoch, batches_per_epoch: this.batchesPerEpoch };
+    return { epoch: this.#epoch, batch_in_epoch: this.#batchInEpoch, batches_per_epoch: this.#batchesPerEpoch };
   }
 
   epoch(): number {
@@ -151,7 +160,7 @@ class ClassificationCursor implements Cursor {
   }
 
   epochs(): number {
-    return this.#epoch + this.#batchInEpoch / this.batchesPerEpoch;
+    return this.#epoch + this.#batchInEpoch / this.#batchesPerEpoch;
   }
 
   async close(): Promise<void> {}
@@ -161,40 +170,43 @@ class ClassificationCursor implements Cursor {
 export class ClassificationTask implements Task<EvalMetrics> {
   #prepared: Promise<Prepared> | null = null;
 
-  constructor(
-    private readonly model: LtgBertForSequenceClassification,
-    private readonly o: ClassificationSettings,
-  ) {}
+  readonly #model: LtgBertForSequenceClassification;
+  readonly #o: ClassificationSettings;
+
+  constructor(model: LtgBertForSequenceClassification, o: ClassificationSettings) {
+    this.#model = model;
+    this.#o = o;
+  }
 
   get hasEvalData(): boolean {
-    return this.o.evalData !== undefined;
+    return this.#o.evalData !== undefined;
   }
 
   planOptions(epoch: number): Parameters<typeof makeBatches>[2] {
     return {
-      batchSize: this.o.batchSize,
-      maxLength: this.o.maxLength,
-      seed: this.o.seed,
+      batchSize: this.#o.batchSize,
+      maxLength: this.#o.maxLength,
+      seed: this.#o.seed,
       epoch,
       shuffle: true,
-      groupByLength: this.o.groupByLength,
+      groupByLength: this.#o.groupByLength,
     };
   }
 
   /** The model's label names when config.json names them (not "LABEL_i"), else null. */
   #modelLabelNames(): string[] | null {
-    const names = this.model.labelNames;
+    const names = this.#model.labelNames;
     return names.every((name, i) => name === `LABEL_${i}`) ? null : names;
   }
 
   /** Reads (once) and checks every data file, before anything is written. */
   #prepare(): Promise<Prepared> {
     this.#prepared ??= (async () => {
-      const numLabels = this.model.numLabels;
-      const trainRaw = await this.#read(this.o.trainData);
+      const numLabels = this.#model.numLabels;
+      const trainRaw = await this.#read(this.#o.trainData);
       const train = fitLabels(trainRaw, numLabels, hasNamedLabels(trainRaw) ? this.#modelLabelNames() : null);
       const labelNames = hasNamedLabels(train) ? train.labelNames : null;
-      const evalData = this.o.evalData === undefined ? null : await this.#readEval(this.o.evalData, labelNames);
+      const evalData = this.#o.evalData === undefined ? null : await this.#readEval(this.#o.evalData, labelNames);
       return { train, eval: evalData, labelNames };
     })();
     this.#prepared.catch(() => (this.#prepared = null));
@@ -203,13 +215,13 @@ export class ClassificationTask implements Task<EvalMetrics> {
 
   async #read(data: Dataset | string): Promise<Dataset> {
     if (typeof data !== "string") return data;
-    return readDataset(data, { ...(this.o.readOptions ?? {}), numLabels: this.model.numLabels });
+    return readDataset(data, { ...(this.#o.readOptions ?? {}), numLabels: this.#model.numLabels });
   }
 
   async #readEval(data: Dataset | string, trainNames: string[] | null): Promise<Dataset> {
     const dataset = await this.#read(data);
     const reference = hasNamedLabels(dataset) ? (trainNames ?? this.#modelLabelNames()) : null;
-    return fitLabels(dataset, this.model.numLabels, reference);
+    return fitLabels(dataset, this.#model.numLabels, reference);
   }
 
   async prepare(tokenizer: Tokenizer): Promise<TaskRun> {
@@ -220,13 +232,13 @@ export class ClassificationTask implements Task<EvalMetrics> {
     return {
       batchesPerEpoch,
       args: {
-        maxLength: this.o.maxLength,
-        groupByLength: this.o.groupByLength,
+        maxLength: this.#o.maxLength,
+        groupByLength: this.#o.groupByLength,
         trainData: train.file,
         trainExamples: train.size,
         evalData: evalData?.file ?? null,
         evalExamples: evalData?.size ?? null,
-        readOptions: this.o.readOptions ?? {},
+        readOptions: this.#o.readOptions ?? {},
       },
       resumeKeys: ["groupByLength", "maxLength"],
       open: async (position, file) => {
@@ -252,7 +264,7 @@ export class ClassificationTask implements Task<EvalMetrics> {
         return new ClassificationCursor(this, train, tokenizer, batchesPerEpoch, epoch, batchInEpoch, first);
       },
       beforeTrain: () => {
-        if (labelNames !== null) this.model.setLabelNames(labelNames);
+        if (labelNames !== null) this.#model.setLabelNames(labelNames);
       },
     };
   }
@@ -269,17 +281,17 @@ export class ClassificationTask implements Task<EvalMetrics> {
       );
     }
     const batches = await makeBatches(dataset, tokenizer, {
-      batchSize: this.o.evalBatchSize,
-      maxLength: this.o.maxLength,
+      batchSize: this.#o.evalBatchSize,
+      maxLength: this.#o.maxLength,
       shuffle: false,
       groupByLength: true,
     });
-    const k = this.model.numLabels;
+    const k = this.#model.numLabels;
     const predictions = new Int32Array(dataset.size);
     let lossSum = 0;
     for (const batch of batches) {
       const { inputIds, attentionMask, labels, indices } = batch;
-      const out = await this.model.forward({ inputIds, attentionMask, labels }, { hiddenStates: false });
+      const out = await this.#model.forward({ inputIds, attentionMask, labels }, { hiddenStates: false });
       lossSum += out.loss! * labels.length;
       indices.forEach((index, r) => {
         let best = 0;

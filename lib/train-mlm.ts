@@ -46,16 +46,17 @@ class CorpusCursor implements Cursor {
   #progress = 0;
   #batches: AsyncGenerator<CorpusBatch, void, undefined> | null = null;
 
-  constructor(
-    private readonly corpus: MaskedLMCorpus,
-    private readonly batchesPerEpoch: number | null,
-    position: CorpusPosition,
-  ) {
+  readonly #corpus: MaskedLMCorpus;
+  readonly #batchesPerEpoch: number | null;
+
+  constructor(corpus: MaskedLMCorpus, batchesPerEpoch: number | null, position: CorpusPosition) {
+    this.#corpus = corpus;
+    this.#batchesPerEpoch = batchesPerEpoch;
     this.#position = position;
   }
 
   async next(): Promise<CursorBatch> {
-    this.#batches ??= this.corpus.batches(this.#position);
+    this.#batches ??= this.#corpus.batches(this.#position);
     const { value, done } = await this.#batches.next();
     if (done) throw new LtgBertError("LTGBERT_INTERNAL", "masked-LM corpus: the epoch ended without a last batch");
     this.#position = value.next;
@@ -67,7 +68,7 @@ class CorpusCursor implements Cursor {
 
   position(): Record<string, unknown> {
     const p = this.#position;
-    return { epoch: p.epoch, batch_in_epoch: p.batch, batches_per_epoch: this.batchesPerEpoch, corpus: p };
+    return { epoch: p.epoch, batch_in_epoch: p.batch, batches_per_epoch: this.#batchesPerEpoch, corpus: p };
   }
 
   epoch(): number {
@@ -78,7 +79,7 @@ class CorpusCursor implements Cursor {
     const p = this.#position;
     if (p.batch === 0) return p.epoch;
     // Counted batches give the exact share; otherwise the share of bytes read.
-    return p.epoch + (this.batchesPerEpoch === null ? this.#progress : p.batch / this.batchesPerEpoch);
+    return p.epoch + (this.#batchesPerEpoch === null ? this.#progress : p.batch / this.#batchesPerEpoch);
   }
 
   async close(): Promise<void> {
@@ -90,34 +91,42 @@ class CorpusCursor implements Cursor {
 
 /** @internal The Trainer's masked-LM task. */
 export class MaskedLMTask implements Task<MaskedLMEvalMetrics> {
+  readonly #model: LtgBertForMaskedLM;
+  readonly #o: MaskedLMSettings;
+  readonly #stepsGiven: boolean;
+
   constructor(
-    private readonly model: LtgBertForMaskedLM,
-    private readonly o: MaskedLMSettings,
+    model: LtgBertForMaskedLM,
+    o: MaskedLMSettings,
     /** True when the run has maxSteps: no pass to count the batches of an epoch. */
-    private readonly stepsGiven: boolean,
-  ) {}
+    stepsGiven: boolean,
+  ) {
+    this.#model = model;
+    this.#o = o;
+    this.#stepsGiven = stepsGiven;
+  }
 
   get hasEvalData(): boolean {
-    return this.o.evalData !== undefined;
+    return this.#o.evalData !== undefined;
   }
 
   #open(files: string[], tokenizer: Tokenizer, evaluation: boolean): Promise<MaskedLMCorpus> {
     return MaskedLMCorpus.open(files, tokenizer, {
-      ...this.o.corpus,
-      batchSize: evaluation ? this.o.evalBatchSize : this.o.batchSize,
-      seed: this.o.seed,
+      ...this.#o.corpus,
+      batchSize: evaluation ? this.#o.evalBatchSize : this.#o.batchSize,
+      seed: this.#o.seed,
       ...(evaluation ? { shuffle: false } : {}),
     });
   }
 
   async prepare(tokenizer: Tokenizer): Promise<TaskRun> {
-    const corpus = await this.#open(this.o.trainData, tokenizer, false);
-    if (this.o.evalData !== undefined) await this.#open(this.o.evalData, tokenizer, true);
+    const corpus = await this.#open(this.#o.trainData, tokenizer, false);
+    if (this.#o.evalData !== undefined) await this.#open(this.#o.evalData, tokenizer, true);
     // With epochs, the schedule needs the batches of an epoch: one pass to
     // count them. With maxSteps, reading the first batch is enough to know
     // that there is text, before anything is written.
     let batchesPerEpoch: number | null = null;
-    if (this.stepsGiven) {
+    if (this.#stepsGiven) {
       const first = corpus.batches();
       await first.next();
       await first.return(undefined);
@@ -130,7 +139,7 @@ export class MaskedLMTask implements Task<MaskedLMEvalMetrics> {
       args: {
         trainData: corpus.files,
         trainBytes: corpus.sizes,
-        evalData: this.o.evalData ?? null,
+        evalData: this.#o.evalData ?? null,
         sequenceLength: c.sequenceLength,
         maskProbability: c.maskProbability,
         maxSpanLength: c.maxSpanLength,
@@ -189,7 +198,7 @@ export class MaskedLMTask implements Task<MaskedLMEvalMetrics> {
    * every evaluation scores the same positions.
    */
   async evaluate(tokenizer: Tokenizer, data?: unknown): Promise<MaskedLMEvalMetrics> {
-    const files = data === undefined ? this.o.evalData : textFiles("data", data);
+    const files = data === undefined ? this.#o.evalData : textFiles("data", data);
     if (files === undefined) {
       throw new LtgBertError(
         "LTGBERT_INVALID_ARGUMENT",
@@ -203,7 +212,7 @@ export class MaskedLMTask implements Task<MaskedLMEvalMetrics> {
     let samples = 0;
     for await (const batch of corpus.batches()) {
       const { inputIds, attentionMask, labels } = batch;
-      const out = await this.model.forward({ inputIds, attentionMask, labels }, { hiddenStates: false });
+      const out = await this.#model.forward({ inputIds, attentionMask, labels }, { hiddenStates: false });
       const V = out.logits.shape[2];
       let scored = 0;
       labels.data.forEach((label, i) => {

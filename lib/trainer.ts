@@ -266,8 +266,6 @@ interface Resolved {
   loadBestModelAtEnd: boolean;
   logEvery: number;
   progress: boolean | "auto";
-  /** The task's own options, for training_args.json. */
-  task: Record<string, unknown>;
 }
 
 /** Where a run stands: what trainer_state.json holds. */
@@ -384,6 +382,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     this.model = model;
     this.#options = options as TrainerBaseOptions<MetricsOf<M>>;
     const base = this.#resolve(options as TrainerBaseOptions<MetricsOf<M>>, masked);
+    this.#o = base;
     if (masked) {
       const o = options as MaskedLMTrainerOptions;
       const trainData = textFiles("options.trainData", o.trainData);
@@ -409,7 +408,6 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
         documentBoundary: o.documentBoundary,
         readChunkSize: o.readChunkSize,
       };
-      this.#o = { ...base, task: { sequenceLength } };
       this.#task = new MaskedLMTask(
         model,
         { trainData, evalData, batchSize: base.batchSize, evalBatchSize: base.evalBatchSize, seed: base.seed, corpus },
@@ -431,7 +429,6 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
         );
       }
       const groupByLength = boolean("options.groupByLength", o.groupByLength ?? false);
-      this.#o = { ...base, task: { maxLength, groupByLength } };
       this.#task = new ClassificationTask(model as LtgBertForSequenceClassification, {
         trainData: o.trainData,
         evalData: o.evalData,
@@ -449,7 +446,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     if (options.onLog) this.on("log", options.onLog);
   }
 
-  #resolve(o: TrainerBaseOptions<MetricsOf<M>>, masked: boolean): Omit<Resolved, "task"> {
+  #resolve(o: TrainerBaseOptions<MetricsOf<M>>, masked: boolean): Resolved {
     if (o.tokenizer !== undefined && !(o.tokenizer instanceof Tokenizer))
       throw invalidArgument("options.tokenizer", "a Tokenizer", o.tokenizer);
     if (typeof o.outputDir !== "string" || o.outputDir === "")
@@ -791,9 +788,9 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     totalSteps: number,
     warmupSteps: number,
   ): Record<string, unknown> {
-    const { progress: _progress, task, ...resolved } = this.#o;
+    const { progress: _progress, ...resolved } = this.#o;
     void _progress;
-    return { ...resolved, ...task, warmupSteps, totalSteps, ...data, tokenizer: tokenizer.file };
+    return { ...resolved, warmupSteps, totalSteps, ...data, tokenizer: tokenizer.file };
   }
 
   /** trainer_state.json: Hugging Face's keys, and where in the data the next step starts. */
