@@ -24,6 +24,14 @@ export {
   TRAINING_ARGS_FILE,
   TRAIN_LOG_FILE,
   type TrainerOptions,
+  type TrainerBaseOptions,
+  type MaskedLMTrainerOptions,
+  type MaskedLMEvalMetrics,
+  type MaskedLMMetricName,
+  type TrainableModel,
+  type MetricsOf,
+  type TrainerOptionsOf,
+  type EvalDataOf,
   type TrainOptions,
   type TrainResult,
   type TrainCompleted,
@@ -43,10 +51,31 @@ export {
   type ScheduleKind,
   type TrainStepResult,
 } from "./optimizer.js";
+export {
+  maskTokens,
+  drawSpanLength,
+  spanLengthProbability,
+  Random,
+  IGNORE_INDEX,
+  LTG_BERT_MAX_SPAN_LENGTH,
+  type MaskOptions,
+  type MaskedBatch,
+} from "./mlm.js";
+export {
+  MaskedLMCorpus,
+  type CorpusOptions,
+  type CorpusSettings,
+  type CorpusPosition,
+  type CorpusBatch,
+  type DocumentBoundary,
+} from "./corpus.js";
 export type { SaveFormat, SaveOptions } from "./save.js";
 export { setNumThreads, getNumThreads, systemInfo, readCheckpointInfo } from "./system.js";
 export {
   Tokenizer,
+  trainTokenizer,
+  LTG_BERT_SPECIAL_TOKENS,
+  type TrainTokenizerOptions,
   type TextInput,
   type IdTensor,
   type EncodeOptions,

@@ -1,10 +1,21 @@
 // The tokenizer: Hugging Face's `tokenizers` library (its Node binding) does
 // all the tokenizing; this file reads the files, finds the special tokens,
 // and packs the library's encodings into the typed arrays the model takes.
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { Tokenizer as HfTokenizer, templateProcessing, type Encoding, type TruncationStrategy } from "tokenizers";
+import {
+  BPE,
+  byteLevelPreTokenizer,
+  digitsPreTokenizer,
+  sequencePreTokenizer,
+  stripNormalizer,
+  Tokenizer as HfTokenizer,
+  templateProcessing,
+  type Encoding,
+  type TruncationStrategy,
+} from "tokenizers";
 import { describe, invalidArgument, LtgBertError } from "./errors.js";
+import { makeDirectory, writeFileAtomic } from "./save.js";
 
 /** One input of a batch: a text, or a pair of texts (`[CLS] A [SEP] B [SEP]`). */
 export type TextInput = string | readonly [string, string];
@@ -248,6 +259,37 @@ export class Tokenizer {
   }
 
   /**
+   * The ids of each text with no special tokens added and nothing cut, one
+   * after the other: text i is `ids.subarray(offsets[i], offsets[i + 1])`.
+   * What a masked-LM corpus packs into sequences of its own.
+   *
+   * @example
+   * const { ids, offsets } = await tok.encodeWithoutSpecialTokens(["Hello world", "again"]);
+   */
+  async encodeWithoutSpecialTokens(texts: readonly string[]): Promise<{ ids: Int32Array; offsets: Int32Array }> {
+    if (!Array.isArray(texts)) throw invalidArgument("texts", "an array of strings", texts);
+    texts.forEach((t, i) => {
+      if (typeof t !== "string") throw invalidArgument(`texts[${i}]`, "a string", t);
+    });
+    const offsets = new Int32Array(texts.length + 1);
+    if (texts.length === 0) return { ids: new Int32Array(0), offsets };
+    let raw: Encoding[];
+    try {
+      raw = await this.#setup.plain.encodeBatch(texts as string[], { addSpecialTokens: false });
+    } catch (error) {
+      throw new LtgBertError(
+        "LTGBERT_INTERNAL",
+        `${this.file}: the tokenizers library failed: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    raw.forEach((e, i) => (offsets[i + 1] = offsets[i] + e.getLength()));
+    const ids = new Int32Array(offsets[texts.length]);
+    raw.forEach((e, i) => ids.set(e.getIds(), offsets[i]));
+    return { ids, offsets };
+  }
+
+  /**
    * Pads rows of a ragged encoding (all, or those listed in `rows`, in that
    * order) with `padTokenId` to the longest of them.
    */
@@ -469,4 +511,175 @@ async function setUp(
   const addedSingle = plain.postProcess(probe, null, true).getLength() - probe.getLength();
   const addedPair = plain.postProcess(probe, probe, true).getLength() - 2 * probe.getLength();
   return { file, json, template, plain, ids, special, modelMaxLength, addedSingle, addedPair };
+}
+
+// ---------------------------------------------------------------------------
+// Training a tokenizer
+
+/** LTG-BERT's special tokens, at ids 0 to 6 in this order. */
+export const LTG_BERT_SPECIAL_TOKENS: readonly string[] = Object.freeze([
+  "[UNK]",
+  "[CLS]",
+  "[SEP]",
+  "[PAD]",
+  "[MASK]",
+  "[PAR]",
+  "[TAB]",
+]);
+
+/**
+ * The most tokens the binding's trainer learns: npm `tokenizers` 0.23
+ * trains only with a model's default trainer (`tokenizer.train(files)`;
+ * no trainer object can be built or passed), and the default BPE trainer
+ * stops at 30,000 tokens.
+ */
+const DEFAULT_TRAINER_VOCAB = 30000;
+
+/** Options of `trainTokenizer`. */
+export interface TrainTokenizerOptions {
+  /** Where tokenizer.json, tokenizer_config.json and special_tokens_map.json are written. */
+  outputDir: string;
+  /**
+   * Tokens in the vocabulary, the 7 special ones included (default 16384,
+   * LTG-BERT's). At most 30,007; at least 7 plus the corpus's distinct
+   * characters. A corpus too small to give that many yields fewer, as
+   * Python's trainer does.
+   */
+  vocabSize?: number;
+}
+
+/**
+ * Trains a WordPiece tokenizer laid out as LTG-BERT's BabyLM tokenizer:
+ * special tokens [UNK] [CLS] [SEP] [PAD] [MASK] [PAR] [TAB] at ids 0–6,
+ * byte-level pre-tokenization with a word-start marker and single digits,
+ * no continuation prefix, `[CLS] A [SEP] (B [SEP])`, a byte-level decoder.
+ *
+ * LTG-BERT trains it in Python with `WordPieceTrainer(vocab_size,
+ * special_tokens, min_frequency, continuing_subword_prefix="")` over the
+ * stripped non-empty lines. The Node binding offers no trainer with
+ * options, so this trains the binding's default BPE trainer (no size
+ * limit below 30,000, minimum frequency 0) over the lines, stripped, and
+ * keeps its first `vocabSize − 7` tokens. That is what the WordPiece
+ * trainer with `vocab_size` and a minimum frequency of 0 keeps: it is a
+ * BPE trainer (a continuation prefix of "" leaves its tokens as they are)
+ * that puts the special tokens first, then the corpus's characters in
+ * code-point order, then one token per merge in merge order, and stops at
+ * `vocab_size`; the merges do not depend on where it stops. A minimum
+ * frequency cannot be set (LTG-BERT used 10): rare merges are kept when
+ * the vocabulary has room.
+ *
+ * The training runs synchronously inside the binding (it blocks the event
+ * loop; a worker thread avoids that), seconds for a few megabytes.
+ *
+ * @example
+ * const tok = await trainTokenizer(["corpus.txt"], { vocabSize: 16384, outputDir: "./my-tokenizer" });
+ * tok.vocabSize; // 16384, or fewer for a small corpus
+ */
+export async function trainTokenizer(
+  files: string | readonly string[],
+  options: TrainTokenizerOptions,
+): Promise<Tokenizer> {
+  const list = typeof files === "string" ? [files] : files;
+  if (!Array.isArray(list) || list.length === 0 || list.some((f) => typeof f !== "string" || f === ""))
+    throw invalidArgument("files", "a text file path or a non-empty array of them", files);
+  if (typeof options !== "object" || options === null)
+    throw invalidArgument("options", "{ outputDir, vocabSize? }", options);
+  const { outputDir, vocabSize = 16384 } = options;
+  if (typeof outputDir !== "string" || outputDir === "")
+    throw invalidArgument("options.outputDir", "a folder path", outputDir);
+  const special = LTG_BERT_SPECIAL_TOKENS;
+  const most = DEFAULT_TRAINER_VOCAB + special.length;
+  if (!Number.isSafeInteger(vocabSize) || vocabSize <= special.length || vocabSize > most)
+    throw invalidArgument("options.vocabSize", `an integer in [${special.length + 1}, ${most}]`, vocabSize);
+  for (const file of list) {
+    const info = await stat(file).catch(() => null);
+    if (!info?.isFile()) throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${file}: no such file`);
+  }
+
+  const trainer = new HfTokenizer(BPE.empty());
+  trainer.setNormalizer(stripNormalizer(true, true)); // LTG-BERT strips each line
+  trainer.setPreTokenizer(
+    sequencePreTokenizer([
+      byteLevelPreTokenizer(/*addPrefixSpace=*/ true, /*useRegex=*/ true),
+      digitsPreTokenizer(true),
+    ]),
+  );
+  try {
+    trainer.train([...list]);
+  } catch (error) {
+    throw new LtgBertError(
+      "LTGBERT_BAD_DATA",
+      `${list.join(", ")}: tokenizer training failed: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const learned = Object.entries(trainer.getVocab(false))
+    .sort((a, b) => a[1] - b[1])
+    .map(([token]) => token)
+    .filter((token) => !special.includes(token));
+  const alphabet = learned.filter((token) => [...token].length === 1).length;
+  if (learned.length === 0) throw new LtgBertError("LTGBERT_BAD_DATA", `${list.join(", ")}: no text to train on`);
+  if (vocabSize - special.length < alphabet) {
+    throw invalidArgument(
+      "options.vocabSize",
+      `at least ${alphabet + special.length} (the ${special.length} special tokens and the corpus's ${alphabet} characters)`,
+      vocabSize,
+    );
+  }
+  const vocab: Record<string, number> = {};
+  [...special, ...learned.slice(0, vocabSize - special.length)].forEach((token, id) => (vocab[token] = id));
+
+  const byteLevel = { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true };
+  const piece = (id: string, typeId: number): unknown => ({ Sequence: { id, type_id: typeId } });
+  const mark = (id: string, typeId: number): unknown => ({ SpecialToken: { id, type_id: typeId } });
+  const json = {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: special.map((content, id) => ({
+      id,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
+    normalizer: null,
+    pre_tokenizer: { type: "Sequence", pretokenizers: [byteLevel, { type: "Digits", individual_digits: true }] },
+    post_processor: {
+      type: "TemplateProcessing",
+      single: [mark("[CLS]", 0), piece("A", 0), mark("[SEP]", 0)],
+      pair: [mark("[CLS]", 0), piece("A", 0), mark("[SEP]", 0), piece("B", 1), mark("[SEP]", 1)],
+      special_tokens: {
+        "[CLS]": { id: "[CLS]", ids: [1], tokens: ["[CLS]"] },
+        "[SEP]": { id: "[SEP]", ids: [2], tokens: ["[SEP]"] },
+      },
+    },
+    decoder: byteLevel,
+    model: {
+      type: "WordPiece",
+      unk_token: "[UNK]",
+      continuing_subword_prefix: "",
+      max_input_chars_per_word: 100,
+      vocab,
+    },
+  };
+  const names = {
+    unk_token: "[UNK]",
+    cls_token: "[CLS]",
+    sep_token: "[SEP]",
+    pad_token: "[PAD]",
+    mask_token: "[MASK]",
+  };
+  await makeDirectory(outputDir);
+  await writeFileAtomic(path.join(outputDir, "tokenizer.json"), `${JSON.stringify(json, null, 2)}\n`);
+  await writeFileAtomic(
+    path.join(outputDir, "tokenizer_config.json"),
+    `${JSON.stringify({ tokenizer_class: "PreTrainedTokenizerFast", ...names }, null, 2)}\n`,
+  );
+  await writeFileAtomic(path.join(outputDir, "special_tokens_map.json"), `${JSON.stringify(names, null, 2)}\n`);
+  return Tokenizer.fromPretrained(outputDir);
 }

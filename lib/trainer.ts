@@ -1,40 +1,45 @@
-// The fine-tuning loop around model.trainStep: seeded epochs of batches,
+// The training loop around model.trainStep: seeded epochs of batches,
 // gradient accumulation, evaluation, checkpoints that a run resumes from
 // exactly, cancellation by AbortSignal, a JSON-lines log and a progress bar.
+// What the data is (labelled examples, or raw text for the masked LM) is the
+// task's business (train-classification.ts, train-mlm.ts).
 import { EventEmitter } from "node:events";
 import { appendFile, readdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { Presets, SingleBar } from "cli-progress";
-import { makeBatches, readDataset, type Dataset, type ReadDatasetOptions } from "./data.js";
+import type { CorpusOptions } from "./corpus.js";
+import type { Dataset, ReadDatasetOptions } from "./data.js";
 import { describe, invalidArgument, LtgBertError } from "./errors.js";
-import { classificationMetrics } from "./metrics.js";
-import { LtgBertForSequenceClassification } from "./model.js";
+import { LtgBertForMaskedLM, LtgBertForSequenceClassification } from "./model.js";
 import type { Optimizer, ScheduleKind } from "./optimizer.js";
 import { makeDirectory, replaceDirectory, writeFileAtomic } from "./save.js";
 import { Tokenizer } from "./tokenizer.js";
+import { checkData, ClassificationTask, type EvalMetrics } from "./train-classification.js";
+import { MaskedLMTask, textFiles, type MaskedLMEvalMetrics } from "./train-mlm.js";
+import type { Cursor, Task } from "./train-task.js";
+
+export type { EvalMetrics } from "./train-classification.js";
+export type { MaskedLMEvalMetrics } from "./train-mlm.js";
 
 /** The evaluation value that picks the best checkpoint. */
+/** The evaluation value that picks a classifier's best checkpoint. */
 export type MetricName = "accuracy" | "loss" | "macroF1" | "mcc";
+/** The evaluation value that picks a masked LM's best checkpoint. */
+export type MaskedLMMetricName = "loss" | "accuracy" | "perplexity";
 
-/** Options of `new Trainer(model, options)`. */
-export interface TrainerOptions {
-  /** A dataset, or a CSV/TSV/JSON-lines file that `readDataset` reads. */
-  trainData: Dataset | string;
-  /** Evaluated every `evalEvery` steps (default: at each epoch's end) and at the last step. */
-  evalData?: Dataset | string;
-  /**
-   * How to read `trainData` and `evalData` when they are paths: columns,
-   * format, `labelMap`. The model's `numLabels` is passed for you.
-   */
-  readOptions?: Omit<ReadDatasetOptions, "numLabels">;
+/** The models the Trainer trains. */
+export type TrainableModel = LtgBertForSequenceClassification | LtgBertForMaskedLM;
+
+/** Options of every Trainer, whatever the task. */
+export interface TrainerBaseOptions<Metrics = EvalMetrics> {
   /** Default: `model.tokenizer`. Attached to the model when training starts, so that checkpoints carry it. */
   tokenizer?: Tokenizer;
   /** Passes over the training data (default 3); `maxSteps` overrides it. */
   epochs?: number;
   /** Optimizer steps in all, however many epochs that takes. */
   maxSteps?: number;
-  /** Examples per batch (default 16). One step takes `gradientAccumulationSteps` batches. */
+  /** Examples (sequences) per batch (default 16). One step takes `gradientAccumulationSteps` batches. */
   batchSize?: number;
   /** Default: `batchSize`. */
   evalBatchSize?: number;
@@ -57,20 +62,10 @@ export interface TrainerOptions {
   saveEvery?: number;
   /** Where checkpoints, the log and the final model go. */
   outputDir: string;
-  /** Seed of the data order and of dropout (default 42). The weights' initialisation is the model's. */
+  /** Seed of the data order, of the masking and of dropout (default 42). The weights' initialisation is the model's. */
   seed?: number;
   /** Aborting it stops training after the step in flight, with a checkpoint. */
   signal?: AbortSignal;
-  /** Tokens per example, longer ones cut. Default and maximum: the model's `max_position_embeddings`. */
-  maxLength?: number;
-  /** Batch examples of similar length together (see `planBatches`). Default false. */
-  groupByLength?: boolean;
-  /**
-   * What picks the best checkpoint: "accuracy" (default), "macroF1", "mcc"
-   * (higher is better) or "loss" (lower). It is judged at steps that both
-   * evaluate and save (with `loadBestModelAtEnd`, every evaluation saves).
-   */
-  metricForBestModel?: MetricName;
   /** Keep at most this many checkpoints: the oldest go, never the best nor the newest. Default: all. */
   saveTotalLimit?: number;
   /** At the end, load the best checkpoint's weights before saving the model. Default false. */
@@ -82,18 +77,89 @@ export interface TrainerOptions {
   /** The same as `trainer.on("step", …)`. */
   onStep?: (event: StepEvent) => void;
   /** The same as `trainer.on("evaluate", …)`. */
-  onEvaluate?: (event: EvaluateEvent) => void;
+  onEvaluate?: (event: EvaluateEvent<Metrics>) => void;
   /** The same as `trainer.on("save", …)`. */
   onSave?: (event: SaveEvent) => void;
   /** The same as `trainer.on("log", …)`. */
   onLog?: (entry: LogEntry) => void;
 }
 
+/** Options of `new Trainer(classifier, options)`. */
+export interface TrainerOptions extends TrainerBaseOptions<EvalMetrics> {
+  /** A dataset, or a CSV/TSV/JSON-lines file that `readDataset` reads. */
+  trainData: Dataset | string;
+  /** Evaluated every `evalEvery` steps (default: at each epoch's end) and at the last step. */
+  evalData?: Dataset | string;
+  /**
+   * How to read `trainData` and `evalData` when they are paths: columns,
+   * format, `labelMap`. The model's `numLabels` is passed for you.
+   */
+  readOptions?: Omit<ReadDatasetOptions, "numLabels">;
+  /** Tokens per example, longer ones cut. Default and maximum: the model's `max_position_embeddings`. */
+  maxLength?: number;
+  /** Batch examples of similar length together (see `planBatches`). Default false. */
+  groupByLength?: boolean;
+  /**
+   * What picks the best checkpoint: "accuracy" (default), "macroF1", "mcc"
+   * (higher is better) or "loss" (lower). It is judged at steps that both
+   * evaluate and save (with `loadBestModelAtEnd`, every evaluation saves).
+   */
+  metricForBestModel?: MetricName;
+}
+
+/**
+ * Options of `new Trainer(maskedLM, options)`: raw text streamed through
+ * `MaskedLMCorpus` (see it for the packing, shuffling and masking).
+ */
+export interface MaskedLMTrainerOptions
+  extends
+    TrainerBaseOptions<MaskedLMEvalMetrics>,
+    Pick<
+      CorpusOptions,
+      | "maskProbability"
+      | "maxSpanLength"
+      | "randomProbability"
+      | "keepProbability"
+      | "replacement"
+      | "shuffle"
+      | "shuffleBuffer"
+      | "documentBoundary"
+      | "readChunkSize"
+    > {
+  /** Text files, read in order as one stream each epoch. */
+  trainData: string | readonly string[];
+  /** Held-out text files, packed the same way and masked with the run's seed: the same positions at every evaluation. */
+  evalData?: string | readonly string[];
+  /** Tokens per sequence, [CLS] and [SEP] included. Default 128; at most the model's `max_position_embeddings`. */
+  sequenceLength?: number;
+  /** "loss" (default), "perplexity" (lower is better) or "accuracy" (higher). */
+  metricForBestModel?: MaskedLMMetricName;
+}
+
+// (Conditional on the classifier: it has members the masked LM lacks, while
+// a classifier would pass for a masked LM structurally.)
+/** The metrics of the model's task. */
+export type MetricsOf<M extends TrainableModel> = M extends LtgBertForSequenceClassification
+  ? EvalMetrics
+  : MaskedLMEvalMetrics;
+/** The Trainer options of the model's task. */
+export type TrainerOptionsOf<M extends TrainableModel> = M extends LtgBertForSequenceClassification
+  ? TrainerOptions
+  : MaskedLMTrainerOptions;
+/** What `evaluate(data)` takes for the model's task. */
+export type EvalDataOf<M extends TrainableModel> = M extends LtgBertForSequenceClassification
+  ? Dataset | string
+  : string | readonly string[];
+
 /** What one optimizer step did. */
 export interface StepEvent {
   /** Optimizer steps so far, this one included. */
   step: number;
-  /** Epochs done, fractional: 1.25 is a quarter into the second epoch. */
+  /**
+   * Epochs done, fractional: 1.25 is a quarter into the second epoch. (For
+   * a masked-LM stream trained for `maxSteps`, whose batches per epoch are
+   * not counted, the fraction is that of the bytes read.)
+   */
   epoch: number;
   /** Mean loss of the step's batches. */
   loss: number;
@@ -104,21 +170,10 @@ export interface StepEvent {
   samplesPerSecond: number;
 }
 
-/** What `evaluate` gives. */
-export interface EvalMetrics {
-  /** Mean cross-entropy per example. */
-  loss: number;
-  accuracy: number;
-  macroF1: number;
-  mcc: number;
-  /** Examples evaluated. */
-  samples: number;
-}
-
-export interface EvaluateEvent {
+export interface EvaluateEvent<Metrics = EvalMetrics> {
   step: number;
   epoch: number;
-  metrics: EvalMetrics;
+  metrics: Metrics;
 }
 
 export interface SaveEvent {
@@ -133,15 +188,16 @@ export interface SaveEvent {
  * One entry of `train_log.jsonl` and of trainer_state.json's `log_history`,
  * with Hugging Face's key names: a step's `loss` (mean since the previous
  * entry), `grad_norm`, `learning_rate`, `samples_per_second`, or an
- * evaluation's `eval_loss`, `eval_accuracy`, `eval_macro_f1`, `eval_mcc`,
- * `eval_samples`; always `step` and `epoch`.
+ * evaluation's `eval_loss`, `eval_accuracy`, then `eval_macro_f1`,
+ * `eval_mcc` (classification) or `eval_perplexity`, `eval_tokens` (masked
+ * LM), and `eval_samples`; always `step` and `epoch`.
  */
 export type LogEntry = Record<string, number>;
 
 /** How a `train()` call ended. */
-export type TrainResult = TrainCompleted | TrainInterrupted;
+export type TrainResult<Metrics = EvalMetrics> = TrainCompleted<Metrics> | TrainInterrupted;
 
-export interface TrainCompleted {
+export interface TrainCompleted<Metrics = EvalMetrics> {
   interrupted: false;
   globalStep: number;
   /** Epochs done, fractional. */
@@ -149,7 +205,7 @@ export interface TrainCompleted {
   /** Mean step loss over every step of the run, resumed ones included. */
   trainLoss: number;
   /** The last evaluation's. */
-  metrics?: EvalMetrics;
+  metrics?: Metrics;
   /** The best checkpoint's folder, when evaluations picked one. */
   bestCheckpoint?: string;
   outputDir: string;
@@ -169,9 +225,9 @@ export interface TrainOptions {
   resumeFrom?: string | true;
 }
 
-export interface TrainerEvents {
+export interface TrainerEvents<Metrics = EvalMetrics> {
   step: [StepEvent];
-  evaluate: [EvaluateEvent];
+  evaluate: [EvaluateEvent<Metrics>];
   save: [SaveEvent];
   log: [LogEntry];
 }
@@ -182,10 +238,12 @@ export const TRAINING_ARGS_FILE = "training_args.json";
 export const TRAIN_LOG_FILE = "train_log.jsonl";
 
 const METRICS: readonly MetricName[] = ["accuracy", "loss", "macroF1", "mcc"];
+const MLM_METRICS: readonly MaskedLMMetricName[] = ["loss", "perplexity", "accuracy"];
+const LOWER_IS_BETTER = new Set(["loss", "perplexity"]);
 const SCHEDULES: readonly ScheduleKind[] = ["linear", "cosine", "constant", "constant_with_warmup"];
 const CHECKPOINT = /^checkpoint-(\d+)$/;
-/** Options that fix the data order and the batches: a resumed run must keep them. */
-const RESUME_KEYS = ["batchSize", "gradientAccumulationSteps", "seed", "groupByLength", "maxLength"] as const;
+/** Options that fix the data order and the batches: a resumed run must keep them (and the task's own). */
+const RESUME_KEYS = ["batchSize", "gradientAccumulationSteps", "seed"] as const;
 
 interface Resolved {
   epochs: number;
@@ -203,9 +261,7 @@ interface Resolved {
   saveEvery: number | null;
   outputDir: string;
   seed: number;
-  maxLength: number;
-  groupByLength: boolean;
-  metricForBestModel: MetricName;
+  metricForBestModel: string;
   saveTotalLimit: number | null;
   loadBestModelAtEnd: boolean;
   logEvery: number;
@@ -215,21 +271,14 @@ interface Resolved {
 /** Where a run stands: what trainer_state.json holds. */
 interface RunState {
   globalStep: number;
-  /** The next batch to train on. */
-  epoch: number;
-  batchInEpoch: number;
-  batchesPerEpoch: number;
+  /** Where the next batch starts: the task's `data_position`. */
+  position: Record<string, unknown>;
+  /** Epochs done, fractional. */
+  epochs: number;
   lossSum: number;
   logHistory: LogEntry[];
   bestMetric: number | null;
   bestCheckpoint: string | null;
-}
-
-interface Prepared {
-  train: Dataset;
-  eval: Dataset | null;
-  /** The train set's label names, when its labels are names rather than ids. */
-  labelNames: string[] | null;
 }
 
 function integer(name: string, value: unknown, min: number): number {
@@ -250,91 +299,33 @@ function boolean(name: string, value: unknown): boolean {
   return value;
 }
 
-function isDataset(value: unknown): value is Dataset {
-  const d = value as Dataset;
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    Array.isArray(d.texts) &&
-    d.labels instanceof Int32Array &&
-    d.lines instanceof Int32Array &&
-    Array.isArray(d.labelNames) &&
-    d.labels.length === d.texts.length
-  );
-}
-
-function checkData(name: string, value: unknown): void {
-  if (typeof value === "string" ? value === "" : !isDataset(value))
-    throw invalidArgument(name, "a Dataset (readDataset's) or a data file path", value);
-}
-
-/** True when a dataset's labels are names ("negative", …) rather than the ids "0", "1", …. */
-function hasNamedLabels(dataset: Dataset): boolean {
-  return dataset.labelNames.some((name, i) => name !== String(i));
-}
-
-function badData(file: string, line: number | null, message: string): LtgBertError {
-  return new LtgBertError("LTGBERT_BAD_DATA", `${file}${line === null ? "" : `:${line}`}: ${message}`);
-}
-
-/**
- * Fits a dataset's labels to the model: label names are mapped to the ids
- * of `reference` when one is given; otherwise ids are checked against
- * `numLabels` and named labels must be exactly `numLabels` names.
- */
-function fitLabels(dataset: Dataset, numLabels: number, reference: readonly string[] | null): Dataset {
-  const names = dataset.labelNames;
-  const named = hasNamedLabels(dataset);
-  const quoted = (list: readonly string[]): string => list.map((n) => JSON.stringify(n)).join(", ");
-  if (named && reference !== null && names.join("\u0000") !== reference.join("\u0000")) {
-    const labels = new Int32Array(dataset.size);
-    dataset.labels.forEach((id, i) => {
-      const target = reference.indexOf(names[id]);
-      if (target < 0) {
-        throw badData(
-          dataset.file,
-          dataset.lines[i],
-          `label ${JSON.stringify(names[id])} is not one of the model's labels (${quoted(reference)})`,
-        );
-      }
-      labels[i] = target;
-    });
-    return { ...dataset, labels, labelNames: [...reference] };
-  }
-  dataset.labels.forEach((id, i) => {
-    if (id < 0 || id >= numLabels) {
-      const value = named && names[id] !== undefined ? `${JSON.stringify(names[id])} (id ${id})` : String(id);
-      throw badData(
-        dataset.file,
-        dataset.lines[i],
-        `label ${value} is outside [0, ${numLabels}) (numLabels ${numLabels})`,
-      );
-    }
-  });
-  if (named && reference === null && names.length !== numLabels) {
-    throw badData(
-      dataset.file,
-      null,
-      `${names.length} label name${names.length === 1 ? "" : "s"} (${quoted(names)}), but the model has numLabels ${numLabels}`,
-    );
-  }
-  return dataset;
-}
-
 function round(value: number): number {
   return Number(value.toPrecision(12));
 }
 
 /**
- * Fine-tunes a sequence classifier: epochs of seeded batches from a
- * labelled dataset, AdamW with a warmup-and-decay schedule, evaluation,
+ * Trains a model with AdamW, a warmup-and-decay schedule, evaluation,
  * checkpoints that `train({ resumeFrom })` continues from exactly (the same
  * weights as a run straight through), and an AbortSignal that stops it
- * cleanly.
+ * cleanly. Two tasks, chosen by the model:
  *
- * Every data file is read and checked before the first step; a bad row is
- * an LTGBERT_BAD_DATA error naming file, line and value, and nothing in
- * `outputDir` has been touched by then.
+ * - **Sequence classification** (`LtgBertForSequenceClassification`,
+ *   `TrainerOptions`): epochs of seeded batches from a labelled dataset.
+ *   Every data file is read and checked before the first step; a bad row is
+ *   an LTGBERT_BAD_DATA error naming file, line and value, and nothing in
+ *   `outputDir` has been touched by then. `evaluate` gives loss, accuracy,
+ *   macro-F1 and MCC.
+ * - **Masked LM** (`LtgBertForMaskedLM`, `MaskedLMTrainerOptions`): raw text
+ *   files streamed through `MaskedLMCorpus`: packed into sequences of
+ *   `sequenceLength`, shuffled in bounded blocks, span-masked as LTG-BERT's
+ *   pretraining masks (`maskTokens`). A corpus larger than memory trains.
+ *   With `epochs` (and no `maxSteps`) one pass counts the batches of an
+ *   epoch first, for the schedule. `evaluate` gives the masked tokens'
+ *   loss, accuracy and perplexity. The checkpoint's data position holds
+ *   the stream's place (file, byte offset, the tokens carried over, the
+ *   shuffling block); the masks of batch i of epoch e are drawn from a
+ *   stream seeded by (seed, e, i), so a resumed run masks as the
+ *   uninterrupted one does.
  *
  * What it writes in `outputDir`: `checkpoint-<step>/` (the model as
  * `savePretrained` writes it, `optimizer.safetensors`, `trainer_state.json`,
@@ -355,41 +346,107 @@ function round(value: number): number {
  * trainer.on("evaluate", ({ step, metrics }) => console.log(step, metrics.accuracy));
  * const result = await trainer.train();           // or train({ resumeFrom: true }) after a stop
  * await trainer.evaluate();                        // { loss, accuracy, macroF1, mcc, samples }
+ *
+ * @example
+ * const mlm = await LtgBertForMaskedLM.fromConfig(config);
+ * const pretrain = new Trainer(mlm, { trainData: ["corpus/part-1.txt", "corpus/part-2.txt"], evalData: "held-out.txt",
+ *   tokenizer, outputDir: "./pretrain", maxSteps: 10000, batchSize: 64, sequenceLength: 128,
+ *   learningRate: 1e-3, warmupRatio: 0.01, evalEvery: 1000, saveEvery: 1000 });
+ * await pretrain.train();                           // evaluate(): { loss, accuracy, perplexity, samples, tokens }
  */
-export class Trainer extends EventEmitter<TrainerEvents> {
+export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification> extends EventEmitter<
+  TrainerEvents<MetricsOf<M>>
+> {
   /** The model being trained. */
-  readonly model: LtgBertForSequenceClassification;
-  readonly #options: TrainerOptions;
+  readonly model: M;
   readonly #o: Resolved;
-  #prepared: Promise<Prepared> | null = null;
+  readonly #options: TrainerBaseOptions<MetricsOf<M>>;
+  readonly #task: Task<MetricsOf<M>>;
   #running = false;
 
-  constructor(model: LtgBertForSequenceClassification, options: TrainerOptions) {
+  constructor(model: M, options: TrainerOptionsOf<M>) {
     super();
-    if (!(model instanceof LtgBertForSequenceClassification))
-      throw invalidArgument("model", "an LtgBertForSequenceClassification", model);
+    const masked = model instanceof LtgBertForMaskedLM;
+    if (!masked && !(model instanceof LtgBertForSequenceClassification))
+      throw invalidArgument("model", "an LtgBertForSequenceClassification or an LtgBertForMaskedLM", model);
     if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
-    const problem = model.config.problem_type ?? "single_label_classification";
-    if (problem !== "single_label_classification") {
-      throw new LtgBertError(
-        "LTGBERT_INVALID_ARGUMENT",
-        `model: the Trainer trains single-label classifiers; this model's problem_type is ${JSON.stringify(problem)}`,
-      );
+    if (!masked) {
+      const problem = model.config.problem_type ?? "single_label_classification";
+      if (problem !== "single_label_classification") {
+        throw new LtgBertError(
+          "LTGBERT_INVALID_ARGUMENT",
+          `model: the Trainer trains single-label classifiers; this model's problem_type is ${JSON.stringify(problem)}`,
+        );
+      }
     }
     this.model = model;
-    this.#options = options;
-    this.#o = this.#resolve(options);
+    this.#options = options as TrainerBaseOptions<MetricsOf<M>>;
+    const base = this.#resolve(options as TrainerBaseOptions<MetricsOf<M>>, masked);
+    this.#o = base;
+    if (masked) {
+      const o = options as MaskedLMTrainerOptions;
+      const trainData = textFiles("options.trainData", o.trainData);
+      const evalData = o.evalData === undefined ? undefined : textFiles("options.evalData", o.evalData);
+      const maxPositions = model.config.max_position_embeddings;
+      const sequenceLength = integer("options.sequenceLength", o.sequenceLength ?? Math.min(128, maxPositions), 3);
+      if (sequenceLength > maxPositions) {
+        throw invalidArgument(
+          "options.sequenceLength",
+          `at most the model's max_position_embeddings (${maxPositions})`,
+          sequenceLength,
+        );
+      }
+      const corpus: CorpusOptions = {
+        sequenceLength,
+        maskProbability: o.maskProbability,
+        maxSpanLength: o.maxSpanLength,
+        randomProbability: o.randomProbability,
+        keepProbability: o.keepProbability,
+        replacement: o.replacement,
+        shuffle: o.shuffle,
+        shuffleBuffer: o.shuffleBuffer,
+        documentBoundary: o.documentBoundary,
+        readChunkSize: o.readChunkSize,
+      };
+      this.#task = new MaskedLMTask(
+        model,
+        { trainData, evalData, batchSize: base.batchSize, evalBatchSize: base.evalBatchSize, seed: base.seed, corpus },
+        base.maxSteps !== null,
+      ) as unknown as Task<MetricsOf<M>>;
+    } else {
+      const o = options as TrainerOptions;
+      checkData("options.trainData", o.trainData);
+      if (o.evalData !== undefined) checkData("options.evalData", o.evalData);
+      if (o.readOptions !== undefined && (typeof o.readOptions !== "object" || o.readOptions === null))
+        throw invalidArgument("options.readOptions", "readDataset's options", o.readOptions);
+      const maxPositions = model.config.max_position_embeddings;
+      const maxLength = integer("options.maxLength", o.maxLength ?? maxPositions, 1);
+      if (maxLength > maxPositions) {
+        throw invalidArgument(
+          "options.maxLength",
+          `at most the model's max_position_embeddings (${maxPositions})`,
+          maxLength,
+        );
+      }
+      const groupByLength = boolean("options.groupByLength", o.groupByLength ?? false);
+      this.#task = new ClassificationTask(model as LtgBertForSequenceClassification, {
+        trainData: o.trainData,
+        evalData: o.evalData,
+        readOptions: o.readOptions,
+        batchSize: base.batchSize,
+        evalBatchSize: base.evalBatchSize,
+        seed: base.seed,
+        maxLength,
+        groupByLength,
+      }) as unknown as Task<MetricsOf<M>>;
+    }
     if (options.onStep) this.on("step", options.onStep);
-    if (options.onEvaluate) this.on("evaluate", options.onEvaluate);
+    if (options.onEvaluate) this.on("evaluate", options.onEvaluate as (e: EvaluateEvent<MetricsOf<M>>) => void);
     if (options.onSave) this.on("save", options.onSave);
     if (options.onLog) this.on("log", options.onLog);
   }
 
-  #resolve(o: TrainerOptions): Resolved {
-    checkData("options.trainData", o.trainData);
-    if (o.evalData !== undefined) checkData("options.evalData", o.evalData);
-    if (o.readOptions !== undefined && (typeof o.readOptions !== "object" || o.readOptions === null))
-      throw invalidArgument("options.readOptions", "readDataset's options", o.readOptions);
+  #resolve(o: TrainerBaseOptions<MetricsOf<M>>, masked: boolean): Resolved {
     if (o.tokenizer !== undefined && !(o.tokenizer instanceof Tokenizer))
       throw invalidArgument("options.tokenizer", "a Tokenizer", o.tokenizer);
     if (typeof o.outputDir !== "string" || o.outputDir === "")
@@ -403,23 +460,15 @@ export class Trainer extends EventEmitter<TrainerEvents> {
     const schedule = o.schedule ?? "linear";
     if (!SCHEDULES.includes(schedule))
       throw invalidArgument("options.schedule", SCHEDULES.map((s) => `"${s}"`).join(", "), schedule);
-    const metric = o.metricForBestModel ?? "accuracy";
-    if (!METRICS.includes(metric))
-      throw invalidArgument("options.metricForBestModel", METRICS.map((s) => `"${s}"`).join(", "), metric);
+    const metrics: readonly string[] = masked ? MLM_METRICS : METRICS;
+    const metric = (o as { metricForBestModel?: string }).metricForBestModel ?? (masked ? "loss" : "accuracy");
+    if (!metrics.includes(metric))
+      throw invalidArgument("options.metricForBestModel", metrics.map((s) => `"${s}"`).join(", "), metric);
     const progress = o.progress ?? "auto";
     if (progress !== "auto" && typeof progress !== "boolean")
       throw invalidArgument("options.progress", 'true, false or "auto"', progress);
-    const maxPositions = this.model.config.max_position_embeddings;
-    const maxLength = integer("options.maxLength", o.maxLength ?? maxPositions, 1);
-    if (maxLength > maxPositions) {
-      throw invalidArgument(
-        "options.maxLength",
-        `at most the model's max_position_embeddings (${maxPositions})`,
-        maxLength,
-      );
-    }
     const batchSize = integer("options.batchSize", o.batchSize ?? 16, 1);
-    const optional = (name: keyof TrainerOptions, min: number): number | null =>
+    const optional = (name: keyof TrainerBaseOptions, min: number): number | null =>
       o[name] === undefined ? null : integer(`options.${name}`, o[name], min);
     return {
       epochs: integer("options.epochs", o.epochs ?? 3, 1),
@@ -437,8 +486,6 @@ export class Trainer extends EventEmitter<TrainerEvents> {
       saveEvery: optional("saveEvery", 1),
       outputDir: o.outputDir,
       seed: integer("options.seed", o.seed ?? 42, 0),
-      maxLength,
-      groupByLength: boolean("options.groupByLength", o.groupByLength ?? false),
       metricForBestModel: metric,
       saveTotalLimit: optional("saveTotalLimit", 1),
       loadBestModelAtEnd: boolean("options.loadBestModelAtEnd", o.loadBestModelAtEnd ?? false),
@@ -469,79 +516,17 @@ export class Trainer extends EventEmitter<TrainerEvents> {
     return tokenizer;
   }
 
-  /** The model's label names when config.json names them (not "LABEL_i"), else null. */
-  #modelLabelNames(): string[] | null {
-    const names = this.model.labelNames;
-    return names.every((name, i) => name === `LABEL_${i}`) ? null : names;
-  }
-
-  /** Reads (once) and checks every data file, before anything is written. */
-  #prepare(): Promise<Prepared> {
-    this.#prepared ??= (async () => {
-      const numLabels = this.model.numLabels;
-      const trainRaw = await this.#read(this.#options.trainData);
-      const train = fitLabels(trainRaw, numLabels, hasNamedLabels(trainRaw) ? this.#modelLabelNames() : null);
-      const labelNames = hasNamedLabels(train) ? train.labelNames : null;
-      const evalData =
-        this.#options.evalData === undefined ? null : await this.#readEval(this.#options.evalData, labelNames);
-      return { train, eval: evalData, labelNames };
-    })();
-    this.#prepared.catch(() => (this.#prepared = null));
-    return this.#prepared;
-  }
-
-  async #read(data: Dataset | string): Promise<Dataset> {
-    if (typeof data !== "string") return data;
-    return readDataset(data, { ...(this.#options.readOptions ?? {}), numLabels: this.model.numLabels });
-  }
-
-  async #readEval(data: Dataset | string, trainNames: string[] | null): Promise<Dataset> {
-    const dataset = await this.#read(data);
-    const reference = hasNamedLabels(dataset) ? (trainNames ?? this.#modelLabelNames()) : null;
-    return fitLabels(dataset, this.model.numLabels, reference);
-  }
-
   /**
-   * Evaluates the model on `data` (default: `evalData`): mean loss,
-   * accuracy, macro-F1 and MCC (see `classificationMetrics`). Runs in eval
-   * mode, in batches of `evalBatchSize` grouped by length.
+   * Evaluates the model on `data` (default: `evalData`), in eval mode.
+   * A classifier: mean loss, accuracy, macro-F1 and MCC (see
+   * `classificationMetrics`), in batches of `evalBatchSize` grouped by
+   * length. A masked LM: the loss, accuracy and perplexity of the masked
+   * tokens, the text packed as for training and masked with the run's seed
+   * (the same positions every time).
    */
-  async evaluate(data?: Dataset | string): Promise<EvalMetrics> {
-    if (data !== undefined) checkData("data", data);
+  async evaluate(data?: EvalDataOf<M>): Promise<MetricsOf<M>> {
     const tokenizer = this.#requireTokenizer();
-    const prepared = await this.#prepare();
-    const dataset = data === undefined ? prepared.eval : await this.#readEval(data, prepared.labelNames);
-    if (dataset === null) {
-      throw new LtgBertError(
-        "LTGBERT_INVALID_ARGUMENT",
-        "Trainer.evaluate: no data; pass evalData to the Trainer or a dataset to evaluate()",
-      );
-    }
-    return this.#evaluate(dataset, tokenizer);
-  }
-
-  async #evaluate(dataset: Dataset, tokenizer: Tokenizer): Promise<EvalMetrics> {
-    const batches = await makeBatches(dataset, tokenizer, {
-      batchSize: this.#o.evalBatchSize,
-      maxLength: this.#o.maxLength,
-      shuffle: false,
-      groupByLength: true,
-    });
-    const k = this.model.numLabels;
-    const predictions = new Int32Array(dataset.size);
-    let lossSum = 0;
-    for (const batch of batches) {
-      const { inputIds, attentionMask, labels, indices } = batch;
-      const out = await this.model.forward({ inputIds, attentionMask, labels }, { hiddenStates: false });
-      lossSum += out.loss! * labels.length;
-      indices.forEach((index, r) => {
-        let best = 0;
-        for (let c = 1; c < k; c++) if (out.logits.data[r * k + c] > out.logits.data[r * k + best]) best = c;
-        predictions[index] = best;
-      });
-    }
-    const metrics = classificationMetrics(predictions, dataset.labels, k);
-    return { loss: lossSum / dataset.size, ...metrics, samples: dataset.size };
+    return this.#task.evaluate(tokenizer, data);
   }
 
   /**
@@ -549,13 +534,14 @@ export class Trainer extends EventEmitter<TrainerEvents> {
    * With `resumeFrom`, first restores a checkpoint's weights, optimizer
    * (moments, schedule position, dropout random state) and data position,
    * so the run continues exactly as if it had never stopped; the batch
-   * size, accumulation, seed, length grouping, maxLength and training data
-   * must be those of the run that wrote it.
+   * size, accumulation, seed, the task's data options (length grouping and
+   * maxLength; or sequence length, masking, shuffling) and the training
+   * data must be those of the run that wrote it.
    *
    * Resolves (never rejects) on an abort, after writing a checkpoint for the
    * step in flight (an evaluation due at that step is skipped).
    */
-  async train(options: TrainOptions = {}): Promise<TrainResult> {
+  async train(options: TrainOptions = {}): Promise<TrainResult<MetricsOf<M>>> {
     if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
     const { resumeFrom } = options;
     if (resumeFrom !== undefined && resumeFrom !== true && (typeof resumeFrom !== "string" || resumeFrom === ""))
@@ -569,45 +555,77 @@ export class Trainer extends EventEmitter<TrainerEvents> {
     }
   }
 
-  async #train(resumeFrom: string | true | undefined): Promise<TrainResult> {
+  async #train(resumeFrom: string | true | undefined): Promise<TrainResult<MetricsOf<M>>> {
     const o = this.#o;
     const tokenizer = this.#requireTokenizer();
-    const { train, eval: evalData, labelNames } = await this.#prepare();
-    // Tokenizing now also means a text the tokenizer cannot take fails before any write.
-    const first = await makeBatches(train, tokenizer, this.#planOptions(0));
-    const batchesPerEpoch = first.length;
-    const stepsPerEpoch = Math.ceil(batchesPerEpoch / o.gradientAccumulationSteps);
-    const totalSteps = o.maxSteps ?? o.epochs * stepsPerEpoch;
+    const run = await this.#task.prepare(tokenizer);
+    const { batchesPerEpoch } = run;
+    const stepsPerEpoch = batchesPerEpoch === null ? null : Math.ceil(batchesPerEpoch / o.gradientAccumulationSteps);
+    const totalSteps = o.maxSteps ?? o.epochs * stepsPerEpoch!;
     const warmupSteps = o.warmupSteps ?? (o.warmupRatio === null ? 0 : Math.round(o.warmupRatio * totalSteps));
-    const args = this.#trainingArgs(train, evalData, tokenizer, totalSteps, warmupSteps);
+    const args = this.#trainingArgs(run.args, tokenizer, totalSteps, warmupSteps);
 
     let state: RunState = {
       globalStep: 0,
-      epoch: 0,
-      batchInEpoch: 0,
-      batchesPerEpoch,
+      position: {},
+      epochs: 0,
       lossSum: 0,
       logHistory: [],
       bestMetric: null,
       bestCheckpoint: null,
     };
     const checkpointDir = resumeFrom === undefined ? null : await this.#findCheckpoint(resumeFrom);
-    if (checkpointDir !== null) state = await this.#readState(checkpointDir, args, batchesPerEpoch);
+    let saved: Record<string, unknown> | null = null;
+    if (checkpointDir !== null) {
+      const read = await this.#readState(checkpointDir, args, [...RESUME_KEYS, ...run.resumeKeys]);
+      state = read.state;
+      saved = read.position;
+    }
+    const cursor = await run.open(saved, path.join(checkpointDir ?? o.outputDir, TRAINER_STATE_FILE));
+    try {
+      state = { ...state, position: cursor.position(), epochs: cursor.epochs() };
+      return await this.#loop(cursor, state, run.beforeTrain, {
+        tokenizer,
+        totalSteps,
+        warmupSteps,
+        stepsPerEpoch,
+        args,
+        checkpointDir,
+      });
+    } finally {
+      await cursor.close();
+    }
+  }
 
-    const epochOf = (s: RunState): number => s.epoch + s.batchInEpoch / s.batchesPerEpoch;
+  async #loop(
+    cursor: Cursor,
+    start: RunState,
+    beforeTrain: () => void,
+    run: {
+      tokenizer: Tokenizer;
+      totalSteps: number;
+      warmupSteps: number;
+      stepsPerEpoch: number | null;
+      args: Record<string, unknown>;
+      checkpointDir: string | null;
+    },
+  ): Promise<TrainResult<MetricsOf<M>>> {
+    const o = this.#o;
+    const { tokenizer, totalSteps, warmupSteps, stepsPerEpoch, args, checkpointDir } = run;
+    let state = start;
     const signal = this.#options.signal;
     if (signal?.aborted) {
       return {
         interrupted: true,
         globalStep: state.globalStep,
-        epochs: epochOf(state),
+        epochs: state.epochs,
         checkpoint: null,
         outputDir: o.outputDir,
       };
     }
 
     // From here on the model and outputDir change.
-    if (labelNames !== null) this.model.setLabelNames(labelNames);
+    beforeTrain();
     if (this.model.tokenizer !== tokenizer) this.model.tokenizer = tokenizer;
     const optimizer = this.model.createOptimizer({
       learningRate: o.learningRate,
@@ -638,35 +656,33 @@ export class Trainer extends EventEmitter<TrainerEvents> {
         this.emit("log", entry);
       };
 
-      bar?.start(totalSteps, state.globalStep, { epoch: epochOf(state).toFixed(2), loss: "-" });
-      let lastMetrics: EvalMetrics | undefined;
+      bar?.start(totalSteps, state.globalStep, { epoch: state.epochs.toFixed(2), loss: "-" });
+      let lastMetrics: MetricsOf<M> | undefined;
       let lastCheckpoint: { step: number; dir: string } | null = null;
       let intervalLoss = 0;
       let intervalSteps = 0;
-      let batches = state.epoch === 0 ? first : null;
       while (state.globalStep < totalSteps) {
-        batches ??= await makeBatches(train, tokenizer, this.#planOptions(state.epoch));
         const started = performance.now();
-        const end = Math.min(state.batchInEpoch + o.gradientAccumulationSteps, batches.length);
+        // A step takes up to gradientAccumulationSteps batches, never past its epoch's end.
         const micro = [];
         let samples = 0;
-        for (let i = state.batchInEpoch; i < end; i++) {
-          const { inputIds, attentionMask, labels } = batches.at(i);
-          micro.push({ inputIds, attentionMask, labels });
-          samples += labels.length;
+        let epochEnded = false;
+        while (micro.length < o.gradientAccumulationSteps && !epochEnded) {
+          const next = await cursor.next();
+          micro.push(next.batch);
+          samples += next.rows;
+          epochEnded = next.last;
         }
         const result = await this.model.trainStep(micro, optimizer);
-        const epochEnded = end === batches.length;
         state = {
           ...state,
           globalStep: result.step,
-          epoch: epochEnded ? state.epoch + 1 : state.epoch,
-          batchInEpoch: epochEnded ? 0 : end,
+          position: cursor.position(),
+          epochs: cursor.epochs(),
           lossSum: state.lossSum + result.loss,
         };
-        if (epochEnded) batches = null;
         const step = state.globalStep;
-        const epoch = epochOf(state);
+        const epoch = state.epochs;
         const seconds = (performance.now() - started) / 1000;
         this.emit("step", {
           step,
@@ -693,20 +709,12 @@ export class Trainer extends EventEmitter<TrainerEvents> {
         }
 
         const aborted = signal?.aborted ?? false;
-        let evaluated: EvalMetrics | null = null;
+        let evaluated: MetricsOf<M> | null = null;
         const evalDue = o.evalEvery === null ? epochEnded : step % o.evalEvery === 0;
-        if (evalData !== null && !aborted && (evalDue || step === totalSteps)) {
-          evaluated = await this.#evaluate(evalData, tokenizer);
+        if (this.#task.hasEvalData && !aborted && (evalDue || step === totalSteps)) {
+          evaluated = await this.#task.evaluate(tokenizer);
           lastMetrics = evaluated;
-          await log({
-            step,
-            epoch: round(epoch),
-            eval_loss: evaluated.loss,
-            eval_accuracy: evaluated.accuracy,
-            eval_macro_f1: evaluated.macroF1,
-            eval_mcc: evaluated.mcc,
-            eval_samples: evaluated.samples,
-          });
+          await log({ step, epoch: round(epoch), ...this.#task.evalLog(evaluated) });
           this.emit("evaluate", { step, epoch, metrics: evaluated });
         }
         const saveDue = o.saveEvery === null ? epochEnded : step % o.saveEvery === 0;
@@ -714,14 +722,14 @@ export class Trainer extends EventEmitter<TrainerEvents> {
           const dir = path.join(o.outputDir, `checkpoint-${step}`);
           let best = false;
           if (evaluated !== null) {
-            const value = evaluated[o.metricForBestModel];
-            const lowerIsBetter = o.metricForBestModel === "loss";
+            const value = (evaluated as unknown as Record<string, number>)[o.metricForBestModel];
+            const lowerIsBetter = LOWER_IS_BETTER.has(o.metricForBestModel);
             if (state.bestMetric === null || (lowerIsBetter ? value < state.bestMetric : value > state.bestMetric)) {
               state = { ...state, bestMetric: value, bestCheckpoint: dir };
               best = true;
             }
           }
-          await this.#writeCheckpoint(dir, optimizer, this.#stateJson(state, args), args);
+          await this.#writeCheckpoint(dir, optimizer, this.#stateJson(state, args, stepsPerEpoch), args);
           lastCheckpoint = { step, dir };
           this.emit("save", { step, checkpoint: dir, best });
           await this.#rotateCheckpoints(dir, state.bestCheckpoint);
@@ -739,12 +747,12 @@ export class Trainer extends EventEmitter<TrainerEvents> {
 
       if (o.loadBestModelAtEnd && state.bestCheckpoint !== null) await this.model.loadStateDict(state.bestCheckpoint);
       await this.model.savePretrained(o.outputDir);
-      await writeFileAtomic(path.join(o.outputDir, TRAINER_STATE_FILE), this.#stateJson(state, args));
+      await writeFileAtomic(path.join(o.outputDir, TRAINER_STATE_FILE), this.#stateJson(state, args, stepsPerEpoch));
       await writeFileAtomic(path.join(o.outputDir, TRAINING_ARGS_FILE), `${JSON.stringify(args, null, 2)}\n`);
       return {
         interrupted: false,
         globalStep: state.globalStep,
-        epochs: epochOf(state),
+        epochs: state.epochs,
         trainLoss: state.lossSum / Math.max(1, state.globalStep),
         ...(lastMetrics === undefined ? {} : { metrics: lastMetrics }),
         ...(state.bestCheckpoint === null ? {} : { bestCheckpoint: state.bestCheckpoint }),
@@ -754,17 +762,6 @@ export class Trainer extends EventEmitter<TrainerEvents> {
       bar?.stop();
       optimizer.dispose();
     }
-  }
-
-  #planOptions(epoch: number): Parameters<typeof makeBatches>[2] {
-    return {
-      batchSize: this.#o.batchSize,
-      maxLength: this.#o.maxLength,
-      seed: this.#o.seed,
-      epoch,
-      shuffle: true,
-      groupByLength: this.#o.groupByLength,
-    };
   }
 
   #progressBar(): SingleBar | null {
@@ -786,36 +783,25 @@ export class Trainer extends EventEmitter<TrainerEvents> {
 
   /** The resolved options, JSON-serialisable: training_args.json. */
   #trainingArgs(
-    train: Dataset,
-    evalData: Dataset | null,
+    data: Record<string, unknown>,
     tokenizer: Tokenizer,
     totalSteps: number,
     warmupSteps: number,
   ): Record<string, unknown> {
     const { progress: _progress, ...resolved } = this.#o;
     void _progress;
-    return {
-      ...resolved,
-      warmupSteps,
-      totalSteps,
-      trainData: train.file,
-      trainExamples: train.size,
-      evalData: evalData?.file ?? null,
-      evalExamples: evalData?.size ?? null,
-      readOptions: this.#options.readOptions ?? {},
-      tokenizer: tokenizer.file,
-    };
+    return { ...resolved, warmupSteps, totalSteps, ...data, tokenizer: tokenizer.file };
   }
 
   /** trainer_state.json: Hugging Face's keys, and where in the data the next step starts. */
-  #stateJson(state: RunState, args: Record<string, unknown>): string {
+  #stateJson(state: RunState, args: Record<string, unknown>, stepsPerEpoch: number | null): string {
     const o = this.#o;
-    const stepsPerEpoch = Math.ceil(state.batchesPerEpoch / o.gradientAccumulationSteps);
     const json = {
       global_step: state.globalStep,
-      epoch: round(state.epoch + state.batchInEpoch / state.batchesPerEpoch),
+      epoch: round(state.epochs),
       max_steps: args.totalSteps,
-      num_train_epochs: o.maxSteps === null ? o.epochs : Math.ceil(o.maxSteps / stepsPerEpoch),
+      num_train_epochs:
+        o.maxSteps === null ? o.epochs : stepsPerEpoch === null ? null : Math.ceil(o.maxSteps / stepsPerEpoch),
       train_batch_size: o.batchSize,
       gradient_accumulation_steps: o.gradientAccumulationSteps,
       logging_steps: o.logEvery,
@@ -825,11 +811,7 @@ export class Trainer extends EventEmitter<TrainerEvents> {
       best_metric: state.bestMetric,
       best_model_checkpoint: state.bestCheckpoint,
       log_history: state.logHistory,
-      data_position: {
-        epoch: state.epoch,
-        batch_in_epoch: state.batchInEpoch,
-        batches_per_epoch: state.batchesPerEpoch,
-      },
+      data_position: state.position,
       train_loss_sum: state.lossSum,
     };
     return `${JSON.stringify(json, null, 2)}\n`;
@@ -856,8 +838,15 @@ export class Trainer extends EventEmitter<TrainerEvents> {
     return path.join(this.#o.outputDir, `checkpoint-${steps[0]}`);
   }
 
-  /** Reads a checkpoint's trainer_state.json and checks that this run can continue it exactly. */
-  async #readState(dir: string, args: Record<string, unknown>, batchesPerEpoch: number): Promise<RunState> {
+  /**
+   * Reads a checkpoint's trainer_state.json and checks that this run can
+   * continue it exactly; its data position is for the task to check.
+   */
+  async #readState(
+    dir: string,
+    args: Record<string, unknown>,
+    resumeKeys: readonly string[],
+  ): Promise<{ state: RunState; position: Record<string, unknown> }> {
     const read = async (name: string): Promise<Record<string, unknown>> => {
       const file = path.join(dir, name);
       let text: string;
@@ -878,11 +867,11 @@ export class Trainer extends EventEmitter<TrainerEvents> {
       }
     };
     const saved = await read(TRAINING_ARGS_FILE);
-    for (const key of RESUME_KEYS) {
-      if (saved[key] !== args[key]) {
+    for (const key of resumeKeys) {
+      if (JSON.stringify(saved[key]) !== JSON.stringify(args[key])) {
         throw new LtgBertError(
           "LTGBERT_INVALID_ARGUMENT",
-          `${path.join(dir, TRAINING_ARGS_FILE)}: ${key} was ${describe(saved[key])}, now ${describe(args[key])}; an exact resume needs the same ${RESUME_KEYS.join(", ")} and training data`,
+          `${path.join(dir, TRAINING_ARGS_FILE)}: ${key} was ${describe(saved[key])}, now ${describe(args[key])}; an exact resume needs the same ${resumeKeys.join(", ")} and training data`,
         );
       }
     }
@@ -894,8 +883,7 @@ export class Trainer extends EventEmitter<TrainerEvents> {
       !whole(json.global_step) ||
       typeof position !== "object" ||
       position === null ||
-      !whole(position.epoch) ||
-      !whole(position.batch_in_epoch) ||
+      Array.isArray(position) ||
       !Array.isArray(json.log_history)
     ) {
       throw new LtgBertError(
@@ -903,23 +891,19 @@ export class Trainer extends EventEmitter<TrainerEvents> {
         `${file}: expected global_step, log_history and data_position { epoch, batch_in_epoch, batches_per_epoch }`,
       );
     }
-    if (position.batches_per_epoch !== batchesPerEpoch) {
-      throw new LtgBertError(
-        "LTGBERT_INVALID_ARGUMENT",
-        `${file}: the run had ${describe(position.batches_per_epoch)} batches per epoch, this one has ${batchesPerEpoch}; an exact resume needs the same training data and batch size`,
-      );
-    }
     const best = json.best_metric;
     const bestCheckpoint = json.best_model_checkpoint;
     return {
-      globalStep: json.global_step as number,
-      epoch: position.epoch as number,
-      batchInEpoch: position.batch_in_epoch as number,
-      batchesPerEpoch,
-      lossSum: typeof json.train_loss_sum === "number" ? json.train_loss_sum : 0,
-      logHistory: json.log_history as LogEntry[],
-      bestMetric: typeof best === "number" ? best : null,
-      bestCheckpoint: typeof bestCheckpoint === "string" ? bestCheckpoint : null,
+      state: {
+        globalStep: json.global_step as number,
+        position,
+        epochs: typeof json.epoch === "number" ? json.epoch : 0,
+        lossSum: typeof json.train_loss_sum === "number" ? json.train_loss_sum : 0,
+        logHistory: json.log_history as LogEntry[],
+        bestMetric: typeof best === "number" ? best : null,
+        bestCheckpoint: typeof bestCheckpoint === "string" ? bestCheckpoint : null,
+      },
+      position,
     };
   }
 

@@ -197,6 +197,15 @@ describe("a tokenizer without a [CLS]/[SEP] post-processor (BabyLM 10M)", () => 
     const batch = await tok10m.encodeBatch([small.singles[1].text], { maxLength: 5 });
     expect(Array.from(batch.inputIds.data)).toEqual([1, ...small.raw[1].slice(0, 3), 2]);
   });
+
+  it("encodeWithoutSpecialTokens gives Python's ids without special tokens, all texts in one block", async () => {
+    const texts = small.raw.map((_, i) => small.singles[i].text);
+    const { ids, offsets } = await tok10m.encodeWithoutSpecialTokens([...texts, ""]);
+    expect(offsets).toHaveLength(texts.length + 2);
+    small.raw.forEach((raw, i) => expect(Array.from(ids.subarray(offsets[i], offsets[i + 1]))).toEqual(raw));
+    expect(offsets[texts.length + 1]).toBe(offsets[texts.length]); // the empty text has no ids
+    expect((await tok10m.encodeWithoutSpecialTokens([])).ids).toHaveLength(0);
+  });
 });
 
 describe("bad calls and bad files", () => {
