@@ -16,6 +16,7 @@ export {
   type ModelOutput,
   type PredictOptions,
   type Prediction,
+  type RankedLabel,
 } from "./model.js";
 export { classificationMetrics, confusionMatrix, type ClassificationMetrics } from "./metrics.js";
 export {
