@@ -71,3 +71,4 @@ export {
   type MakeBatchesOptions,
   type Batch,
 } from "./data.js";
+export { createServer, type LtgBertServer, type ServerOptions } from "./serve/index.js";
