@@ -6,6 +6,7 @@
 // One libtorch thread, as in the other tests.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -301,6 +302,38 @@ describe("load shedding", () => {
     expect(answer.body.error!.code).toBe("timeout");
     expect(answer.body.error!.message).toMatch(/no result within 50 ms \(timeoutMs, --timeout-ms\)/);
     expect(server.queueDepth).toBe(0);
+  });
+});
+
+describe("clients that leave, and shutdown", () => {
+  it("takes the texts of a client that disconnects out of the queue", async () => {
+    const { server, url } = await serve({ maxWaitMs: 5000, maxBatchSize: 64 });
+    const { hostname, port } = new URL(url);
+    const req = http.request({ host: hostname, port, path: "/v1/classify", method: "POST" });
+    req.setHeader("content-type", "application/json");
+    req.on("error", () => {});
+    req.end(JSON.stringify({ texts: ["one", "two", "three"] }));
+    while (server.queueDepth < 3) await new Promise((r) => setTimeout(r, 5));
+    req.destroy();
+    const started = Date.now();
+    while (server.queueDepth > 0 && Date.now() - started < 2000) await new Promise((r) => setTimeout(r, 5));
+    expect(server.queueDepth).toBe(0);
+  });
+
+  it("close() answers the accepted requests, and 503 to those that come after", async () => {
+    const { server, url } = await serve({ maxWaitMs: 300, maxBatchSize: 64 });
+    const accepted = classify(url, { texts: SENTENCES.slice(0, 2) });
+    while (server.queueDepth < 2) await new Promise((r) => setTimeout(r, 5));
+    const closed = server.close();
+    expect(server.ready).toBe(false);
+    const late = await server.app.inject({ method: "POST", url: "/v1/classify", payload: { texts: ["late"] } });
+    expect(late.statusCode).toBe(503);
+    expect(late.headers["retry-after"]).toBe("1");
+    expect(late.json()).toEqual({ error: { code: "shutting_down", message: "the server is shutting down" } });
+    const answer = await accepted;
+    expect(answer.status).toBe(200);
+    answer.body.predictions!.forEach((p, i) => expectSameAsPredict(p, SENTENCES[i]));
+    await closed;
   });
 });
 
