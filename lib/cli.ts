@@ -19,6 +19,7 @@ import {
   MODEL_DIR_HELP,
   nonNegativeInteger,
   nonNegativeNumber,
+  portNumber,
   positiveInteger,
   processIo,
   threadsOption,
@@ -29,6 +30,7 @@ import type { EvaluateOptions } from "./cli/evaluate.js";
 import type { FinetuneOptions } from "./cli/finetune.js";
 import type { InfoOptions } from "./cli/info.js";
 import type { PredictOptions } from "./cli/predict.js";
+import type { ServeOptions } from "./cli/serve.js";
 import { DEV_NAMES, splitNames, TRAIN_NAMES } from "./cli/splits.js";
 import type { TransferOptions } from "./cli/transfer.js";
 import { LtgBertError } from "./errors.js";
@@ -60,7 +62,9 @@ export function buildProgram(io: CliIo = processIo()): Command {
       outputError: usageErrorOutput(null),
     })
     .name("ltgbert")
-    .description("LTG-BERT on libtorch: inspect, transfer, fine-tune, evaluate and run models from the command line")
+    .description(
+      "LTG-BERT on libtorch: inspect, transfer, fine-tune, evaluate, run and serve models from the command line",
+    )
     .version(pkg.version)
     .showSuggestionAfterError(true)
     .addHelpText(
@@ -182,6 +186,51 @@ export function buildProgram(io: CliIo = processIo()): Command {
   jsonOption(predictCommand).action(async (dir: string, texts: string[], options: PredictOptions) => {
     const { predict } = await import("./cli/predict.js");
     await predict(dir, texts, options, io);
+  });
+
+  const serveCommand = program
+    .command("serve")
+    .description(
+      "serve a classifier over HTTP: POST /v1/classify, GET /healthz, /readyz, /metrics; texts of concurrent requests share forward passes",
+    )
+    .argument("<model-dir>", MODEL_DIR_HELP)
+    .option("--host <host>", "address to listen on (0.0.0.0: every interface)", "127.0.0.1")
+    .option("--port <n>", "port to listen on (0: any free one)", portNumber, 8080)
+    .option("--max-batch-size <n>", "texts per forward pass at most, pooled across requests", positiveInteger, 32)
+    .option(
+      "--max-wait-ms <ms>",
+      "how long the first waiting text waits for others before a partial batch runs",
+      nonNegativeNumber,
+      5,
+    )
+    .option(
+      "--max-queue <n>",
+      "texts waiting at most; a request that does not fit gets 503 with Retry-After",
+      positiveInteger,
+      1024,
+    )
+    .option(
+      "--timeout-ms <ms>",
+      "per-request limit from arrival to results, else 503 with Retry-After (0: none)",
+      nonNegativeInteger,
+      30_000,
+    )
+    .option("--max-texts <n>", "texts per request at most, else 400", positiveInteger, 64)
+    .option("--body-limit <bytes>", "request body size limit, else 413", positiveInteger, 1024 * 1024)
+    .option(
+      "--api-key <key>",
+      "require Authorization: Bearer <key> on /v1/* and /metrics (default: $LTGBERT_API_KEY, else no auth; the variable keeps the key out of the process list)",
+    )
+    .option(
+      "--no-truncation",
+      "answer 400 for a text longer than the model's max_position_embeddings instead of cutting it",
+    )
+    .option("--log", "log each request (Fastify's JSON lines, on stdout)");
+  tokenizerOption(serveCommand);
+  threadsOption(serveCommand);
+  deviceOption(serveCommand).action(async (dir: string, options: ServeOptions) => {
+    const { serve } = await import("./cli/serve.js");
+    await serve(dir, options, io);
   });
 
   // A command's own usage errors name it: "ltgbert: finetune: required option '--out <dir>' not specified".

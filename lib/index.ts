@@ -16,6 +16,7 @@ export {
   type ModelOutput,
   type PredictOptions,
   type Prediction,
+  type RankedLabel,
 } from "./model.js";
 export { classificationMetrics, confusionMatrix, type ClassificationMetrics } from "./metrics.js";
 export {
@@ -99,3 +100,4 @@ export {
   type MakeBatchesOptions,
   type Batch,
 } from "./data.js";
+export { createServer, type LtgBertServer, type ServerOptions } from "./serve/index.js";

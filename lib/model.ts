@@ -24,7 +24,7 @@ import {
   writeFileAtomic,
   type SaveOptions,
 } from "./save.js";
-import { Tokenizer, type TextInput } from "./tokenizer.js";
+import { Tokenizer, type BatchEncoding, type TextInput } from "./tokenizer.js";
 
 /** Options of `fromPretrained` and `fromConfig`. */
 export interface LoadOptions {
@@ -739,20 +739,48 @@ export class LtgBertForSequenceClassification extends LtgBertModel {
    * Classifies texts (or pairs of texts) with the attached `tokenizer`:
    * encodes them up to `max_position_embeddings` tokens, runs them in
    * batches of similar length, and gives each its class probabilities
-   * (softmax of the logits, in float64), in the order of `texts`.
+   * (softmax of the logits, in float64), in the order of `texts`. With
+   * `topK`, each prediction also lists its k most probable labels as `top`.
    *
    * @example
-   * const [p] = await cls.predict(["a gorgeous , witty , seductive movie ."]);
+   * const [p] = await cls.predict(["a gorgeous , witty , seductive movie ."], { topK: 2 });
    * p.label; // "positive" (config.json's id2label, else "LABEL_1")
    * p.score; // the probability of that label
+   * p.top;   // [{ label: "positive", labelId: 1, score: 0.93 }, { label: "negative", labelId: 0, score: 0.07 }]
    */
   async predict(texts: readonly TextInput[], options: PredictOptions = {}): Promise<Prediction[]> {
     if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
-    const { batchSize = 32, truncation = true } = options;
+    const { batchSize = 32, truncation = true, topK } = options;
     if (!Number.isSafeInteger(batchSize) || batchSize < 1)
       throw invalidArgument("options.batchSize", "a positive integer", batchSize);
     if (typeof truncation !== "boolean") throw invalidArgument("options.truncation", "a boolean", truncation);
+    if (topK !== undefined && (!Number.isSafeInteger(topK) || topK < 1))
+      throw invalidArgument("options.topK", "a positive integer", topK);
     if (!Array.isArray(texts)) throw invalidArgument("texts", "an array of strings or [string, string] pairs", texts);
+    const tokenizer = this.predictionTokenizer();
+    if (texts.length === 0) return [];
+    const ragged = await tokenizer.encodeBatch(texts, {
+      maxLength: this.config.max_position_embeddings,
+      truncation,
+      padding: "none",
+    });
+    // Longest first, so that rows of one batch have similar lengths (less
+    // padding) and a batch too large for memory fails at once.
+    const order = Array.from(texts, (_, i) => i).sort((a, b) => ragged.lengths[b] - ragged.lengths[a]);
+    const out = new Array<Prediction>(texts.length);
+    for (let start = 0; start < order.length; start += batchSize) {
+      const rows = order.slice(start, start + batchSize);
+      const predictions = await this.classifyBatch(tokenizer.pad(ragged, rows), { topK });
+      rows.forEach((row, r) => (out[row] = predictions[r]));
+    }
+    return out;
+  }
+
+  /**
+   * @internal The tokenizer `predict` encodes with; fails, saying what to do,
+   * without one or for a model whose outputs are not single-label classes.
+   */
+  predictionTokenizer(): Tokenizer {
     const tokenizer = this.tokenizer;
     if (tokenizer === null) {
       throw new LtgBertError(
@@ -767,30 +795,33 @@ export class LtgBertForSequenceClassification extends LtgBertModel {
         `predict: gives softmax probabilities of single-label classifiers; this model's problem_type is ${JSON.stringify(problem)}`,
       );
     }
-    if (texts.length === 0) return [];
-    const ragged = await tokenizer.encodeBatch(texts, {
-      maxLength: this.config.max_position_embeddings,
-      truncation,
-      padding: "none",
-    });
-    // Longest first, so that rows of one batch have similar lengths (less
-    // padding) and a batch too large for memory fails at once.
-    const order = Array.from(texts, (_, i) => i).sort((a, b) => ragged.lengths[b] - ragged.lengths[a]);
+    return tokenizer;
+  }
+
+  /**
+   * @internal One forward over an encoded, padded batch and a prediction
+   * per row: what `predict` does for each of its batches, and what the
+   * server's batcher runs on the texts of many requests at once.
+   */
+  async classifyBatch(
+    batch: Pick<BatchEncoding, "inputIds" | "attentionMask">,
+    options: { topK?: number } = {},
+  ): Promise<Prediction[]> {
+    const { logits } = await this.forward(
+      { inputIds: batch.inputIds, attentionMask: batch.attentionMask },
+      { hiddenStates: false },
+    );
     const names = this.labelNames;
     const k = this.numLabels;
-    const out = new Array<Prediction>(texts.length);
-    for (let start = 0; start < order.length; start += batchSize) {
-      const rows = order.slice(start, start + batchSize);
-      const { inputIds, attentionMask } = tokenizer.pad(ragged, rows);
-      const { logits } = await this.forward({ inputIds, attentionMask }, { hiddenStates: false });
-      rows.forEach((row, r) => {
-        const scores = softmax(logits.data.subarray(r * k, (r + 1) * k));
-        let best = 0;
-        for (let c = 1; c < k; c++) if (scores[c] > scores[best]) best = c;
-        out[row] = { label: names[best], labelId: best, score: scores[best], scores };
-      });
-    }
-    return out;
+    const top = options.topK === undefined ? 0 : Math.min(options.topK, k);
+    return Array.from({ length: batch.inputIds.shape[0] }, (_, r) => {
+      const scores = softmax(logits.data.subarray(r * k, (r + 1) * k));
+      let best = 0;
+      for (let c = 1; c < k; c++) if (scores[c] > scores[best]) best = c;
+      const prediction: Prediction = { label: names[best], labelId: best, score: scores[best], scores };
+      if (top > 0) prediction.top = ranked(scores, names, top);
+      return prediction;
+    });
   }
 
   protected override get integerLabels(): boolean {
@@ -812,6 +843,11 @@ export interface PredictOptions {
    * naming its index and length.
    */
   truncation?: boolean;
+  /**
+   * Also list each text's k most probable labels, best first, as `top`
+   * (k above the number of labels gives them all). Default: no `top`.
+   */
+  topK?: number;
 }
 
 /** One text's prediction. */
@@ -823,6 +859,23 @@ export interface Prediction {
   score: number;
   /** Every class's probability, by id; they sum to 1. */
   scores: number[];
+  /** With `topK`: the k most probable labels, best first (ties: the lower id first). */
+  top?: RankedLabel[];
+}
+
+/** A label with its probability, as `Prediction.top` lists them. */
+export interface RankedLabel {
+  label: string;
+  labelId: number;
+  score: number;
+}
+
+/** The `k` most probable labels, best first; a stable sort keeps ties in id order. */
+function ranked(scores: readonly number[], names: readonly string[], k: number): RankedLabel[] {
+  return scores
+    .map((score, labelId) => ({ label: names[labelId], labelId, score }))
+    .sort((a, b) => b.score - a.score)
+    .slice(0, k);
 }
 
 /** Probabilities from logits, in float64, shifted by the maximum so that exp cannot overflow. */

@@ -105,7 +105,7 @@ describe("ltgbert --help", () => {
   it("lists every command, and each command documents its options", async () => {
     const top = await ltgbert(["--help"]);
     expect(top.code).toBe(0);
-    for (const command of ["info", "transfer", "finetune", "evaluate", "predict"])
+    for (const command of ["info", "transfer", "finetune", "evaluate", "predict", "serve"])
       expect(top.stdout).toContain(command);
 
     const flags: Record<string, string[]> = {

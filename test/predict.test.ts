@@ -98,6 +98,25 @@ describe("predict", () => {
     expect(await model.predict([])).toEqual([]);
   });
 
+  it("with topK, lists the k most probable labels, best first; without it, none", async () => {
+    const plain = await model.predict(TEXTS);
+    expect(plain.every((p) => p.top === undefined)).toBe(true);
+    const two = await model.predict(TEXTS, { topK: 2 });
+    two.forEach((p, i) => {
+      expect(p.scores).toEqual(plain[i].scores);
+      const order = [0, 1, 2].sort((a, b) => p.scores[b] - p.scores[a]);
+      expect(p.top).toEqual(order.slice(0, 2).map((c) => ({ label: NAMES[c], labelId: c, score: p.scores[c] })));
+      expect(p.top![0]).toEqual({ label: p.label, labelId: p.labelId, score: p.score });
+    });
+    // More than there are labels gives them all.
+    const [all] = await model.predict([TEXTS[0]], { topK: 10 });
+    expect(all.top!.map((r) => r.labelId).sort()).toEqual([0, 1, 2]);
+    await expect(model.predict(["a"], { topK: 0 })).rejects.toMatchObject({
+      code: "LTGBERT_INVALID_ARGUMENT",
+      message: expect.stringMatching(/^options\.topK: expected a positive integer, got 0/),
+    });
+  });
+
   it("names classes LABEL_i when config.json does not", async () => {
     const plain = await LtgBertForSequenceClassification.fromConfig(CONFIG, { numLabels: 2 });
     plain.tokenizer = tok;

@@ -71,6 +71,13 @@ export function nonNegativeNumber(value: string): number {
   return n;
 }
 
+export function portNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isSafeInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError("Expected a port number from 0 to 65535.");
+  return n;
+}
+
 export function fraction(value: string): number {
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1)

@@ -19,13 +19,6 @@ export interface PredictOptions extends TextColumns {
 /** Texts per `predict` call when a progress bar is shown. */
 const CHUNK_BATCHES = 8;
 
-function ranked(p: Prediction, names: string[], k: number): { label: string; labelId: number; score: number }[] {
-  return p.scores
-    .map((score, labelId) => ({ label: names[labelId], labelId, score }))
-    .sort((a, b) => b.score - a.score)
-    .slice(0, k);
-}
-
 export async function predict(modelName: string, args: string[], options: PredictOptions, io: CliIo): Promise<void> {
   applyThreads(options.threads);
   const texts: TextInput[] = [...args];
@@ -39,7 +32,6 @@ export async function predict(modelName: string, args: string[], options: Predic
 
   const { dir, model } = await loadClassifier(modelName, options);
   try {
-    const names = model.labelNames;
     const k = Math.min(options.topK, model.numLabels);
     // With a terminal to show it on, predict in chunks and show how far it got.
     const chunk = options.batchSize * CHUNK_BATCHES;
@@ -55,7 +47,7 @@ export async function predict(modelName: string, args: string[], options: Predic
     try {
       for (let start = 0; start < texts.length; start += bar === null ? texts.length : chunk) {
         const part = texts.slice(start, bar === null ? texts.length : start + chunk);
-        predictions.push(...(await model.predict(part, { batchSize: options.batchSize })));
+        predictions.push(...(await model.predict(part, { batchSize: options.batchSize, topK: k })));
         bar?.update(predictions.length);
       }
     } finally {
@@ -73,7 +65,7 @@ export async function predict(modelName: string, args: string[], options: Predic
             label: p.label,
             labelId: p.labelId,
             score: p.score,
-            ...(k > 1 ? { top: ranked(p, names, k) } : {}),
+            ...(k > 1 ? { top: p.top } : {}),
           };
         }),
       });
@@ -83,9 +75,7 @@ export async function predict(modelName: string, args: string[], options: Predic
     predictions.forEach((p, i) => {
       const input = texts[i];
       const text = typeof input === "string" ? input : input.join("\t");
-      const labels = ranked(p, names, k)
-        .map((r) => `${r.label}\t${fixed(r.score)}`)
-        .join("\t");
+      const labels = p.top!.map((r) => `${r.label}\t${fixed(r.score)}`).join("\t");
       io.stdout.write(`${labels}\t${text}\n`);
     });
   } finally {

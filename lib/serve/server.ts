@@ -1,0 +1,559 @@
+// The HTTP server over a classifier: Fastify routes, JSON-schema validation
+// of every request body, bearer-token auth, Prometheus metrics, and the
+// batcher between the routes and the model. Loaded only by `createServer`
+// and `ltgbert serve`, so importing the package does not load Fastify.
+import { createHash, timingSafeEqual } from "node:crypto";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
+import type { Registry } from "prom-client";
+import { invalidArgument, LtgBertError } from "../errors.js";
+import { LtgBertForSequenceClassification, type Prediction } from "../model.js";
+import type { RaggedEncoding, Tokenizer } from "../tokenizer.js";
+import { Batcher, BatcherRejection } from "./batcher.js";
+import { ServerMetrics } from "./metrics.js";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Answered without the API key: the probes. */
+    public?: boolean;
+  }
+}
+
+/** Options of `createServer` (and the flags of `ltgbert serve`). */
+export interface ServerOptions {
+  /** Texts per forward pass at most, pooled across requests (default 32; `--max-batch-size`). */
+  maxBatchSize?: number;
+  /**
+   * How long the first waiting text may wait for others before a partial
+   * batch runs, in milliseconds (default 5; `--max-wait-ms`).
+   */
+  maxWaitMs?: number;
+  /**
+   * Texts waiting for a forward pass at most (default 1024; `--max-queue`).
+   * A request that does not fit is answered 503 with Retry-After at once.
+   * At least `maxTextsPerRequest`.
+   */
+  maxQueue?: number;
+  /**
+   * Milliseconds a request may take from its arrival in the queue to its
+   * results (default 30000; 0: no limit; `--timeout-ms`); past it, 503 with
+   * Retry-After.
+   */
+  timeoutMs?: number;
+  /** Texts per request at most (default 64; `--max-texts`); more is a 400. */
+  maxTextsPerRequest?: number;
+  /** Request body size limit in bytes (default 1 MiB; `--body-limit`); more is a 413. */
+  bodyLimit?: number;
+  /**
+   * Requests to /v1/* and /metrics must carry `Authorization: Bearer <apiKey>`
+   * (else 401). Default: no auth. /healthz and /readyz stay open to probes.
+   */
+  apiKey?: string;
+  /**
+   * Cut texts longer than the model's `max_position_embeddings` (default
+   * true); with false, such a text makes its request a 400.
+   */
+  truncation?: boolean;
+  /** Add prom-client's process metrics (CPU, memory, event-loop lag) to /metrics (default true). */
+  defaultMetrics?: boolean;
+  /** Fastify's request log (pino, JSON lines on stdout): true, or pino's options. Default false. */
+  logger?: boolean | Record<string, unknown>;
+}
+
+type Classifier = LtgBertForSequenceClassification;
+
+interface ResolvedOptions {
+  maxBatchSize: number;
+  maxWaitMs: number;
+  maxQueue: number;
+  timeoutMs: number;
+  maxTextsPerRequest: number;
+  bodyLimit: number;
+  apiKey: string | null;
+  truncation: boolean;
+  defaultMetrics: boolean;
+  logger: boolean | Record<string, unknown>;
+}
+
+const DEFAULTS = {
+  maxBatchSize: 32,
+  maxWaitMs: 5,
+  maxQueue: 1024,
+  timeoutMs: 30_000,
+  maxTextsPerRequest: 64,
+  bodyLimit: 1024 * 1024,
+} as const;
+
+/** Seconds a client told to come back later (503) waits: Retry-After. */
+const RETRY_AFTER_SECONDS = 1;
+
+function resolveOptions(options: ServerOptions): ResolvedOptions {
+  if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
+  const integer = (name: keyof typeof DEFAULTS, min: number): number => {
+    const value = options[name] ?? DEFAULTS[name];
+    if (!Number.isSafeInteger(value) || value < min)
+      throw invalidArgument(`options.${name}`, min === 0 ? "a non-negative integer" : "a positive integer", value);
+    return value;
+  };
+  const maxWaitMs = options.maxWaitMs ?? DEFAULTS.maxWaitMs;
+  if (typeof maxWaitMs !== "number" || !Number.isFinite(maxWaitMs) || maxWaitMs < 0)
+    throw invalidArgument("options.maxWaitMs", "a non-negative number of milliseconds", maxWaitMs);
+  const resolved: ResolvedOptions = {
+    maxBatchSize: integer("maxBatchSize", 1),
+    maxWaitMs,
+    maxQueue: integer("maxQueue", 1),
+    timeoutMs: integer("timeoutMs", 0),
+    maxTextsPerRequest: integer("maxTextsPerRequest", 1),
+    bodyLimit: integer("bodyLimit", 1),
+    apiKey: options.apiKey ?? null,
+    truncation: options.truncation ?? true,
+    defaultMetrics: options.defaultMetrics ?? true,
+    logger: options.logger ?? false,
+  };
+  if (resolved.apiKey !== null && (typeof resolved.apiKey !== "string" || resolved.apiKey.length === 0))
+    throw invalidArgument("options.apiKey", "a non-empty string", resolved.apiKey);
+  if (typeof resolved.truncation !== "boolean")
+    throw invalidArgument("options.truncation", "a boolean", resolved.truncation);
+  if (typeof resolved.defaultMetrics !== "boolean")
+    throw invalidArgument("options.defaultMetrics", "a boolean", resolved.defaultMetrics);
+  if (resolved.maxQueue < resolved.maxTextsPerRequest) {
+    throw invalidArgument(
+      "options.maxQueue",
+      `at least maxTextsPerRequest (${resolved.maxTextsPerRequest}), or a full request could never be queued`,
+      resolved.maxQueue,
+    );
+  }
+  return resolved;
+}
+
+/** The model a server can run: a classifier with a tokenizer, single-label. */
+function checkModel(model: unknown): { model: Classifier; tokenizer: Tokenizer } {
+  if (!(model instanceof LtgBertForSequenceClassification))
+    throw invalidArgument("model", "an LtgBertForSequenceClassification", model);
+  return { model, tokenizer: model.predictionTokenizer() };
+}
+
+/** The body of every error response. */
+interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+/** An HTTP error response: status, body, and headers (Retry-After, WWW-Authenticate). */
+class HttpError extends Error {
+  readonly statusCode: number;
+  readonly code: string;
+  readonly headers: Record<string, string>;
+
+  constructor(statusCode: number, code: string, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.statusCode = statusCode;
+    this.code = code;
+    this.headers = headers;
+  }
+}
+
+const unavailable = (code: string, message: string): HttpError =>
+  new HttpError(503, code, message, { "retry-after": String(RETRY_AFTER_SECONDS) });
+
+interface ClassifyBody {
+  texts: string[];
+  topK?: number;
+}
+
+const ERROR_SCHEMA = {
+  type: "object",
+  properties: {
+    error: {
+      type: "object",
+      properties: { code: { type: "string" }, message: { type: "string" } },
+      required: ["code", "message"],
+    },
+  },
+  required: ["error"],
+} as const;
+
+const RANKED_SCHEMA = {
+  type: "object",
+  properties: { label: { type: "string" }, labelId: { type: "integer" }, score: { type: "number" } },
+  required: ["label", "labelId", "score"],
+} as const;
+
+const PREDICTION_SCHEMA = {
+  type: "object",
+  properties: {
+    label: { type: "string" },
+    labelId: { type: "integer" },
+    score: { type: "number" },
+    scores: { type: "array", items: { type: "number" } },
+    top: { type: "array", items: RANKED_SCHEMA },
+  },
+  required: ["label", "labelId", "score", "scores"],
+} as const;
+
+/** A metric label for the route a request matched; one value for all unmatched ones. */
+const routeOf = (request: FastifyRequest): string => request.routeOptions.url ?? "(unmatched)";
+
+/** Compares digests, so that the time taken says nothing about the key. */
+function sameKey(given: string, expected: Buffer): boolean {
+  return timingSafeEqual(createHash("sha256").update(given).digest(), expected);
+}
+
+/**
+ * An HTTP server that classifies texts with a model, pooling the texts of
+ * concurrent requests into batched forward passes. Made by `createServer`;
+ * see the README's "Serving" for the routes.
+ */
+export class LtgBertServer {
+  /** The Fastify instance: routes can be added before `listen`, and `inject` runs requests without a socket. */
+  readonly app: FastifyInstance;
+  /** The prom-client registry /metrics reads. */
+  readonly registry: Registry;
+  /** The options in force, defaults filled in. */
+  readonly options: Readonly<ResolvedOptions>;
+
+  #model: Classifier | null = null;
+  #tokenizer: Tokenizer | null = null;
+  #loadError: Error | null = null;
+  #closing: Promise<void> | null = null;
+  #shuttingDown = false;
+  #inFlight = 0;
+  readonly #batcher: Batcher<Int32Array, Prediction>;
+  readonly #loaded: Promise<void>;
+
+  /** @internal Use `createServer`. */
+  constructor(model: Classifier | Promise<Classifier>, options: ServerOptions) {
+    const o = resolveOptions(options);
+    this.options = o;
+    if (!(model instanceof Promise)) this.#attach(model);
+    this.#loaded =
+      model instanceof Promise
+        ? model.then(
+            (m) => this.#attach(m),
+            (error: unknown) => {
+              this.#loadError = error instanceof Error ? error : new Error(String(error));
+              throw error;
+            },
+          )
+        : Promise.resolve();
+    // The caller learns of a failed load through `loaded`; the server itself must not crash on it.
+    this.#loaded.catch(() => {});
+
+    const metrics = new ServerMetrics(
+      {
+        queueDepth: () => this.#batcher.queueDepth,
+        inFlight: () => this.#inFlight,
+        ready: () => this.ready,
+      },
+      { defaultMetrics: o.defaultMetrics },
+    );
+    this.registry = metrics.registry;
+
+    this.#batcher = new Batcher<Int32Array, Prediction>(
+      (rows) => this.#classify(rows),
+      (row) => row.length,
+      {
+        maxBatchSize: o.maxBatchSize,
+        maxWaitMs: o.maxWaitMs,
+        maxQueue: o.maxQueue,
+        timeoutMs: o.timeoutMs,
+        onBatch: (size, seconds) => metrics.batch(size, seconds),
+      },
+    );
+
+    const app = Fastify({
+      bodyLimit: o.bodyLimit,
+      // Bodies are validated as sent: no coercion ("1" is not 1, a string is not a list) and no silent removal of unknown keys.
+      ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+      // Requests that arrive while shutting down get this server's 503 (JSON error body, Retry-After) from the onRequest hook.
+      return503OnClosing: false,
+      logger: o.logger,
+    });
+    this.app = app;
+    // JSON only: a text/plain body is a 415, not a string that fails validation.
+    app.removeContentTypeParser("text/plain");
+
+    // Counted from arrival until the connection is done with the response ("close" comes after it is sent, or when the client goes away).
+    app.addHook("onRequest", async (_request, reply) => {
+      this.#inFlight++;
+      reply.raw.once("close", () => this.#inFlight--);
+    });
+    const expectedKey = o.apiKey === null ? null : createHash("sha256").update(o.apiKey).digest();
+    app.addHook("onRequest", async (request) => {
+      if (this.#shuttingDown) throw unavailable("shutting_down", "the server is shutting down");
+      if (expectedKey === null || request.routeOptions.config.public === true) return;
+      const header = request.headers.authorization ?? "";
+      const match = /^Bearer (.+)$/i.exec(header);
+      if (match === null || !sameKey(match[1], expectedKey)) {
+        throw new HttpError(
+          401,
+          "unauthorized",
+          match === null
+            ? "this server needs an API key: send the header Authorization: Bearer <key>"
+            : "the API key is not valid",
+          { "www-authenticate": 'Bearer realm="ltgbert"' },
+        );
+      }
+    });
+    // While shutting down, every response closes its connection, so the drain does not wait on idle keep-alive sockets.
+    app.addHook("onSend", async (_request, reply) => {
+      if (this.#shuttingDown) reply.header("connection", "close");
+    });
+    app.addHook("onResponse", async (request, reply) => {
+      metrics.response(routeOf(request), request.method, reply.statusCode, reply.elapsedTime / 1000);
+    });
+
+    app.setErrorHandler((error: FastifyError | HttpError | Error, request, reply) => {
+      const http = this.#toHttpError(error, request);
+      if (http.statusCode === 503) metrics.rejection(http.code);
+      if (http.statusCode >= 500 && http.statusCode !== 503) request.log.error(error);
+      const body: ErrorBody = { error: { code: http.code, message: http.message } };
+      return reply.code(http.statusCode).headers(http.headers).send(body);
+    });
+    app.setNotFoundHandler((request, reply) => {
+      const body: ErrorBody = {
+        error: {
+          code: "not_found",
+          message: `no route ${request.method} ${request.url.split("?")[0]}; the routes are POST /v1/classify, GET /healthz, GET /readyz, GET /metrics`,
+        },
+      };
+      return reply.code(404).send(body);
+    });
+
+    app.get("/healthz", { config: { public: true } }, async () => ({ status: "ok" }));
+
+    app.get("/readyz", { config: { public: true } }, async () => {
+      if (this.#loadError !== null)
+        throw unavailable("not_ready", `the model failed to load: ${this.#loadError.message}`);
+      if (this.#model === null) throw unavailable("not_ready", "the model is still loading");
+      return { status: "ready" };
+    });
+
+    app.get("/metrics", async (_request, reply) => {
+      reply.header("content-type", this.registry.contentType);
+      return this.registry.metrics();
+    });
+
+    app.post<{ Body: ClassifyBody }>(
+      "/v1/classify",
+      {
+        schema: {
+          body: {
+            type: "object",
+            required: ["texts"],
+            additionalProperties: false,
+            properties: {
+              texts: { type: "array", minItems: 1, maxItems: o.maxTextsPerRequest, items: { type: "string" } },
+              topK: { type: "integer", minimum: 1 },
+            },
+          },
+          response: {
+            200: {
+              type: "object",
+              properties: { predictions: { type: "array", items: PREDICTION_SCHEMA } },
+              required: ["predictions"],
+            },
+            "4xx": ERROR_SCHEMA,
+            "5xx": ERROR_SCHEMA,
+          },
+        },
+      },
+      async (request, reply) => {
+        const model = this.#model;
+        const tokenizer = this.#tokenizer;
+        if (model === null || tokenizer === null) {
+          throw unavailable(
+            "not_ready",
+            this.#loadError === null ? "the model is still loading" : "the model failed to load",
+          );
+        }
+        const { texts, topK } = request.body;
+        // Shed load before doing any work for the request.
+        if (!this.#batcher.hasRoomFor(texts.length)) throw this.#queueFull(texts.length);
+        const rows = await this.#encode(tokenizer, model, texts);
+        const controller = new AbortController();
+        reply.raw.once("close", () => {
+          if (!reply.raw.writableFinished) controller.abort();
+        });
+        const predictions = await this.#batcher.submit(rows, { signal: controller.signal });
+        const k = topK === undefined ? 0 : Math.min(topK, model.numLabels);
+        return {
+          predictions: predictions.map((p) => {
+            const { top, ...rest } = p;
+            return k > 0 ? { ...rest, top: top!.slice(0, k) } : rest;
+          }),
+        };
+      },
+    );
+  }
+
+  /** Whether the model is loaded and the server is not shutting down: what /readyz answers. */
+  get ready(): boolean {
+    return this.#model !== null && !this.#shuttingDown;
+  }
+
+  /** The model, once loaded. */
+  get model(): Classifier | null {
+    return this.#model;
+  }
+
+  /** Resolves once the model is loaded; rejects with the load's error. */
+  get loaded(): Promise<void> {
+    return this.#loaded;
+  }
+
+  /** Requests accepted and not yet answered. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Texts waiting for a forward pass now. */
+  get queueDepth(): number {
+    return this.#batcher.queueDepth;
+  }
+
+  /**
+   * Starts listening; resolves to the server's URL. The host defaults to
+   * 127.0.0.1 (this machine only): name another, e.g. "0.0.0.0", to be
+   * reachable from elsewhere. Port 0 picks a free one.
+   */
+  async listen(options: { host?: string; port?: number } = {}): Promise<string> {
+    const { host = "127.0.0.1", port = 8080 } = options;
+    if (typeof host !== "string" || host.length === 0)
+      throw invalidArgument("options.host", "a host name or address", host);
+    if (!Number.isSafeInteger(port) || port < 0 || port > 65535)
+      throw invalidArgument("options.port", "a port number from 0 to 65535", port);
+    await this.app.listen({ host, port });
+    const address = this.app.server.address();
+    if (address === null || typeof address === "string") return String(address);
+    const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    return `http://${shown}:${address.port}`;
+  }
+
+  /**
+   * Shuts down gracefully: stops accepting connections (requests that still
+   * arrive are answered 503), finishes every request already accepted, and
+   * resolves when the last has been answered. Idempotent. The model is the
+   * caller's: it is not disposed.
+   */
+  close(): Promise<void> {
+    this.#shuttingDown = true;
+    this.#closing ??= (async () => {
+      await this.app.close();
+      this.#batcher.close();
+      await this.#batcher.drained();
+    })();
+    return this.#closing;
+  }
+
+  #attach(model: Classifier): void {
+    const checked = checkModel(model);
+    this.#model = checked.model;
+    this.#tokenizer = checked.tokenizer;
+  }
+
+  #queueFull(count: number): HttpError {
+    return unavailable(
+      "queue_full",
+      `the server is busy: ${this.#batcher.queueDepth} texts are waiting and the queue holds ${this.options.maxQueue} (maxQueue, --max-queue); this request has ${count}; retry later`,
+    );
+  }
+
+  /** The request's texts as token ids, one row each, cut (or refused) at the model's length. */
+  async #encode(tokenizer: Tokenizer, model: Classifier, texts: string[]): Promise<Int32Array[]> {
+    let ragged: RaggedEncoding;
+    try {
+      ragged = await tokenizer.encodeBatch(texts, {
+        maxLength: model.config.max_position_embeddings,
+        truncation: this.options.truncation,
+        padding: "none",
+      });
+    } catch (error) {
+      if (error instanceof LtgBertError && error.code === "LTGBERT_INVALID_ARGUMENT")
+        throw new HttpError(
+          400,
+          "text_too_long",
+          `${error.message.replace(/ \(pass truncation: true to cut it\)$/, "")}: this server does not cut texts (truncation off)`,
+        );
+      throw error;
+    }
+    return texts.map((_, i) => ragged.ids.subarray(ragged.offsets[i], ragged.offsets[i + 1]));
+  }
+
+  /** One forward pass over rows from any number of requests. */
+  async #classify(rows: Int32Array[]): Promise<Prediction[]> {
+    const model = this.#model!;
+    const tokenizer = this.#tokenizer!;
+    const offsets = new Int32Array(rows.length + 1);
+    rows.forEach((row, i) => (offsets[i + 1] = offsets[i] + row.length));
+    const ids = new Int32Array(offsets[rows.length]);
+    rows.forEach((row, i) => ids.set(row, offsets[i]));
+    const ragged: RaggedEncoding = {
+      ids,
+      offsets,
+      lengths: Int32Array.from(rows, (r) => r.length),
+      numTruncated: new Int32Array(rows.length),
+    };
+    return model.classifyBatch(tokenizer.pad(ragged), { topK: model.numLabels });
+  }
+
+  #toHttpError(error: FastifyError | HttpError | Error, request: FastifyRequest): HttpError {
+    if (error instanceof HttpError) return error;
+    if (error instanceof BatcherRejection) {
+      if (error.reason === "queue_full")
+        return this.#queueFull(request.body ? (request.body as ClassifyBody).texts.length : 0);
+      if (error.reason === "timeout")
+        return unavailable(
+          "timeout",
+          `no result within ${this.options.timeoutMs} ms (timeoutMs, --timeout-ms): the server is overloaded; retry later`,
+        );
+      if (error.reason === "closed") return unavailable("shutting_down", "the server is shutting down");
+      return unavailable("aborted", "the client went away");
+    }
+    const fastify = error as FastifyError;
+    if (fastify.validation) {
+      const first = fastify.validation[0];
+      if (first?.keyword === "maxItems" && first.instancePath === "/texts") {
+        const count = (request.body as ClassifyBody).texts.length;
+        return new HttpError(
+          400,
+          "too_many_texts",
+          `texts: ${count} texts, more than the limit of ${this.options.maxTextsPerRequest} per request (maxTextsPerRequest, --max-texts); split them over several requests`,
+        );
+      }
+      const where = first?.instancePath ? `body${first.instancePath.replace(/\//g, ".")}` : "body";
+      const detail =
+        first?.keyword === "additionalProperties"
+          ? `unknown key ${JSON.stringify((first.params as { additionalProperty: string }).additionalProperty)} (the body is { "texts": [string, ...], "topK"?: integer })`
+          : `${first?.message ?? "is not valid"}`;
+      return new HttpError(400, "invalid_request", `${where}: ${detail}`);
+    }
+    switch (fastify.code) {
+      case "FST_ERR_CTP_BODY_TOO_LARGE":
+        return new HttpError(
+          413,
+          "body_too_large",
+          `the request body is larger than the limit of ${this.options.bodyLimit} bytes (bodyLimit, --body-limit)`,
+        );
+      case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+        return new HttpError(415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)");
+      case "FST_ERR_CTP_EMPTY_JSON_BODY":
+        return new HttpError(400, "invalid_request", 'body: empty; expected { "texts": [string, ...] }');
+      case "FST_ERR_CTP_INVALID_JSON_BODY":
+        return new HttpError(400, "invalid_json", "body: not valid JSON");
+      default:
+        break;
+    }
+    if (typeof fastify.statusCode === "number" && fastify.statusCode >= 400 && fastify.statusCode < 500)
+      return new HttpError(fastify.statusCode, "bad_request", error.message);
+    return new HttpError(
+      500,
+      "internal",
+      error instanceof LtgBertError ? `${error.code}: ${error.message}` : "internal error (see the server's log)",
+    );
+  }
+}
+
+/** Builds a server (does not listen yet); see `createServer` in the package's entry point. */
+export function buildServer(model: Classifier | Promise<Classifier>, options: ServerOptions = {}): LtgBertServer {
+  if (!(model instanceof Promise)) checkModel(model);
+  return new LtgBertServer(model, options);
+}
