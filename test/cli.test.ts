@@ -426,14 +426,36 @@ describe("ltgbert pretrain", () => {
       /\n## Data licence and notes\n\nWikiText-2 \(CC BY-SA 3\.0\), two slices of the validation split\.\n$/,
     );
 
-    // The directory loads as a masked LM with its tokenizer, and info finds the card.
+    // The directory loads as a masked LM with its tokenizer, and info reads the run and the card.
     const mlm = await LtgBertForMaskedLM.fromPretrained(pretrainedDir);
     expect(mlm.tokenizer?.vocabSize).toBe(800);
     expect(mlm.numParameters()).toBe(result.parameters);
     mlm.dispose();
     const info = await ltgbert(["info", pretrainedDir]);
     expect(info.code, info.stderr).toBe(0);
+    expect(info.stdout).toContain(`trained on    ${corpus} (12,475 bytes), evaluated on ${heldOut}`);
+    expect(info.stdout).toMatch(
+      /training\s+4 steps \(4 batches of the first pass over the corpus\), batch 8 × 64 tokens/,
+    );
+    expect(info.stdout).toContain(`perplexity ${result.metrics.perplexity.toFixed(2)}`);
     expect(info.stdout).toContain(`model card    ${result.modelCard}: pretrained`);
+    const infoJson = JSON.parse((await ltgbert(["info", pretrainedDir, "--json"])).stdout);
+    expect(infoJson.training).toMatchObject({
+      task: "masked_lm",
+      trainData: [corpus],
+      trainBytes: 12475,
+      steps: 4,
+      sequenceLength: 64,
+      passes: { complete: 0, batches: 4 },
+    });
+    expect(infoJson.training.lastEval).toEqual({
+      step: 4,
+      loss: result.metrics.loss,
+      accuracy: result.metrics.accuracy,
+      perplexity: result.metrics.perplexity,
+      tokens: result.metrics.tokens,
+      examples: result.metrics.samples,
+    });
   });
 
   it("takes a tokenizer and trains whole epochs; prints what it did", async () => {
