@@ -4,7 +4,8 @@
 // watchdog behind --max-minutes, and the table and report formatting.
 
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
+import { endianness } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { performance } from "node:perf_hooks";
@@ -101,6 +102,28 @@ export const OPTION = {
 };
 
 const camel = (flag) => flag.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+
+// ---------------------------------------------------------------- batches files
+
+const BATCH_FILE_MAGIC = "LTGBATCH";
+
+// Writes the file that hands batches to the Python half (epoch.mjs,
+// pretrain.mjs; bench/reference/batch_file.py reads it), all integers
+// little-endian: the ASCII magic "LTGBATCH", a uint32 H, H bytes of JSON
+// header (UTF-8, padded with spaces so that 12 + H is a multiple of 4), then
+// `arrays` (Int32Arrays) back to back. The header's "format" says what the
+// arrays are.
+export function writeBatchFile(path, header, arrays) {
+  if (endianness() !== "LE") throw new Error("the batches file is little-endian; this machine is not");
+  let json = Buffer.from(JSON.stringify(header), "utf8");
+  const pad = (4 - ((BATCH_FILE_MAGIC.length + 4 + json.length) % 4)) % 4;
+  json = Buffer.concat([json, Buffer.alloc(pad, " ")]);
+  const preamble = Buffer.alloc(BATCH_FILE_MAGIC.length + 4);
+  preamble.write(BATCH_FILE_MAGIC, 0, "ascii");
+  preamble.writeUInt32LE(json.length, BATCH_FILE_MAGIC.length);
+  const body = arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
+  writeFileSync(path, Buffer.concat([preamble, json, ...body]));
+}
 
 // Parses argv against spec = { program: "inference.mjs", options: { "max-minutes":
 // { arg, default, parse }, json: {}, ... } } into { maxMinutes, json, ... }.

@@ -30,11 +30,12 @@
 // The header: {"format": "ltgbert-batches", "version": 1, "shapes": [[B_0,
 // T_0], ...], "num_labels", "warmup_steps", "total_steps", and where the
 // batches came from: "data", "rows", "batch_size", "seed", "epoch",
-// "max_length", "cut", "full_epoch_batches"}. epoch_bench.py reads the same
-// layout; change both together.
+// "max_length", "cut", "full_epoch_batches"}. common.mjs writes the
+// container and bench/reference/batch_file.py reads it; epoch_bench.py reads
+// the arrays in the same layout; change them together.
 
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { endianness, tmpdir } from "node:os";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import {
@@ -53,6 +54,7 @@ import {
   runPython,
   sideTable,
   startWatchdog,
+  writeBatchFile,
 } from "./common.mjs";
 
 // the full GLUE SST-2 train split (67,349 rows) where the project's shared
@@ -73,7 +75,6 @@ const WARMUP_RATIO = 0.06;
 const LOSS_WINDOW = 100;
 // seconds between progress lines on stderr (table mode only)
 const PROGRESS_S = 30;
-const MAGIC = "LTGBATCH";
 
 // ---------------------------------------------------------------- helpers
 
@@ -128,9 +129,8 @@ function scheduleFor(batchCount) {
   return { kind: "linear", warmupSteps: Math.ceil(WARMUP_RATIO * batchCount), totalSteps: batchCount };
 }
 
-// The layout is described at the top of this file.
-function writeBatchFile(path, prep) {
-  if (endianness() !== "LE") throw new Error("the batches file is little-endian; this machine is not");
+// The layout is described at the top of this file (common.mjs writes the container).
+function writeEpochFile(path, prep) {
   const schedule = scheduleFor(prep.batches.length);
   const header = {
     format: "ltgbert-batches",
@@ -148,12 +148,6 @@ function writeBatchFile(path, prep) {
     cut: prep.cut,
     full_epoch_batches: prep.fullEpochBatches,
   };
-  let json = Buffer.from(JSON.stringify(header), "utf8");
-  const pad = (4 - ((MAGIC.length + 4 + json.length) % 4)) % 4;
-  json = Buffer.concat([json, Buffer.alloc(pad, " ")]);
-  const preamble = Buffer.alloc(MAGIC.length + 4);
-  preamble.write(MAGIC, 0, "ascii");
-  preamble.writeUInt32LE(json.length, MAGIC.length);
   const body = new Int32Array(2 * prep.paddedTokens + prep.examples);
   let at = 0;
   for (const part of [(b) => b.inputIds.data, (b) => b.attentionMask.data, (b) => b.labels]) {
@@ -162,7 +156,7 @@ function writeBatchFile(path, prep) {
       at += part(b).length;
     }
   }
-  writeFileSync(path, Buffer.concat([preamble, json, Buffer.from(body.buffer)]));
+  writeBatchFile(path, header, [body]);
 }
 
 // ---------------------------------------------------------------- the two halves
@@ -282,7 +276,7 @@ async function main() {
 
   const results = [];
   try {
-    writeBatchFile(batchFile, prep);
+    writeEpochFile(batchFile, prep);
     for (const preset of opts.presets) {
       const config = PRESETS[preset];
       const row = { preset, config, node: null, python: null };

@@ -20,6 +20,7 @@ import {
   nonNegativeInteger,
   nonNegativeNumber,
   portNumber,
+  positiveFraction,
   positiveInteger,
   processIo,
   threadsOption,
@@ -31,6 +32,7 @@ import type { FinetuneOptions } from "./cli/finetune.js";
 import type { InfoOptions } from "./cli/info.js";
 import type { PredictOptions } from "./cli/predict.js";
 import type { ServeOptions } from "./cli/serve.js";
+import type { PretrainOptions } from "./cli/pretrain.js";
 import { DEV_NAMES, splitNames, TRAIN_NAMES } from "./cli/splits.js";
 import type { TransferOptions } from "./cli/transfer.js";
 import { LtgBertError } from "./errors.js";
@@ -51,7 +53,11 @@ function usageErrorOutput(command: string | null): (text: string, write: (text: 
   };
 }
 
-export function buildProgram(io: CliIo = processIo()): Command {
+/**
+ * The `ltgbert` program. `argv` is the command line it is about to parse
+ * (as `process.argv`): `pretrain` writes it into the model card.
+ */
+export function buildProgram(io: CliIo = processIo(), argv: readonly string[] = process.argv): Command {
   const program = new Command();
   // Set before the commands are added: subcommands copy these settings.
   program
@@ -63,7 +69,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     })
     .name("ltgbert")
     .description(
-      "LTG-BERT on libtorch: inspect, transfer, fine-tune, evaluate, run and serve models from the command line",
+      "LTG-BERT on libtorch: pretrain, inspect, transfer, fine-tune, evaluate, run and serve models from the command line",
     )
     .version(pkg.version)
     .showSuggestionAfterError(true)
@@ -147,6 +153,64 @@ export function buildProgram(io: CliIo = processIo()): Command {
   jsonOption(finetuneCommand).action(async (options: FinetuneOptions) => {
     const { finetune } = await import("./cli/finetune.js");
     await finetune(options, io);
+  });
+
+  const pretrainCommand = program
+    .command("pretrain")
+    .description(
+      "pretrain a masked LM from random weights on text files: tokenizer (trained on the corpus unless given), model, checkpoints, model card",
+    )
+    .requiredOption("--corpus <file...>", "training text: one or more files, read in order each epoch")
+    .requiredOption("--out <dir>", "output directory: checkpoints, train_log.jsonl, the final model and README.md")
+    .option("--eval <file>", "held-out text: masked-LM loss, accuracy and perplexity at each evaluation")
+    .addOption(
+      new Option("--tokenizer <dir>", "directory with the tokenizer.json to use (default: train one on the corpus)"),
+    )
+    .addOption(
+      new Option("--vocab-size <n>", "tokens of the tokenizer trained on the corpus (saved in --out)")
+        .argParser(positiveInteger)
+        .default(8192)
+        .conflicts("tokenizer"),
+    )
+    .option("--hidden-size <n>", "hidden size", positiveInteger, 192)
+    .option("--layers <n>", "encoder layers", positiveInteger, 4)
+    .option("--heads <n>", "attention heads (a divisor of --hidden-size)", positiveInteger, 3)
+    .option("--intermediate-size <n>", "feed-forward (GeGLU) size", positiveInteger, 512)
+    .option("--max-position-embeddings <n>", "longest sequence the model takes", positiveInteger, 512)
+    .option("--position-bucket-size <n>", "relative-position buckets", positiveInteger, 32)
+    .option("--sequence-length <n>", "tokens per training sequence, [CLS] and [SEP] included", positiveInteger, 128)
+    .option("--batch-size <n>", "sequences per batch", positiveInteger, 32)
+    .addOption(
+      new Option("--epochs <n>", "passes over the corpus").argParser(positiveInteger).default(1).conflicts("maxSteps"),
+    )
+    .option("--max-steps <n>", "optimizer steps in all, however many epochs that takes", positiveInteger)
+    .addOption(new Option("--lr <x>", "peak learning rate (AdamW)").argParser(nonNegativeNumber).default(1e-3, "1e-3"))
+    .option(
+      "--warmup-ratio <x>",
+      "linear warm-up over this fraction of the steps, then linear decay to 0",
+      fraction,
+      0.06,
+    )
+    .option("--weight-decay <x>", "AdamW's weight decay (not on biases and LayerNorm weights)", nonNegativeNumber, 0.01)
+    .option("--max-grad-norm <x>", "clip gradients to this global norm (0: no clipping)", nonNegativeNumber, 1)
+    .option("--mask-probability <x>", "share of the tokens masked (LTG-BERT's span masking)", positiveFraction, 0.15)
+    .option(
+      "--eval-every <n>",
+      "evaluate every n steps (default: at each epoch's end, and at the last step)",
+      positiveInteger,
+    )
+    .option("--save-every <n>", "write a checkpoint every n steps (default: at each epoch's end)", positiveInteger)
+    .option("--save-total-limit <n>", "keep at most n checkpoints (default: all)", positiveInteger)
+    .option("--seed <n>", "seed of the initialisation, data order, masking and dropout", nonNegativeInteger, 42)
+    .option("--card-notes <file>", "text appended verbatim to the model card: the data's source and licence");
+  threadsOption(pretrainCommand);
+  deviceOption(pretrainCommand).option(
+    "--resume",
+    "continue the run in --out from its newest checkpoint (give the same options as the run that wrote it)",
+  );
+  jsonOption(pretrainCommand).action(async (options: PretrainOptions) => {
+    const { pretrain } = await import("./cli/pretrain.js");
+    await pretrain(options, { args: argv.slice(2), version: pkg.version }, io);
   });
 
   const evaluateCommand = program
@@ -242,10 +306,10 @@ export function buildProgram(io: CliIo = processIo()): Command {
  * Runs the command line `argv` (as `process.argv`: node, script, then the
  * arguments) and resolves to the exit code: 0, 1 for a failure, 2 for a
  * command line commander refused, 130 (143) when SIGINT (SIGTERM) stopped
- * a fine-tuning run. Errors are printed, one line each, never thrown.
+ * a training run. Errors are printed, one line each, never thrown.
  */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
-  const program = buildProgram(io);
+  const program = buildProgram(io, argv);
   try {
     await program.parseAsync(argv);
     return 0;

@@ -1,6 +1,7 @@
 // The `ltgbert` command line. Most commands run in this process through
 // main(argv, io) with captured output, on a tiny random model (hidden 32,
-// two layers, the BabyLM tokenizer) and 40 + 20 SST-2 rows; exit codes,
+// two layers, the BabyLM tokenizer) and 40 + 20 SST-2 rows; `pretrain` on
+// the 12 kB WikiText-2 slice with a 800-token tokenizer; exit codes,
 // `transfer` and Ctrl-C run as a user runs them: a child process of the
 // built dist/cli.js (built here from lib/ first). One libtorch thread, as in
 // the other training tests.
@@ -106,7 +107,8 @@ describe("ltgbert --help", () => {
     const top = await ltgbert(["--help"]);
     expect(top.code).toBe(0);
     for (const command of ["info", "transfer", "finetune", "evaluate", "predict", "serve"])
-      expect(top.stdout).toContain(command);
+      for (const command of ["info", "transfer", "finetune", "pretrain", "evaluate", "predict"])
+        expect(top.stdout).toContain(command);
 
     const flags: Record<string, string[]> = {
       finetune: [
@@ -132,6 +134,35 @@ describe("ltgbert --help", () => {
         "--resume",
         "--json",
       ],
+      pretrain: [
+        "--corpus",
+        "--out",
+        "--eval",
+        "--tokenizer",
+        "--vocab-size",
+        "--hidden-size",
+        "--layers",
+        "--heads",
+        "--intermediate-size",
+        "--max-position-embeddings",
+        "--position-bucket-size",
+        "--sequence-length",
+        "--batch-size",
+        "--epochs",
+        "--max-steps",
+        "--lr",
+        "--warmup-ratio",
+        "--weight-decay",
+        "--max-grad-norm",
+        "--mask-probability",
+        "--eval-every",
+        "--save-every",
+        "--seed",
+        "--threads",
+        "--resume",
+        "--card-notes",
+        "--json",
+      ],
       evaluate: ["--data", "--batch-size", "--json"],
       predict: ["--file", "--top-k", "--batch-size", "--json"],
       info: ["--json"],
@@ -139,7 +170,7 @@ describe("ltgbert --help", () => {
     for (const [command, expectedFlags] of Object.entries(flags)) {
       const help = await ltgbert([command, "--help"]);
       expect(help.code).toBe(0);
-      expect(help.stdout).toContain('"default"');
+      if (command !== "pretrain") expect(help.stdout).toContain('"default"');
       for (const flag of expectedFlags) expect(help.stdout, `${command} ${flag}`).toContain(flag);
     }
   });
@@ -300,6 +331,215 @@ describe("ltgbert finetune", () => {
     expect(again.code).toBe(1);
     expectOneLine(again.stderr, "--out", "checkpoint-", "--resume");
     expect(existsSync(at("x"))).toBe(false);
+  });
+});
+
+describe("ltgbert pretrain", () => {
+  const corpus = path.join(FIXTURES, "corpus", "wikitext-2-valid-1-60.txt");
+  const heldOut = path.join(FIXTURES, "corpus", "wikitext-2-valid-61-80.txt");
+  // A model small enough that a step takes milliseconds.
+  const SIZES = [
+    "--hidden-size",
+    "32",
+    "--layers",
+    "2",
+    "--heads",
+    "2",
+    "--intermediate-size",
+    "64",
+    "--max-position-embeddings",
+    "64",
+    "--sequence-length",
+    "64",
+    "--batch-size",
+    "8",
+    "--threads",
+    "1",
+  ];
+  const pretrainedDir = at("pretrained");
+
+  it("trains a tokenizer and a masked LM on a corpus, and leaves a model card that says how", async () => {
+    const notes = at("notes.md");
+    writeFileSync(notes, "WikiText-2 (CC BY-SA 3.0), two slices of the validation split.\n");
+    const args = [
+      "pretrain",
+      "--corpus",
+      corpus,
+      "--eval",
+      heldOut,
+      "--out",
+      pretrainedDir,
+      "--vocab-size",
+      "800",
+      ...SIZES,
+      "--max-steps",
+      "4",
+      "--eval-every",
+      "2",
+      "--save-every",
+      "2",
+      "--lr",
+      "3e-3",
+      "--card-notes",
+      notes,
+      "--json",
+    ];
+    const { code, stdout, stderr } = await ltgbert(args);
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(result).toMatchObject({
+      output: pretrainedDir,
+      modelCard: path.join(pretrainedDir, "README.md"),
+      command: `ltgbert ${args.join(" ")}`,
+      interrupted: false,
+      resumed: false,
+      corpus: [{ file: corpus, bytes: 12475, lines: 60 }],
+      eval: { file: heldOut, bytes: 10150, lines: 20 },
+      tokenizer: { vocabSize: 800, trained: true, source: null },
+      config: { vocabSize: 800, hiddenSize: 32, layers: 2, attentionHeads: 2, intermediateSize: 64 },
+      steps: 4,
+      passes: { complete: 0, batches: 4 },
+      finalLossSteps: 4,
+      threads: 1,
+    });
+    expect(result.corpus[0].sha256).toBe("356c2b3428c960edd3960013a08182ba83487d70a0cc0db9ddc18a30874d4c23");
+    expect(result.finalLoss).toBeGreaterThan(0);
+    expect(result.metrics.perplexity).toBeCloseTo(Math.exp(result.metrics.loss), 6);
+    expect(result.weights.bytes).toBe(statSync(path.join(pretrainedDir, "model.safetensors")).size);
+    // With --json, stderr has only the line per evaluation.
+    expect(stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^step 2 \(epoch 0\.00\): held-out loss \d+\.\d{4}, accuracy \d\.\d{4}, perplexity /),
+      expect.stringMatching(/^step 4 /),
+    ]);
+
+    const card = readFileSync(result.modelCard, "utf8");
+    expect(card).toMatch(/^---\nlibrary_name: ltgbert\n/);
+    expect(card).toContain("\n# pretrained\n");
+    expect(card).toContain(`\n${result.command}\n`);
+    expect(card).toMatch(/\(ltgbert \d+\.\d+\.\d+\)/);
+    expect(card).toContain(`| parameters | ${result.parameters.toLocaleString("en-US")} |`);
+    expect(card).toContain("| `wikitext-2-valid-1-60.txt` | 12,475 | 60 | `356c2b34");
+    expect(card).toContain(`| final training MLM loss (mean of the last 4 steps) | ${result.finalLoss.toFixed(4)} |`);
+    expect(card).toContain(`| held-out perplexity | ${result.metrics.perplexity.toFixed(2)} |`);
+    expect(card).toContain("1 libtorch thread on cpu");
+    // The notes close the card, verbatim.
+    expect(card).toMatch(
+      /\n## Data licence and notes\n\nWikiText-2 \(CC BY-SA 3\.0\), two slices of the validation split\.\n$/,
+    );
+
+    // The directory loads as a masked LM with its tokenizer, and info reads the run and the card.
+    const mlm = await LtgBertForMaskedLM.fromPretrained(pretrainedDir);
+    expect(mlm.tokenizer?.vocabSize).toBe(800);
+    expect(mlm.numParameters()).toBe(result.parameters);
+    mlm.dispose();
+    const info = await ltgbert(["info", pretrainedDir]);
+    expect(info.code, info.stderr).toBe(0);
+    expect(info.stdout).toContain(`trained on    ${corpus} (12,475 bytes), evaluated on ${heldOut}`);
+    expect(info.stdout).toMatch(
+      /training\s+4 steps \(4 batches of the first pass over the corpus\), batch 8 × 64 tokens/,
+    );
+    expect(info.stdout).toContain(`perplexity ${result.metrics.perplexity.toFixed(2)}`);
+    expect(info.stdout).toContain(`model card    ${result.modelCard}: pretrained`);
+    const infoJson = JSON.parse((await ltgbert(["info", pretrainedDir, "--json"])).stdout);
+    expect(infoJson.training).toMatchObject({
+      task: "masked_lm",
+      trainData: [corpus],
+      trainBytes: 12475,
+      steps: 4,
+      sequenceLength: 64,
+      passes: { complete: 0, batches: 4 },
+    });
+    expect(infoJson.training.lastEval).toEqual({
+      step: 4,
+      loss: result.metrics.loss,
+      accuracy: result.metrics.accuracy,
+      perplexity: result.metrics.perplexity,
+      tokens: result.metrics.tokens,
+      examples: result.metrics.samples,
+    });
+  });
+
+  it("takes a tokenizer and trains whole epochs; prints what it did", async () => {
+    const out = at("pretrained-epochs");
+    const tokenizer = path.join(FIXTURES, "tokenizers", "ltg-bert-babylm-10m");
+    const { code, stdout, stderr } = await ltgbert([
+      "pretrain",
+      "--corpus",
+      corpus,
+      heldOut,
+      "--out",
+      out,
+      "--tokenizer",
+      tokenizer,
+      ...SIZES,
+      "--epochs",
+      "1",
+      "--warmup-ratio",
+      "0",
+    ]);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(
+      /^pretrained LtgBertForMaskedLM \(vocab 4096, hidden 32, 2 layers, 2 heads; [\d,]+ parameters\) on 2 files \(22\.1 KiB\): \d+ steps \(1 pass over the corpus\), final training loss \d+\.\d{4} \(mean of the last \d+ steps\)\n/,
+    );
+    expect(stdout).toContain(`saved to ${out} (model.safetensors `);
+    expect(stderr).toContain("pretraining LtgBertForMaskedLM of");
+    const card = readFileSync(path.join(out, "README.md"), "utf8");
+    expect(card).toContain(`| vocabulary | 4,096 (the tokenizer of \`${tokenizer}\`) |`);
+    expect(card).toContain("No held-out file was evaluated (`--eval`).");
+    expect(card).toContain("no warm-up");
+    expect(card).toContain("_Not stated.");
+    expect(existsSync(path.join(out, "tokenizer.json"))).toBe(true);
+  });
+
+  it("refuses a bad command line with one line naming the option or file, and writes nothing", async () => {
+    const out = at("not-written");
+    const base = ["pretrain", "--corpus", corpus, "--out", out, ...SIZES];
+
+    const missing = await ltgbert(["pretrain", "--corpus", corpus, at("no-such.txt"), "--out", out]);
+    expect(missing.code).toBe(1);
+    expectOneLine(missing.stderr, `${at("no-such.txt")}: no such file (--corpus)`, "LTGBERT_FILE_NOT_FOUND");
+
+    const noEval = await ltgbert([...base, "--eval", at("none.txt")]);
+    expect(noEval.code).toBe(1);
+    expectOneLine(noEval.stderr, at("none.txt"), "--eval");
+
+    const badValue = await ltgbert([...base, "--mask-probability", "0"]);
+    expect(badValue.code).toBe(2);
+    expectOneLine(badValue.stderr, "pretrain:", "--mask-probability", "greater than 0");
+
+    const unknown = await ltgbert([...base, "--layer", "2"]);
+    expect(unknown.code).toBe(2);
+    expectOneLine(unknown.stderr, "unknown option '--layer'", "--layers");
+
+    const both = await ltgbert([...base, "--tokenizer", at("tok"), "--vocab-size", "100"]);
+    expect(both.code).toBe(2);
+    expectOneLine(both.stderr, "--vocab-size", "--tokenizer");
+
+    const stepsAndEpochs = await ltgbert([...base, "--epochs", "2", "--max-steps", "3"]);
+    expect(stepsAndEpochs.code).toBe(2);
+    expectOneLine(stepsAndEpochs.stderr, "--epochs", "--max-steps");
+
+    const noCorpus = await ltgbert(["pretrain", "--out", out]);
+    expect(noCorpus.code).toBe(2);
+    expectOneLine(noCorpus.stderr, "--corpus");
+
+    const heads = await ltgbert([...base, "--heads", "3"]);
+    expect(heads.code).toBe(1);
+    expectOneLine(heads.stderr, "--hidden-size: 32 is not a multiple of --heads 3", "LTGBERT_INVALID_ARGUMENT");
+
+    const length = await ltgbert([...base, "--sequence-length", "128"]);
+    expect(length.code).toBe(1);
+    expectOneLine(length.stderr, "--sequence-length: 128 is more than --max-position-embeddings 64");
+
+    const noCheckpoint = await ltgbert([...base, "--resume"]);
+    expect(noCheckpoint.code).toBe(1);
+    expectOneLine(noCheckpoint.stderr, out, "no checkpoint-<step> folder to resume from");
+    expect(existsSync(out)).toBe(false);
+
+    // An earlier run's checkpoints are not overwritten by a fresh run.
+    const again = await ltgbert(["pretrain", "--corpus", corpus, "--out", pretrainedDir, ...SIZES]);
+    expect(again.code).toBe(1);
+    expectOneLine(again.stderr, "--out", "checkpoint-2, checkpoint-4", "--resume");
   });
 });
 
@@ -505,6 +745,74 @@ describe("exit codes of the built CLI (child processes)", () => {
     const resumed = spawnSync(process.execPath, [...args, "--resume"], { encoding: "utf8", timeout: 120_000 });
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(JSON.parse(resumed.stdout)).toMatchObject({ resumed: true, interrupted: false, steps: 300 });
+  });
+});
+
+describe("ltgbert pretrain (child processes)", () => {
+  it("stops at Ctrl-C with a checkpoint and exit code 130; --resume finishes the run and says so in the card", async () => {
+    const out = at("pretrain-interrupted");
+    const args = [
+      cli,
+      "pretrain",
+      "--corpus",
+      path.join(FIXTURES, "corpus", "wikitext-2-valid-1-60.txt"),
+      "--out",
+      out,
+      "--vocab-size",
+      "800",
+      "--hidden-size",
+      "32",
+      "--layers",
+      "2",
+      "--heads",
+      "2",
+      "--intermediate-size",
+      "64",
+      "--max-position-embeddings",
+      "64",
+      "--sequence-length",
+      "64",
+      "--batch-size",
+      "8",
+      "--max-steps",
+      "200",
+      "--threads",
+      "1",
+      "--json",
+    ];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    const log = path.join(out, "train_log.jsonl");
+    const started = Date.now();
+    while (!(existsSync(log) && readFileSync(log, "utf8").length > 0)) {
+      if (Date.now() - started > 60_000 || child.exitCode !== null) throw new Error(`no training step: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill("SIGINT");
+    expect(await exited, stderr).toBe(130);
+    const stopped = JSON.parse(stdout);
+    expect(stopped).toMatchObject({ interrupted: true, signal: "SIGINT" });
+    expect(stopped.steps).toBeLessThan(200);
+    expect(stopped.checkpoint).toBe(path.join(out, `checkpoint-${stopped.steps}`));
+    expectOneLine(stderr, "SIGINT", `step ${stopped.steps}`, stopped.checkpoint, "--resume");
+    expect(existsSync(path.join(out, "README.md"))).toBe(false);
+
+    const resumed = spawnSync(process.execPath, [...args, "--resume"], { encoding: "utf8", timeout: 120_000 });
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({
+      interrupted: false,
+      resumed: true,
+      resumedFrom: stopped.steps,
+      steps: 200,
+      tokenizer: { vocabSize: 800, trained: true },
+    });
+    const card = readFileSync(path.join(out, "README.md"), "utf8");
+    expect(card).toContain(`Resumed from \`checkpoint-${stopped.steps}\``);
+    expect(card).toContain(" --max-steps 200 --threads 1 --json --resume\n");
   });
 });
 

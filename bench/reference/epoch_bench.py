@@ -49,39 +49,25 @@ import argparse
 import json
 import math
 import os
-import struct
 import sys
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from batch_file import read_batch_file  # noqa: E402
 from forward_bench import PRESETS, parse_config  # noqa: E402
 from train_bench import BETAS, EPS, LEARNING_RATE, MAX_GRAD_NORM, decay_groups  # noqa: E402
-
-MAGIC = b"LTGBATCH"
-PREAMBLE = len(MAGIC) + 4  # the magic and the header's length
 
 
 def read_batches(path: str, torch):
     """The header and a list of (input_ids, attention_mask, labels) int32 views."""
-    with open(path, "rb") as f:
-        raw = bytearray(f.read())
-    if raw[: len(MAGIC)] != MAGIC:
-        sys.exit(f"{path}: not a batches file (no {MAGIC.decode()} magic)")
-    (header_len,) = struct.unpack_from("<I", raw, len(MAGIC))
-    header = json.loads(raw[PREAMBLE : PREAMBLE + header_len].decode("utf-8"))
-    if header.get("format") != "ltgbert-batches" or header.get("version") != 1:
-        sys.exit(f"{path}: unknown format {header.get('format')!r} version {header.get('version')!r}")
-    if sys.byteorder != "little":
-        sys.exit("this reader assumes a little-endian machine, as the file is")
+    header, body = read_batch_file(path, torch, "ltgbert-batches")
     shapes = [tuple(s) for s in header["shapes"]]
     cells = sum(b * t for b, t in shapes)
     rows = sum(b for b, _ in shapes)
-    expected = PREAMBLE + header_len + 4 * (2 * cells + rows)
-    if len(raw) != expected:
-        sys.exit(f"{path}: {len(raw)} bytes, expected {expected} for {len(shapes)} batches")
-    body = torch.frombuffer(raw, dtype=torch.int32, offset=PREAMBLE + header_len)
+    if body.numel() != 2 * cells + rows:
+        sys.exit(f"{path}: {body.numel()} int32 values after the header, expected {2 * cells + rows}")
     ids, mask, labels = body[:cells], body[cells : 2 * cells], body[2 * cells :]
     batches = []
     at = row = 0

@@ -23,6 +23,9 @@ this one.
 
 `train_step_flops` counts one training step of the sequence classifier (see
 its docstring); bench/train.mjs repeats that formula and cross-checks it.
+`mlm_train_step_flops` counts one training step of the masked LM, the
+vocabulary projection included; bench/pretrain.mjs repeats and cross-checks
+it.
 """
 
 
@@ -82,6 +85,37 @@ def train_step_flops(config: dict, batch: int, seq: int, num_labels: int = 2) ->
             "per_layer_forward": fwd["breakdown"]["per_layer"],
             "encoder_forward": encoder,
             "classifier_forward": head,
+            "forward": forward,
+            "backward": 2 * forward,
+        },
+    }
+
+
+def mlm_train_step_flops(config: dict, batch: int, seq: int) -> dict:
+    """Matmul FLOPs of one training step of the masked LM.
+
+    Forward: forward_flops, the encoder layers plus the MLM head at every
+    position: its dense layer 2*N*D*D and the decoder, the projection onto
+    the vocabulary, 2*N*D*V (N = B*T), which the loss needs at every position
+    because the logits are computed for all of them. Backward: twice the
+    forward, as in train_step_flops: every product has both operands
+    requiring a gradient (the decoder's weight is the word embedding, a
+    parameter; its input descends from the parameters), so C = A @ B costs
+    dL/dA and dL/dB of the same size. The vocabulary projection's share is
+    in the breakdown, forward only; the step counts it three times like the
+    rest.
+    """
+    fwd = forward_flops(config, batch, seq)
+    N = batch * seq
+    vocab_projection = 2 * N * config["hidden_size"] * config["vocab_size"]
+    forward = fwd["flops"]
+    return {
+        "flops": 3 * forward,
+        "breakdown": {
+            "per_layer_forward": fwd["breakdown"]["per_layer"],
+            "encoder_forward": fwd["breakdown"]["layers_total"],
+            "mlm_head_forward": fwd["breakdown"]["mlm_head"],
+            "vocab_projection_forward": vocab_projection,
             "forward": forward,
             "backward": 2 * forward,
         },

@@ -85,6 +85,13 @@ export function fraction(value: string): number {
   return n;
 }
 
+export function positiveFraction(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n <= 0 || n > 1)
+    throw new InvalidArgumentError("Expected a number greater than 0 and at most 1.");
+  return n;
+}
+
 // ---------------------------------------------------------------------------
 // Options that several commands take, worded once.
 

@@ -2,13 +2,13 @@
 // classifier goes on training) fine-tuned on a train split, evaluated on a
 // dev split, written as a directory Python loads back. Ctrl-C stops it
 // after the step in flight with a checkpoint that --resume continues.
-import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { readDataset, type Dataset } from "../data.js";
 import { LtgBertError } from "../errors.js";
 import { LtgBertForSequenceClassification } from "../model.js";
 import { Trainer, type EvalMetrics, type MetricName } from "../trainer.js";
-import { CliExit, fixed, printJson, readOptionsOf, usageError, type CliIo, type ColumnOptions } from "./common.js";
+import { fixed, printJson, readOptionsOf, usageError, type CliIo, type ColumnOptions } from "./common.js";
+import { checkOutput, TrainingStop } from "./interrupt.js";
 import { applyThreads, attachTokenizer } from "./load.js";
 import { modelKind, resolveModelDir } from "./model-dir.js";
 import { findSplits } from "./splits.js";
@@ -39,21 +39,6 @@ export interface FinetuneOptions extends ColumnOptions {
   device: string;
   resume?: boolean;
   json?: boolean;
-}
-
-/** Exit codes of a run stopped by a signal: 128 + its number, as shells report it. */
-const SIGNAL_EXIT: Record<"SIGINT" | "SIGTERM", number> = { SIGINT: 130, SIGTERM: 143 };
-
-/** A fresh run must not mix its checkpoints with an earlier run's. */
-async function checkOutput(out: string, resume: boolean): Promise<void> {
-  const entries = await readdir(out).catch(() => null);
-  if (entries === null || resume) return;
-  const checkpoints = entries.filter((name) => /^checkpoint-\d+$/.test(name));
-  if (checkpoints.length > 0) {
-    throw usageError(
-      `--out: ${out} holds checkpoints of an earlier run (${checkpoints.sort().join(", ")}); add --resume to continue it, or choose another --out`,
-    );
-  }
 }
 
 /** The classifier to train: a masked LM's encoder under a new head, or a classifier as it is. */
@@ -115,20 +100,7 @@ export async function finetune(options: FinetuneOptions, io: CliIo): Promise<voi
   const dev = splits.dev === null ? null : await readDataset(splits.dev, readOptions);
 
   const { model, transferred } = await loadModel(dir, train, options);
-  const controller = new AbortController();
-  const stopped: { by: "SIGINT" | "SIGTERM" | null } = { by: null };
-  const stop = (signal: "SIGINT" | "SIGTERM"): void => {
-    if (stopped.by !== null) {
-      io.stderr.write(`\nltgbert: ${signal} again: quitting without a checkpoint for the step in flight\n`);
-      process.exit(SIGNAL_EXIT[signal]);
-    }
-    stopped.by = signal;
-    controller.abort();
-    if (io.stderr.isTTY)
-      io.stderr.write(`\nstopping after this step and writing a checkpoint (${signal} again quits)\n`);
-  };
-  const onInt = (): void => stop("SIGINT");
-  const onTerm = (): void => stop("SIGTERM");
+  const stop = new TrainingStop(io);
   try {
     await attachTokenizer(model, dir, options.tokenizer);
     const bar = io.stderr.isTTY === true;
@@ -150,7 +122,7 @@ export async function finetune(options: FinetuneOptions, io: CliIo): Promise<voi
       saveTotalLimit: options.saveTotalLimit,
       metricForBestModel: options.metric,
       loadBestModelAtEnd: options.loadBest === true,
-      signal: controller.signal,
+      signal: stop.signal,
       progress: bar,
     });
     // Without a bar (stderr is a file or a pipe) each evaluation is a line.
@@ -162,8 +134,7 @@ export async function finetune(options: FinetuneOptions, io: CliIo): Promise<voi
     if (dev === null && !options.json)
       io.stderr.write("no dev split: training without evaluation (name one with --dev)\n");
 
-    process.on("SIGINT", onInt);
-    process.on("SIGTERM", onTerm);
+    stop.listen();
     const result = await trainer.train(options.resume ? { resumeFrom: true } : {});
 
     const head = model.config.classifier_head ?? "linear";
@@ -179,22 +150,17 @@ export async function finetune(options: FinetuneOptions, io: CliIo): Promise<voi
       resumed: options.resume === true,
     };
     if (result.interrupted) {
-      const signal = stopped.by ?? "SIGINT";
       if (options.json) {
         printJson(io, {
           ...summary,
           interrupted: true,
-          signal,
+          signal: stop.by,
           steps: result.globalStep,
           epochs: result.epochs,
           checkpoint: result.checkpoint,
         });
       }
-      const message =
-        result.checkpoint === null
-          ? `interrupted by ${signal} before the first step; nothing was written to ${options.out}`
-          : `interrupted by ${signal} at step ${result.globalStep}; checkpoint written to ${result.checkpoint}; run the same command with --resume to continue`;
-      throw new CliExit(SIGNAL_EXIT[signal], message);
+      throw stop.exit(result, options.out);
     }
 
     if (options.json) {
@@ -233,8 +199,7 @@ export async function finetune(options: FinetuneOptions, io: CliIo): Promise<voi
     }
     io.stdout.write(`saved to ${options.out} (labels: ${model.labelNames.join(", ")})\n`);
   } finally {
-    process.off("SIGINT", onInt);
-    process.off("SIGTERM", onTerm);
+    stop.release();
     model.dispose();
   }
 }

@@ -7,6 +7,7 @@ import { LtgBertForMaskedLM, LtgBertForSequenceClassification } from "../model.j
 import { Tokenizer } from "../tokenizer.js";
 import { TRAINER_STATE_FILE, TRAINING_ARGS_FILE } from "../trainer.js";
 import { fixed, formatBytes, printJson, type CliIo } from "./common.js";
+import { passesText } from "./model-card.js";
 import { findWeights, modelKind, resolveModelDir } from "./model-dir.js";
 
 export interface InfoOptions {
@@ -73,14 +74,24 @@ function trainingInfo(args: Json | null, state: Json | null): Json | null {
   if (args === null && state === null) return null;
   const history = Array.isArray(state?.log_history) ? (state.log_history as Json[]) : [];
   const lastEval = [...history].reverse().find((e) => typeof e.eval_loss === "number") ?? null;
+  // A masked-LM run trains on text files: its evaluation has a perplexity, not macro-F1 and MCC.
+  const maskedLM = typeof args?.sequenceLength === "number";
+  const position = (state?.data_position ?? null) as Json | null;
   return {
+    task: maskedLM ? "masked_lm" : "sequence_classification",
     trainData: args?.trainData ?? null,
     trainExamples: args?.trainExamples ?? null,
+    trainBytes: Array.isArray(args?.trainBytes) ? (args.trainBytes as number[]).reduce((a, b) => a + b, 0) : null,
     evalData: args?.evalData ?? null,
     evalExamples: args?.evalExamples ?? null,
     steps: state?.global_step ?? args?.totalSteps ?? null,
     epochs: state?.epoch ?? null,
     batchSize: args?.batchSize ?? null,
+    sequenceLength: args?.sequenceLength ?? null,
+    passes:
+      maskedLM && typeof position?.epoch === "number" && typeof position.batch_in_epoch === "number"
+        ? { complete: position.epoch, batches: position.batch_in_epoch }
+        : null,
     learningRate: args?.learningRate ?? null,
     seed: args?.seed ?? null,
     metricForBestModel: state?.metric_for_best_model ?? null,
@@ -89,14 +100,23 @@ function trainingInfo(args: Json | null, state: Json | null): Json | null {
     lastEval:
       lastEval === null
         ? null
-        : {
-            step: lastEval.step,
-            loss: lastEval.eval_loss,
-            accuracy: lastEval.eval_accuracy,
-            macroF1: lastEval.eval_macro_f1,
-            mcc: lastEval.eval_mcc,
-            examples: lastEval.eval_samples,
-          },
+        : maskedLM
+          ? {
+              step: lastEval.step,
+              loss: lastEval.eval_loss,
+              accuracy: lastEval.eval_accuracy,
+              perplexity: lastEval.eval_perplexity,
+              tokens: lastEval.eval_tokens,
+              examples: lastEval.eval_samples,
+            }
+          : {
+              step: lastEval.step,
+              loss: lastEval.eval_loss,
+              accuracy: lastEval.eval_accuracy,
+              macroF1: lastEval.eval_macro_f1,
+              mcc: lastEval.eval_mcc,
+              examples: lastEval.eval_samples,
+            },
     args,
   };
 }
@@ -188,20 +208,38 @@ export async function info(modelName: string, options: InfoOptions, io: CliIo): 
   if (training === null) line("trained", "no trainer_state.json or training_args.json");
   else {
     const t = training;
-    const data = `${t.trainData ?? "?"} (${t.trainExamples ?? "?"} examples)`;
-    const dev = t.evalData === null ? "" : `, evaluated on ${t.evalData} (${t.evalExamples ?? "?"} examples)`;
-    line("trained on", `${data}${dev}`);
-    const epochs = typeof t.epochs === "number" ? fixed(t.epochs, 2) : "?";
-    line(
-      "training",
-      `${t.steps ?? "?"} steps, ${epochs} epochs, batch ${t.batchSize ?? "?"}, learning rate ${t.learningRate ?? "?"}, seed ${t.seed ?? "?"}`,
-    );
+    const list = (files: unknown): string => (Array.isArray(files) ? files.join(", ") : String(files ?? "?"));
     const e = t.lastEval as Record<string, number> | null;
-    if (e !== null) {
+    if (t.task === "masked_lm") {
+      const bytes = typeof t.trainBytes === "number" ? ` (${t.trainBytes.toLocaleString("en-US")} bytes)` : "";
+      const held = t.evalData === null ? "" : `, evaluated on ${list(t.evalData)}`;
+      line("trained on", `${list(t.trainData)}${bytes}${held}`);
+      const passes = t.passes === null ? "" : ` (${passesText(t.passes as { complete: number; batches: number })})`;
       line(
-        "last eval",
-        `step ${e.step}: loss ${fixed(e.loss)}, accuracy ${fixed(e.accuracy)}, macro-F1 ${fixed(e.macroF1)}, MCC ${fixed(e.mcc)}`,
+        "training",
+        `${t.steps ?? "?"} steps${passes}, batch ${t.batchSize ?? "?"} × ${t.sequenceLength} tokens, learning rate ${t.learningRate ?? "?"}, seed ${t.seed ?? "?"}`,
       );
+      if (e !== null) {
+        line(
+          "last eval",
+          `step ${e.step}: masked-token loss ${fixed(e.loss)}, accuracy ${fixed(e.accuracy)}, perplexity ${fixed(e.perplexity, 2)}`,
+        );
+      }
+    } else {
+      const data = `${t.trainData ?? "?"} (${t.trainExamples ?? "?"} examples)`;
+      const dev = t.evalData === null ? "" : `, evaluated on ${t.evalData} (${t.evalExamples ?? "?"} examples)`;
+      line("trained on", `${data}${dev}`);
+      const epochs = typeof t.epochs === "number" ? fixed(t.epochs, 2) : "?";
+      line(
+        "training",
+        `${t.steps ?? "?"} steps, ${epochs} epochs, batch ${t.batchSize ?? "?"}, learning rate ${t.learningRate ?? "?"}, seed ${t.seed ?? "?"}`,
+      );
+      if (e !== null) {
+        line(
+          "last eval",
+          `step ${e.step}: loss ${fixed(e.loss)}, accuracy ${fixed(e.accuracy)}, macro-F1 ${fixed(e.macroF1)}, MCC ${fixed(e.mcc)}`,
+        );
+      }
     }
     if (typeof t.bestMetric === "number")
       line("best", `${t.metricForBestModel} ${fixed(t.bestMetric)} (${t.bestCheckpoint ?? "?"})`);

@@ -1,0 +1,423 @@
+#!/usr/bin/env node
+// Pretraining benchmark: optimizer steps of this package's masked LM
+// (`model.trainStep` on span-masked batches of raw text: forward with the
+// logits at every position, the cross-entropy of the masked tokens,
+// backward, clipping, AdamW, schedule) against the same steps in PyTorch
+// eager (bench/reference/pretrain_bench.py) on the same batches, same config,
+// same thread count, one command. See bench/README.md for what the figures
+// mean.
+//
+//   node bench/pretrain.mjs [--data FILE.txt] [--presets mini] [--threads 2]
+//                           [--steps 10] [--warmup 2] [--batch-size 32]
+//                           [--sequence-length 128] [--json] [--skip-python]
+//                           [--skip-node] [--max-minutes M]
+//
+// Python: /usr/bin/python3 unless env PYTHON names another interpreter (it
+// needs torch). The two halves run one after the other, never at once, so
+// they do not compete for cores.
+//
+// The batches are made once, by the package (MaskedLMCorpus over the text
+// with the BabyLM tokenizer: packed, shuffled, masked), and reach Python
+// through one file in a temporary directory (removed at the end): the
+// container of common.mjs `writeBatchFile` (read by
+// bench/reference/batch_file.py) with the header {"format":
+// "ltgbert-mlm-batches", "version": 1, "shapes": [[B_0, T_0], ...],
+// "warmup": W, the optimizer ("learning_rate", "betas", "eps",
+// "weight_decay", "max_grad_norm", "warmup_steps", "total_steps") and where
+// the batches came from ("data", "tokenizer", "batch_size",
+// "sequence_length", "seed", "mask_probability")}, then three int32 arrays
+// back to back, batch after batch, each row-major: input_ids (after
+// masking), attention_mask, labels (-100 where the loss does not look); each
+// sum of B_i * T_i values. pretrain_bench.py reads the same layout; change
+// both together.
+
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import {
+  ADAMW,
+  OPTION,
+  PRESETS,
+  PYTHON,
+  ROOT,
+  addRates,
+  describeError,
+  encoderLayerFlops,
+  finish,
+  formatShare,
+  limitLine,
+  limitReport,
+  loadPackage,
+  matmulLimit,
+  median,
+  parseOptions,
+  positiveInteger,
+  presetConfigJson,
+  runMain,
+  runPython,
+  sideTable,
+  startWatchdog,
+  writeBatchFile,
+} from "./common.mjs";
+
+// WikiText-2's validation split where the project's shared data is, else
+// the two slices of it the repository carries
+const DATA_SHARED = join(ROOT, "..", "shared", "data", "corpus", "wikitext-2-valid.txt");
+const DATA_FIXTURES = ["wikitext-2-valid-1-60.txt", "wikitext-2-valid-61-80.txt"].map((f) =>
+  join(ROOT, "test", "fixtures", "corpus", f),
+);
+const TOKENIZER = join(ROOT, "test", "fixtures", "tokenizers", "ltg-bert-babylm");
+// MaskedLMCorpus's seed (shuffling and masking) and mask share: the CLI's defaults
+const SEED = 42;
+const MASK_PROBABILITY = 0.15;
+// `ltgbert pretrain`'s optimizer defaults; the rest is common.mjs's ADAMW
+const LEARNING_RATE = 1e-3;
+const WARMUP_RATIO = 0.06;
+const IGNORE_INDEX = -100;
+// seconds between progress lines on stderr (table mode only)
+const PROGRESS_S = 30;
+
+const shown = (file) => (file.startsWith(ROOT) ? relative(ROOT, file) : file);
+
+// Same formula as mlm_train_step_flops in bench/reference/flops.py
+// (cross-checked below): the masked LM's forward (encoder layers, and the
+// head at every position: its dense layer and the projection onto the
+// vocabulary), times 3 for the backward's two products per product.
+function mlmTrainStepFlops(c, B, T) {
+  const N = B * T,
+    D = c.hidden_size,
+    V = c.vocab_size;
+  const head = 2 * N * D * D + 2 * N * D * V;
+  return 3 * (c.num_hidden_layers * encoderLayerFlops(c, B, T) + head);
+}
+
+// ---------------------------------------------------------------- the batches
+
+// W + N batches of the stream, epoch after epoch if the text runs out.
+async function prepareBatches(api, files, opts) {
+  const t0 = performance.now();
+  const tokenizer = await api.Tokenizer.fromPretrained(TOKENIZER);
+  const corpus = await api.MaskedLMCorpus.open(files, tokenizer, {
+    sequenceLength: opts.sequenceLength,
+    batchSize: opts.batchSize,
+    seed: SEED,
+    maskProbability: MASK_PROBABILITY,
+  });
+  const wanted = opts.warmup + opts.steps;
+  const batches = [];
+  for (let epoch = 0; batches.length < wanted; epoch++) {
+    for await (const b of corpus.batches(api.MaskedLMCorpus.start(epoch))) {
+      batches.push({ inputIds: b.inputIds, attentionMask: b.attentionMask, labels: b.labels });
+      if (batches.length === wanted) break;
+    }
+  }
+  const count = (list, f) => list.reduce((sum, b) => sum + f(b), 0);
+  const ones = (b) => b.attentionMask.data.reduce((s, m) => s + m, 0);
+  const masked = (b) => b.labels.data.reduce((s, l) => s + (l !== IGNORE_INDEX ? 1 : 0), 0);
+  const timed = batches.slice(opts.warmup);
+  return {
+    files,
+    batches,
+    tokens: count(timed, ones),
+    maskedTokens: count(timed, masked),
+    paddedTokens: count(timed, (b) => b.inputIds.data.length),
+    sequences: count(timed, (b) => b.inputIds.shape[0]),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+function optimizerFor(opts) {
+  const totalSteps = opts.warmup + opts.steps;
+  return {
+    ...ADAMW,
+    learningRate: LEARNING_RATE,
+    schedule: { kind: "linear", warmupSteps: Math.ceil(WARMUP_RATIO * totalSteps), totalSteps },
+  };
+}
+
+function writePretrainFile(path, prep, opts) {
+  const optimizer = optimizerFor(opts);
+  const header = {
+    format: "ltgbert-mlm-batches",
+    version: 1,
+    shapes: prep.batches.map((b) => b.inputIds.shape),
+    warmup: opts.warmup,
+    learning_rate: optimizer.learningRate,
+    betas: optimizer.betas,
+    eps: optimizer.eps,
+    weight_decay: optimizer.weightDecay,
+    max_grad_norm: optimizer.maxGradNorm,
+    warmup_steps: optimizer.schedule.warmupSteps,
+    total_steps: optimizer.schedule.totalSteps,
+    data: prep.files,
+    tokenizer: TOKENIZER,
+    batch_size: opts.batchSize,
+    sequence_length: opts.sequenceLength,
+    seed: SEED,
+    mask_probability: MASK_PROBABILITY,
+  };
+  const arrays = [];
+  for (const part of ["inputIds", "attentionMask", "labels"]) for (const b of prep.batches) arrays.push(b[part].data);
+  writeBatchFile(path, header, arrays);
+}
+
+// ---------------------------------------------------------------- the two halves
+
+async function nodePretrain(api, config, prep, opts, deadline, progress) {
+  const model = await api.LtgBertForMaskedLM.fromConfig(config);
+  try {
+    const optimizer = model.createOptimizer(optimizerFor(opts));
+    const losses = [];
+    const times = [];
+    const start = performance.now();
+    let nextReport = start + PROGRESS_S * 1000;
+    for (let i = 0; i < prep.batches.length; i++) {
+      const t0 = performance.now();
+      const r = await model.trainStep(prep.batches[i], optimizer);
+      const now = performance.now();
+      if (i >= opts.warmup) times.push((now - t0) / 1000);
+      if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm))
+        throw new Error(`step ${i + 1}: loss ${r.loss}, grad norm ${r.gradNorm}`);
+      losses.push(r.loss);
+      if (now > deadline) throw new Error(`out of time after ${i + 1} of ${prep.batches.length} steps (--max-minutes)`);
+      if (progress && now >= nextReport) {
+        progress(`${i + 1}/${prep.batches.length} steps, ${((now - start) / 1000).toFixed(0)} s`);
+        nextReport = now + PROGRESS_S * 1000;
+      }
+    }
+    return {
+      seconds_all: times,
+      seconds_timed: times.reduce((a, b) => a + b, 0),
+      seconds_per_step_median: median(times),
+      losses,
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+function pythonPretrain(preset, batchFile, opts, timeoutMs, progress) {
+  const args = [
+    "--batches",
+    batchFile,
+    "--config",
+    presetConfigJson(preset),
+    "--threads",
+    String(opts.threads),
+    "--progress",
+    String(progress ? PROGRESS_S : 0),
+  ];
+  return runPython("reference/pretrain_bench.py", args, {
+    timeoutMs,
+    limitNote: "--max-minutes",
+    onProgress: progress,
+  });
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const opts = parseOptions(
+    {
+      program: "pretrain.mjs",
+      options: {
+        data: { arg: "FILE.txt", default: null, parse: (v) => resolve(v) },
+        presets: { ...OPTION.presets, default: ["mini"] },
+        threads: OPTION.threads,
+        steps: { arg: "N", default: 10, parse: positiveInteger },
+        warmup: OPTION.warmup,
+        "batch-size": { arg: "B", default: 32, parse: positiveInteger },
+        "sequence-length": { arg: "T", default: 128, parse: positiveInteger },
+        json: OPTION.json,
+        "skip-python": OPTION["skip-python"],
+        "skip-node": OPTION["skip-node"],
+        "max-minutes": OPTION["max-minutes"],
+      },
+    },
+    process.argv.slice(2),
+  );
+  const start = performance.now();
+  const deadline = opts.maxMinutes === null ? Infinity : start + opts.maxMinutes * 60_000;
+  const left = () => deadline - performance.now();
+  const log = (...a) => {
+    if (!opts.json) console.log(...a);
+  };
+  const errors = [];
+  startWatchdog(opts.maxMinutes);
+  if (opts.sequenceLength < 3) {
+    console.error("error: --sequence-length needs at least 3 ([CLS], a token, [SEP])");
+    return 2;
+  }
+
+  // The package makes the batches for both halves, so without dist/ neither can run.
+  let api;
+  try {
+    api = await loadPackage(opts.threads);
+  } catch (e) {
+    console.error(`error: ${e.message}`);
+    return 1;
+  }
+  let limit = null;
+  if (!opts.skipPython) {
+    try {
+      limit = await matmulLimit(opts.threads, Number.isFinite(left()) ? left() : 120_000);
+    } catch (e) {
+      errors.push(`matmul rate: ${e.message}`);
+    }
+  }
+
+  const files = opts.data ? [opts.data] : existsSync(DATA_SHARED) ? [DATA_SHARED] : DATA_FIXTURES;
+  let prep;
+  try {
+    prep = await prepareBatches(api, files, opts);
+  } catch (e) {
+    console.error(`error: preparing the batches: ${describeError(e)}`);
+    return 1;
+  }
+  const optimizer = optimizerFor(opts);
+  const dir = mkdtempSync(join(tmpdir(), "ltgbert-pretrain-"));
+  const batchFile = join(dir, "batches.bin");
+
+  log(
+    `LTG-BERT masked-LM pretraining steps (forward with logits at every position + masked-token cross-entropy + ` +
+      `backward + clip + AdamW, dropout 0.1), batch ${opts.batchSize} x ${opts.sequenceLength}, ${opts.threads} thread(s)`,
+  );
+  log(
+    `data: ${prep.files.map(shown).join(", ")}, tokenizer ${shown(TOKENIZER)}, seed ${SEED}, ` +
+      `${100 * MASK_PROBABILITY}% masked; ${opts.warmup} untimed + ${opts.steps} timed steps, the same batches on both sides`,
+  );
+  log(
+    `timed batches: ${prep.sequences.toLocaleString("en")} sequences, ${prep.tokens.toLocaleString("en")} tokens ` +
+      `(${prep.paddedTokens.toLocaleString("en")} with padding), ${prep.maskedTokens.toLocaleString("en")} masked; ` +
+      `made in ${prep.seconds.toFixed(2)} s (not timed)`,
+  );
+  if (limit) log(limitLine(limit, opts.threads));
+
+  const results = [];
+  try {
+    writePretrainFile(batchFile, prep, opts);
+    for (const preset of opts.presets) {
+      const config = PRESETS[preset];
+      const flops = prep.batches
+        .slice(opts.warmup)
+        .reduce((sum, b) => sum + mlmTrainStepFlops(config, b.inputIds.shape[0], b.inputIds.shape[1]), 0);
+      const row = { preset, config, flops, node: null, python: null };
+      const progress = (side) => (opts.json ? null : (msg) => console.error(`  ${preset} ${side}: ${msg}`));
+      const halves = (opts.skipNode ? 0 : 1) + (opts.skipPython ? 0 : 1);
+      const remaining = opts.presets.length - opts.presets.indexOf(preset);
+      const share = () => left() / remaining / Math.max(1, halves);
+      if (share() < 5000) {
+        errors.push(`${preset}: out of time (--max-minutes ${opts.maxMinutes})`);
+        results.push(row);
+        continue;
+      }
+      if (!opts.skipNode) {
+        try {
+          row.node = await nodePretrain(api, config, prep, opts, performance.now() + share(), progress("node"));
+        } catch (e) {
+          errors.push(`${preset} node: ${describeError(e)}`);
+        }
+      }
+      if (!opts.skipPython) {
+        try {
+          const py = await pythonPretrain(
+            preset,
+            batchFile,
+            opts,
+            Number.isFinite(deadline) ? left() / remaining : null,
+            progress("pytorch"),
+          );
+          for (const [key, ours] of [
+            ["timed", opts.steps],
+            ["tokens", prep.tokens],
+            ["masked_tokens", prep.maskedTokens],
+            ["padded_tokens", prep.paddedTokens],
+            ["flops", flops],
+          ]) {
+            if (py[key] !== ours) errors.push(`${preset}: python counted ${py[key]} ${key}, node ${ours}`);
+          }
+          row.python = {
+            seconds_all: py.seconds_all,
+            seconds_timed: py.seconds_timed,
+            seconds_per_step_median: py.seconds_per_step_median,
+            losses: py.losses,
+            torch_version: py.torch_version,
+          };
+        } catch (e) {
+          errors.push(`${preset} python: ${e.message}`);
+        }
+      }
+      for (const side of [row.node, row.python]) {
+        if (!side) continue;
+        side.seconds_per_step_mean = side.seconds_timed / opts.steps;
+        side.tokens_per_s = prep.tokens / side.seconds_timed;
+        side.masked_tokens_per_s = prep.maskedTokens / side.seconds_timed;
+        side.sequences_per_s = prep.sequences / side.seconds_timed;
+        addRates(side, flops, side.seconds_timed, limit);
+      }
+      if (row.node && row.python) row.ratio = row.python.seconds_timed / row.node.seconds_timed;
+      results.push(row);
+
+      log(`\n${preset}: ${(flops / opts.steps / 1e9).toFixed(2)} GFLOP per step (vocabulary projection included)`);
+      log(
+        sideTable(
+          [
+            ["s/step mean", 11],
+            ["median", 7],
+            ["tokens/s", 9],
+            ["masked/s", 9],
+            ["GFLOP/s", 8],
+            ["share of limit", 15],
+            ["loss first -> last", 19],
+          ],
+          (x) => [
+            x.seconds_per_step_mean.toFixed(3),
+            x.seconds_per_step_median.toFixed(3),
+            x.tokens_per_s.toFixed(0),
+            x.masked_tokens_per_s.toFixed(0),
+            x.gflops_per_s.toFixed(1),
+            formatShare(x.share_of_limit),
+            `${x.losses[0].toFixed(3)} -> ${x.losses.at(-1).toFixed(3)}`,
+          ],
+          row.node,
+          row.python,
+        ),
+      );
+      log(
+        `  ratio pytorch / node: ${
+          row.ratio == null ? "n/a" : `${row.ratio.toFixed(2)}x (${row.ratio > 1 ? "node faster" : "node not faster"})`
+        }`,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const report = {
+    data: prep.files,
+    tokenizer: TOKENIZER,
+    batch_size: opts.batchSize,
+    sequence_length: opts.sequenceLength,
+    seed: SEED,
+    mask_probability: MASK_PROBABILITY,
+    warmup: opts.warmup,
+    steps: opts.steps,
+    sequences: prep.sequences,
+    tokens: prep.tokens,
+    masked_tokens: prep.maskedTokens,
+    padded_tokens: prep.paddedTokens,
+    batch_seconds: prep.seconds,
+    threads: opts.threads,
+    optimizer,
+    node_version: process.version,
+    python: opts.skipPython ? null : PYTHON,
+    limit: limitReport(limit),
+    presets: results,
+    errors,
+    seconds_total: (performance.now() - start) / 1000,
+  };
+  return finish(report, opts.json);
+}
+
+runMain(main);

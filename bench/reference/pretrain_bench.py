@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Time eager PyTorch pretraining steps of the LTG-BERT masked LM over the
+masked batches that bench/pretrain.mjs wrote.
+
+    /usr/bin/python3 bench/reference/pretrain_bench.py --batches FILE --preset mini
+    /usr/bin/python3 bench/reference/pretrain_bench.py --batches FILE --config '{"vocab_size": 16384, ...}'
+
+The batches file is the container of batch_file.py with the header
+    {"format": "ltgbert-mlm-batches", "version": 1, "shapes": [[B_0, T_0], ...],
+     "warmup": W, "learning_rate", "betas", "eps", "weight_decay",
+     "max_grad_norm", "warmup_steps", "total_steps", ...}
+(bench/pretrain.mjs adds where the batches came from) and three int32
+arrays back to back, batch after batch, each batch row-major:
+    input_ids       sum of B_i * T_i values, after masking
+    attention_mask  sum of B_i * T_i values (1 = token, 0 = padding)
+    labels          sum of B_i * T_i values: the original id where a token
+                    was chosen for the loss, -100 elsewhere
+
+Each batch is one optimizer step, in the file's order: LtgBertForMaskedLM
+from ltg_bert.py (logits at every position) in train mode, dropout 0.1;
+forward with the cross-entropy of the chosen tokens (ignore_index -100);
+backward; clip_grad_norm_ to the header's max_grad_norm; torch.optim.AdamW
+with the header's learning rate, betas, eps and weight decay on all
+parameters but biases and LayerNorm parameters (Hugging Face's rule,
+train_bench.decay_groups, the tied decoder/embedding weight once); a LambdaLR
+step of the linear schedule (the header's warmup_steps of total_steps);
+zero_grad(set_to_none=True); loss read back as a float. The int32 arrays
+become int64 tensors inside the loop, as a data loader would hand them over.
+The first W batches run untimed (the first step allocates the gradients and
+AdamW's state); each of the others is timed on its own.
+
+Prints one JSON line on stdout:
+  {config, threads, batches, timed, seconds_all, seconds_timed,
+   seconds_per_step_median, losses, tokens, masked_tokens, padded_tokens,
+   flops, flops_per_step, flops_breakdown, torch_version}
+`tokens`, `masked_tokens` and `padded_tokens` count the timed batches (the
+masks' ones, the labels other than -100, the sum of B_i * T_i); `flops` is
+the matmul FLOP count of the timed steps (flops.mlm_train_step_flops),
+`flops_breakdown` that of the first batch. With --progress S, a line on
+stderr every S seconds says how far the loop is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from batch_file import read_batch_file  # noqa: E402
+from flops import mlm_train_step_flops  # noqa: E402
+from forward_bench import PRESETS, parse_config  # noqa: E402
+from train_bench import decay_groups  # noqa: E402
+
+IGNORE_INDEX = -100
+
+
+def read_mlm_batches(path: str, torch):
+    """The header and a list of (input_ids, attention_mask, labels) int32 views, each (B, T)."""
+    header, body = read_batch_file(path, torch, "ltgbert-mlm-batches")
+    shapes = [tuple(s) for s in header["shapes"]]
+    cells = sum(b * t for b, t in shapes)
+    if body.numel() != 3 * cells:
+        sys.exit(f"{path}: {body.numel()} int32 values after the header, expected {3 * cells}")
+    parts = body[:cells], body[cells : 2 * cells], body[2 * cells :]
+    batches = []
+    at = 0
+    for b, t in shapes:
+        batches.append(tuple(p[at : at + b * t].view(b, t) for p in parts))  # (B, T) each
+        at += b * t
+    return header, batches
+
+
+def unique_decay_groups(model, torch, weight_decay: float):
+    """train_bench.decay_groups with this run's decay, each parameter once: the
+    decoder's weight is the word embedding's, and would be listed twice."""
+    groups = decay_groups(model, torch)
+    seen = set()
+    for group in groups:
+        kept = []
+        for p in group["params"]:
+            if id(p) not in seen:
+                seen.add(id(p))
+                kept.append(p)
+        group["params"] = kept
+    groups[0]["weight_decay"] = weight_decay
+    return groups
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batches", required=True, help="the batches file written by bench/pretrain.mjs")
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument("--preset", choices=sorted(PRESETS), default="mini")
+    src.add_argument("--config", help="JSON object (or a path to a JSON file) with the model config")
+    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    ap.add_argument("--seed", type=int, default=0, help="torch.manual_seed: the init and dropout")
+    ap.add_argument("--progress", type=float, default=0, help="seconds between progress lines on stderr (0: none)")
+    args = ap.parse_args()
+
+    name, cfg = parse_config(args)
+
+    import torch
+
+    from ltg_bert import LtgBertConfig, LtgBertForMaskedLM
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    header, batches = read_mlm_batches(args.batches, torch)
+    warmup = header["warmup"]
+    if not 0 <= warmup < len(batches):
+        sys.exit(f"{args.batches}: warmup {warmup} of {len(batches)} batches leaves none to time")
+    longest = max(t for _, t in header["shapes"])
+    if longest > cfg["max_position_embeddings"]:
+        sys.exit(f"a batch is {longest} tokens long, more than max_position_embeddings {cfg['max_position_embeddings']}")
+    warmup_steps, total_steps = header["warmup_steps"], header["total_steps"]
+
+    def linear_schedule(step: int) -> float:
+        """Hugging Face's get_linear_schedule_with_warmup factor."""
+        if step < warmup_steps:
+            return step / max(1, warmup_steps)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    # dropout probabilities are the config defaults (0.1); the constructor calls init_weights
+    model = LtgBertForMaskedLM(LtgBertConfig.from_dict(cfg)).train()
+    opt = torch.optim.AdamW(
+        unique_decay_groups(model, torch, header["weight_decay"]),
+        lr=header["learning_rate"],
+        betas=tuple(header["betas"]),
+        eps=header["eps"],
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_schedule)
+    params = [p for p in model.parameters() if p.requires_grad]
+    max_grad_norm = header["max_grad_norm"]
+
+    losses, times = [], []
+    start = time.perf_counter()
+    next_report = start + args.progress
+    for i, (ids, mask, labels) in enumerate(batches):
+        t0 = time.perf_counter()
+        out = model(ids.long(), mask.long(), labels.long())
+        out["loss"].backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        loss = out["loss"].item()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+        losses.append(loss)
+        if not (math.isfinite(loss) and math.isfinite(grad_norm.item())):
+            sys.exit(f"batch {i}: loss {loss}, grad norm {grad_norm.item()}")
+        if args.progress > 0 and time.perf_counter() >= next_report:
+            now = time.perf_counter()
+            print(f"progress: {i + 1}/{len(batches)} steps, {now - start:.0f} s", file=sys.stderr, flush=True)
+            next_report = now + args.progress
+
+    timed = batches[warmup:]
+    flops = [mlm_train_step_flops(cfg, b, t) for b, t in header["shapes"][warmup:]]
+    print(
+        json.dumps(
+            {
+                "config": dict(cfg, name=name),
+                "threads": args.threads,
+                "batches": len(batches),
+                "timed": len(timed),
+                "seconds_all": times,
+                "seconds_timed": sum(times),
+                "seconds_per_step_median": statistics.median(times),
+                "losses": losses,
+                "tokens": int(sum(int(m.sum()) for _, m, _ in timed)),
+                "masked_tokens": int(sum(int((l != IGNORE_INDEX).sum()) for _, _, l in timed)),
+                "padded_tokens": sum(b * t for b, t in header["shapes"][warmup:]),
+                "flops": sum(f["flops"] for f in flops),
+                "flops_per_step": [f["flops"] for f in flops],
+                "flops_breakdown": flops[0]["breakdown"],
+                "torch_version": torch.__version__,
+            }
+        ),
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
