@@ -53,15 +53,18 @@ export interface Dataset {
   readonly labelColumn: string;
 }
 
-const EXTENSIONS: Record<string, DatasetFormat> = {
+/** @internal File extensions read as data files, and their formats. */
+export const EXTENSIONS: Record<string, DatasetFormat> = {
   ".csv": "csv",
   ".tsv": "tsv",
   ".jsonl": "jsonl",
   ".ndjson": "jsonl",
   ".json": "jsonl",
 };
-const TEXT_COLUMNS = ["sentence", "text"];
-const PAIR_COLUMNS: [string, string][] = [
+/** @internal The text columns looked for when none is named, in order. */
+export const TEXT_COLUMNS = ["sentence", "text"];
+/** @internal The text-pair columns looked for when none are named, in order. */
+export const PAIR_COLUMNS: [string, string][] = [
   ["sentence1", "sentence2"],
   ["premise", "hypothesis"],
 ];

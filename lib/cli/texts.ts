@@ -4,21 +4,9 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { parse } from "csv-parse/sync";
+import { EXTENSIONS as DATA_EXTENSIONS, PAIR_COLUMNS, TEXT_COLUMNS } from "../data.js";
 import { describe, LtgBertError } from "../errors.js";
 import type { TextInput } from "../tokenizer.js";
-
-const DATA_EXTENSIONS: Record<string, "csv" | "tsv" | "jsonl"> = {
-  ".csv": "csv",
-  ".tsv": "tsv",
-  ".jsonl": "jsonl",
-  ".ndjson": "jsonl",
-  ".json": "jsonl",
-};
-const TEXT_COLUMNS = ["sentence", "text"];
-const PAIR_COLUMNS: [string, string][] = [
-  ["sentence1", "sentence2"],
-  ["premise", "hypothesis"],
-];
 
 export interface TextColumns {
   textColumn?: string;
