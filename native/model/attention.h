@@ -44,7 +44,10 @@ class AttentionImpl : public torch::nn::Module {
   // Column of the projected table (R, 2D) where a head's query or key half starts.
   int64_t PositionColumn(int64_t head, bool key_half) const;
   // Attention probabilities (B, H, T, T) from qk (B, T, 2D) and the projected
-  // table pos (R, 2D): with autograd, or fused for CPU float32 inference.
+  // table pos (R, 2D): through libtorch's autograd (other devices or dtypes,
+  // LTGBERT_DISABLE_ONEDNN=1), or fused for CPU float32 inference; CPU float32
+  // training takes ProbabilitiesFunction in attention.cc, whose forward is
+  // ProbabilitiesForTraining.
   torch::Tensor ProbabilitiesAutograd(const torch::Tensor& qk, const torch::Tensor& pos,
                                       const torch::Tensor& padding_mask) const;
   torch::Tensor ProbabilitiesInference(const torch::Tensor& qk, const torch::Tensor& pos,

@@ -1,8 +1,10 @@
-// Linear layers for CPU float32 inference on oneDNN, when the build has it:
-// its AVX-512/AMX-era matmul kernels run ahead of the BLAS libtorch links,
-// add the bias inside the product, and fuse the GELU and the GeGLU product
-// into the same pass. Everywhere else (training, other devices or dtypes, a
-// build without oneDNN, LTGBERT_DISABLE_ONEDNN=1) the plain libtorch ops run.
+// Linear layers for CPU float32 on oneDNN, when the build has it: its
+// AVX-512/AMX-era matmul kernels run ahead of the BLAS libtorch links. At
+// inference they add the bias inside the product and fuse the GELU and the
+// GeGLU product into the same pass; in training (Apply with autograd on)
+// the forward and both backward products run on it. Everywhere else (other
+// devices or dtypes, a build without oneDNN, LTGBERT_DISABLE_ONEDNN=1) the
+// plain libtorch ops run.
 #pragma once
 
 #include <torch/torch.h>
@@ -46,7 +48,8 @@ struct StridedArray {
 // layouts: the caller then computes it another way.
 bool BatchedMatmul(const StridedArray& a, const StridedArray& b, const StridedArray& out, float alpha);
 
-// A torch::nn::Linear applied to 2-D x with an optional fused epilogue.
+// A torch::nn::Linear applied to 2-D x with an optional fused epilogue; with
+// autograd on, a oneDNN product whose backward is oneDNN's too.
 torch::Tensor Apply(torch::nn::LinearImpl& linear, const torch::Tensor& x, Epilogue epilogue = Epilogue::kNone);
 
 }  // namespace ltgbert::model::fast
