@@ -143,7 +143,11 @@ export function buildProgram(io: CliIo = processIo(), argv: readonly string[] = 
       "labels of a new head (default: the number of labels in the training data)",
       positiveInteger,
     )
-    .addOption(choiceOption("--head <kind>", "head put on a masked LM (default: linear)", ["linear", "mlp"]));
+    .addOption(choiceOption("--head <kind>", "head put on a masked LM (default: linear)", ["linear", "mlp"]))
+    .option(
+      "--random-init",
+      "start from random weights (seeded by --seed) in the model's architecture, with its tokenizer: the baseline a transfer is measured against",
+    );
   tokenizerOption(finetuneCommand);
   threadsOption(finetuneCommand);
   deviceOption(finetuneCommand).option(

@@ -302,6 +302,30 @@ describe("ltgbert finetune", () => {
     expect(args).toMatchObject({ learningRate: 1e-4, warmupSteps: 2, weightDecay: 0.01, totalSteps: 3 });
   });
 
+  it("--random-init starts from the model's architecture and tokenizer with fresh seeded weights", async () => {
+    const out = at("random-init");
+    const args = ["finetune", "--model", mlmDir, "--data", dataDir, "--random-init", "--seed", "3"];
+    // A learning rate of 0 leaves the weights where they started.
+    const { code, stdout, stderr } = await ltgbert([...args, "--out", out, "--max-steps", "1", "--lr", "0", "--json"]);
+    expect(code, stderr).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ transferred: false, randomInit: true, head: "linear", numLabels: 2 });
+
+    const saved = await LtgBertForSequenceClassification.fromPretrained(out);
+    const mlm = await LtgBertForMaskedLM.fromPretrained(mlmDir);
+    const fresh = await LtgBertForSequenceClassification.fromConfig(CONFIG, { numLabels: 2, seed: 3 });
+    expect(saved.tokenizer).not.toBeNull();
+    for (const key of ["embedding.word_embedding.weight", "transformer.layers.1.mlp.mlp.1.weight"]) {
+      const weights = (await saved.stateDict().read(key)).data;
+      expect(weights, key).toEqual((await fresh.stateDict().read(key)).data);
+      expect(weights, key).not.toEqual((await mlm.stateDict().read(key)).data);
+    }
+    for (const model of [saved, mlm, fresh]) model.dispose();
+
+    const text = await ltgbert([...args, "--out", at("random-init-2"), "--max-steps", "1"]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^fine-tuned random weights in \S+tiny-mlm's architecture \(linear head\)/);
+  });
+
   it("refuses a bad command line with one line naming the option or file", async () => {
     const bad = await ltgbert(["finetune", "--data", dataDir, "--out", at("x"), "--epochs", "zero"]);
     expect(bad.code).toBe(2);
@@ -658,9 +682,24 @@ describe('the model "default"', () => {
     else expect(() => resolveModelDir("default")).toThrow(LtgBertError);
     expect(resolveModelDir("./default")).toBe("./default");
 
-    const { code, stderr } = await ltgbert(["info", "default", "--json"]);
-    if (installed) expect(code).toBe(0);
-    else {
+    const { code, stdout, stderr } = await ltgbert(["info", "default", "--json"]);
+    if (installed) {
+      expect(code, stderr).toBe(0);
+      expect(JSON.parse(stdout).architecture).toBe("LtgBertForMaskedLM");
+      // finetune starts from it when --model is not given.
+      const tuned = await ltgbert([
+        "finetune",
+        "--data",
+        dataDir,
+        "--out",
+        at("from-default"),
+        "--max-steps",
+        "2",
+        "--json",
+      ]);
+      expect(tuned.code, tuned.stderr).toBe(0);
+      expect(JSON.parse(tuned.stdout)).toMatchObject({ model: DEFAULT_MODEL_DIR, transferred: true, steps: 2 });
+    } else {
       expect(code).toBe(1);
       expectOneLine(stderr, DEFAULT_MODEL_DIR, "default model is not installed", "LTGBERT_FILE_NOT_FOUND");
       // finetune starts from it when --model is not given.

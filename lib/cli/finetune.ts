@@ -4,13 +4,15 @@
 // after the step in flight with a checkpoint that --resume continues.
 import path from "node:path";
 import { readDataset, type Dataset } from "../data.js";
+import type { LtgBertConfigInput } from "../config.js";
 import { LtgBertError } from "../errors.js";
 import { LtgBertForSequenceClassification } from "../model.js";
 import { Trainer, type EvalMetrics, type MetricName } from "../trainer.js";
 import { fixed, printJson, readOptionsOf, usageError, type CliIo, type ColumnOptions } from "./common.js";
 import { checkOutput, TrainingStop } from "./interrupt.js";
 import { applyThreads, attachTokenizer } from "./load.js";
-import { modelKind, resolveModelDir } from "./model-dir.js";
+import { modelKind, resolveModelDir, type ModelKind } from "./model-dir.js";
+import { Tokenizer } from "../tokenizer.js";
 import { findSplits } from "./splits.js";
 
 export interface FinetuneOptions extends ColumnOptions {
@@ -34,6 +36,7 @@ export interface FinetuneOptions extends ColumnOptions {
   loadBest?: boolean;
   numLabels?: number;
   head?: "linear" | "mlp";
+  randomInit?: boolean;
   tokenizer?: string;
   threads?: number;
   device: string;
@@ -41,14 +44,23 @@ export interface FinetuneOptions extends ColumnOptions {
   json?: boolean;
 }
 
-/** The classifier to train: a masked LM's encoder under a new head, or a classifier as it is. */
+/** How the classifier's weights were come by. */
+type Start = "transferred" | "continued" | "random";
+
+/**
+ * The classifier to train: a masked LM's encoder under a new head, a
+ * classifier as it is, or (`--random-init`) the model's architecture and
+ * tokenizer with fresh weights.
+ */
 async function loadModel(
   dir: string,
   train: Dataset,
   options: FinetuneOptions,
-): Promise<{ model: LtgBertForSequenceClassification; transferred: boolean }> {
-  const { kind } = await modelKind(dir);
+): Promise<{ model: LtgBertForSequenceClassification; start: Start }> {
+  const { kind, config } = await modelKind(dir);
   const loadTokenizer = options.tokenizer === undefined;
+  if (options.randomInit === true)
+    return { model: await randomModel(dir, kind, config, train, options), start: "random" };
   if (kind === "sequence_classification") {
     if (options.head !== undefined)
       throw usageError(`--head: ${dir} is a classifier already; --head applies to a masked LM`);
@@ -60,15 +72,9 @@ async function loadModel(
       model.dispose();
       throw usageError(`--num-labels: ${dir} is a classifier with ${model.numLabels} labels, got ${options.numLabels}`);
     }
-    return { model, transferred: false };
+    return { model, start: "continued" };
   }
-  const numLabels = options.numLabels ?? train.labelNames.length;
-  if (numLabels < 2) {
-    throw new LtgBertError(
-      "LTGBERT_BAD_DATA",
-      `${train.file}: every example has the label ${JSON.stringify(train.labelNames[0])}; a classifier needs at least 2 (say how many with --num-labels)`,
-    );
-  }
+  const numLabels = newHeadLabels(train, options);
   const model = await LtgBertForSequenceClassification.fromPretrained(dir, {
     numLabels,
     strict: false,
@@ -81,7 +87,55 @@ async function loadModel(
     model.dispose();
     throw new LtgBertError("LTGBERT_BAD_CHECKPOINT", `${dir}: none of the checkpoint's tensors fit the model`);
   }
-  return { model, transferred: true };
+  return { model, start: "transferred" };
+}
+
+/** Labels of a new head: --num-labels, else the training data's. */
+function newHeadLabels(train: Dataset, options: FinetuneOptions): number {
+  const numLabels = options.numLabels ?? train.labelNames.length;
+  if (numLabels < 2) {
+    throw new LtgBertError(
+      "LTGBERT_BAD_DATA",
+      `${train.file}: every example has the label ${JSON.stringify(train.labelNames[0])}; a classifier needs at least 2 (say how many with --num-labels)`,
+    );
+  }
+  return numLabels;
+}
+
+/**
+ * The baseline that a transfer is measured against: the same config.json
+ * and tokenizer, every weight initialised afresh from --seed. A classifier's
+ * head kind and label count carry over unless --head or --num-labels say
+ * otherwise.
+ */
+async function randomModel(
+  dir: string,
+  kind: ModelKind,
+  config: Record<string, unknown>,
+  train: Dataset,
+  options: FinetuneOptions,
+): Promise<LtgBertForSequenceClassification> {
+  const classifier = kind === "sequence_classification";
+  const numLabels =
+    classifier && options.numLabels === undefined ? Number(config.num_labels ?? 2) : newHeadLabels(train, options);
+  const head = options.head ?? (classifier ? undefined : "linear");
+  const model = await LtgBertForSequenceClassification.fromConfig(config as LtgBertConfigInput, {
+    numLabels,
+    seed: options.seed,
+    device: options.device,
+    ...(head === undefined ? {} : { config: { classifier_head: head } }),
+  });
+  if (options.tokenizer === undefined) {
+    try {
+      model.tokenizer = await Tokenizer.fromPretrained(dir);
+    } catch (error) {
+      if (!(error instanceof LtgBertError && error.code === "LTGBERT_FILE_NOT_FOUND")) {
+        model.dispose();
+        throw error;
+      }
+    }
+  }
+  return model;
 }
 
 function metricsLine(metrics: EvalMetrics): string {
@@ -99,7 +153,7 @@ export async function finetune(options: FinetuneOptions, io: CliIo): Promise<voi
   const train = await readDataset(splits.train, readOptions);
   const dev = splits.dev === null ? null : await readDataset(splits.dev, readOptions);
 
-  const { model, transferred } = await loadModel(dir, train, options);
+  const { model, start } = await loadModel(dir, train, options);
   const stop = new TrainingStop(io);
   try {
     await attachTokenizer(model, dir, options.tokenizer);
@@ -140,7 +194,8 @@ export async function finetune(options: FinetuneOptions, io: CliIo): Promise<voi
     const head = model.config.classifier_head ?? "linear";
     const summary = {
       model: dir,
-      transferred,
+      transferred: start === "transferred",
+      randomInit: start === "random",
       head,
       numLabels: model.numLabels,
       labels: model.labelNames,
@@ -184,7 +239,12 @@ export async function finetune(options: FinetuneOptions, io: CliIo): Promise<voi
       });
       return;
     }
-    const from = transferred ? `masked LM ${dir} with a new ${head} head` : dir;
+    const from =
+      start === "transferred"
+        ? `masked LM ${dir} with a new ${head} head`
+        : start === "random"
+          ? `random weights in ${dir}'s architecture (${head} head)`
+          : dir;
     io.stdout.write(
       `fine-tuned ${from} on ${train.file} (${train.size} examples): ${result.globalStep} steps, ${fixed(result.epochs, 2)} epochs, train loss ${fixed(result.trainLoss)}\n`,
     );
