@@ -31,7 +31,7 @@
 // sum of B_i * T_i values. pretrain_bench.py reads the same layout; change
 // both together.
 
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -61,12 +61,9 @@ import {
   writeBatchFile,
 } from "./common.mjs";
 
-// WikiText-2's validation split where the project's shared data is, else
-// the two slices of it the repository carries
-const DATA_SHARED = join(ROOT, "..", "shared", "data", "corpus", "wikitext-2-valid.txt");
-const DATA_FIXTURES = ["wikitext-2-valid-1-60.txt", "wikitext-2-valid-61-80.txt"].map((f) =>
-  join(ROOT, "test", "fixtures", "corpus", f),
-);
+// WikiText-2's validation split, which the repository carries in data/corpus
+// (held out from the default model's pretraining)
+const DATA = join(ROOT, "data", "corpus", "wikitext-2-valid.txt");
 const TOKENIZER = join(ROOT, "test", "fixtures", "tokenizers", "ltg-bert-babylm");
 // MaskedLMCorpus's seed (shuffling and masking) and mask share: the CLI's defaults
 const SEED = 42;
@@ -267,7 +264,7 @@ async function main() {
     }
   }
 
-  const files = opts.data ? [opts.data] : existsSync(DATA_SHARED) ? [DATA_SHARED] : DATA_FIXTURES;
+  const files = [opts.data ?? DATA];
   let prep;
   try {
     prep = await prepareBatches(api, files, opts);
