@@ -9,8 +9,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { LtgBertError, LtgBertForSequenceClassification, type OptimizerOptions } from "../lib/index.js";
-import { BABYLM, f32, i64, maxAbsDiff, readExpected, TINY } from "./helpers/fixtures.js";
+import {
+  LtgBertError,
+  LtgBertForMaskedLM,
+  LtgBertForSequenceClassification,
+  type OptimizerOptions,
+} from "../lib/index.js";
+import { BABYLM, f32, i64, maxAbsDiff, PYTHON_WITH_TORCH, readExpected, TINY } from "./helpers/fixtures.js";
 
 const tiny = readExpected(path.join(TINY, "expected.safetensors"));
 const train = JSON.parse(readFileSync(path.join(TINY, "expected.json"), "utf8")).train;
@@ -260,4 +265,32 @@ describe("hand-written training kernels", () => {
       expect(maxAbsDiff(fast.first, plain.first)).toBeLessThan(1e-5);
     });
   }
+});
+
+describe("masked-LM trainStep", () => {
+  // The step runs the vocabulary projection only at the scored positions;
+  // PyTorch's reference computes the logits everywhere and lets
+  // cross_entropy's ignore_index drop the rest. Loss and gradients agree.
+  const dir = path.join(TINY, "seed-mlm");
+  it.skipIf(!PYTHON_WITH_TORCH)("has the loss and gradient norm of the logits at every position", async () => {
+    const rows = [
+      [2, 40, 11, 4, 57, 23, 90, 3, 18, 65, 7, 3],
+      [2, 15, 4, 33, 81, 3, 0, 0, 0, 0, 0, 0],
+    ];
+    const mask = rows.map((r, b) => r.map((_, t) => (b === 1 && t >= 6 ? 0 : 1)));
+    const labels = rows.map((r, b) => r.map((id, t) => ((t * 7 + b) % 4 === 1 && mask[b][t] ? (id * 3) % 97 : -100)));
+    expect(labels.flat().filter((l) => l !== -100).length).toBeGreaterThan(3);
+
+    const model = await LtgBertForMaskedLM.fromPretrained(dir, { config: noDropout });
+    const opt = model.createOptimizer({ learningRate: 0, maxGradNorm: 0 });
+    const r = await model.trainStep({ inputIds: rows, attentionMask: mask, labels }, opt);
+    opt.dispose();
+    model.dispose();
+
+    const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "python", "mlm_loss_grad.py");
+    const batchJson = JSON.stringify({ input_ids: rows, attention_mask: mask, labels });
+    const ref = JSON.parse(execFileSync(PYTHON_WITH_TORCH!, [script, dir, batchJson], { encoding: "utf8" }));
+    expect(relative(r.loss, ref.loss)).toBeLessThan(1e-5);
+    expect(relative(r.gradNorm, ref.grad_norm)).toBeLessThan(1e-5);
+  });
 });

@@ -30,16 +30,20 @@ LtgBertImpl::LtgBertImpl(const Config& c) : config_(c) {
   }
 }
 
-Output LtgBertImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                            const torch::Tensor& labels) {
+torch::Tensor LtgBertImpl::Encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
   auto padding_mask = attention_mask.eq(0).view({B, 1, 1, T});  // true at padding keys
   // Without padding the masking is the identity: skip it.
   if (!padding_mask.any().item<bool>()) padding_mask = torch::Tensor();
 
   auto [words, relative] = embedding(input_ids);
+  return transformer(words, padding_mask, relative);  // (B, T, D)
+}
+
+Output LtgBertImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                            const torch::Tensor& labels) {
   Output out;
-  out.last_hidden_state = transformer(words, padding_mask, relative);  // (B, T, D)
+  out.last_hidden_state = Encode(input_ids, attention_mask);
 
   if (config_.task == Task::kMaskedLM) {
     out.logits = mlm_head(out.last_hidden_state);  // (B, T, vocab)
@@ -49,6 +53,17 @@ Output LtgBertImpl::forward(const torch::Tensor& input_ids, const torch::Tensor&
   }
   if (labels.defined()) out.loss = Loss(out.logits, labels);
   return out;
+}
+
+torch::Tensor LtgBertImpl::TrainingLoss(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                        const torch::Tensor& labels) {
+  if (config_.task != Task::kMaskedLM) return forward(input_ids, attention_mask, labels).loss;
+  auto hidden = Encode(input_ids, attention_mask);
+  auto flat_labels = labels.reshape({-1});
+  auto scored = flat_labels.ne(-100).nonzero().squeeze(1);  // positions the loss looks at
+  auto rows = hidden.reshape({-1, hidden.size(-1)}).index_select(0, scored);
+  // The mean over the scored positions: cross_entropy's with ignore_index over all of them.
+  return F::cross_entropy(mlm_head(rows), flat_labels.index_select(0, scored));
 }
 
 torch::Tensor LtgBertImpl::Loss(const torch::Tensor& logits, const torch::Tensor& labels) const {

@@ -35,6 +35,13 @@ class LtgBertImpl : public torch::nn::Module {
   // (B) or (B, 1) float for regression.
   Output forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, const torch::Tensor& labels = {});
 
+  // The loss alone, as forward(...).loss gives it, for training. The masked
+  // LM runs its head only on the positions that labels score (as LTG-BERT's
+  // own pretraining does): the same loss and gradients without the
+  // vocabulary projection of the other ~85% of the tokens.
+  torch::Tensor TrainingLoss(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                             const torch::Tensor& labels);
+
   // Fills every parameter as the reference initialises it: truncated normal
   // with std sqrt(2 / (5 D)) cut at two std for embeddings and linear
   // weights, zero biases, unit LayerNorm weights, and the feed-forward
@@ -57,6 +64,7 @@ class LtgBertImpl : public torch::nn::Module {
   Dropout head_dropout{nullptr};
 
  private:
+  torch::Tensor Encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
   torch::Tensor Loss(const torch::Tensor& logits, const torch::Tensor& labels) const;
 
   Config config_;

@@ -88,9 +88,10 @@ StepResult TrainStep(model::LtgBertImpl& module, const std::vector<Batch>& batch
     model::ScopedRandomStream stream(&optimizer.dropout_stream());
     const double scale = 1.0 / static_cast<double>(batches.size());
     for (const auto& batch : batches) {
-      auto out = module.forward(batch.input_ids.to(device), batch.attention_mask.to(device), batch.labels.to(device));
-      (out.loss * scale).backward();
-      result.loss += out.loss.item<double>() * scale;
+      auto loss =
+          module.TrainingLoss(batch.input_ids.to(device), batch.attention_mask.to(device), batch.labels.to(device));
+      (loss * scale).backward();
+      result.loss += loss.item<double>() * scale;
     }
   }
   const ClipResult clip = ClipGradNorm(optimizer.params(), optimizer.options().max_grad_norm);
