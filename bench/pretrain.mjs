@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Pretraining benchmark: optimizer steps of this package's masked LM
 // (`model.trainStep` on span-masked batches of raw text: forward with the
-// logits at every position, the cross-entropy of the masked tokens,
+// logits at the masked positions, the cross-entropy of the masked tokens,
 // backward, clipping, AdamW, schedule) against the same steps in PyTorch
 // eager (bench/reference/pretrain_bench.py) on the same batches, same config,
 // same thread count, one command. See bench/README.md for what the figures
@@ -79,13 +79,15 @@ const shown = (file) => (file.startsWith(ROOT) ? relative(ROOT, file) : file);
 
 // Same formula as mlm_train_step_flops in bench/reference/flops.py
 // (cross-checked below): the masked LM's forward (encoder layers, and the
-// head at every position: its dense layer and the projection onto the
-// vocabulary), times 3 for the backward's two products per product.
-function mlmTrainStepFlops(c, B, T) {
-  const N = B * T,
-    D = c.hidden_size,
+// head on the S scored positions only: its dense layer and the projection
+// onto the vocabulary), times 3 for the backward's two products per product.
+/** Positions a batch's labels score (not -100): where the head runs. */
+const scoredCount = (b) => b.labels.data.reduce((n, l) => n + (l === -100 ? 0 : 1), 0);
+
+function mlmTrainStepFlops(c, B, T, S) {
+  const D = c.hidden_size,
     V = c.vocab_size;
-  const head = 2 * N * D * D + 2 * N * D * V;
+  const head = 2 * S * D * D + 2 * S * D * V;
   return 3 * (c.num_hidden_layers * encoderLayerFlops(c, B, T) + head);
 }
 
@@ -277,7 +279,7 @@ async function main() {
   const batchFile = join(dir, "batches.bin");
 
   log(
-    `LTG-BERT masked-LM pretraining steps (forward with logits at every position + masked-token cross-entropy + ` +
+    `LTG-BERT masked-LM pretraining steps (forward with logits at the masked positions + masked-token cross-entropy + ` +
       `backward + clip + AdamW, dropout 0.1), batch ${opts.batchSize} x ${opts.sequenceLength}, ${opts.threads} thread(s)`,
   );
   log(
@@ -298,7 +300,7 @@ async function main() {
       const config = PRESETS[preset];
       const flops = prep.batches
         .slice(opts.warmup)
-        .reduce((sum, b) => sum + mlmTrainStepFlops(config, b.inputIds.shape[0], b.inputIds.shape[1]), 0);
+        .reduce((sum, b) => sum + mlmTrainStepFlops(config, ...b.inputIds.shape, scoredCount(b)), 0);
       const row = { preset, config, flops, node: null, python: null };
       const progress = (side) => (opts.json ? null : (msg) => console.error(`  ${preset} ${side}: ${msg}`));
       const halves = (opts.skipNode ? 0 : 1) + (opts.skipPython ? 0 : 1);
@@ -356,7 +358,9 @@ async function main() {
       if (row.node && row.python) row.ratio = row.python.seconds_timed / row.node.seconds_timed;
       results.push(row);
 
-      log(`\n${preset}: ${(flops / opts.steps / 1e9).toFixed(2)} GFLOP per step (vocabulary projection included)`);
+      log(
+        `\n${preset}: ${(flops / opts.steps / 1e9).toFixed(2)} GFLOP per step (vocabulary projection at the masked positions included)`,
+      );
       log(
         sideTable(
           [

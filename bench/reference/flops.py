@@ -91,30 +91,31 @@ def train_step_flops(config: dict, batch: int, seq: int, num_labels: int = 2) ->
     }
 
 
-def mlm_train_step_flops(config: dict, batch: int, seq: int) -> dict:
+def mlm_train_step_flops(config: dict, batch: int, seq: int, scored: int | None = None) -> dict:
     """Matmul FLOPs of one training step of the masked LM.
 
-    Forward: forward_flops, the encoder layers plus the MLM head at every
-    position: its dense layer 2*N*D*D and the decoder, the projection onto
-    the vocabulary, 2*N*D*V (N = B*T), which the loss needs at every position
-    because the logits are computed for all of them. Backward: twice the
-    forward, as in train_step_flops: every product has both operands
-    requiring a gradient (the decoder's weight is the word embedding, a
-    parameter; its input descends from the parameters), so C = A @ B costs
-    dL/dA and dL/dB of the same size. The vocabulary projection's share is
-    in the breakdown, forward only; the step counts it three times like the
-    rest.
+    Forward: the encoder layers as in forward_flops, plus the MLM head on the
+    `scored` positions only (those the labels score; default: all B*T): its
+    dense layer 2*S*D*D and the projection onto the vocabulary 2*S*D*V.
+    LTG-BERT's pretraining, this package's trainStep and
+    pretrain_bench.py all run the head on the scored positions alone.
+    Backward: twice the forward, as in train_step_flops: every product has
+    both operands requiring a gradient (the decoder's weight is the word
+    embedding, a parameter; its input descends from the parameters), so
+    C = A @ B costs dL/dA and dL/dB of the same size.
     """
     fwd = forward_flops(config, batch, seq)
-    N = batch * seq
-    vocab_projection = 2 * N * config["hidden_size"] * config["vocab_size"]
-    forward = fwd["flops"]
+    S = batch * seq if scored is None else scored
+    D, V = config["hidden_size"], config["vocab_size"]
+    vocab_projection = 2 * S * D * V
+    head = 2 * S * D * D + vocab_projection
+    forward = fwd["breakdown"]["layers_total"] + head
     return {
         "flops": 3 * forward,
         "breakdown": {
             "per_layer_forward": fwd["breakdown"]["per_layer"],
             "encoder_forward": fwd["breakdown"]["layers_total"],
-            "mlm_head_forward": fwd["breakdown"]["mlm_head"],
+            "mlm_head_forward": head,
             "vocab_projection_forward": vocab_projection,
             "forward": forward,
             "backward": 2 * forward,

@@ -17,8 +17,9 @@ arrays back to back, batch after batch, each batch row-major:
                     was chosen for the loss, -100 elsewhere
 
 Each batch is one optimizer step, in the file's order: LtgBertForMaskedLM
-from ltg_bert.py (logits at every position) in train mode, dropout 0.1;
-forward with the cross-entropy of the chosen tokens (ignore_index -100);
+from ltg_bert.py in train mode, dropout 0.1; forward of the encoder, then
+the MLM head on the chosen positions only, as LTG-BERT's own pretraining
+runs it (`masked_lm_loss`), and the cross-entropy of the chosen tokens;
 backward; clip_grad_norm_ to the header's max_grad_norm; torch.optim.AdamW
 with the header's learning rate, betas, eps and weight decay on all
 parameters but biases and LayerNorm parameters (Hugging Face's rule,
@@ -75,6 +76,15 @@ def read_mlm_batches(path: str, torch):
         batches.append(tuple(p[at : at + b * t].view(b, t) for p in parts))  # (B, T) each
         at += b * t
     return header, batches
+
+
+def masked_lm_loss(model, ids, mask, labels):
+    """Cross-entropy of the chosen tokens, the head run on their positions alone."""
+    import torch.nn.functional as F
+
+    hidden = model.encode(ids, mask)
+    chosen = labels != IGNORE_INDEX
+    return F.cross_entropy(model.classifier(hidden[chosen]), labels[chosen])
 
 
 def unique_decay_groups(model, torch, weight_decay: float):
@@ -144,7 +154,7 @@ def main() -> int:
     next_report = start + args.progress
     for i, (ids, mask, labels) in enumerate(batches):
         t0 = time.perf_counter()
-        out = model(ids.long(), mask.long(), labels.long())
+        out = {"loss": masked_lm_loss(model, ids.long(), mask.long(), labels.long())}
         out["loss"].backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
         opt.step()
@@ -162,7 +172,10 @@ def main() -> int:
             next_report = now + args.progress
 
     timed = batches[warmup:]
-    flops = [mlm_train_step_flops(cfg, b, t) for b, t in header["shapes"][warmup:]]
+    flops = [
+        mlm_train_step_flops(cfg, b, t, int((labels != -100).sum()))
+        for (b, t), (_, _, labels) in zip(header["shapes"][warmup:], batches[warmup:])
+    ]
     print(
         json.dumps(
             {
