@@ -144,6 +144,7 @@ export function buildProgram(io: CliIo = processIo(), argv: readonly string[] = 
       positiveInteger,
     )
     .addOption(choiceOption("--head <kind>", "head put on a masked LM (default: linear)", ["linear", "mlp"]))
+    .option("--labels <names>", "comma-separated names of the label ids 0, 1, ... (saved as id2label)")
     .option(
       "--random-init",
       "start from random weights (seeded by --seed) in the model's architecture, with its tokenizer: the baseline a transfer is measured against",

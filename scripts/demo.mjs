@@ -34,5 +34,16 @@ function ltgbert(args) {
 
 rmSync(path.join(root, "demo-output"), { recursive: true, force: true });
 ltgbert(["info", "default"]);
-ltgbert(["finetune", "--model", "default", "--data", path.join("data", "sst2"), "--out", out, ...FINETUNE_OPTIONS]);
+ltgbert([
+  "finetune",
+  "--model",
+  "default",
+  "--data",
+  path.join("data", "sst2"),
+  "--out",
+  out,
+  "--labels",
+  "negative,positive",
+  ...FINETUNE_OPTIONS,
+]);
 ltgbert(["predict", out, ...SENTENCES]);

@@ -326,6 +326,24 @@ describe("ltgbert finetune", () => {
     expect(text.stdout).toMatch(/^fine-tuned random weights in \S+tiny-mlm's architecture \(linear head\)/);
   });
 
+  it("--labels names the label ids of the data, and predict prints the names", async () => {
+    const out = at("named");
+    const args = ["finetune", "--model", mlmDir, "--data", dataDir, "--max-steps", "1"];
+    const { code, stdout, stderr } = await ltgbert([...args, "--out", out, "--labels", "negative, positive", "--json"]);
+    expect(code, stderr).toBe(0);
+    expect(JSON.parse(stdout).labels).toEqual(["negative", "positive"]);
+    expect(JSON.parse(readFileSync(path.join(out, "config.json"), "utf8")).id2label).toEqual({
+      0: "negative",
+      1: "positive",
+    });
+    const predicted = await ltgbert(["predict", out, "a fine film ."]);
+    expect(predicted.stdout).toMatch(/^(negative|positive)\t0\.\d{4}\ta fine film \.\n$/);
+
+    const three = await ltgbert([...args, "--out", at("named-3"), "--labels", "a,b,c"]);
+    expect(three.code).toBe(1);
+    expectOneLine(three.stderr, "--labels", "expected 2 distinct", '"a,b,c"', "LTGBERT_INVALID_ARGUMENT");
+  });
+
   it("refuses a bad command line with one line naming the option or file", async () => {
     const bad = await ltgbert(["finetune", "--data", dataDir, "--out", at("x"), "--epochs", "zero"]);
     expect(bad.code).toBe(2);

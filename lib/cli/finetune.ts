@@ -37,6 +37,7 @@ export interface FinetuneOptions extends ColumnOptions {
   numLabels?: number;
   head?: "linear" | "mlp";
   randomInit?: boolean;
+  labels?: string;
   tokenizer?: string;
   threads?: number;
   device: string;
@@ -138,6 +139,16 @@ async function randomModel(
   return model;
 }
 
+/** --labels: names for the label ids of data whose labels are ids (0, 1, ...). */
+function nameLabels(model: LtgBertForSequenceClassification, train: Dataset, list: string): void {
+  const names = list.split(",").map((name) => name.trim());
+  if (train.labelNames.some((name, i) => name !== String(i)))
+    throw usageError(`--labels: ${train.file} names its labels already (${train.labelNames.join(", ")})`);
+  if (names.length !== model.numLabels || names.some((n) => n === "") || new Set(names).size !== names.length)
+    throw usageError(`--labels: expected ${model.numLabels} distinct comma-separated names, got "${list}"`);
+  model.setLabelNames(names);
+}
+
 function metricsLine(metrics: EvalMetrics): string {
   return `loss ${fixed(metrics.loss)}, accuracy ${fixed(metrics.accuracy)}, macro-F1 ${fixed(metrics.macroF1)}, MCC ${fixed(metrics.mcc)}`;
 }
@@ -156,6 +167,7 @@ export async function finetune(options: FinetuneOptions, io: CliIo): Promise<voi
   const { model, start } = await loadModel(dir, train, options);
   const stop = new TrainingStop(io);
   try {
+    if (options.labels !== undefined) nameLabels(model, train, options.labels);
     await attachTokenizer(model, dir, options.tokenizer);
     const bar = io.stderr.isTTY === true;
     const trainer = new Trainer(model, {
