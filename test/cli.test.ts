@@ -483,6 +483,8 @@ describe("ltgbert pretrain", () => {
     expect(info.stdout).toContain(`perplexity ${result.metrics.perplexity.toFixed(2)}`);
     expect(info.stdout).toContain(`model card    ${result.modelCard}: pretrained`);
     const infoJson = JSON.parse((await ltgbert(["info", pretrainedDir, "--json"])).stdout);
+    expect(infoJson.training.bestCheckpointKept).toBe(true);
+    expect(existsSync(path.join(pretrainedDir, path.basename(infoJson.training.bestCheckpoint)))).toBe(true);
     expect(infoJson.training).toMatchObject({
       task: "masked_lm",
       trainData: [corpus],
@@ -703,7 +705,10 @@ describe('the model "default"', () => {
     const { code, stdout, stderr } = await ltgbert(["info", "default", "--json"]);
     if (installed) {
       expect(code, stderr).toBe(0);
-      expect(JSON.parse(stdout).architecture).toBe("LtgBertForMaskedLM");
+      const info = JSON.parse(stdout);
+      expect(info.architecture).toBe("LtgBertForMaskedLM");
+      // The shipped model comes without its checkpoint directories, and info says so.
+      expect(info.training.bestCheckpointKept).toBe(false);
       // finetune starts from it when --model is not given.
       const tuned = await ltgbert([
         "finetune",

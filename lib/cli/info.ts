@@ -1,5 +1,6 @@
 // `ltgbert info`: what a model directory holds: architecture, config,
 // parameter count, weights, tokenizer, and what it was trained on.
+import { existsSync } from "node:fs";
 import { access, readFile } from "node:fs/promises";
 import path from "node:path";
 import { LtgBertError } from "../errors.js";
@@ -70,7 +71,7 @@ async function tokenizerInfo(dir: string): Promise<Json | null> {
 }
 
 /** What a Trainer run left: its arguments and where it ended. */
-function trainingInfo(args: Json | null, state: Json | null): Json | null {
+function trainingInfo(dir: string, args: Json | null, state: Json | null): Json | null {
   if (args === null && state === null) return null;
   const history = Array.isArray(state?.log_history) ? (state.log_history as Json[]) : [];
   const lastEval = [...history].reverse().find((e) => typeof e.eval_loss === "number") ?? null;
@@ -97,6 +98,11 @@ function trainingInfo(args: Json | null, state: Json | null): Json | null {
     metricForBestModel: state?.metric_for_best_model ?? null,
     bestMetric: state?.best_metric ?? null,
     bestCheckpoint: state?.best_model_checkpoint ?? null,
+    // Checkpoints are often deleted once a run is done: say whether this one is still beside the model.
+    bestCheckpointKept:
+      typeof state?.best_model_checkpoint === "string"
+        ? existsSync(path.join(dir, path.basename(state.best_model_checkpoint)))
+        : null,
     lastEval:
       lastEval === null
         ? null
@@ -141,6 +147,7 @@ export async function info(modelName: string, options: InfoOptions, io: CliIo): 
   const labels = classifier ? model.labelNames : null;
   const tokenizer = await tokenizerInfo(dir);
   const training = trainingInfo(
+    dir,
     await readJsonObject(path.join(dir, TRAINING_ARGS_FILE)),
     await readJsonObject(path.join(dir, TRAINER_STATE_FILE)),
   );
@@ -242,7 +249,10 @@ export async function info(modelName: string, options: InfoOptions, io: CliIo): 
       }
     }
     if (typeof t.bestMetric === "number")
-      line("best", `${t.metricForBestModel} ${fixed(t.bestMetric)} (${t.bestCheckpoint ?? "?"})`);
+      line(
+        "best",
+        `${t.metricForBestModel} ${fixed(t.bestMetric)} (${t.bestCheckpoint ?? "?"}${t.bestCheckpointKept === false ? ", not kept" : ""})`,
+      );
   }
   if (title !== null) line("model card", `${cardFile}: ${title}`);
 }
