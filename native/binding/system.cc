@@ -76,11 +76,14 @@ Napi::Value ReleaseCachedMemory(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// LTGBERT_CPU_CACHE_MB bounds the CPU tensor cache (default 1024; 0: off).
+// LTGBERT_CPU_CACHE_MB bounds the CPU tensor cache (0: off). Without it the
+// bound is 1024 MiB or the most the process has had in use at once, if
+// more: a training step's activations come back every step.
 void InstallAllocator() {
   size_t megabytes = 1024;
-  if (const char* value = std::getenv("LTGBERT_CPU_CACHE_MB")) megabytes = std::strtoull(value, nullptr, 10);
-  InstallCachingCpuAllocator(megabytes << 20);
+  const char* value = std::getenv("LTGBERT_CPU_CACHE_MB");
+  if (value != nullptr) megabytes = std::strtoull(value, nullptr, 10);
+  InstallCachingCpuAllocator(megabytes << 20, /*grow_to_peak=*/value == nullptr);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -34,7 +35,7 @@ void* AllocateBlock(size_t size) {
 
 class CachingCpuAllocator final : public c10::Allocator {
  public:
-  explicit CachingCpuAllocator(size_t max_cached) : max_cached_(max_cached) {}
+  CachingCpuAllocator(size_t max_cached, bool grow_to_peak) : max_cached_(max_cached), grow_to_peak_(grow_to_peak) {}
 
   // libtorch 2.3 made allocate() non-const and added copy_data().
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
@@ -57,9 +58,10 @@ class CachingCpuAllocator final : public c10::Allocator {
       // Reuse a block of this size, or one at most a quarter larger.
       auto it = free_.lower_bound(size);
       if (it != free_.end() && it->first <= size + size / 4) {
-        void* ptr = it->second;
+        void* ptr = it->second.ptr;
         cached_ -= it->first;
         live_[ptr] = it->first;
+        Grew(it->first);
         free_.erase(it);
         return ptr;
       }
@@ -73,6 +75,7 @@ class CachingCpuAllocator final : public c10::Allocator {
     if (size >= kMinCachedBytes) {
       std::lock_guard<std::mutex> lock(mutex_);
       live_[ptr] = size;
+      Grew(size);
     }
     return ptr;
   }
@@ -85,15 +88,21 @@ class CachingCpuAllocator final : public c10::Allocator {
       if (it != live_.end()) {
         const size_t size = it->second;
         live_.erase(it);
-        if (size <= max_cached_) {
-          free_.emplace(size, ptr);
+        live_bytes_ -= size;
+        const size_t bound = grow_to_peak_ ? std::max(max_cached_, peak_live_bytes_) : max_cached_;
+        if (size <= bound) {
+          free_.emplace(size, FreeBlock{ptr, ++releases_});
           cached_ += size;
-          // Over the bound: drop the largest blocks first.
-          while (cached_ > max_cached_ && !free_.empty()) {
-            auto largest = std::prev(free_.end());
-            cached_ -= largest->first;
-            std::free(largest->second);
-            free_.erase(largest);
+          // Over the bound: drop the blocks freed longest ago first (a
+          // working set that repeats keeps its blocks; one-off sizes go).
+          while (cached_ > bound && !free_.empty()) {
+            auto oldest = free_.begin();
+            for (auto e = free_.begin(); e != free_.end(); ++e) {
+              if (e->second.released < oldest->second.released) oldest = e;
+            }
+            cached_ -= oldest->first;
+            std::free(oldest->second.ptr);
+            free_.erase(oldest);
           }
           return;
         }
@@ -104,7 +113,7 @@ class CachingCpuAllocator final : public c10::Allocator {
 
   void ReleaseAll() {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& [size, ptr] : free_) std::free(ptr);
+    for (auto& [size, block] : free_) std::free(block.ptr);
     free_.clear();
     cached_ = 0;
   }
@@ -117,9 +126,27 @@ class CachingCpuAllocator final : public c10::Allocator {
   static void Free(void* ptr);
 
  private:
+  // Called with the lock held when a block goes into use.
+  void Grew(size_t size) {
+    live_bytes_ += size;
+    peak_live_bytes_ = std::max(peak_live_bytes_, live_bytes_);
+  }
+
   const size_t max_cached_;
+  // Whether the bound rises to the most bytes ever in use at once: a
+  // training step frees and reallocates its whole working set each step,
+  // and keeping that much cached never takes the process past a footprint
+  // it has already had.
+  const bool grow_to_peak_;
+  size_t live_bytes_ = 0;
+  size_t peak_live_bytes_ = 0;
   std::mutex mutex_;
-  std::multimap<size_t, void*> free_;       // size -> block
+  struct FreeBlock {
+    void* ptr;
+    uint64_t released;  // when it was freed, in releases_
+  };
+  std::multimap<size_t, FreeBlock> free_;  // size -> block
+  uint64_t releases_ = 0;
   std::unordered_map<void*, size_t> live_;  // large blocks in use
   size_t cached_ = 0;
 };
@@ -130,10 +157,10 @@ void CachingCpuAllocator::Free(void* ptr) { g_allocator->Release(ptr); }
 
 }  // namespace
 
-void InstallCachingCpuAllocator(size_t max_cached_bytes) {
+void InstallCachingCpuAllocator(size_t max_cached_bytes, bool grow_to_peak) {
   if (max_cached_bytes == 0 || g_allocator != nullptr) return;
   // Never destroyed: tensors may be freed during process exit.
-  g_allocator = new CachingCpuAllocator(max_cached_bytes);
+  g_allocator = new CachingCpuAllocator(max_cached_bytes, grow_to_peak);
   c10::SetCPUAllocator(g_allocator, /*priority=*/10);
 }
 

@@ -11,8 +11,10 @@
 namespace ltgbert {
 
 // Makes the caching allocator libtorch's CPU allocator. `max_cached_bytes`
-// bounds what freed blocks it keeps (0 leaves libtorch's own allocator).
-void InstallCachingCpuAllocator(size_t max_cached_bytes);
+// bounds what freed blocks it keeps (0 leaves libtorch's own allocator);
+// with `grow_to_peak` the bound rises to the most bytes of large blocks the
+// process has had in use at once.
+void InstallCachingCpuAllocator(size_t max_cached_bytes, bool grow_to_peak);
 
 // Bytes held in freed blocks now.
 size_t CachedCpuBytes();

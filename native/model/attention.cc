@@ -1,6 +1,7 @@
 #include "model/attention.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 
 #include <cmath>
 #include <limits>
@@ -150,54 +151,105 @@ class ProbabilitiesFunction : public torch::autograd::Function<ProbabilitiesFunc
     float* d_qk_data = d_qk.data_ptr<float>();
     float* c2p_data = c2p_grad.data_ptr<float>();
     float* p2c_data = p2c_grad.data_ptr<float>();
-    at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
-      std::vector<float> dscores(T * T);
-      for (int64_t i = begin; i < end; ++i) {
-        const int64_t b = i / H, h = i % H;
-        const float* p = probs_data + i * T * T;
-        const float* g = grad_data + i * T * T;
-        float* s = dscores.data();
-        for (int64_t q = 0; q < T; ++q) {  // softmax: ds = p * (g - sum(p * g))
-          float dot = 0.f;
-          for (int64_t k = 0; k < T; ++k) dot += p[q * T + k] * g[q * T + k];
-          for (int64_t k = 0; k < T; ++k) s[q * T + k] = p[q * T + k] * (g[q * T + k] - dot);
-        }
-        float* c2p = c2p_data + (h * BT + b * T) * R;  // (T, R), row stride R
-        float* p2c = p2c_data + h * R * BT + b * T;    // (R, T), row stride BT
-        for (int64_t q = 0; q < T; ++q) {
-          for (int64_t k = 0; k < T; ++k) {
-            const int32_t r = idx[q * T + k];
-            c2p[q * R + r] += s[q * T + k];
-            p2c[r * BT + k] += s[q * T + k];
+
+    // The softmax's gradient per (batch, head), kept whole for the batched
+    // content products below, and scattered onto the position-table rows.
+    auto d_scores = torch::empty({B, H, T, T}, qk.options());
+    float* ds_data = d_scores.data_ptr<float>();
+    {
+      RECORD_FUNCTION("ltgbert::probs_backward_scores", std::vector<c10::IValue>());
+      at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          const int64_t b = i / H, h = i % H;
+          const float* p = probs_data + i * T * T;
+          const float* g = grad_data + i * T * T;
+          float* s = ds_data + i * T * T;
+          for (int64_t q = 0; q < T; ++q) {  // softmax: ds = p * (g - sum(p * g))
+            float dot = 0.f;
+            for (int64_t k = 0; k < T; ++k) dot += p[q * T + k] * g[q * T + k];
+            for (int64_t k = 0; k < T; ++k) s[q * T + k] = p[q * T + k] * (g[q * T + k] - dot);
+          }
+          float* c2p = c2p_data + (h * BT + b * T) * R;  // (T, R), row stride R
+          float* p2c = p2c_data + h * R * BT + b * T;    // (R, T), row stride BT
+          for (int64_t q = 0; q < T; ++q) {
+            for (int64_t k = 0; k < T; ++k) {
+              const int32_t r = idx[q * T + k];
+              c2p[q * R + r] += s[q * T + k];
+              p2c[r * BT + k] += s[q * T + k];
+            }
           }
         }
-        const float* query = qk_data + b * T * 2 * D + h * d;  // (T, d), row stride 2D
-        const float* key = query + D;
-        float* d_query = d_qk_data + b * T * 2 * D + h * d;
-        float* d_key = d_query + D;
-        RowMajorGemm(T, d, T, scale, s, T, false, key, 2 * D, false, d_query, 2 * D);  // ds . k
-        RowMajorGemm(T, d, T, scale, s, T, true, query, 2 * D, false, d_key, 2 * D);   // ds^T . q
-      }
-    });
-    // The position terms, per head over all tokens, one head per thread.
+      });
+    }
+    RECORD_FUNCTION("ltgbert::probs_backward_products", std::vector<c10::IValue>());
+    // The content products, d_query = ds . key and d_key = ds^T . query
+    // (times the scale), batched over (batch, head) on oneDNN, or per
+    // (batch, head) on BLAS.
+    const int64_t row = 2 * D;  // row stride of qk and d_qk
+    const bool batched = fast::BatchedMatmul({ds_data, {B, H, T, T}, {H * T * T, T * T, T, 1}},
+                                             {qk_data + D, {B, H, T, d}, {T * row, d, row, 1}},
+                                             {d_qk_data, {B, H, T, d}, {T * row, d, row, 1}}, scale) &&
+                         fast::BatchedMatmul({ds_data, {B, H, T, T}, {H * T * T, T * T, 1, T}},
+                                             {qk_data, {B, H, T, d}, {T * row, d, row, 1}},
+                                             {d_qk_data + D, {B, H, T, d}, {T * row, d, row, 1}}, scale);
+    if (!batched) {
+      at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          const int64_t b = i / H, h = i % H;
+          const float* s = ds_data + i * T * T;
+          const float* query = qk_data + b * T * row + h * d;  // (T, d), row stride 2D
+          const float* key = query + D;
+          float* d_query = d_qk_data + b * T * row + h * d;
+          float* d_key = d_query + D;
+          RowMajorGemm(T, d, T, scale, s, T, false, key, row, false, d_query, row);  // ds . k
+          RowMajorGemm(T, d, T, scale, s, T, true, query, row, false, d_key, row);   // ds^T . q
+        }
+      });
+    }
+    // The position terms per head over all tokens: batched over the heads
+    // on oneDNN, or one head per thread on BLAS. d_query += c2p_grad .
+    // key_pos and d_key += p2c_grad^T . query_pos; the table's gradient is
+    // c2p_grad^T . query (key half) and p2c_grad . key (query half).
     auto d_pos = torch::zeros_like(pos);
     const float* pos_data = pos.data_ptr<float>();
     float* d_pos_data = d_pos.data_ptr<float>();
-    at::parallel_for(0, H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
-      for (int64_t h = begin; h < end; ++h) {
-        const float* query = qk_data + h * d;  // (BT, d), row stride 2D
-        const float* key = query + D;
-        float* d_query = d_qk_data + h * d;
-        float* d_key = d_query + D;
-        const int64_t query_column = query_column0 + h * head_step, key_column = key_column0 + h * head_step;
-        const float* c2p = c2p_data + h * BT * R;  // (BT, R)
-        const float* p2c = p2c_data + h * R * BT;  // (R, BT)
-        RowMajorGemm(BT, d, R, scale, c2p, R, false, pos_data + key_column, 2 * D, false, d_query, 2 * D, 1.0f);
-        RowMajorGemm(BT, d, R, scale, p2c, BT, true, pos_data + query_column, 2 * D, false, d_key, 2 * D, 1.0f);
-        RowMajorGemm(R, d, BT, scale, c2p, R, true, query, 2 * D, false, d_pos_data + key_column, 2 * D);
-        RowMajorGemm(R, d, BT, scale, p2c, BT, false, key, 2 * D, false, d_pos_data + query_column, 2 * D);
-      }
-    });
+    const int64_t table_row = 2 * D;
+    // Each product falls back on its own, so none is applied twice.
+    auto per_head = [&](auto&& product) {
+      at::parallel_for(0, H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+        for (int64_t h = begin; h < end; ++h) {
+          product(h, qk_data + h * d, d_qk_data + h * d, c2p_data + h * BT * R, p2c_data + h * R * BT,
+                  query_column0 + h * head_step, key_column0 + h * head_step);
+        }
+      });
+    };
+    // query, d_query: (BT, d), row stride 2D (key, d_key D further); c2p (BT, R); p2c (R, BT).
+    if (!fast::BatchedMatmul({c2p_data, {H, BT, R}, {BT * R, R, 1}},
+                             {pos_data + key_column0, {H, R, d}, {head_step, table_row, 1}},
+                             {d_qk_data, {H, BT, d}, {d, row, 1}}, scale, /*accumulate=*/true)) {
+      per_head([&](int64_t, const float*, float* d_query, const float* c2p, const float*, int64_t, int64_t key_col) {
+        RowMajorGemm(BT, d, R, scale, c2p, R, false, pos_data + key_col, table_row, false, d_query, row, 1.0f);
+      });
+    }
+    if (!fast::BatchedMatmul({p2c_data, {H, BT, R}, {R * BT, 1, BT}},
+                             {pos_data + query_column0, {H, R, d}, {head_step, table_row, 1}},
+                             {d_qk_data + D, {H, BT, d}, {d, row, 1}}, scale, /*accumulate=*/true)) {
+      per_head([&](int64_t, const float*, float* d_query, const float*, const float* p2c, int64_t query_col, int64_t) {
+        RowMajorGemm(BT, d, R, scale, p2c, BT, true, pos_data + query_col, table_row, false, d_query + D, row, 1.0f);
+      });
+    }
+    if (!fast::BatchedMatmul({c2p_data, {H, R, BT}, {BT * R, 1, R}}, {qk_data, {H, BT, d}, {d, row, 1}},
+                             {d_pos_data + key_column0, {H, R, d}, {head_step, table_row, 1}}, scale)) {
+      per_head([&](int64_t, const float* query, float*, const float* c2p, const float*, int64_t, int64_t key_col) {
+        RowMajorGemm(R, d, BT, scale, c2p, R, true, query, row, false, d_pos_data + key_col, table_row);
+      });
+    }
+    if (!fast::BatchedMatmul({p2c_data, {H, R, BT}, {R * BT, BT, 1}}, {qk_data + D, {H, BT, d}, {d, row, 1}},
+                             {d_pos_data + query_column0, {H, R, d}, {head_step, table_row, 1}}, scale)) {
+      per_head([&](int64_t, const float* query, float*, const float*, const float* p2c, int64_t query_col, int64_t) {
+        RowMajorGemm(R, d, BT, scale, p2c, BT, false, query + D, row, false, d_pos_data + query_col, table_row);
+      });
+    }
     return {d_qk,
             d_pos,
             torch::Tensor(),
@@ -218,6 +270,7 @@ class ContextFunction : public torch::autograd::Function<ContextFunction> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& probs,
                                const torch::Tensor& value, int64_t heads) {
+    RECORD_FUNCTION("ltgbert::attention_context", std::vector<c10::IValue>());
     auto p = probs.contiguous(), v = value.contiguous();
     ctx->save_for_backward({p, v});
     ctx->saved_data["heads"] = heads;
@@ -226,6 +279,10 @@ class ContextFunction : public torch::autograd::Function<ContextFunction> {
     const float* p_data = p.data_ptr<float>();
     const float* v_data = v.data_ptr<float>();
     float* c_data = context.data_ptr<float>();
+    if (fast::BatchedMatmul({p_data, {B, H, T, T}, {H * T * T, T * T, T, 1}}, {v_data, {B, H, T, d}, {T * D, d, D, 1}},
+                            {c_data, {B, H, T, d}, {T * D, d, D, 1}}, 1.f)) {
+      return context;
+    }
     at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         const int64_t b = i / H, h = i % H;
@@ -250,6 +307,14 @@ class ContextFunction : public torch::autograd::Function<ContextFunction> {
     const float* g_data = grad.data_ptr<float>();
     float* dp_data = d_probs.data_ptr<float>();
     float* dv_data = d_value.data_ptr<float>();
+    // d_probs = grad . value^T and d_value = probs^T . grad per (batch,
+    // head): batched on oneDNN, or per (batch, head) on BLAS.
+    if (fast::BatchedMatmul({g_data, {B, H, T, d}, {T * D, d, D, 1}}, {v_data, {B, H, d, T}, {T * D, d, 1, D}},
+                            {dp_data, {B, H, T, T}, {H * T * T, T * T, T, 1}}, 1.f) &&
+        fast::BatchedMatmul({p_data, {B, H, T, T}, {H * T * T, T * T, 1, T}}, {g_data, {B, H, T, d}, {T * D, d, D, 1}},
+                            {dv_data, {B, H, T, d}, {T * D, d, D, 1}}, 1.f)) {
+      return {d_probs, d_value, torch::Tensor()};
+    }
     at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         const int64_t b = i / H, h = i % H;
@@ -266,6 +331,7 @@ class ContextFunction : public torch::autograd::Function<ContextFunction> {
 
 torch::Tensor AttentionImpl::ProbabilitiesForTraining(const torch::Tensor& qk, const torch::Tensor& pos,
                                                       const torch::Tensor& padding_mask) const {
+  RECORD_FUNCTION("ltgbert::attention_probs", std::vector<c10::IValue>());
   return ProbabilitiesInference(qk.contiguous(), pos.contiguous(), padding_mask);
 }
 

@@ -1,5 +1,7 @@
 #include "model/fast_linear.h"
 
+#include <ATen/record_function.h>
+
 #include <cstdlib>
 #include <string>
 #include <unordered_map>
@@ -78,7 +80,8 @@ bool Usable(const torch::Tensor& x) {
 #endif
 }
 
-bool BatchedMatmul(const StridedArray& a, const StridedArray& b, const StridedArray& out, float alpha) {
+bool BatchedMatmul(const StridedArray& a, const StridedArray& b, const StridedArray& out, float alpha,
+                   bool accumulate) {
 #ifdef LTGBERT_WITH_DNNL
   if (DisabledByEnvironment()) return false;
   auto desc = [](const StridedArray& x) {
@@ -86,6 +89,7 @@ bool BatchedMatmul(const StridedArray& a, const StridedArray& b, const StridedAr
   };
   dnnl::post_ops ops;
   if (alpha != 1.f) AppendEltwise(ops, dnnl::algorithm::eltwise_linear, alpha);
+  if (accumulate) ops.append_sum(1.f);
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);
   dnnl::matmul::primitive_desc pd;
@@ -105,7 +109,7 @@ bool BatchedMatmul(const StridedArray& a, const StridedArray& b, const StridedAr
   stream.wait();
   return true;
 #else
-  (void)a, (void)b, (void)out, (void)alpha;
+  (void)a, (void)b, (void)out, (void)alpha, (void)accumulate;
   return false;
 #endif
 }
@@ -123,6 +127,7 @@ torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, int64_
                      const torch::Tensor& bias, Epilogue epilogue, const torch::Tensor& multiplier) {
   if (!Usable(x)) return Fallback(x, weight, row_begin, row_count, bias, epilogue, multiplier);
 #ifdef LTGBERT_WITH_DNNL
+  RECORD_FUNCTION("ltgbert::linear", std::vector<c10::IValue>());
   auto input = x.contiguous();
   auto w = weight.contiguous();
   const int64_t M = input.size(0), K = input.size(1), N = row_count;
@@ -186,6 +191,7 @@ bool Product(const torch::Tensor& a, const torch::Tensor& b, torch::Tensor& out)
 // the column sums of dy.
 torch::autograd::tensor_list LinearBackward(torch::autograd::AutogradContext* ctx, const torch::Tensor& grad,
                                             bool has_bias) {
+  RECORD_FUNCTION("ltgbert::linear_backward", std::vector<c10::IValue>());
   auto saved = ctx->get_saved_variables();
   const torch::Tensor& x = saved[0];
   const torch::Tensor& weight = saved[1];

@@ -42,11 +42,12 @@ struct StridedArray {
   std::vector<int64_t> strides;
 };
 
-// out = alpha * a @ b over leading batch dimensions, every operand read or
+// out = alpha * a @ b (+ out, when accumulating) over leading batch dimensions, every operand read or
 // written in place through its strides, on oneDNN. Returns false, doing
 // nothing, where oneDNN is not built in or has no optimised kernel for these
 // layouts: the caller then computes it another way.
-bool BatchedMatmul(const StridedArray& a, const StridedArray& b, const StridedArray& out, float alpha);
+bool BatchedMatmul(const StridedArray& a, const StridedArray& b, const StridedArray& out, float alpha,
+                   bool accumulate = false);
 
 // A torch::nn::Linear applied to 2-D x with an optional fused epilogue; with
 // autograd on, a oneDNN product whose backward is oneDNN's too.

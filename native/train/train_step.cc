@@ -1,7 +1,11 @@
 #include "train/train_step.h"
 
 #include <ATen/Context.h>
+#include <ATen/record_function.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
+#include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -50,6 +54,19 @@ class TrainMode {
   torch::nn::Module& module_;
 };
 
+// LTGBERT_PROFILE_TRACE=<file> writes the process's Nth trainStep
+// (LTGBERT_PROFILE_STEP, default 3) as a Chrome trace of libtorch's
+// profiler: every op and autograd node with its time, for benchmark work.
+std::unique_ptr<torch::autograd::profiler::RecordProfile> MaybeProfile() {
+  static const char* file = std::getenv("LTGBERT_PROFILE_TRACE");
+  if (file == nullptr || *file == '\0') return nullptr;
+  static const char* which = std::getenv("LTGBERT_PROFILE_STEP");
+  static const long target = which != nullptr ? std::strtol(which, nullptr, 10) : 3;
+  static long count = 0;
+  if (++count != target) return nullptr;
+  return std::make_unique<torch::autograd::profiler::RecordProfile>(std::string(file));
+}
+
 }  // namespace
 
 std::vector<Parameter> TrainableParameters(model::LtgBertImpl& module) {
@@ -78,6 +95,7 @@ torch::Tensor SeededRngState(const torch::Device& device, uint64_t seed) {
 StepResult TrainStep(model::LtgBertImpl& module, const std::vector<Batch>& batches, AdamW& optimizer,
                      const torch::Device& device) {
   if (batches.empty()) Fail(ErrorCode::kInvalidArgument, "trainStep: expected at least one batch");
+  auto profile = MaybeProfile();
   for (const auto& p : optimizer.params()) p.value.mutable_grad() = torch::Tensor();
 
   StepResult result;
@@ -94,6 +112,7 @@ StepResult TrainStep(model::LtgBertImpl& module, const std::vector<Batch>& batch
       result.loss += loss.item<double>() * scale;
     }
   }
+  RECORD_FUNCTION("ltgbert::clip_and_adamw", std::vector<c10::IValue>());
   const ClipResult clip = ClipGradNorm(optimizer.params(), optimizer.options().max_grad_norm);
   result.grad_norm = clip.norm;
   result.learning_rate = optimizer.Step(clip.coefficient);
