@@ -10,6 +10,7 @@
 #include "binding/state_dict_wrap.h"
 #include "binding/task.h"
 #include "common/error.h"
+#include "common/profile.h"
 #include "io/checkpoint.h"
 #include "io/state_dict.h"
 
@@ -248,6 +249,7 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
           std::lock_guard<std::mutex> lock(state->mutex);
           auto& module = state->module;
           CheckInputs(module->config(), ids, mask, labels);
+          auto profile = MaybeProfile();
           torch::InferenceMode inference;
           auto result = module->forward(ids.to(state->device), mask.to(state->device),
                                         labels.defined() ? labels.to(state->device) : labels);

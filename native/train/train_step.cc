@@ -2,7 +2,6 @@
 
 #include <ATen/Context.h>
 #include <ATen/record_function.h>
-#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <cstdlib>
 #include <memory>
@@ -10,6 +9,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/profile.h"
 
 namespace ltgbert::train {
 namespace {
@@ -53,19 +53,6 @@ class TrainMode {
  private:
   torch::nn::Module& module_;
 };
-
-// LTGBERT_PROFILE_TRACE=<file> writes the process's Nth trainStep
-// (LTGBERT_PROFILE_STEP, default 3) as a Chrome trace of libtorch's
-// profiler: every op and autograd node with its time, for benchmark work.
-std::unique_ptr<torch::autograd::profiler::RecordProfile> MaybeProfile() {
-  static const char* file = std::getenv("LTGBERT_PROFILE_TRACE");
-  if (file == nullptr || *file == '\0') return nullptr;
-  static const char* which = std::getenv("LTGBERT_PROFILE_STEP");
-  static const long target = which != nullptr ? std::strtol(which, nullptr, 10) : 3;
-  static long count = 0;
-  if (++count != target) return nullptr;
-  return std::make_unique<torch::autograd::profiler::RecordProfile>(std::string(file));
-}
 
 }  // namespace
 
