@@ -98,7 +98,7 @@ torch::Tensor StreamDropout(const torch::Tensor& x, double p, RandomStream& stre
   draw.scale = static_cast<float>(1.0 / (1.0 - p));
   if (!x.requires_grad()) return ApplyMask(x, draw);
   return DropoutFunction::apply(x, static_cast<int64_t>(draw.key), static_cast<int64_t>(draw.base),
-                                static_cast<int64_t>(draw.threshold), 1.0 / (1.0 - p));
+                                static_cast<int64_t>(draw.threshold), static_cast<double>(draw.scale));
 }
 
 }  // namespace

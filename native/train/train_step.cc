@@ -3,8 +3,6 @@
 #include <ATen/Context.h>
 #include <ATen/record_function.h>
 
-#include <cstdlib>
-#include <memory>
 #include <mutex>
 #include <string>
 
