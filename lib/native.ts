@@ -115,6 +115,22 @@ export interface NativeSystemInfo {
   cudaDeviceCount: number;
   parallelInfo: string;
   config: string;
+  cpuCache: CpuCacheStats;
+}
+
+/** The CPU tensor cache's levels and counters, for blocks of 256 KiB and more. */
+export interface CpuCacheStats {
+  /** Bytes in freed blocks kept for reuse. */
+  cachedBytes: number;
+  /** Bytes in blocks in use (tensors alive, in native code or held by JS). */
+  liveBytes: number;
+  peakLiveBytes: number;
+  /** Blocks taken from the system since the process started: their pages fault in fresh. */
+  freshBlocks: number;
+  freshBytes: number;
+  /** Blocks handed out again from the cache. */
+  reusedBlocks: number;
+  reusedBytes: number;
 }
 
 interface Addon {

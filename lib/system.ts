@@ -1,7 +1,9 @@
 // Process-wide settings and facts: threads, the libtorch in use.
 import os from "node:os";
 import { invalidArgument } from "./errors.js";
-import { addon, callNative, type NativeTensorEntry } from "./native.js";
+import { addon, callNative, type CpuCacheStats, type NativeTensorEntry } from "./native.js";
+
+export type { CpuCacheStats };
 
 /**
  * Sets the number of threads libtorch uses inside one operation (matrix
@@ -25,6 +27,8 @@ export function systemInfo(): {
   cudaAvailable: boolean;
   cudaDeviceCount: number;
   threads: number;
+  /** What the CPU tensor cache holds and has done (see `LTGBERT_CPU_CACHE_MB` in the README). */
+  cpuCache: CpuCacheStats;
 } {
   const info = addon.systemInfo();
   return {
@@ -33,6 +37,7 @@ export function systemInfo(): {
     cudaAvailable: info.cudaAvailable,
     cudaDeviceCount: info.cudaDeviceCount,
     threads: addon.getNumThreads(),
+    cpuCache: { ...info.cpuCache },
   };
 }
 

@@ -43,6 +43,16 @@ Napi::Value SystemInfo(const Napi::CallbackInfo& info) {
     out.Set("parallelInfo", at::get_parallel_info());
     out.Set("oneDnn", model::fast::OneDnnVersion());
     out.Set("cachedCpuBytes", static_cast<double>(CachedCpuBytes()));
+    const CpuCacheStats cache = GetCpuCacheStats();
+    auto cpu_cache = Napi::Object::New(env);
+    cpu_cache.Set("cachedBytes", static_cast<double>(cache.cached_bytes));
+    cpu_cache.Set("liveBytes", static_cast<double>(cache.live_bytes));
+    cpu_cache.Set("peakLiveBytes", static_cast<double>(cache.peak_live_bytes));
+    cpu_cache.Set("freshBlocks", static_cast<double>(cache.fresh_blocks));
+    cpu_cache.Set("freshBytes", static_cast<double>(cache.fresh_bytes));
+    cpu_cache.Set("reusedBlocks", static_cast<double>(cache.reused_blocks));
+    cpu_cache.Set("reusedBytes", static_cast<double>(cache.reused_bytes));
+    out.Set("cpuCache", cpu_cache);
     out.Set("config", at::show_config());
     return out;
   });

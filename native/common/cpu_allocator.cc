@@ -62,6 +62,8 @@ class CachingCpuAllocator final : public c10::Allocator {
         cached_ -= it->first;
         live_[ptr] = it->first;
         Grew(it->first);
+        ++stats_.reused_blocks;
+        stats_.reused_bytes += it->first;
         free_.erase(it);
         return ptr;
       }
@@ -76,6 +78,8 @@ class CachingCpuAllocator final : public c10::Allocator {
       std::lock_guard<std::mutex> lock(mutex_);
       live_[ptr] = size;
       Grew(size);
+      ++stats_.fresh_blocks;
+      stats_.fresh_bytes += size;
     }
     return ptr;
   }
@@ -123,6 +127,15 @@ class CachingCpuAllocator final : public c10::Allocator {
     return cached_;
   }
 
+  CpuCacheStats stats() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    CpuCacheStats out = stats_;
+    out.cached_bytes = cached_;
+    out.live_bytes = live_bytes_;
+    out.peak_live_bytes = peak_live_bytes_;
+    return out;
+  }
+
   static void Free(void* ptr);
 
  private:
@@ -149,6 +162,7 @@ class CachingCpuAllocator final : public c10::Allocator {
   uint64_t releases_ = 0;
   std::unordered_map<void*, size_t> live_;  // large blocks in use
   size_t cached_ = 0;
+  CpuCacheStats stats_;  // the counters; the byte levels are filled in by stats()
 };
 
 CachingCpuAllocator* g_allocator = nullptr;
@@ -165,6 +179,8 @@ void InstallCachingCpuAllocator(size_t max_cached_bytes, bool grow_to_peak) {
 }
 
 size_t CachedCpuBytes() { return g_allocator ? g_allocator->cached() : 0; }
+
+CpuCacheStats GetCpuCacheStats() { return g_allocator ? g_allocator->stats() : CpuCacheStats{}; }
 
 void ReleaseCachedCpuMemory() {
   if (g_allocator) g_allocator->ReleaseAll();

@@ -19,6 +19,20 @@ void InstallCachingCpuAllocator(size_t max_cached_bytes, bool grow_to_peak);
 // Bytes held in freed blocks now.
 size_t CachedCpuBytes();
 
+// What the cache has done since the process started, for large blocks
+// (256 KiB and up): blocks taken from the system (whose pages fault in
+// fresh on first touch) and blocks handed out again from the cache.
+struct CpuCacheStats {
+  size_t cached_bytes = 0;
+  size_t live_bytes = 0;
+  size_t peak_live_bytes = 0;
+  uint64_t fresh_blocks = 0;
+  uint64_t fresh_bytes = 0;
+  uint64_t reused_blocks = 0;
+  uint64_t reused_bytes = 0;
+};
+CpuCacheStats GetCpuCacheStats();
+
 // Returns every cached block to the system.
 void ReleaseCachedCpuMemory();
 
