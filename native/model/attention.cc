@@ -485,7 +485,7 @@ torch::Tensor AttentionImpl::ContextInference(const torch::Tensor& probs, const 
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& padding_mask,
-                                     const torch::Tensor& relative) {
+                                     const torch::Tensor& relative, const torch::Tensor& rows) {
   const int64_t B = x.size(0), T = x.size(1), D = x.size(2);
   const int64_t H = num_heads_, d = head_size_;
   const bool fused = !torch::GradMode::is_enabled() && x.is_cpu() && x.scalar_type() == torch::kFloat32;
@@ -518,6 +518,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
                   ? ContextFunction::apply(probs, value, H)
                   : torch::matmul(probs, value.view({B, T, H, d}).transpose(1, 2)).transpose(1, 2).reshape({B, T, D});
   }
+  if (rows.defined())
+    return dropout(post_layer_norm(fast::Apply(*out_proj, context.view({B * T, D}).index_select(0, rows))));
   return dropout(post_layer_norm(fast::Apply(*out_proj, context.view({B * T, D})))).view({B, T, D});
 }
 

@@ -22,8 +22,11 @@ class AttentionImpl : public torch::nn::Module {
   explicit AttentionImpl(const Config& config);
 
   // x: (B, T, D); padding_mask: (B, 1, 1, T), true at padding keys;
-  // relative: (R, D) normalised relative table. Returns (B, T, D).
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& padding_mask, const torch::Tensor& relative);
+  // relative: (R, D) normalised relative table. Returns (B, T, D); with
+  // `rows` (int64 indices into the B*T positions), only those positions'
+  // outputs, (N, D): the products after the context skip the others.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& padding_mask, const torch::Tensor& relative,
+                        const torch::Tensor& rows = {});
 
   torch::Tensor position_indices;  // buffer (max_pos, max_pos) int64
   torch::nn::Linear in_proj_qk{nullptr};

@@ -8,7 +8,11 @@ EncoderLayerImpl::EncoderLayerImpl(const Config& c) {
 }
 
 torch::Tensor EncoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& padding_mask,
-                                        const torch::Tensor& relative) {
+                                        const torch::Tensor& relative, const torch::Tensor& rows) {
+  if (rows.defined()) {
+    auto h = x.reshape({-1, x.size(-1)}).index_select(0, rows) + attention(x, padding_mask, relative, rows);
+    return h + mlp(h);
+  }
   if (torch::GradMode::is_enabled()) {
     auto h = x + attention(x, padding_mask, relative);
     return h + mlp(h);
@@ -23,9 +27,12 @@ EncoderImpl::EncoderImpl(const Config& c) {
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(EncoderLayer(c));
 }
 
-torch::Tensor EncoderImpl::forward(torch::Tensor x, const torch::Tensor& padding_mask, const torch::Tensor& relative) {
-  for (const auto& layer : *layers) {
-    x = layer->as<EncoderLayerImpl>()->forward(x, padding_mask, relative);
+torch::Tensor EncoderImpl::forward(torch::Tensor x, const torch::Tensor& padding_mask, const torch::Tensor& relative,
+                                   const torch::Tensor& rows) {
+  const size_t count = layers->size();
+  for (size_t i = 0; i < count; ++i) {
+    const bool last = i + 1 == count;
+    x = layers[i]->as<EncoderLayerImpl>()->forward(x, padding_mask, relative, last ? rows : torch::Tensor());
   }
   return x;
 }

@@ -1,6 +1,7 @@
 #include "model/ltg_bert.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <set>
 #include <string>
 
@@ -9,6 +10,20 @@
 namespace ltgbert::model {
 
 namespace F = torch::nn::functional;
+
+namespace {
+
+// LTGBERT_FULL_LAST_LAYER=1: training's last layer computes every position,
+// as the reference does (for comparison; the loss and gradients are the same).
+bool FullLastLayer() {
+  static const bool full = [] {
+    const char* value = std::getenv("LTGBERT_FULL_LAST_LAYER");
+    return value != nullptr && std::string(value) != "" && std::string(value) != "0";
+  }();
+  return full;
+}
+
+}  // namespace
 
 LtgBertImpl::LtgBertImpl(const Config& c) : config_(c) {
   embedding = register_module("embedding", Embedding(c));
@@ -30,14 +45,15 @@ LtgBertImpl::LtgBertImpl(const Config& c) : config_(c) {
   }
 }
 
-torch::Tensor LtgBertImpl::Encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
+torch::Tensor LtgBertImpl::Encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                  const torch::Tensor& rows) {
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
   auto padding_mask = attention_mask.eq(0).view({B, 1, 1, T});  // true at padding keys
   // Without padding the masking is the identity: skip it.
   if (!padding_mask.any().item<bool>()) padding_mask = torch::Tensor();
 
   auto [words, relative] = embedding(input_ids);
-  return transformer(words, padding_mask, relative);  // (B, T, D)
+  return transformer(words, padding_mask, relative, rows);  // (B, T, D), or (N, D) with rows
 }
 
 Output LtgBertImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
@@ -57,11 +73,23 @@ Output LtgBertImpl::forward(const torch::Tensor& input_ids, const torch::Tensor&
 
 torch::Tensor LtgBertImpl::TrainingLoss(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                         const torch::Tensor& labels) {
-  if (config_.task != Task::kMaskedLM) return forward(input_ids, attention_mask, labels).loss;
-  auto hidden = Encode(input_ids, attention_mask);
+  const int64_t B = input_ids.size(0), T = input_ids.size(1);
+  if (config_.task != Task::kMaskedLM) {
+    if (FullLastLayer()) return forward(input_ids, attention_mask, labels).loss;
+    // The head reads the first token only, so the last layer computes no other.
+    auto first = Encode(input_ids, attention_mask, torch::arange(B, input_ids.options().dtype(torch::kInt64)) * T);
+    return Loss(linear_head ? linear_head(head_dropout(first)) : mlp_head(first), labels);
+  }
   auto flat_labels = labels.reshape({-1});
   auto scored = flat_labels.ne(-100).nonzero().squeeze(1);  // positions the loss looks at
-  auto rows = hidden.reshape({-1, hidden.size(-1)}).index_select(0, scored);
+  // The last layer computes only the scored positions (all of them when none is).
+  torch::Tensor rows;
+  if (scored.numel() > 0 && !FullLastLayer()) {
+    rows = Encode(input_ids, attention_mask, scored.to(input_ids.device()));
+  } else {
+    auto hidden = Encode(input_ids, attention_mask);
+    rows = hidden.reshape({-1, hidden.size(-1)}).index_select(0, scored);
+  }
   // The mean over the scored positions: cross_entropy's with ignore_index over all of them.
   return F::cross_entropy(mlm_head(rows), flat_labels.index_select(0, scored));
 }

@@ -38,7 +38,9 @@ class LtgBertImpl : public torch::nn::Module {
   // The loss alone, as forward(...).loss gives it, for training. The masked
   // LM runs its head only on the positions that labels score (as LTG-BERT's
   // own pretraining does): the same loss and gradients without the
-  // vocabulary projection of the other ~85% of the tokens.
+  // vocabulary projection of the other ~85% of the tokens. Past its
+  // attention, the last layer too computes only the positions the loss
+  // reads: the scored ones, or a classifier's first token.
   torch::Tensor TrainingLoss(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                              const torch::Tensor& labels);
 
@@ -64,7 +66,10 @@ class LtgBertImpl : public torch::nn::Module {
   Dropout head_dropout{nullptr};
 
  private:
-  torch::Tensor Encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
+  // The encoder's last hidden states (B, T, D), or with `rows` (int64
+  // indices into the B*T positions) those positions' alone (N, D).
+  torch::Tensor Encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                       const torch::Tensor& rows = {});
   torch::Tensor Loss(const torch::Tensor& logits, const torch::Tensor& labels) const;
 
   Config config_;
