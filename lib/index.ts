@@ -72,7 +72,7 @@ export {
 } from "./corpus.js";
 export type { SaveFormat, SaveOptions } from "./save.js";
 export { setNumThreads, getNumThreads, systemInfo, readCheckpointInfo } from "./system.js";
-export type { CpuCacheStats } from "./system.js";
+export type { CpuCacheStats, PackedWeightStats } from "./system.js";
 export {
   Tokenizer,
   trainTokenizer,

@@ -116,6 +116,14 @@ export interface NativeSystemInfo {
   parallelInfo: string;
   config: string;
   cpuCache: CpuCacheStats;
+  packedWeights: PackedWeightStats;
+}
+
+/** Weights that inference keeps reordered into oneDNN's preferred layout (`LTGBERT_PACK_WEIGHTS`). */
+export interface PackedWeightStats {
+  /** Weights (or row ranges of one) kept, of models not yet disposed. */
+  tensors: number;
+  bytes: number;
 }
 
 /** The CPU tensor cache's levels and counters, for blocks of 256 KiB and more. */

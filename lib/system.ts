@@ -1,9 +1,9 @@
 // Process-wide settings and facts: threads, the libtorch in use.
 import os from "node:os";
 import { invalidArgument } from "./errors.js";
-import { addon, callNative, type CpuCacheStats, type NativeTensorEntry } from "./native.js";
+import { addon, callNative, type CpuCacheStats, type NativeTensorEntry, type PackedWeightStats } from "./native.js";
 
-export type { CpuCacheStats };
+export type { CpuCacheStats, PackedWeightStats };
 
 /**
  * Sets the number of threads libtorch uses inside one operation (matrix
@@ -29,6 +29,8 @@ export function systemInfo(): {
   threads: number;
   /** What the CPU tensor cache holds and has done (see `LTGBERT_CPU_CACHE_MB` in the README). */
   cpuCache: CpuCacheStats;
+  /** Inference's reordered copies of weights (one more copy of each weight it has used). */
+  packedWeights: PackedWeightStats;
 } {
   const info = addon.systemInfo();
   return {
@@ -38,6 +40,7 @@ export function systemInfo(): {
     cudaDeviceCount: info.cudaDeviceCount,
     threads: addon.getNumThreads(),
     cpuCache: { ...info.cpuCache },
+    packedWeights: { ...info.packedWeights },
   };
 }
 

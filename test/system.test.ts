@@ -1,6 +1,12 @@
 // Process-wide facts: threads, the libtorch in use, the CPU tensor cache.
 import { describe, expect, it } from "vitest";
-import { getNumThreads, LtgBertForMaskedLM, setNumThreads, systemInfo } from "../lib/index.js";
+import {
+  getNumThreads,
+  LtgBertForMaskedLM,
+  LtgBertForSequenceClassification,
+  setNumThreads,
+  systemInfo,
+} from "../lib/index.js";
 
 describe("systemInfo", () => {
   it("reports the thread count that setNumThreads set", () => {
@@ -36,3 +42,59 @@ describe("systemInfo", () => {
     mlm.dispose();
   });
 });
+
+describe("inference's reordered weights", () => {
+  const config = {
+    vocab_size: 1024,
+    hidden_size: 64,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    intermediate_size: 128,
+    max_position_embeddings: 64,
+    position_bucket_size: 8,
+    hidden_dropout_prob: 0,
+    attention_probs_dropout_prob: 0,
+    classifier_dropout: 0,
+  };
+  const ids = {
+    data: Int32Array.from({ length: 4 * 32 }, (_, i) => 5 + ((i * 37) % 1000)),
+    shape: [4, 32],
+  };
+  const labels = [0, 1, 1, 0];
+
+  it("follow the weights when a training step or loadStateDict changes them, and go with the model", async () => {
+    const model = await LtgBertForSequenceClassification.fromConfig(config, { numLabels: 2, seed: 3 });
+    const before = (await model.forward({ inputIds: ids })).logits.data;
+    expect(systemInfo().packedWeights.tensors).toBeGreaterThan(0); // this forward kept reordered weights
+
+    const opt = model.createOptimizer({ learningRate: 1e-2 });
+    await model.trainStep({ inputIds: ids, labels }, opt);
+    const after = (await model.forward({ inputIds: ids })).logits.data;
+
+    // A second model with the trained weights, never run before: what the first must give now.
+    const copy = await LtgBertForSequenceClassification.fromConfig(config, { numLabels: 2, seed: 4 });
+    await copy.loadStateDict(model.stateDict());
+    const expected = (await copy.forward({ inputIds: ids })).logits.data;
+    expect(maxAbsDiff(after, expected)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(after, before)).toBeGreaterThan(1e-3); // the step did change the outputs
+
+    // loadStateDict into a model that has run: the old weights' copies must not serve.
+    const fresh = await LtgBertForSequenceClassification.fromConfig(config, { numLabels: 2, seed: 3 });
+    await model.loadStateDict(fresh.stateDict());
+    expect(maxAbsDiff((await model.forward({ inputIds: ids })).logits.data, before)).toBeLessThan(1e-6);
+
+    const kept = systemInfo().packedWeights.tensors;
+    model.dispose();
+    copy.dispose();
+    fresh.dispose();
+    expect(systemInfo().packedWeights.tensors).toBeLessThan(kept);
+    opt.dispose?.();
+  });
+});
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}

@@ -53,6 +53,11 @@ Napi::Value SystemInfo(const Napi::CallbackInfo& info) {
     cpu_cache.Set("reusedBlocks", static_cast<double>(cache.reused_blocks));
     cpu_cache.Set("reusedBytes", static_cast<double>(cache.reused_bytes));
     out.Set("cpuCache", cpu_cache);
+    const model::fast::PackedWeightStats packed = model::fast::GetPackedWeightStats();
+    auto packed_weights = Napi::Object::New(env);
+    packed_weights.Set("tensors", static_cast<double>(packed.tensors));
+    packed_weights.Set("bytes", static_cast<double>(packed.bytes));
+    out.Set("packedWeights", packed_weights);
     out.Set("config", at::show_config());
     return out;
   });

@@ -1,9 +1,13 @@
 #include "model/fast_linear.h"
 
 #include <ATen/record_function.h>
+#include <c10/util/intrusive_ptr.h>
 
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 
 #ifdef LTGBERT_WITH_DNNL
@@ -65,9 +69,83 @@ dnnl::matmul::primitive_desc MatmulDesc(const dnnl::memory::desc& src, const dnn
 #endif
 }
 
+// Inference reads each weight in the layout oneDNN's matmul prefers for it
+// (blocked for the vector units), reordered once and kept, instead of
+// packing the plain matrix inside every product: about a tenth off a small
+// model's forward. An entry is redone when its tensor changes (its version
+// counter: in-place ops bump it, and so does the optimizer's step) and
+// dropped once the tensor is gone. It costs one more copy of the weights
+// that inference has used; LTGBERT_PACK_WEIGHTS=0 turns it off.
+bool PackingEnabled() {
+  static const bool enabled = [] {
+    const char* value = std::getenv("LTGBERT_PACK_WEIGHTS");
+    return value == nullptr || std::string(value) != "0";
+  }();
+  return enabled;
+}
+
+struct PackedWeights {
+  c10::weak_intrusive_ptr<c10::TensorImpl> owner;  // keeps the address from being reused while the entry lives
+  const void* data;
+  uint32_t version;
+  dnnl::memory memory;
+};
+
+std::mutex g_packed_mutex;
+// (tensor, first row, rows) -> the rows' reordered copy.
+std::map<std::tuple<const c10::TensorImpl*, int64_t, int64_t>, PackedWeights> g_packed;
+
+// The memory to pass as the product's weights: `plain` itself, or the
+// rows [row_begin, row_begin + rows) of `weight` reordered into `wanted`.
+dnnl::memory WeightsFor(const torch::Tensor& weight, int64_t row_begin, int64_t rows, const dnnl::memory& plain,
+                        const dnnl::memory::desc& wanted) {
+  if (wanted == plain.get_desc()) return plain;
+  const void* data = plain.get_data_handle();
+  const uint32_t version = weight._version();
+  auto key = std::make_tuple(static_cast<const c10::TensorImpl*>(weight.unsafeGetTensorImpl()), row_begin, rows);
+  std::lock_guard<std::mutex> lock(g_packed_mutex);
+  auto it = g_packed.find(key);
+  if (it != g_packed.end() && !it->second.owner.expired() && it->second.data == data && it->second.version == version &&
+      it->second.memory.get_desc() == wanted) {
+    return it->second.memory;
+  }
+  if (it == g_packed.end()) {
+    // A new tensor: first forget the entries of tensors that are gone.
+    for (auto e = g_packed.begin(); e != g_packed.end();) e = e->second.owner.expired() ? g_packed.erase(e) : ++e;
+  }
+  dnnl::memory packed(wanted, Engine());
+  dnnl::stream stream(Engine());
+  dnnl::reorder(plain, packed).execute(stream, const_cast<dnnl::memory&>(plain), packed);
+  stream.wait();
+  PackedWeights entry{c10::weak_intrusive_ptr<c10::TensorImpl>(weight.getIntrusivePtr()), data, version, packed};
+  g_packed.erase(key);
+  g_packed.emplace(key, std::move(entry));
+  return packed;
+}
+
 #endif  // LTGBERT_WITH_DNNL
 
 }  // namespace
+
+PackedWeightStats GetPackedWeightStats() {
+  PackedWeightStats stats;
+#ifdef LTGBERT_WITH_DNNL
+  std::lock_guard<std::mutex> lock(g_packed_mutex);
+  for (const auto& [key, entry] : g_packed) {
+    if (entry.owner.expired()) continue;
+    ++stats.tensors;
+    stats.bytes += entry.memory.get_desc().get_size();
+  }
+#endif
+  return stats;
+}
+
+void ReleasePackedWeights() {
+#ifdef LTGBERT_WITH_DNNL
+  std::lock_guard<std::mutex> lock(g_packed_mutex);
+  for (auto e = g_packed.begin(); e != g_packed.end();) e = e->second.owner.expired() ? g_packed.erase(e) : ++e;
+#endif
+}
 
 bool Usable(const torch::Tensor& x) {
 #ifdef LTGBERT_WITH_DNNL
@@ -151,12 +229,21 @@ torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, int64_
   attr.set_post_ops(ops);
 
   auto& engine = Engine();
-  auto pd = MatmulDesc(src_md, weights_md, bias_md, dst_md, attr);
+  dnnl::memory weights(weights_md, engine, w.data_ptr<float>() + row_begin * K);
+  dnnl::matmul::primitive_desc pd;
+  if (PackingEnabled() && !w.is_inference()) {
+    // Let oneDNN choose the weights' layout, and reorder them into it once.
+    pd = MatmulDesc(src_md, dnnl::memory::desc({K, N}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any),
+                    bias_md, dst_md, attr);
+    weights = WeightsFor(w, row_begin, N, weights, pd.weights_desc());
+  } else {
+    pd = MatmulDesc(src_md, weights_md, bias_md, dst_md, attr);
+  }
   dnnl::matmul matmul(pd);  // oneDNN caches the compiled kernel by its description
 
   std::unordered_map<int, dnnl::memory> args{
       {DNNL_ARG_SRC, dnnl::memory(src_md, engine, input.data_ptr())},
-      {DNNL_ARG_WEIGHTS, dnnl::memory(weights_md, engine, w.data_ptr<float>() + row_begin * K)},
+      {DNNL_ARG_WEIGHTS, weights},
       {DNNL_ARG_DST, dnnl::memory(dst_md, engine, out.data_ptr())},
   };
   torch::Tensor bias_data;

@@ -34,6 +34,17 @@ torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, int64_
                      const torch::Tensor& bias, Epilogue epilogue = Epilogue::kNone,
                      const torch::Tensor& multiplier = {});
 
+// Drops the reordered weights that inference kept for tensors that are gone
+// (a disposed model's); Linear also does so when it meets a new weight.
+void ReleasePackedWeights();
+
+// How many weights (or row ranges of one) inference keeps reordered, and their bytes.
+struct PackedWeightStats {
+  int64_t tensors = 0;
+  int64_t bytes = 0;
+};
+PackedWeightStats GetPackedWeightStats();
+
 // A strided float32 array for BatchedMatmul: data, sizes and strides in
 // elements (outermost first).
 struct StridedArray {

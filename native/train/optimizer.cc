@@ -49,6 +49,9 @@ void FusedUpdate(Parameter& p, const torch::Tensor& grad, float grad_scale, floa
     AdamWKernel(param + begin, m + begin, v + begin, g + begin, end - begin, grad_scale, decay_factor, beta1, beta2,
                 one_minus_beta1, one_minus_beta2, bias2_sqrt, eps, step_size);
   });
+  // Written through its pointer, not by a torch op: say that it changed, as
+  // an in-place op would (inference's reordered copies of weights check it).
+  p.value.unsafeGetTensorImpl()->bump_version();
 }
 
 bool Fusable(const Parameter& p, const torch::Tensor& grad) {
