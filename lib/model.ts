@@ -67,7 +67,11 @@ export interface ForwardInputs {
 }
 
 export interface ForwardOptions {
-  /** Return `lastHiddenState` too (default true). */
+  /**
+   * Return `lastHiddenState` too (default true). Without it a classifier's
+   * last layer computes only the first token (the one its head reads):
+   * the same logits, less work.
+   */
   hiddenStates?: boolean;
 }
 

@@ -68,6 +68,11 @@ describe("ltgbert-tiny (per-head split)", () => {
     expect(maxAbsDiff(out.logits.data, f32(tiny, "seed_cls.logits"))).toBeLessThan(TOL);
     expect(Math.abs(out.loss! - f32(tiny, "seed_cls.loss")[0])).toBeLessThan(TOL);
     expect(cls.numParameters()).toBe(tinyMeta.parameter_counts.seed_cls_3_labels);
+    // Without hidden states the last layer computes the first token alone: the same numbers.
+    const lean = await cls.forward({ ...inputs, labels: i64(tiny, "cls_labels") }, { hiddenStates: false });
+    expect(lean.lastHiddenState).toBeUndefined();
+    expect(maxAbsDiff(lean.logits.data, f32(tiny, "seed_cls.logits"))).toBeLessThan(TOL);
+    expect(Math.abs(lean.loss! - f32(tiny, "seed_cls.loss")[0])).toBeLessThan(TOL);
     cls.dispose();
   });
 
@@ -77,6 +82,8 @@ describe("ltgbert-tiny (per-head split)", () => {
     const out = await cls.forward(inputs);
     expect(out.logits.shape).toEqual([3, 2]);
     expect(maxAbsDiff(out.logits.data, f32(tiny, "hub_cls.logits"))).toBeLessThan(TOL);
+    const lean = await cls.forward(inputs, { hiddenStates: false });
+    expect(maxAbsDiff(lean.logits.data, f32(tiny, "hub_cls.logits"))).toBeLessThan(TOL);
     expect(cls.numParameters()).toBe(tinyMeta.parameter_counts.hub_cls_2_labels);
     cls.dispose();
   });

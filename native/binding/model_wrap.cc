@@ -253,7 +253,7 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
           auto profile = MaybeProfile();
           torch::InferenceMode inference;
           auto result = module->forward(ids.to(state->device), mask.to(state->device),
-                                        labels.defined() ? labels.to(state->device) : labels);
+                                        labels.defined() ? labels.to(state->device) : labels, want_hidden);
           out->logits = result.logits.to(torch::kCPU, torch::kFloat32).contiguous();
           if (want_hidden)
             out->last_hidden_state = result.last_hidden_state.to(torch::kCPU, torch::kFloat32).contiguous();

@@ -13,8 +13,9 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-// LTGBERT_FULL_LAST_LAYER=1: training's last layer computes every position,
-// as the reference does (for comparison; the loss and gradients are the same).
+// LTGBERT_FULL_LAST_LAYER=1: the last layer computes every position, as the
+// reference does, also where only some are read (training; a classifier's
+// forward without hidden states). For comparison: the results are the same.
 bool FullLastLayer() {
   static const bool full = [] {
     const char* value = std::getenv("LTGBERT_FULL_LAST_LAYER");
@@ -57,8 +58,16 @@ torch::Tensor LtgBertImpl::Encode(const torch::Tensor& input_ids, const torch::T
 }
 
 Output LtgBertImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                            const torch::Tensor& labels) {
+                            const torch::Tensor& labels, bool need_hidden) {
   Output out;
+  if (config_.task != Task::kMaskedLM && !need_hidden && !FullLastLayer()) {
+    // Only the head's first token is wanted: the last layer computes no other.
+    const int64_t B = input_ids.size(0), T = input_ids.size(1);
+    auto first = Encode(input_ids, attention_mask, torch::arange(B, input_ids.options().dtype(torch::kInt64)) * T);
+    out.logits = linear_head ? linear_head(head_dropout(first)) : mlp_head(first);
+    if (labels.defined()) out.loss = Loss(out.logits, labels);
+    return out;
+  }
   out.last_hidden_state = Encode(input_ids, attention_mask);
 
   if (config_.task == Task::kMaskedLM) {
@@ -73,13 +82,7 @@ Output LtgBertImpl::forward(const torch::Tensor& input_ids, const torch::Tensor&
 
 torch::Tensor LtgBertImpl::TrainingLoss(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                         const torch::Tensor& labels) {
-  const int64_t B = input_ids.size(0), T = input_ids.size(1);
-  if (config_.task != Task::kMaskedLM) {
-    if (FullLastLayer()) return forward(input_ids, attention_mask, labels).loss;
-    // The head reads the first token only, so the last layer computes no other.
-    auto first = Encode(input_ids, attention_mask, torch::arange(B, input_ids.options().dtype(torch::kInt64)) * T);
-    return Loss(linear_head ? linear_head(head_dropout(first)) : mlp_head(first), labels);
-  }
+  if (config_.task != Task::kMaskedLM) return forward(input_ids, attention_mask, labels, /*need_hidden=*/false).loss;
   auto flat_labels = labels.reshape({-1});
   auto scored = flat_labels.ne(-100).nonzero().squeeze(1);  // positions the loss looks at
   // The last layer computes only the scored positions (all of them when none is).

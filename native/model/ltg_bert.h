@@ -33,7 +33,10 @@ class LtgBertImpl : public torch::nn::Module {
   // labels: undefined, (B, T) int64 with -100 = not scored for the masked
   // LM, (B) int64 for single-label, (B, num_labels) float for multi-label,
   // (B) or (B, 1) float for regression.
-  Output forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, const torch::Tensor& labels = {});
+  // Without `need_hidden`, a classifier's last layer computes only the
+  // first token past its attention and last_hidden_state stays undefined.
+  Output forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, const torch::Tensor& labels = {},
+                 bool need_hidden = true);
 
   // The loss alone, as forward(...).loss gives it, for training. The masked
   // LM runs its head only on the positions that labels score (as LTG-BERT's
