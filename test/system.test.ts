@@ -7,6 +7,7 @@ import {
   setNumThreads,
   systemInfo,
 } from "../lib/index.js";
+import { maxAbsDiff } from "./helpers/fixtures.js";
 
 describe("systemInfo", () => {
   it("reports the thread count that setNumThreads set", () => {
@@ -88,13 +89,5 @@ describe("inference's reordered weights", () => {
     copy.dispose();
     fresh.dispose();
     expect(systemInfo().packedWeights.tensors).toBeLessThan(kept);
-    opt.dispose?.();
   });
 });
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
