@@ -3,12 +3,13 @@
 #include <ATen/record_function.h>
 #include <c10/util/intrusive_ptr.h>
 
-#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <string>
 #include <tuple>
 #include <unordered_map>
+
+#include "common/env.h"
 
 #ifdef LTGBERT_WITH_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
@@ -30,10 +31,7 @@ torch::Tensor Fallback(const torch::Tensor& x, const torch::Tensor& weight, int6
 }  // namespace
 
 bool DisabledByEnvironment() {
-  static const bool disabled = [] {
-    const char* value = std::getenv("LTGBERT_DISABLE_ONEDNN");
-    return value != nullptr && std::string(value) != "" && std::string(value) != "0";
-  }();
+  static const bool disabled = EnvFlag("LTGBERT_DISABLE_ONEDNN", false);
   return disabled;
 }
 
@@ -77,10 +75,7 @@ dnnl::matmul::primitive_desc MatmulDesc(const dnnl::memory::desc& src, const dnn
 // dropped once the tensor is gone. It costs one more copy of the weights
 // that inference has used; LTGBERT_PACK_WEIGHTS=0 turns it off.
 bool PackingEnabled() {
-  static const bool enabled = [] {
-    const char* value = std::getenv("LTGBERT_PACK_WEIGHTS");
-    return value == nullptr || std::string(value) != "0";
-  }();
+  static const bool enabled = EnvFlag("LTGBERT_PACK_WEIGHTS", true);
   return enabled;
 }
 
@@ -94,6 +89,11 @@ struct PackedWeights {
 std::mutex g_packed_mutex;
 // (tensor, first row, rows) -> the rows' reordered copy.
 std::map<std::tuple<const c10::TensorImpl*, int64_t, int64_t>, PackedWeights> g_packed;
+
+// Forgets the entries of tensors that are gone; the caller holds g_packed_mutex.
+void SweepPacked() {
+  for (auto e = g_packed.begin(); e != g_packed.end();) e = e->second.owner.expired() ? g_packed.erase(e) : ++e;
+}
 
 // The memory to pass as the product's weights: `plain` itself, or the
 // rows [row_begin, row_begin + rows) of `weight` reordered into `wanted`.
@@ -110,16 +110,14 @@ dnnl::memory WeightsFor(const torch::Tensor& weight, int64_t row_begin, int64_t 
     return it->second.memory;
   }
   if (it == g_packed.end()) {
-    // A new tensor: first forget the entries of tensors that are gone.
-    for (auto e = g_packed.begin(); e != g_packed.end();) e = e->second.owner.expired() ? g_packed.erase(e) : ++e;
+    SweepPacked();  // a new tensor: first forget those that are gone
   }
   dnnl::memory packed(wanted, Engine());
   dnnl::stream stream(Engine());
   dnnl::reorder(plain, packed).execute(stream, const_cast<dnnl::memory&>(plain), packed);
   stream.wait();
-  PackedWeights entry{c10::weak_intrusive_ptr<c10::TensorImpl>(weight.getIntrusivePtr()), data, version, packed};
-  g_packed.erase(key);
-  g_packed.emplace(key, std::move(entry));
+  g_packed.insert_or_assign(
+      key, PackedWeights{c10::weak_intrusive_ptr<c10::TensorImpl>(weight.getIntrusivePtr()), data, version, packed});
   return packed;
 }
 
@@ -143,7 +141,7 @@ PackedWeightStats GetPackedWeightStats() {
 void ReleasePackedWeights() {
 #ifdef LTGBERT_WITH_DNNL
   std::lock_guard<std::mutex> lock(g_packed_mutex);
-  for (auto e = g_packed.begin(); e != g_packed.end();) e = e->second.owner.expired() ? g_packed.erase(e) : ++e;
+  SweepPacked();
 #endif
 }
 

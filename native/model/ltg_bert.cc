@@ -1,10 +1,10 @@
 #include "model/ltg_bert.h"
 
 #include <cmath>
-#include <cstdlib>
 #include <set>
 #include <string>
 
+#include "common/env.h"
 #include "common/error.h"
 
 namespace ltgbert::model {
@@ -17,10 +17,7 @@ namespace {
 // reference does, also where only some are read (training; a classifier's
 // forward without hidden states). For comparison: the results are the same.
 bool FullLastLayer() {
-  static const bool full = [] {
-    const char* value = std::getenv("LTGBERT_FULL_LAST_LAYER");
-    return value != nullptr && std::string(value) != "" && std::string(value) != "0";
-  }();
+  static const bool full = EnvFlag("LTGBERT_FULL_LAST_LAYER", false);
   return full;
 }
 
@@ -60,20 +57,19 @@ torch::Tensor LtgBertImpl::Encode(const torch::Tensor& input_ids, const torch::T
 Output LtgBertImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                             const torch::Tensor& labels, bool need_hidden) {
   Output out;
-  if (config_.task != Task::kMaskedLM && !need_hidden && !FullLastLayer()) {
-    // Only the head's first token is wanted: the last layer computes no other.
-    const int64_t B = input_ids.size(0), T = input_ids.size(1);
-    auto first = Encode(input_ids, attention_mask, torch::arange(B, input_ids.options().dtype(torch::kInt64)) * T);
-    out.logits = linear_head ? linear_head(head_dropout(first)) : mlp_head(first);
-    if (labels.defined()) out.loss = Loss(out.logits, labels);
-    return out;
-  }
-  out.last_hidden_state = Encode(input_ids, attention_mask);
-
   if (config_.task == Task::kMaskedLM) {
+    out.last_hidden_state = Encode(input_ids, attention_mask);
     out.logits = mlm_head(out.last_hidden_state);  // (B, T, vocab)
   } else {
-    auto first = out.last_hidden_state.select(1, 0);  // (B, D): the [CLS] position
+    torch::Tensor first;  // (B, D): the [CLS] position, all the head reads
+    if (need_hidden || FullLastLayer()) {
+      out.last_hidden_state = Encode(input_ids, attention_mask);
+      first = out.last_hidden_state.select(1, 0);
+    } else {
+      // The last layer computes no other position.
+      const int64_t B = input_ids.size(0), T = input_ids.size(1);
+      first = Encode(input_ids, attention_mask, torch::arange(B, input_ids.options().dtype(torch::kInt64)) * T);
+    }
     out.logits = linear_head ? linear_head(head_dropout(first)) : mlp_head(first);
   }
   if (labels.defined()) out.loss = Loss(out.logits, labels);
@@ -88,7 +84,7 @@ torch::Tensor LtgBertImpl::TrainingLoss(const torch::Tensor& input_ids, const to
   // The last layer computes only the scored positions (all of them when none is).
   torch::Tensor rows;
   if (scored.numel() > 0 && !FullLastLayer()) {
-    rows = Encode(input_ids, attention_mask, scored.to(input_ids.device()));
+    rows = Encode(input_ids, attention_mask, scored);
   } else {
     auto hidden = Encode(input_ids, attention_mask);
     rows = hidden.reshape({-1, hidden.size(-1)}).index_select(0, scored);
