@@ -177,6 +177,12 @@ export function buildProgram(io: CliIo = processIo(), argv: readonly string[] = 
         .default(8192)
         .conflicts("tokenizer"),
     )
+    .addOption(
+      new Option(
+        "--lowercase",
+        "the tokenizer trained on the corpus lowercases all text, the corpus's and every later input",
+      ).conflicts("tokenizer"),
+    )
     .option("--hidden-size <n>", "hidden size", positiveInteger, 192)
     .option("--layers <n>", "encoder layers", positiveInteger, 4)
     .option("--heads <n>", "attention heads (a divisor of --hidden-size)", positiveInteger, 3)

@@ -7,6 +7,8 @@ import {
   BPE,
   byteLevelPreTokenizer,
   digitsPreTokenizer,
+  lowercase,
+  sequenceNormalizer,
   sequencePreTokenizer,
   stripNormalizer,
   Tokenizer as HfTokenizer,
@@ -168,6 +170,8 @@ export class Tokenizer {
   readonly vocabSize: number;
   /** `model_max_length` from tokenizer_config.json; null when absent or "no limit". */
   readonly modelMaxLength: number | null;
+  /** Whether tokenizer.json's normalizer lowercases every input. */
+  readonly lowercase: boolean;
 
   readonly #setup: Setup;
   /** One library tokenizer per maxLength, each set up once and never changed, so concurrent calls cannot race. */
@@ -184,6 +188,7 @@ export class Tokenizer {
     this.specialTokenIds = setup.special;
     this.vocabSize = setup.plain.getVocabSize(true);
     this.modelMaxLength = setup.modelMaxLength;
+    this.lowercase = setup.lowercase;
   }
 
   /**
@@ -429,6 +434,7 @@ interface Setup {
   ids: Record<SpecialRole, number>;
   special: Set<number>;
   modelMaxLength: number | null;
+  lowercase: boolean;
   /** Special tokens the post-processor adds to a text and to a pair. */
   addedSingle: number;
   addedPair: number;
@@ -451,6 +457,16 @@ function libraryTokenizer(json: string, template: Template | null): HfTokenizer 
     );
   }
   return tok;
+}
+
+/** Whether a tokenizer.json normalizer lowercases: `Lowercase`, a lowercasing `BertNormalizer`, or a `Sequence` holding one. */
+function lowercases(normalizer: unknown): boolean {
+  if (!isObject(normalizer)) return false;
+  if (normalizer.type === "Lowercase") return true;
+  if (normalizer.type === "BertNormalizer") return normalizer.lowercase === true;
+  if (normalizer.type === "Sequence" && Array.isArray(normalizer.normalizers))
+    return normalizer.normalizers.some(lowercases);
+  return false;
 }
 
 async function setUp(
@@ -510,7 +526,8 @@ async function setUp(
   }
   const addedSingle = plain.postProcess(probe, null, true).getLength() - probe.getLength();
   const addedPair = plain.postProcess(probe, probe, true).getLength() - 2 * probe.getLength();
-  return { file, json, template, plain, ids, special, modelMaxLength, addedSingle, addedPair };
+  const lowercase = lowercases(parsed.normalizer);
+  return { file, json, template, plain, ids, special, modelMaxLength, lowercase, addedSingle, addedPair };
 }
 
 // ---------------------------------------------------------------------------
@@ -546,6 +563,11 @@ export interface TrainTokenizerOptions {
    * Python's trainer does.
    */
   vocabSize?: number;
+  /**
+   * Lowercase all text (default false): the corpus while training, and every
+   * later input, through a `Lowercase` normalizer in tokenizer.json.
+   */
+  lowercase?: boolean;
 }
 
 /**
@@ -584,7 +606,8 @@ export async function trainTokenizer(
     throw invalidArgument("files", "a text file path or a non-empty array of them", files);
   if (typeof options !== "object" || options === null)
     throw invalidArgument("options", "{ outputDir, vocabSize? }", options);
-  const { outputDir, vocabSize = 16384 } = options;
+  const { outputDir, vocabSize = 16384, lowercase: lower = false } = options;
+  if (typeof lower !== "boolean") throw invalidArgument("options.lowercase", "true or false", lower);
   if (typeof outputDir !== "string" || outputDir === "")
     throw invalidArgument("options.outputDir", "a folder path", outputDir);
   const special = LTG_BERT_SPECIAL_TOKENS;
@@ -597,7 +620,8 @@ export async function trainTokenizer(
   }
 
   const trainer = new HfTokenizer(BPE.empty());
-  trainer.setNormalizer(stripNormalizer(true, true)); // LTG-BERT strips each line
+  const strip = stripNormalizer(true, true); // LTG-BERT strips each line
+  trainer.setNormalizer(lower ? sequenceNormalizer([strip, lowercase()]) : strip);
   trainer.setPreTokenizer(
     sequencePreTokenizer([
       byteLevelPreTokenizer(/*addPrefixSpace=*/ true, /*useRegex=*/ true),
@@ -647,7 +671,7 @@ export async function trainTokenizer(
       normalized: false,
       special: true,
     })),
-    normalizer: null,
+    normalizer: lower ? { type: "Lowercase" } : null,
     pre_tokenizer: { type: "Sequence", pretokenizers: [byteLevel, { type: "Digits", individual_digits: true }] },
     post_processor: {
       type: "TemplateProcessing",

@@ -216,6 +216,7 @@ describe("ltgbert info", () => {
     expect(info.weights.bytes).toBe(statSync(info.weights.file).size);
     expect(info.tokenizer).toMatchObject({ type: "WordPiece", vocabSize: 16384 });
     expect(info.tokenizer.specialTokens.pad).toEqual({ token: "[PAD]", id: 3 });
+    expect(info.tokenizer.lowercase).toBe(false);
     expect(info.training).toBeNull();
   });
 
@@ -413,6 +414,7 @@ describe("ltgbert pretrain", () => {
       pretrainedDir,
       "--vocab-size",
       "800",
+      "--lowercase",
       ...SIZES,
       "--max-steps",
       "4",
@@ -437,7 +439,7 @@ describe("ltgbert pretrain", () => {
       resumed: false,
       corpus: [{ file: corpus, bytes: 12475, lines: 60 }],
       eval: { file: heldOut, bytes: 10150, lines: 20 },
-      tokenizer: { vocabSize: 800, trained: true, source: null },
+      tokenizer: { vocabSize: 800, trained: true, source: null, lowercase: true },
       config: { vocabSize: 800, hiddenSize: 32, layers: 2, attentionHeads: 2, intermediateSize: 64 },
       steps: 4,
       passes: { complete: 0, batches: 4 },
@@ -460,6 +462,7 @@ describe("ltgbert pretrain", () => {
     expect(card).toContain(`\n${result.command}\n`);
     expect(card).toMatch(/\(ltgbert \d+\.\d+\.\d+\)/);
     expect(card).toContain(`| parameters | ${result.parameters.toLocaleString("en-US")} |`);
+    expect(card).toContain("trained on the corpus below; 800 asked for; lowercases all text) |");
     expect(card).toContain("| `wikitext-2-valid-1-60.txt` | 12,475 | 60 | `356c2b34");
     expect(card).toContain(`| final training MLM loss (mean of the last 4 steps) | ${result.finalLoss.toFixed(4)} |`);
     expect(card).toContain(`| held-out perplexity | ${result.metrics.perplexity.toFixed(2)} |`);
@@ -482,7 +485,9 @@ describe("ltgbert pretrain", () => {
     );
     expect(info.stdout).toContain(`perplexity ${result.metrics.perplexity.toFixed(2)}`);
     expect(info.stdout).toContain(`model card    ${result.modelCard}: pretrained`);
+    expect(info.stdout).toContain("WordPiece, vocab 800, lowercases; [CLS] 1");
     const infoJson = JSON.parse((await ltgbert(["info", pretrainedDir, "--json"])).stdout);
+    expect(infoJson.tokenizer.lowercase).toBe(true);
     expect(infoJson.training.bestCheckpointKept).toBe(true);
     expect(existsSync(path.join(pretrainedDir, path.basename(infoJson.training.bestCheckpoint)))).toBe(true);
     expect(infoJson.training).toMatchObject({
@@ -558,6 +563,10 @@ describe("ltgbert pretrain", () => {
     const both = await ltgbert([...base, "--tokenizer", at("tok"), "--vocab-size", "100"]);
     expect(both.code).toBe(2);
     expectOneLine(both.stderr, "--vocab-size", "--tokenizer");
+
+    const lowerAndGiven = await ltgbert([...base, "--tokenizer", at("tok"), "--lowercase"]);
+    expect(lowerAndGiven.code).toBe(2);
+    expectOneLine(lowerAndGiven.stderr, "--lowercase", "--tokenizer");
 
     const stepsAndEpochs = await ltgbert([...base, "--epochs", "2", "--max-steps", "3"]);
     expect(stepsAndEpochs.code).toBe(2);

@@ -1,7 +1,7 @@
 // Training a WordPiece tokenizer laid out as LTG-BERT's: the vocabulary
 // size asked for, the special tokens at ids 0–6, the BabyLM tokenizer.json's
 // pipeline (compared with the real file), texts that come back as they went
-// in, and the same vocabulary on every run.
+// in, the same vocabulary on every run, and the lowercasing option.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -61,6 +61,29 @@ describe("trainTokenizer", () => {
     await trainTokenizer(FILES, { vocabSize: 400, outputDir: path.join(work, "v400") });
     const small = readJson(path.join(work, "v400", "tokenizer.json")).model.vocab;
     expect(small).toEqual(Object.fromEntries(Object.entries(a).filter(([, id]) => id < 400)));
+  });
+
+  it("lowercases the corpus and every later input with lowercase: true", async () => {
+    const cased = await trainTokenizer(FILES, { vocabSize: 1000, outputDir: path.join(work, "cased") });
+    expect(cased.lowercase).toBe(false);
+    expect(await cased.encode("The Cat")).not.toEqual(await cased.encode("the cat"));
+
+    const dir = path.join(work, "lower");
+    const tok = await trainTokenizer(FILES, { vocabSize: 1000, outputDir: dir, lowercase: true });
+    expect(tok.lowercase).toBe(true);
+    const json = readJson(path.join(dir, "tokenizer.json"));
+    expect(json.normalizer).toEqual({ type: "Lowercase" }); // Python's tokenizers applies it too
+    const learned = Object.keys(json.model.vocab).filter((t) => !LTG_BERT_SPECIAL_TOKENS.includes(t));
+    expect(learned.filter((t) => /[A-Z]/.test(t))).toEqual([]); // trained on lowercased text
+    expect(learned.filter((t) => /[A-Z]/.test(t)).length).toBeLessThan(
+      Object.keys(readJson(path.join(work, "cased", "tokenizer.json")).model.vocab).filter((t) => /[A-Z]/.test(t))
+        .length,
+    );
+    expect(await tok.encode("The CAT sat")).toEqual(await tok.encode("the cat sat"));
+    expect(await tok.decode(await tok.encode("The CAT sat"))).toBe(" the cat sat");
+    await expect(trainTokenizer(FILES, { outputDir: dir, lowercase: "yes" as unknown as boolean })).rejects.toThrow(
+      /options\.lowercase: expected true or false/,
+    );
   });
 
   it("checks the vocabulary size and the files", async () => {

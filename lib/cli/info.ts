@@ -60,6 +60,7 @@ async function tokenizerInfo(dir: string): Promise<Json | null> {
     type: typeof model?.type === "string" ? model.type : null,
     vocabSize: tok.vocabSize,
     modelMaxLength: tok.modelMaxLength,
+    lowercase: tok.lowercase,
     specialTokens: {
       cls: special(tok.clsTokenId),
       sep: special(tok.sepTokenId),
@@ -209,7 +210,7 @@ export async function info(modelName: string, options: InfoOptions, io: CliIo): 
       .join(", ");
     line(
       "tokenizer",
-      `${tokenizer.file}: ${tokenizer.type ?? "unknown model"}, vocab ${tokenizer.vocabSize}; ${specials}`,
+      `${tokenizer.file}: ${tokenizer.type ?? "unknown model"}, vocab ${tokenizer.vocabSize}${tokenizer.lowercase === true ? ", lowercases" : ""}; ${specials}`,
     );
   }
   if (training === null) line("trained", "no trainer_state.json or training_args.json");

@@ -88,6 +88,8 @@ export interface PretrainCardFacts {
     source: string | null;
     /** --vocab-size, when the run trained the tokenizer. */
     requestedVocabSize: number | null;
+    /** Whether the tokenizer lowercases its input. */
+    lowercase: boolean;
   };
   corpus: TextFileFacts[];
   eval: TextFileFacts | null;
@@ -144,10 +146,11 @@ export function pretrainModelCard(f: PretrainCardFacts): string {
   const t = f.training;
   const totalBytes = f.corpus.reduce((sum, file) => sum + file.bytes, 0);
   const files = f.corpus.length === 1 ? "one text file" : `${f.corpus.length} text files`;
+  const lowercased = f.tokenizer.lowercase ? "; lowercases all text" : "";
   const vocabulary =
     f.tokenizer.source === null
-      ? `${count(f.tokenizer.vocabSize)} (WordPiece in LTG-BERT's layout, trained on the corpus below; ${count(f.tokenizer.requestedVocabSize ?? f.tokenizer.vocabSize)} asked for)`
-      : `${count(f.tokenizer.vocabSize)} (the tokenizer of ${code(f.tokenizer.source)})`;
+      ? `${count(f.tokenizer.vocabSize)} (WordPiece in LTG-BERT's layout, trained on the corpus below; ${count(f.tokenizer.requestedVocabSize ?? f.tokenizer.vocabSize)} asked for${lowercased})`
+      : `${count(f.tokenizer.vocabSize)} (the tokenizer of ${code(f.tokenizer.source)}${lowercased})`;
   const fileRow = (file: TextFileFacts): string =>
     `| ${code(path.basename(file.file))} | ${count(file.bytes)} | ${count(file.lines)} | ${code(file.sha256)} |`;
   const lines: string[] = [

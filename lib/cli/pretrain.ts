@@ -38,6 +38,7 @@ export interface PretrainOptions {
   eval?: string;
   tokenizer?: string;
   vocabSize: number;
+  lowercase?: boolean;
   hiddenSize: number;
   layers: number;
   heads: number;
@@ -161,9 +162,14 @@ export async function pretrain(options: PretrainOptions, context: PretrainContex
   if (options.tokenizer !== undefined) tokenizer = await Tokenizer.fromPretrained(options.tokenizer);
   else if (resumeFrom !== null) tokenizer = await Tokenizer.fromPretrained(resumeFrom.dir);
   else {
-    say(`training a tokenizer of ${options.vocabSize} tokens on ${options.corpus.join(", ")}`);
+    const cased = options.lowercase === true ? "lowercased " : "";
+    say(`training a ${cased}tokenizer of ${options.vocabSize} tokens on ${options.corpus.join(", ")}`);
     const t0 = performance.now();
-    tokenizer = await trainTokenizer(options.corpus, { outputDir: options.out, vocabSize: options.vocabSize });
+    tokenizer = await trainTokenizer(options.corpus, {
+      outputDir: options.out,
+      vocabSize: options.vocabSize,
+      lowercase: options.lowercase === true,
+    });
     tokenizerSeconds = (performance.now() - t0) / 1000;
     if (tokenizer.vocabSize < options.vocabSize)
       say(`the corpus gave ${tokenizer.vocabSize} tokens, fewer than the ${options.vocabSize} asked for`);
@@ -292,6 +298,7 @@ async function finish(
       vocabSize: tokenizer.vocabSize,
       source: options.tokenizer ?? null,
       requestedVocabSize: options.tokenizer === undefined ? options.vocabSize : null,
+      lowercase: tokenizer.lowercase,
     },
     corpus: run.corpus,
     eval: run.held,
@@ -336,6 +343,7 @@ async function finish(
         vocabSize: tokenizer.vocabSize,
         trained: options.tokenizer === undefined,
         source: options.tokenizer ?? null,
+        lowercase: tokenizer.lowercase,
       },
       config: {
         vocabSize: c.vocab_size,
