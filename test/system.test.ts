@@ -44,6 +44,30 @@ describe("systemInfo", () => {
   });
 });
 
+describe("results handed to JS", () => {
+  it("go back to the tensor cache once JS drops them: sixty forwards take only a few fresh blocks", async () => {
+    const mlm = await LtgBertForMaskedLM.fromConfig({
+      vocab_size: 4096,
+      hidden_size: 32,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      intermediate_size: 64,
+      max_position_embeddings: 64,
+      position_bucket_size: 8,
+    });
+    const ids = { data: new Int32Array(8 * 64).fill(7), shape: [8, 64] };
+    const logitsBytes = (await mlm.forward({ inputIds: ids })).logits.data.byteLength; // 8 MiB, dropped at once
+    const before = systemInfo().cpuCache;
+    for (let i = 0; i < 60; i++) await mlm.forward({ inputIds: ids });
+    const after = systemInfo().cpuCache;
+    // Never collected, the logits alone would take 60 fresh blocks (480 MiB).
+    expect(after.freshBlocks - before.freshBlocks).toBeLessThanOrEqual(16);
+    expect(after.peakLiveBytes).toBeLessThan(24 * logitsBytes);
+    expect(after.reusedBlocks - before.reusedBlocks).toBeGreaterThan(40);
+    mlm.dispose();
+  });
+});
+
 describe("inference's reordered weights", () => {
   const config = {
     vocab_size: 1024,

@@ -75,26 +75,19 @@ Napi::Float32Array ToFloat32Array(Napi::Env env, const torch::Tensor& tensor) {
 #ifndef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
   // Hand the tensor's own memory to JS: logits of a batch can be tens of MB,
   // and a copy would cost as much as a small model's forward. The buffer
-  // keeps the tensor alive until V8 collects it.
+  // keeps the tensor alive until V8 collects it. V8 counts an external
+  // buffer's bytes toward its collection heuristics by itself, so dropped
+  // results go back to the allocator's cache within a few calls (a test
+  // checks it); reporting them again through napi_adjust_external_memory
+  // counted them twice and set off a collection inside nearly every call,
+  // up to 4 ms on the path of a 60 ms forward.
   if (n > 0) {
     auto* owner = new torch::Tensor(t);
     napi_value buffer;
-    const int64_t bytes = static_cast<int64_t>(owner->nbytes());
     napi_status status = napi_create_external_arraybuffer(
         env, owner->data_ptr(), owner->nbytes(),
-        [](napi_env env, void*, void* hint) {
-          auto* tensor = static_cast<torch::Tensor*>(hint);
-          int64_t unused;
-          napi_adjust_external_memory(env, -static_cast<int64_t>(tensor->nbytes()), &unused);
-          delete tensor;
-        },
-        owner, &buffer);
-    if (status == napi_ok) {
-      // Tell the collector what the buffer holds, so that dropped results go
-      // back to the allocator's cache soon rather than after many calls.
-      Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
-      return Napi::Float32Array::New(env, n, Napi::ArrayBuffer(env, buffer), 0);
-    }
+        [](napi_env, void*, void* hint) { delete static_cast<torch::Tensor*>(hint); }, owner, &buffer);
+    if (status == napi_ok) return Napi::Float32Array::New(env, n, Napi::ArrayBuffer(env, buffer), 0);
     delete owner;  // runtimes that forbid external buffers (napi_no_external_buffers_allowed)
   }
 #endif

@@ -394,8 +394,9 @@ bool AttentionImpl::ScoresOneDnn(const torch::Tensor& qk, const torch::Tensor& p
   const float* qk_data = qk.data_ptr<float>();
   const float* table = scaled_pos.data_ptr<float>();
   const int64_t head_step = PositionColumn(1, false) - PositionColumn(0, false);  // 2d per head, or d
-  auto c2p = torch::empty({H, BT, R}, qk.options());                              // query_h . key_pos_h
-  auto p2c_t = torch::empty({H, R, BT}, qk.options());                            // query_pos_h . key_h
+  RECORD_FUNCTION("ltgbert::attention_scores", std::vector<c10::IValue>());
+  auto c2p = torch::empty({H, BT, R}, qk.options());    // query_h . key_pos_h
+  auto p2c_t = torch::empty({H, R, BT}, qk.options());  // query_pos_h . key_h
   const bool done = fast::BatchedMatmul({qk_data, {H, BT, d}, {d, 2 * D, 1}},
                                         {table + PositionColumn(0, true), {H, d, R}, {head_step, 1, 2 * D}},
                                         {c2p.data_ptr<float>(), {H, BT, R}, {BT * R, R, 1}}, 1.f) &&
@@ -409,13 +410,16 @@ bool AttentionImpl::ScoresOneDnn(const torch::Tensor& qk, const torch::Tensor& p
   const float* c2p_data = c2p.data_ptr<float>();
   const float* p2c_data = p2c_t.data_ptr<float>();
   float* scores_data = scores.data_ptr<float>();
-  at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t b = i / H, h = i % H;
-      AddPositionTerms(scores_data + i * T * T, c2p_data + (h * BT + b * T) * R, p2c_data + h * R * BT + b * T, index,
-                       T, R, BT);
-    }
-  });
+  {
+    RECORD_FUNCTION("ltgbert::position_terms", std::vector<c10::IValue>());
+    at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t b = i / H, h = i % H;
+        AddPositionTerms(scores_data + i * T * T, c2p_data + (h * BT + b * T) * R, p2c_data + h * R * BT + b * T, index,
+                         T, R, BT);
+      }
+    });
+  }
   return true;
 }
 
@@ -465,6 +469,7 @@ void AttentionImpl::ScoresBlas(const torch::Tensor& qk, const torch::Tensor& pos
 torch::Tensor AttentionImpl::ContextInference(const torch::Tensor& probs, const torch::Tensor& value) const {
   const int64_t B = value.size(0), T = value.size(1), D = value.size(2);
   const int64_t H = num_heads_, d = head_size_;
+  RECORD_FUNCTION("ltgbert::attention_context", std::vector<c10::IValue>());
   auto context = torch::empty({B, T, D}, value.options());  // (B, T, H, d) in place
   if (fast::BatchedMatmul({probs.data_ptr<float>(), {B, H, T, T}, {H * T * T, T * T, T, 1}},
                           {value.data_ptr<float>(), {B, H, T, d}, {T * D, d, D, 1}},
