@@ -9,6 +9,17 @@ import {
 } from "../lib/index.js";
 import { maxAbsDiff } from "./helpers/fixtures.js";
 
+// A masked LM whose logits for a batch of 64-token rows are large blocks (512 KiB a row).
+const SMALL_MLM = {
+  vocab_size: 4096,
+  hidden_size: 32,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+  intermediate_size: 64,
+  max_position_embeddings: 64,
+  position_bucket_size: 8,
+};
+
 describe("systemInfo", () => {
   it("reports the thread count that setNumThreads set", () => {
     const before = getNumThreads();
@@ -19,15 +30,7 @@ describe("systemInfo", () => {
   });
 
   it("counts the large blocks a forward takes, fresh or from the cache, and the logits held in JS as live", async () => {
-    const mlm = await LtgBertForMaskedLM.fromConfig({
-      vocab_size: 4096,
-      hidden_size: 32,
-      num_hidden_layers: 1,
-      num_attention_heads: 2,
-      intermediate_size: 64,
-      max_position_embeddings: 64,
-      position_bucket_size: 8,
-    });
+    const mlm = await LtgBertForMaskedLM.fromConfig(SMALL_MLM);
     const before = systemInfo().cpuCache;
     const ids = { data: new Int32Array(2 * 64).fill(7), shape: [2, 64] };
     const out = await mlm.forward({ inputIds: ids });
@@ -46,15 +49,7 @@ describe("systemInfo", () => {
 
 describe("results handed to JS", () => {
   it("go back to the tensor cache once JS drops them: sixty forwards take only a few fresh blocks", async () => {
-    const mlm = await LtgBertForMaskedLM.fromConfig({
-      vocab_size: 4096,
-      hidden_size: 32,
-      num_hidden_layers: 1,
-      num_attention_heads: 2,
-      intermediate_size: 64,
-      max_position_embeddings: 64,
-      position_bucket_size: 8,
-    });
+    const mlm = await LtgBertForMaskedLM.fromConfig(SMALL_MLM);
     const ids = { data: new Int32Array(8 * 64).fill(7), shape: [8, 64] };
     const logitsBytes = (await mlm.forward({ inputIds: ids })).logits.data.byteLength; // 8 MiB, dropped at once
     const before = systemInfo().cpuCache;
