@@ -162,8 +162,8 @@ export async function pretrain(options: PretrainOptions, context: PretrainContex
   if (options.tokenizer !== undefined) tokenizer = await Tokenizer.fromPretrained(options.tokenizer);
   else if (resumeFrom !== null) tokenizer = await Tokenizer.fromPretrained(resumeFrom.dir);
   else {
-    const cased = options.lowercase === true ? "lowercased " : "";
-    say(`training a ${cased}tokenizer of ${options.vocabSize} tokens on ${options.corpus.join(", ")}`);
+    const lowered = options.lowercase === true ? "lowercased " : "";
+    say(`training a ${lowered}tokenizer of ${options.vocabSize} tokens on ${options.corpus.join(", ")}`);
     const t0 = performance.now();
     tokenizer = await trainTokenizer(options.corpus, {
       outputDir: options.out,
