@@ -73,6 +73,16 @@ export interface ForwardOptions {
    * the same logits, less work.
    */
   hiddenStates?: boolean;
+  /**
+   * Float32Arrays to write the outputs into, each exactly the output's size
+   * (`logits`: B·T·vocab for the masked LM, B·numLabels for classification;
+   * `lastHiddenState`: B·T·hidden). The result's `data` is then the array
+   * given, and the call allocates no new output memory: in a loop of
+   * forwards this spares V8 the collection that each large new result
+   * would set off. The arrays are written while the call runs: leave them
+   * alone until its Promise settles.
+   */
+  out?: { logits?: Float32Array; lastHiddenState?: Float32Array };
 }
 
 export interface ModelOutput {
@@ -361,10 +371,17 @@ abstract class LtgBertModel {
     this.#ensureNotDisposed();
     const batch = this.#toNativeBatch("inputs", inputs, false);
     const hidden = options.hiddenStates ?? true;
-    const out = await this.enqueue((native) => native.forward({ ...batch, hidden }));
-    const result: ModelOutput = { logits: { data: out.logits, shape: out.logitsShape } };
-    if (out.lastHiddenState && out.hiddenShape)
-      result.lastHiddenState = { data: out.lastHiddenState, shape: out.hiddenShape };
+    const into = options.out ?? {};
+    if (typeof into !== "object" || into === null)
+      throw invalidArgument("out", "{ logits?: Float32Array, lastHiddenState?: Float32Array }", into);
+    const out = await this.enqueue((native) =>
+      native.forward({ ...batch, hidden, logitsInto: into.logits, hiddenInto: into.lastHiddenState }),
+    );
+    const logits = into.logits ?? out.logits;
+    if (!logits) throw new LtgBertError("LTGBERT_INTERNAL", "forward: the native result has no logits");
+    const result: ModelOutput = { logits: { data: logits, shape: out.logitsShape } };
+    const hiddenState = into.lastHiddenState ?? out.lastHiddenState;
+    if (hiddenState && out.hiddenShape) result.lastHiddenState = { data: hiddenState, shape: out.hiddenShape };
     if (out.loss !== undefined) result.loss = out.loss;
     return result;
   }

@@ -27,10 +27,13 @@ export interface NativeForwardInputs {
   labels?: IdArray | Float32Array;
   labelsShape?: number[];
   hidden: boolean;
+  /** Arrays the outputs are written into; each is then left out of the result. */
+  logitsInto?: Float32Array;
+  hiddenInto?: Float32Array;
 }
 
 export interface NativeForwardResult {
-  logits: Float32Array;
+  logits?: Float32Array;
   logitsShape: number[];
   lastHiddenState?: Float32Array;
   hiddenShape?: number[];

@@ -283,6 +283,36 @@ describe("LTGBERT_INVALID_ARGUMENT, and the model still works after", () => {
     expect(shape.message).toBe("labels: expected shape [1], got [2]");
   });
 
+  it("refuses output arrays of the wrong type or size, and leaves them untouched", async () => {
+    const inputIds = [[1, 5, 2]];
+    const short = new Float32Array(10).fill(7);
+    const size = await rejection(mlm.forward({ inputIds }, { out: { logits: short } }));
+    expect(size.code).toBe("LTGBERT_INVALID_ARGUMENT");
+    expect(size.message).toBe("out.logits: expected a Float32Array of 291 values (shape [1, 3, 97]), got 10");
+    expect(Array.from(short)).toEqual(new Array(10).fill(7));
+    const hidden = await rejection(
+      mlm.forward({ inputIds }, { out: { logits: new Float32Array(291), lastHiddenState: new Float32Array(3) } }),
+    );
+    expect(hidden.message).toBe("out.lastHiddenState: expected a Float32Array of 144 values (shape [1, 3, 48]), got 3");
+    const typed = await rejection(mlm.forward({ inputIds }, { out: { logits: new Float64Array(291) as never } }));
+    expect(typed.message).toBe("out.logits: expected a Float32Array");
+    const notObject = await rejection(mlm.forward({ inputIds }, { out: 5 as never }));
+    expect(notObject.message).toMatch(/^out: expected \{ logits\?: Float32Array, lastHiddenState\?: Float32Array \}/);
+    const unwanted = await rejection(
+      mlm.forward({ inputIds }, { hiddenStates: false, out: { lastHiddenState: new Float32Array(144) } }),
+    );
+    expect(unwanted.message).toBe("out.lastHiddenState: given with hiddenStates false");
+    const shared = new Float32Array(291 + 144);
+    const overlap = await rejection(
+      mlm.forward({ inputIds }, { out: { logits: shared.subarray(0, 291), lastHiddenState: shared.subarray(200) } }),
+    );
+    expect(overlap.message).toBe(
+      "out.logits and out.lastHiddenState: expected separate memory, got overlapping arrays",
+    );
+    const clsSize = await rejection(cls.forward({ inputIds }, { out: { logits: new Float32Array(2) } }));
+    expect(clsSize.message).toBe("out.logits: expected a Float32Array of 3 values (shape [1, 3]), got 2");
+  });
+
   it("still runs after every refusal", async () => {
     const out = await mlm.forward({ inputIds: [[1, 5, 2]] });
     expect(out.logits.shape).toEqual([1, 3, 97]);

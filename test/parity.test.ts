@@ -27,6 +27,30 @@ describe("ltgbert-tiny (per-head split)", () => {
     expect(Math.abs(out.loss! - f32(tiny, "mlm.loss")[0])).toBeLessThan(TOL);
   });
 
+  it("writes logits and hidden states into the caller's arrays, with the reference's numbers", async () => {
+    // NaN-filled, so that any value left unwritten fails the comparison.
+    const out = {
+      logits: new Float32Array(3 * 17 * 97).fill(NaN),
+      lastHiddenState: new Float32Array(3 * 17 * 48).fill(NaN),
+    };
+    const got = await seedMlm.forward({ ...inputs, labels: i64(tiny, "mlm_labels") }, { out });
+    expect(got.logits.data).toBe(out.logits);
+    expect(got.lastHiddenState?.data).toBe(out.lastHiddenState);
+    expect(got.logits.shape).toEqual([3, 17, 97]);
+    expect(maxAbsDiff(out.logits, f32(tiny, "mlm.logits"))).toBeLessThan(TOL);
+    expect(maxAbsDiff(out.lastHiddenState, f32(tiny, "mlm.last_hidden_state"))).toBeLessThan(TOL);
+    expect(Math.abs(got.loss! - f32(tiny, "mlm.loss")[0])).toBeLessThan(TOL);
+    // A view into a larger buffer (a byte offset) works as well; with only
+    // the logits given, the hidden states come back in a new array.
+    const backing = new Float32Array(5 + 3 * 17 * 97).fill(NaN);
+    const view = backing.subarray(5);
+    const only = await seedMlm.forward(inputs, { out: { logits: view } });
+    expect(only.logits.data).toBe(view);
+    expect(maxAbsDiff(view, f32(tiny, "mlm.logits"))).toBeLessThan(TOL);
+    expect(Array.from(backing.subarray(0, 5)).every(Number.isNaN)).toBe(true);
+    expect(maxAbsDiff(only.lastHiddenState!.data, f32(tiny, "mlm.last_hidden_state"))).toBeLessThan(TOL);
+  });
+
   it("accepts nested arrays as well as typed arrays", async () => {
     const ids = i64(tiny, "input_ids");
     const mask = i64(tiny, "attention_mask");
@@ -73,6 +97,10 @@ describe("ltgbert-tiny (per-head split)", () => {
     expect(lean.lastHiddenState).toBeUndefined();
     expect(maxAbsDiff(lean.logits.data, f32(tiny, "seed_cls.logits"))).toBeLessThan(TOL);
     expect(Math.abs(lean.loss! - f32(tiny, "seed_cls.loss")[0])).toBeLessThan(TOL);
+    const logits = new Float32Array(9).fill(NaN);
+    const into = await cls.forward(inputs, { hiddenStates: false, out: { logits } });
+    expect(into.logits.data).toBe(logits);
+    expect(maxAbsDiff(logits, f32(tiny, "seed_cls.logits"))).toBeLessThan(TOL);
     cls.dispose();
   });
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <optional>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "binding/batch.h"
 #include "binding/class_refs.h"
@@ -232,8 +234,51 @@ Napi::Value ModelWrap::Load(const Napi::CallbackInfo& info) {
   });
 }
 
-// forward({ inputIds, attentionMask, shape, labels?, labelsShape?, hidden? })
-//   -> Promise<{ logits, logitsShape, lastHiddenState?, hiddenShape?, loss? }>
+namespace {
+
+// A Float32Array the caller gave for one output (forward's `logitsInto`,
+// `hiddenInto`), read on the JS thread; checked against the output's size
+// on the compute thread, where the model's config is at hand.
+struct Into {
+  bool given = false;
+  float* data = nullptr;
+  size_t length = 0;  // 0 for a detached array
+  bool overlaps(const Into& other) const {
+    return length > 0 && other.length > 0 && data < other.data + other.length && other.data < data + length;
+  }
+};
+
+Into ReadInto(Napi::Env env, Napi::Object args, const char* key, const std::string& name) {
+  Napi::Value value = args.Get(key);
+  if (value.IsUndefined()) return {};
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    ThrowArgument(env, name + ": expected a Float32Array");
+  auto array = value.As<Napi::Float32Array>();
+  Into into{true, array.Data(), array.ElementLength()};
+  if (into.data == nullptr) into.length = 0;
+  return into;
+}
+
+// The tensor over the caller's array, once its length is checked against `shape`.
+torch::Tensor IntoTensor(const Into& into, const std::string& name, const std::vector<int64_t>& shape) {
+  int64_t numel = 1;
+  for (int64_t s : shape) numel *= s;
+  if (static_cast<int64_t>(into.length) != numel) {
+    std::string dims;
+    for (size_t i = 0; i < shape.size(); ++i) dims += (i ? ", " : "") + std::to_string(shape[i]);
+    Fail(ErrorCode::kInvalidArgument, name, ": expected a Float32Array of ", numel, " values (shape [", dims,
+         "]), got ", into.length);
+  }
+  return torch::from_blob(into.data, shape, torch::kFloat32);
+}
+
+}  // namespace
+
+// forward({ inputIds, attentionMask, shape, labels?, labelsShape?, hidden?, logitsInto?, hiddenInto? })
+//   -> Promise<{ logits?, logitsShape, lastHiddenState?, hiddenShape?, loss? }>
+// With logitsInto / hiddenInto (Float32Arrays of the outputs' sizes) the
+// outputs are written there and left out of the result: no new memory, and
+// nothing new for V8's collector to find.
 Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
@@ -242,29 +287,58 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
     const Batch batch = ReadBatch(env, args);
     auto ids = batch.input_ids, mask = batch.attention_mask, labels = batch.labels;
     const bool want_hidden = args.Get("hidden").ToBoolean();
+    const Into logits_into = ReadInto(env, args, "logitsInto", "out.logits");
+    const Into hidden_into = ReadInto(env, args, "hiddenInto", "out.lastHiddenState");
+    if (hidden_into.given && !want_hidden) ThrowArgument(env, "out.lastHiddenState: given with hiddenStates false");
+    if (logits_into.overlaps(hidden_into))
+      ThrowArgument(env, "out.logits and out.lastHiddenState: expected separate memory, got overlapping arrays");
+    // The caller's arrays stay alive (and in place) until the work is done.
+    Napi::Object keep_alive = Value();
+    if (logits_into.given || hidden_into.given) {
+      keep_alive = Napi::Object::New(env);
+      keep_alive.Set("model", Value());
+      keep_alive.Set("logits", args.Get("logitsInto"));
+      keep_alive.Set("hidden", args.Get("hiddenInto"));
+    }
 
     auto out = std::make_shared<model::Output>();
     return Task::Run(
-        env, Value(),
+        env, keep_alive,
         [=]() {
           std::lock_guard<std::mutex> lock(state->mutex);
           auto& module = state->module;
-          CheckInputs(module->config(), ids, mask, labels);
+          const Config& config = module->config();
+          CheckInputs(config, ids, mask, labels);
+          const int64_t B = ids.size(0), T = ids.size(1);
+          torch::Tensor logits_target, hidden_target;
+          if (logits_into.given) {
+            const std::vector<int64_t> shape = config.task == model::Task::kMaskedLM
+                                                   ? std::vector<int64_t>{B, T, config.vocab_size}
+                                                   : std::vector<int64_t>{B, config.num_labels};
+            logits_target = IntoTensor(logits_into, "out.logits", shape);
+          }
+          if (hidden_into.given)
+            hidden_target = IntoTensor(hidden_into, "out.lastHiddenState", {B, T, config.hidden_size});
           auto profile = MaybeProfile();
           torch::InferenceMode inference;
-          auto result = module->forward(ids.to(state->device), mask.to(state->device),
-                                        labels.defined() ? labels.to(state->device) : labels, want_hidden);
-          out->logits = result.logits.to(torch::kCPU, torch::kFloat32).contiguous();
-          if (want_hidden)
-            out->last_hidden_state = result.last_hidden_state.to(torch::kCPU, torch::kFloat32).contiguous();
+          auto result =
+              module->forward(ids.to(state->device), mask.to(state->device),
+                              labels.defined() ? labels.to(state->device) : labels, want_hidden, logits_target);
+          out->logits =
+              logits_target.defined() ? logits_target : result.logits.to(torch::kCPU, torch::kFloat32).contiguous();
+          if (want_hidden) {
+            out->last_hidden_state = hidden_target.defined()
+                                         ? hidden_target.copy_(result.last_hidden_state)
+                                         : result.last_hidden_state.to(torch::kCPU, torch::kFloat32).contiguous();
+          }
           if (result.loss.defined()) out->loss = result.loss.to(torch::kCPU, torch::kFloat64);
         },
-        [out](Napi::Env env) -> Napi::Value {
+        [out, logits_given = logits_into.given, hidden_given = hidden_into.given](Napi::Env env) -> Napi::Value {
           auto js = Napi::Object::New(env);
-          js.Set("logits", ToFloat32Array(env, out->logits));
+          if (!logits_given) js.Set("logits", ToFloat32Array(env, out->logits));
           js.Set("logitsShape", ToShape(env, out->logits.sizes()));
           if (out->last_hidden_state.defined()) {
-            js.Set("lastHiddenState", ToFloat32Array(env, out->last_hidden_state));
+            if (!hidden_given) js.Set("lastHiddenState", ToFloat32Array(env, out->last_hidden_state));
             js.Set("hiddenShape", ToShape(env, out->last_hidden_state.sizes()));
           }
           if (out->loss.defined()) js.Set("loss", out->loss.item<double>());

@@ -29,10 +29,12 @@ std::string OneDnnVersion();
 // epilogue(x @ W[rows]^T + bias) * multiplier, where W[rows] are rows
 // [row_begin, row_begin + row_count) of `weight` (N_total, K), x is (M, K),
 // bias (row_count) and multiplier (M, row_count) are optional. Falls back to
-// libtorch ops when Usable(x) is false.
+// libtorch ops when Usable(x) is false. With `into` (a contiguous float32
+// (M, row_count) tensor, on any device) the result is written there and
+// `into` is returned: on oneDNN the product writes it directly.
 torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, int64_t row_begin, int64_t row_count,
                      const torch::Tensor& bias, Epilogue epilogue = Epilogue::kNone,
-                     const torch::Tensor& multiplier = {});
+                     const torch::Tensor& multiplier = {}, const torch::Tensor& into = {});
 
 // Drops the reordered weights that inference kept for tensors that are gone
 // (a disposed model's); Linear also does so when it meets a new weight.

@@ -16,7 +16,10 @@ namespace ltgbert::model {
 class TiedDecoderImpl : public torch::nn::Module {
  public:
   TiedDecoderImpl(torch::Tensor tied_weight, int64_t vocab_size);
-  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor forward(const torch::Tensor& x);  // (M, D) -> (M, vocab)
+  // The same, written into `into` (M, vocab). (Not a default argument of
+  // forward: the Sequential that holds the decoder calls forward(x).)
+  torch::Tensor ForwardInto(const torch::Tensor& x, const torch::Tensor& into);
 
   torch::Tensor bias;
 
@@ -28,7 +31,9 @@ TORCH_MODULE(TiedDecoder);
 class MaskClassifierImpl : public torch::nn::Module {
  public:
   MaskClassifierImpl(const Config& config, torch::Tensor word_embedding_weight);
-  torch::Tensor forward(const torch::Tensor& x);  // (..., D) -> (..., vocab)
+  // (..., D) -> (..., vocab); with `into` (a contiguous float32 tensor of
+  // the result's size, on any device) the logits are written there.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& into = {});
 
   // LayerNorm, Linear [1], GELU (erf), LayerNorm, Dropout, TiedDecoder [5].
   torch::nn::Sequential nonlinearity{nullptr};

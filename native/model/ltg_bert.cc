@@ -55,11 +55,11 @@ torch::Tensor LtgBertImpl::Encode(const torch::Tensor& input_ids, const torch::T
 }
 
 Output LtgBertImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                            const torch::Tensor& labels, bool need_hidden) {
+                            const torch::Tensor& labels, bool need_hidden, const torch::Tensor& logits_into) {
   Output out;
   if (config_.task == Task::kMaskedLM) {
     out.last_hidden_state = Encode(input_ids, attention_mask);
-    out.logits = mlm_head(out.last_hidden_state);  // (B, T, vocab)
+    out.logits = mlm_head(out.last_hidden_state, logits_into);  // (B, T, vocab)
   } else {
     torch::Tensor first;  // (B, D): the [CLS] position, all the head reads
     if (need_hidden || FullLastLayer()) {
@@ -71,6 +71,7 @@ Output LtgBertImpl::forward(const torch::Tensor& input_ids, const torch::Tensor&
       first = Encode(input_ids, attention_mask, torch::arange(B, input_ids.options().dtype(torch::kInt64)) * T);
     }
     out.logits = linear_head ? linear_head(head_dropout(first)) : mlp_head(first);
+    if (logits_into.defined()) out.logits = logits_into.copy_(out.logits);
   }
   if (labels.defined()) out.loss = Loss(out.logits, labels);
   return out;

@@ -35,8 +35,11 @@ class LtgBertImpl : public torch::nn::Module {
   // (B) or (B, 1) float for regression.
   // Without `need_hidden`, a classifier's last layer computes only the
   // first token past its attention and last_hidden_state stays undefined.
+  // With `logits_into` (a contiguous float32 tensor of the logits' size, on
+  // any device) the logits are written there and out.logits is it; the
+  // masked LM's vocabulary projection then writes it directly.
   Output forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, const torch::Tensor& labels = {},
-                 bool need_hidden = true);
+                 bool need_hidden = true, const torch::Tensor& logits_into = {});
 
   // The loss alone, as forward(...).loss gives it, for training. The masked
   // LM runs its head only on the positions that labels score (as LTG-BERT's
