@@ -5,7 +5,6 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { CsvError, parse } from "csv-parse";
 import { describe, invalidArgument, LtgBertError } from "./errors.js";
 import type { IdTensor, RaggedEncoding, Tokenizer } from "./tokenizer.js";
 
@@ -130,6 +129,9 @@ async function* csvRows(
   // TSV is read as GLUE writes it: tab-separated, no quoting, so a `"` is
   // text. CSV follows RFC 4180: quoted fields may hold commas, quotes and
   // line breaks.
+  // Loaded here rather than with the package: a process that never reads a
+  // CSV keeps it out of its heap (every major collection walks the heap).
+  const { CsvError, parse } = await import("csv-parse");
   const source = createReadStream(file);
   const parser = source.pipe(
     parse({

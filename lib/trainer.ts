@@ -7,7 +7,7 @@ import { EventEmitter } from "node:events";
 import { appendFile, readdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { Presets, SingleBar } from "cli-progress";
+import type { SingleBar } from "cli-progress";
 import type { CorpusOptions } from "./corpus.js";
 import type { Dataset, ReadDatasetOptions } from "./data.js";
 import { describe, invalidArgument, LtgBertError } from "./errors.js";
@@ -634,7 +634,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
       schedule: { kind: o.schedule, warmupSteps, totalSteps },
       seed: o.seed,
     });
-    const bar = this.#progressBar();
+    const bar = await this.#progressBar();
     try {
       if (checkpointDir !== null) {
         await this.model.loadStateDict(checkpointDir);
@@ -764,9 +764,11 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     }
   }
 
-  #progressBar(): SingleBar | null {
+  async #progressBar(): Promise<SingleBar | null> {
     const wanted = this.#o.progress === "auto" ? process.stderr.isTTY === true : this.#o.progress;
     if (!wanted) return null;
+    // Loaded only when a bar is shown, so that it stays out of other processes' heaps.
+    const { Presets, SingleBar } = await import("cli-progress");
     return new SingleBar(
       {
         stream: process.stderr,
