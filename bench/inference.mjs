@@ -2,7 +2,9 @@
 // Inference benchmark: this package's LtgBertForMaskedLM forward against the
 // PyTorch eager reference (bench/reference/ltg_bert.py), same config, same
 // batch (8 x 128 random ids, full attention mask), same thread count, one
-// command. See bench/README.md for what the figures mean.
+// command. The Node side is timed twice: forwards that return new arrays
+// (the default) and forwards into the same caller-owned arrays (forward's
+// `out` option). See bench/README.md for what the figures mean.
 //
 //   node bench/inference.mjs [--threads 2] [--runs 5] [--warmup 2]
 //                            [--presets mini,base] [--json]
