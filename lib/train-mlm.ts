@@ -210,10 +210,18 @@ export class MaskedLMTask implements Task<MaskedLMEvalMetrics> {
     let tokens = 0;
     let correct = 0;
     let samples = 0;
+    // Every batch's logits go into one array, grown when a batch needs more:
+    // no new memory per batch for V8 to collect.
+    let buffer = new Float32Array(0);
+    const V = this.#model.config.vocab_size;
     for await (const batch of corpus.batches()) {
       const { inputIds, attentionMask, labels } = batch;
-      const out = await this.#model.forward({ inputIds, attentionMask, labels }, { hiddenStates: false });
-      const V = out.logits.shape[2];
+      const size = inputIds.shape[0] * inputIds.shape[1] * V;
+      if (buffer.length < size) buffer = new Float32Array(size);
+      const out = await this.#model.forward(
+        { inputIds, attentionMask, labels },
+        { hiddenStates: false, out: { logits: buffer.subarray(0, size) } },
+      );
       let scored = 0;
       labels.data.forEach((label, i) => {
         if (label === IGNORE_INDEX) return;
