@@ -80,7 +80,8 @@ export interface ForwardOptions {
    * given, and the call allocates no new output memory: in a loop of
    * forwards this spares V8 the collection that each large new result
    * would set off. The arrays are written while the call runs: leave them
-   * alone until its Promise settles.
+   * alone until its Promise settles, and read them before handing them to
+   * the next call (calls queue, and the next one writes over them).
    */
   out?: { logits?: Float32Array; lastHiddenState?: Float32Array };
 }
