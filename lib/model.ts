@@ -434,8 +434,10 @@ abstract class LtgBertModel {
     if (typeof inputs !== "object" || inputs === null)
       throw invalidArgument(name, "{ inputIds, attentionMask?, labels? }", inputs);
     const ids = toIdMatrix("inputIds", inputs.inputIds);
-    let maskData = onesLike(ids.shape) as Int32Array | BigInt64Array;
-    if (inputs.attentionMask !== undefined) {
+    let maskData: Int32Array | BigInt64Array;
+    if (inputs.attentionMask === undefined) {
+      maskData = onesLike(ids.shape);
+    } else {
       const m = toIdMatrix("attentionMask", inputs.attentionMask);
       if (m.shape[0] !== ids.shape[0] || m.shape[1] !== ids.shape[1]) {
         throw invalidArgument(
