@@ -6,6 +6,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { describe, invalidArgument, LtgBertError } from "./errors.js";
+import { mix32 } from "./mlm.js";
 import type { IdTensor, RaggedEncoding, Tokenizer } from "./tokenizer.js";
 
 export type DatasetFormat = "csv" | "tsv" | "jsonl";
@@ -394,15 +395,6 @@ function assignLabels(
 
 // ---------------------------------------------------------------------------
 // Seeded order
-
-/** MurmurHash3's 32-bit finaliser: spreads a seed's bits. */
-function mix32(x: number): number {
-  x = (x ^ (x >>> 16)) >>> 0;
-  x = Math.imul(x, 0x85ebca6b) >>> 0;
-  x = (x ^ (x >>> 13)) >>> 0;
-  x = Math.imul(x, 0xc2b2ae35) >>> 0;
-  return (x ^ (x >>> 16)) >>> 0;
-}
 
 /** The seed of one random stream of one epoch: a pure function of its three inputs. */
 function streamSeed(seed: number, epoch: number, stream: number): number {

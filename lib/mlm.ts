@@ -7,7 +7,7 @@ import type { IdTensor } from "./tokenizer.js";
 export const IGNORE_INDEX = -100;
 
 /** MurmurHash3's 32-bit finaliser: spreads the bits of a seed. */
-function mix32(x: number): number {
+export function mix32(x: number): number {
   x = (x ^ (x >>> 16)) >>> 0;
   x = Math.imul(x, 0x85ebca6b) >>> 0;
   x = (x ^ (x >>> 13)) >>> 0;

@@ -2,6 +2,7 @@
 // that several commands take, and the one-line error format. Nothing here
 // loads the native addon, so `ltgbert --help` works without libtorch.
 import { InvalidArgumentError, Option, type Command } from "commander";
+import type { LtgBertConfig } from "../config.js";
 import { LtgBertError } from "../errors.js";
 
 /** A stream the CLI writes to. */
@@ -189,4 +190,27 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** A config's sizes, as the commands' --json output reports them. */
+export interface ConfigSizes {
+  vocabSize: number;
+  hiddenSize: number;
+  layers: number;
+  attentionHeads: number;
+  intermediateSize: number;
+  maxPositionEmbeddings: number;
+  positionBucketSize: number;
+}
+
+export function configSizes(c: LtgBertConfig): ConfigSizes {
+  return {
+    vocabSize: c.vocab_size,
+    hiddenSize: c.hidden_size,
+    layers: c.num_hidden_layers,
+    attentionHeads: c.num_attention_heads,
+    intermediateSize: c.intermediate_size,
+    maxPositionEmbeddings: c.max_position_embeddings,
+    positionBucketSize: c.position_bucket_size,
+  };
 }

@@ -216,19 +216,7 @@ export async function finetune(options: FinetuneOptions, io: CliIo): Promise<voi
       output: options.out,
       resumed: options.resume === true,
     };
-    if (result.interrupted) {
-      if (options.json) {
-        printJson(io, {
-          ...summary,
-          interrupted: true,
-          signal: stop.by,
-          steps: result.globalStep,
-          epochs: result.epochs,
-          checkpoint: result.checkpoint,
-        });
-      }
-      throw stop.exit(result, options.out);
-    }
+    if (result.interrupted) throw stop.exit(result, options.out, options.json ? summary : null);
 
     if (options.json) {
       printJson(io, {

@@ -7,7 +7,7 @@ import { LtgBertError } from "../errors.js";
 import { LtgBertForMaskedLM, LtgBertForSequenceClassification } from "../model.js";
 import { Tokenizer } from "../tokenizer.js";
 import { TRAINER_STATE_FILE, TRAINING_ARGS_FILE } from "../trainer.js";
-import { fixed, formatBytes, printJson, type CliIo } from "./common.js";
+import { configSizes, fixed, formatBytes, printJson, type CliIo } from "./common.js";
 import { passesText } from "./model-card.js";
 import { findWeights, modelKind, resolveModelDir } from "./model-dir.js";
 
@@ -156,13 +156,7 @@ export async function info(modelName: string, options: InfoOptions, io: CliIo): 
   const title = await modelCardTitle(cardFile);
   const architecture = classifier ? LtgBertForSequenceClassification.architecture : LtgBertForMaskedLM.architecture;
   const config = {
-    vocabSize: c.vocab_size,
-    hiddenSize: c.hidden_size,
-    layers: c.num_hidden_layers,
-    attentionHeads: c.num_attention_heads,
-    intermediateSize: c.intermediate_size,
-    maxPositionEmbeddings: c.max_position_embeddings,
-    positionBucketSize: c.position_bucket_size,
+    ...configSizes(c),
     positionQkSplit: c.position_qk_split,
     head,
     numLabels: classifier ? model.numLabels : null,

@@ -5,7 +5,7 @@
 // run's checkpoints.
 import { readdir } from "node:fs/promises";
 import type { TrainInterrupted } from "../trainer.js";
-import { CliExit, usageError, type CliIo } from "./common.js";
+import { CliExit, printJson, usageError, type CliIo } from "./common.js";
 
 export type StopSignal = "SIGINT" | "SIGTERM";
 
@@ -71,9 +71,23 @@ export class TrainingStop {
       this.#io.stderr.write(`\nstopping after this step and writing a checkpoint (${signal} again quits)\n`);
   }
 
-  /** How the command ends after an interrupted run: the signal's exit code, where the checkpoint is. */
-  exit(result: TrainInterrupted, out: string): CliExit {
+  /**
+   * How the command ends after an interrupted run: the signal's exit code,
+   * where the checkpoint is. With `json` (the command's --json fields so
+   * far), its JSON line is printed first, saying where the run stopped.
+   */
+  exit(result: TrainInterrupted, out: string, json: Record<string, unknown> | null = null): CliExit {
     const signal = this.by;
+    if (json !== null) {
+      printJson(this.#io, {
+        ...json,
+        interrupted: true,
+        signal,
+        steps: result.globalStep,
+        epochs: result.epochs,
+        checkpoint: result.checkpoint,
+      });
+    }
     const message =
       result.checkpoint === null
         ? `interrupted by ${signal} before the first step; nothing was written to ${out}`

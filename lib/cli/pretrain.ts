@@ -17,7 +17,7 @@ import {
   type MaskedLMEvalMetrics,
   type TrainCompleted,
 } from "../trainer.js";
-import { fixed, formatBytes, printJson, usageError, type CliIo } from "./common.js";
+import { configSizes, fixed, formatBytes, printJson, usageError, type CliIo } from "./common.js";
 import { checkOutput, TrainingStop } from "./interrupt.js";
 import { applyThreads } from "./load.js";
 import {
@@ -227,19 +227,7 @@ export async function pretrain(options: PretrainOptions, context: PretrainContex
     const trainStarted = performance.now();
     const result = await trainer.train(resumeFrom === null ? {} : { resumeFrom: resumeFrom.dir });
     const trainingSeconds = (performance.now() - trainStarted) / 1000;
-    if (result.interrupted) {
-      if (options.json) {
-        printJson(io, {
-          output: options.out,
-          interrupted: true,
-          signal: stop.by,
-          steps: result.globalStep,
-          epochs: result.epochs,
-          checkpoint: result.checkpoint,
-        });
-      }
-      throw stop.exit(result, options.out);
-    }
+    if (result.interrupted) throw stop.exit(result, options.out, options.json ? { output: options.out } : null);
     await finish(result as TrainCompleted<MaskedLMEvalMetrics>, {
       options,
       context,
@@ -345,15 +333,7 @@ async function finish(
         source: options.tokenizer ?? null,
         lowercase: tokenizer.lowercase,
       },
-      config: {
-        vocabSize: c.vocab_size,
-        hiddenSize: c.hidden_size,
-        layers: c.num_hidden_layers,
-        attentionHeads: c.num_attention_heads,
-        intermediateSize: c.intermediate_size,
-        maxPositionEmbeddings: c.max_position_embeddings,
-        positionBucketSize: c.position_bucket_size,
-      },
+      config: configSizes(c),
       parameters: run.parameters,
       weights: { file: weights.file, bytes: weights.bytes },
       steps: result.globalStep,
