@@ -87,6 +87,26 @@ interface Columns {
   label: string;
 }
 
+/**
+ * The text column(s) to read among `present`: `textColumn` where given, else
+ * the first of TEXT_COLUMNS present, else the first PAIR_COLUMNS pair present
+ * (`textPairColumn`, where given, replaces a default pair's second column);
+ * null where none is present. Whether named columns exist is the caller's
+ * to check.
+ */
+export function findTextColumns(
+  present: readonly string[],
+  textColumn: string | undefined,
+  textPairColumn: string | undefined,
+): { text: string; pair?: string } | null {
+  const has = (c: string): boolean => present.includes(c);
+  if (textColumn !== undefined) return { text: textColumn, pair: textPairColumn };
+  const single = TEXT_COLUMNS.find(has);
+  if (single !== undefined) return { text: single, pair: textPairColumn };
+  const found = PAIR_COLUMNS.find(([a, b]) => has(a) && has(b));
+  return found === undefined ? null : { text: found[0], pair: textPairColumn ?? found[1] };
+}
+
 function chooseColumns(
   file: string,
   present: readonly string[],
@@ -98,19 +118,12 @@ function chooseColumns(
   const list = present.map((c) => JSON.stringify(c)).join(", ") || "none";
   const missing = (what: string): LtgBertError =>
     badData(file, line, `no ${what} in the ${where}; its columns: ${list}`);
-  let text = options.textColumn;
-  let pair = options.textPairColumn;
-  if (text === undefined) {
-    text = TEXT_COLUMNS.find(has);
-    if (text === undefined) {
-      const found = PAIR_COLUMNS.find(([a, b]) => has(a) && has(b));
-      if (found === undefined) {
-        const tried = [...TEXT_COLUMNS, ...PAIR_COLUMNS.map(([a, b]) => `${a}/${b}`)].map((c) => JSON.stringify(c));
-        throw missing(`text column (looked for ${tried.join(", ")}; name it with textColumn)`);
-      }
-      [text, pair] = [found[0], pair ?? found[1]];
-    }
+  const picked = findTextColumns(present, options.textColumn, options.textPairColumn);
+  if (picked === null) {
+    const tried = [...TEXT_COLUMNS, ...PAIR_COLUMNS.map(([a, b]) => `${a}/${b}`)].map((c) => JSON.stringify(c));
+    throw missing(`text column (looked for ${tried.join(", ")}; name it with textColumn)`);
   }
+  const { text, pair } = picked;
   if (!has(text)) throw missing(`text column ${JSON.stringify(text)}`);
   if (pair !== undefined && !has(pair)) throw missing(`text pair column ${JSON.stringify(pair)}`);
   const label = options.labelColumn ?? LABEL_COLUMNS.find(has) ?? "label";

@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { parse } from "csv-parse/sync";
-import { EXTENSIONS as DATA_EXTENSIONS, PAIR_COLUMNS, TEXT_COLUMNS } from "../data.js";
+import { EXTENSIONS as DATA_EXTENSIONS, findTextColumns } from "../data.js";
 import { describe, LtgBertError } from "../errors.js";
 import type { TextInput } from "../tokenizer.js";
 
@@ -21,22 +21,15 @@ function badData(file: string, line: number | null, message: string): LtgBertErr
 function pickColumns(file: string, present: string[], options: TextColumns): { text: string; pair?: string } {
   const has = (c: string): boolean => present.includes(c);
   const listed = present.map((c) => JSON.stringify(c)).join(", ") || "none";
-  let text = options.textColumn;
-  let pair = options.textPairColumn;
-  if (text === undefined) {
-    text = TEXT_COLUMNS.find(has);
-    if (text === undefined) {
-      const found = PAIR_COLUMNS.find(([a, b]) => has(a) && has(b));
-      if (found === undefined) {
-        throw badData(
-          file,
-          1,
-          `no text column (looked for "sentence", "text", "sentence1"/"sentence2", "premise"/"hypothesis"; name it with --text-column); its columns: ${listed}`,
-        );
-      }
-      [text, pair] = [found[0], pair ?? found[1]];
-    }
+  const picked = findTextColumns(present, options.textColumn, options.textPairColumn);
+  if (picked === null) {
+    throw badData(
+      file,
+      1,
+      `no text column (looked for "sentence", "text", "sentence1"/"sentence2", "premise"/"hypothesis"; name it with --text-column); its columns: ${listed}`,
+    );
   }
+  const { text, pair } = picked;
   for (const [flag, column] of [
     ["--text-column", text],
     ["--text-pair-column", pair],
