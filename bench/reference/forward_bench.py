@@ -58,6 +58,24 @@ PRESETS = {
 REQUIRED = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
 
 
+def add_model_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options every PyTorch bench takes: the model (--preset or --config) and --threads."""
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument("--preset", choices=sorted(PRESETS), default="mini")
+    src.add_argument("--config", help="JSON object (or a path to a JSON file) with the model config")
+    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+
+
+def batches_bench_arguments(doc: str, producer: str) -> argparse.Namespace:
+    """The command line of a bench that replays a batches file written by `producer` (a bench/*.mjs)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batches", required=True, help=f"the batches file written by {producer}")
+    add_model_arguments(ap)
+    ap.add_argument("--seed", type=int, default=0, help="torch.manual_seed: the init and dropout")
+    ap.add_argument("--progress", type=float, default=0, help="seconds between progress lines on stderr (0: none)")
+    return ap.parse_args()
+
+
 def parse_config(args) -> tuple:
     if args.config:
         text = args.config
@@ -77,12 +95,9 @@ def parse_config(args) -> tuple:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    src = ap.add_mutually_exclusive_group()
-    src.add_argument("--preset", choices=sorted(PRESETS), default="mini")
-    src.add_argument("--config", help="JSON object (or a path to a JSON file) with the model config")
+    add_model_arguments(ap)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=128)
-    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     ap.add_argument("--runs", type=int, default=5, help="timed runs (median reported)")
     ap.add_argument("--warmup", type=int, default=2, help="untimed runs first")
     ap.add_argument("--max-seconds", type=float, default=300.0, help="stop the timed loop after this long")

@@ -43,7 +43,6 @@ stderr every S seconds says how far the loop is.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -56,7 +55,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from batch_file import read_batch_file  # noqa: E402
 from flops import mlm_train_step_flops  # noqa: E402
-from forward_bench import PRESETS, parse_config  # noqa: E402
+from forward_bench import batches_bench_arguments, parse_config  # noqa: E402
 from train_bench import decay_groups  # noqa: E402
 
 IGNORE_INDEX = -100
@@ -104,15 +103,7 @@ def unique_decay_groups(model, torch, weight_decay: float):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--batches", required=True, help="the batches file written by bench/pretrain.mjs")
-    src = ap.add_mutually_exclusive_group()
-    src.add_argument("--preset", choices=sorted(PRESETS), default="mini")
-    src.add_argument("--config", help="JSON object (or a path to a JSON file) with the model config")
-    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
-    ap.add_argument("--seed", type=int, default=0, help="torch.manual_seed: the init and dropout")
-    ap.add_argument("--progress", type=float, default=0, help="seconds between progress lines on stderr (0: none)")
-    args = ap.parse_args()
+    args = batches_bench_arguments(__doc__, "bench/pretrain.mjs")
 
     name, cfg = parse_config(args)
 

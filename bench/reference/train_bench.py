@@ -43,7 +43,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from flops import train_step_flops  # noqa: E402
-from forward_bench import PRESETS, parse_config  # noqa: E402
+from forward_bench import add_model_arguments, parse_config  # noqa: E402
 
 LEARNING_RATE = 2e-5
 BETAS = (0.9, 0.999)
@@ -80,13 +80,10 @@ def decay_groups(model, torch):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    src = ap.add_mutually_exclusive_group()
-    src.add_argument("--preset", choices=sorted(PRESETS), default="mini")
-    src.add_argument("--config", help="JSON object (or a path to a JSON file) with the model config")
+    add_model_arguments(ap)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--num-labels", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     ap.add_argument("--runs", type=int, default=5, help="timed steps (median reported)")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     ap.add_argument("--max-seconds", type=float, default=600.0, help="stop the timed loop after this long")
