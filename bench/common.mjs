@@ -436,6 +436,46 @@ export async function startRepeatedBench(program, maxMinutes) {
   return bench;
 }
 
+// Seconds between progress lines on stderr (table mode only) of the long
+// benches (epoch.mjs, pretrain.mjs).
+export const PROGRESS_SECONDS = 30;
+
+// The start of a bench that replays one batches file on both sides
+// (epoch.mjs, pretrain.mjs): its options parsed, the clock and the
+// deadline, a log that --json silences, and the watchdog.
+export function startBatchesBench(program, options) {
+  const opts = parseOptions({ program, options }, process.argv.slice(2));
+  const start = performance.now();
+  const deadline = opts.maxMinutes === null ? Infinity : start + opts.maxMinutes * 60_000;
+  startWatchdog(opts.maxMinutes);
+  return {
+    opts,
+    start,
+    deadline,
+    left: () => deadline - performance.now(),
+    log: (...a) => {
+      if (!opts.json) console.log(...a);
+    },
+    errors: [],
+  };
+}
+
+// Runs the bench/reference script that replays the batches file for one
+// preset (bench/reference/forward_bench.py's batches_bench_arguments).
+export function runBatchesPython(script, preset, batchFile, opts, timeoutMs, progress) {
+  const args = [
+    "--batches",
+    batchFile,
+    "--config",
+    presetConfigJson(preset),
+    "--threads",
+    String(opts.threads),
+    "--progress",
+    String(progress ? PROGRESS_SECONDS : 0),
+  ];
+  return runPython(script, args, { timeoutMs, limitNote: "--max-minutes", onProgress: progress });
+}
+
 // Measures one preset on both sides within its share of the time left (half
 // of it each side) and adds the row to bench.results: node(deadline) and
 // python(timeoutMs) time the step, and the row keeps pythonFields of what

@@ -42,18 +42,17 @@ import {
   ADAMW,
   OPTION,
   PRESETS,
+  PROGRESS_SECONDS,
   PYTHON,
   ROOT,
   describeError,
   finish,
   loadPackage,
-  parseOptions,
   positiveInteger,
-  presetConfigJson,
+  runBatchesPython,
   runMain,
-  runPython,
   sideTable,
-  startWatchdog,
+  startBatchesBench,
   writeBatchFile,
 } from "./common.mjs";
 
@@ -73,8 +72,6 @@ const WARMUP_RATIO = 0.06;
 // the sanity-check losses: the means over this many first and last batches
 // (half the run when it has fewer than twice as many)
 const LOSS_WINDOW = 100;
-// seconds between progress lines on stderr (table mode only)
-const PROGRESS_S = 30;
 
 // ---------------------------------------------------------------- helpers
 
@@ -167,7 +164,7 @@ async function nodeEpoch(api, config, batches, deadline, progress) {
     const optimizer = model.createOptimizer({ ...ADAMW, schedule: scheduleFor(batches.length) });
     const losses = [];
     const t0 = performance.now();
-    let nextReport = t0 + PROGRESS_S * 1000;
+    let nextReport = t0 + PROGRESS_SECONDS * 1000;
     for (let i = 0; i < batches.length; i++) {
       const r = await model.trainStep(batches[i], optimizer);
       if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm))
@@ -177,7 +174,7 @@ async function nodeEpoch(api, config, batches, deadline, progress) {
       if (now > deadline) throw new Error(`out of time after ${i + 1} of ${batches.length} batches (--max-minutes)`);
       if (progress && now >= nextReport) {
         progress(`${i + 1}/${batches.length} batches, ${((now - t0) / 1000).toFixed(0)} s`);
-        nextReport = now + PROGRESS_S * 1000;
+        nextReport = now + PROGRESS_SECONDS * 1000;
       }
     }
     return { seconds_epoch: (performance.now() - t0) / 1000, losses };
@@ -186,47 +183,19 @@ async function nodeEpoch(api, config, batches, deadline, progress) {
   }
 }
 
-function pythonEpoch(preset, batchFile, opts, timeoutMs, progress) {
-  const args = [
-    "--batches",
-    batchFile,
-    "--config",
-    presetConfigJson(preset),
-    "--threads",
-    String(opts.threads),
-    "--progress",
-    String(progress ? PROGRESS_S : 0),
-  ];
-  return runPython("reference/epoch_bench.py", args, { timeoutMs, limitNote: "--max-minutes", onProgress: progress });
-}
-
 // ---------------------------------------------------------------- main
 
 async function main() {
-  const opts = parseOptions(
-    {
-      program: "epoch.mjs",
-      options: {
-        data: { arg: "FILE.tsv", default: null, parse: (v) => resolve(v) },
-        presets: { ...OPTION.presets, default: ["mini"] },
-        threads: OPTION.threads,
-        "max-batches": { arg: "N", default: null, parse: positiveInteger },
-        json: OPTION.json,
-        "skip-python": OPTION["skip-python"],
-        "skip-node": OPTION["skip-node"],
-        "max-minutes": OPTION["max-minutes"],
-      },
-    },
-    process.argv.slice(2),
-  );
-  const start = performance.now();
-  const deadline = opts.maxMinutes === null ? Infinity : start + opts.maxMinutes * 60_000;
-  const left = () => deadline - performance.now();
-  const log = (...a) => {
-    if (!opts.json) console.log(...a);
-  };
-  const errors = [];
-  startWatchdog(opts.maxMinutes);
+  const { opts, start, deadline, left, log, errors } = startBatchesBench("epoch.mjs", {
+    data: { arg: "FILE.tsv", default: null, parse: (v) => resolve(v) },
+    presets: { ...OPTION.presets, default: ["mini"] },
+    threads: OPTION.threads,
+    "max-batches": { arg: "N", default: null, parse: positiveInteger },
+    json: OPTION.json,
+    "skip-python": OPTION["skip-python"],
+    "skip-node": OPTION["skip-node"],
+    "max-minutes": OPTION["max-minutes"],
+  });
 
   // The package reads, tokenizes and pads the data for both halves, so
   // without dist/ neither can run.
@@ -299,7 +268,8 @@ async function main() {
       }
       if (!opts.skipPython) {
         try {
-          const py = await pythonEpoch(
+          const py = await runBatchesPython(
+            "reference/epoch_bench.py",
             preset,
             batchFile,
             opts,

@@ -39,6 +39,7 @@ import {
   ADAMW,
   OPTION,
   PRESETS,
+  PROGRESS_SECONDS,
   PYTHON,
   ROOT,
   addRates,
@@ -51,13 +52,11 @@ import {
   loadPackage,
   matmulLimit,
   median,
-  parseOptions,
   positiveInteger,
-  presetConfigJson,
+  runBatchesPython,
   runMain,
-  runPython,
   sideTable,
-  startWatchdog,
+  startBatchesBench,
   writeBatchFile,
 } from "./common.mjs";
 
@@ -72,8 +71,6 @@ const MASK_PROBABILITY = 0.15;
 const LEARNING_RATE = 1e-3;
 const WARMUP_RATIO = 0.06;
 const IGNORE_INDEX = -100;
-// seconds between progress lines on stderr (table mode only)
-const PROGRESS_S = 30;
 
 const shown = (file) => (file.startsWith(ROOT) ? relative(ROOT, file) : file);
 
@@ -170,7 +167,7 @@ async function nodePretrain(api, config, prep, opts, deadline, progress) {
     const losses = [];
     const times = [];
     const start = performance.now();
-    let nextReport = start + PROGRESS_S * 1000;
+    let nextReport = start + PROGRESS_SECONDS * 1000;
     for (let i = 0; i < prep.batches.length; i++) {
       const t0 = performance.now();
       const r = await model.trainStep(prep.batches[i], optimizer);
@@ -182,7 +179,7 @@ async function nodePretrain(api, config, prep, opts, deadline, progress) {
       if (now > deadline) throw new Error(`out of time after ${i + 1} of ${prep.batches.length} steps (--max-minutes)`);
       if (progress && now >= nextReport) {
         progress(`${i + 1}/${prep.batches.length} steps, ${((now - start) / 1000).toFixed(0)} s`);
-        nextReport = now + PROGRESS_S * 1000;
+        nextReport = now + PROGRESS_SECONDS * 1000;
       }
     }
     return {
@@ -196,54 +193,22 @@ async function nodePretrain(api, config, prep, opts, deadline, progress) {
   }
 }
 
-function pythonPretrain(preset, batchFile, opts, timeoutMs, progress) {
-  const args = [
-    "--batches",
-    batchFile,
-    "--config",
-    presetConfigJson(preset),
-    "--threads",
-    String(opts.threads),
-    "--progress",
-    String(progress ? PROGRESS_S : 0),
-  ];
-  return runPython("reference/pretrain_bench.py", args, {
-    timeoutMs,
-    limitNote: "--max-minutes",
-    onProgress: progress,
-  });
-}
-
 // ---------------------------------------------------------------- main
 
 async function main() {
-  const opts = parseOptions(
-    {
-      program: "pretrain.mjs",
-      options: {
-        data: { arg: "FILE.txt", default: null, parse: (v) => resolve(v) },
-        presets: { ...OPTION.presets, default: ["mini"] },
-        threads: OPTION.threads,
-        steps: { arg: "N", default: 10, parse: positiveInteger },
-        warmup: OPTION.warmup,
-        "batch-size": { arg: "B", default: 32, parse: positiveInteger },
-        "sequence-length": { arg: "T", default: 128, parse: positiveInteger },
-        json: OPTION.json,
-        "skip-python": OPTION["skip-python"],
-        "skip-node": OPTION["skip-node"],
-        "max-minutes": OPTION["max-minutes"],
-      },
-    },
-    process.argv.slice(2),
-  );
-  const start = performance.now();
-  const deadline = opts.maxMinutes === null ? Infinity : start + opts.maxMinutes * 60_000;
-  const left = () => deadline - performance.now();
-  const log = (...a) => {
-    if (!opts.json) console.log(...a);
-  };
-  const errors = [];
-  startWatchdog(opts.maxMinutes);
+  const { opts, start, deadline, left, log, errors } = startBatchesBench("pretrain.mjs", {
+    data: { arg: "FILE.txt", default: null, parse: (v) => resolve(v) },
+    presets: { ...OPTION.presets, default: ["mini"] },
+    threads: OPTION.threads,
+    steps: { arg: "N", default: 10, parse: positiveInteger },
+    warmup: OPTION.warmup,
+    "batch-size": { arg: "B", default: 32, parse: positiveInteger },
+    "sequence-length": { arg: "T", default: 128, parse: positiveInteger },
+    json: OPTION.json,
+    "skip-python": OPTION["skip-python"],
+    "skip-node": OPTION["skip-node"],
+    "max-minutes": OPTION["max-minutes"],
+  });
   if (opts.sequenceLength < 3) {
     console.error("error: --sequence-length needs at least 3 ([CLS], a token, [SEP])");
     return 2;
@@ -320,7 +285,8 @@ async function main() {
       }
       if (!opts.skipPython) {
         try {
-          const py = await pythonPretrain(
+          const py = await runBatchesPython(
+            "reference/pretrain_bench.py",
             preset,
             batchFile,
             opts,
