@@ -742,6 +742,31 @@ describe('the model "default"', () => {
   });
 });
 
+/**
+ * Runs the CLI with `args` in a child process, sends it SIGINT once its
+ * training log has a line (training is under way), and waits for it to exit.
+ */
+async function interruptAfterFirstStep(
+  args: string[],
+  out: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  const log = path.join(out, "train_log.jsonl");
+  const started = Date.now();
+  while (!(existsSync(log) && readFileSync(log, "utf8").length > 0)) {
+    if (Date.now() - started > 60_000 || child.exitCode !== null) throw new Error(`no training step: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill("SIGINT");
+  const code = await exited;
+  return { code, stdout, stderr };
+}
+
 describe("exit codes of the built CLI (child processes)", () => {
   it("0 on success, 1 on a failure, 2 on a bad command line; one line on stderr", () => {
     const ok = run("info", clsDir, "--json");
@@ -790,21 +815,7 @@ describe("exit codes of the built CLI (child processes)", () => {
       "1",
       "--json",
     ];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-    // The log gets a line per step: once there is one, training is under way.
-    const log = path.join(out, "train_log.jsonl");
-    const started = Date.now();
-    while (!(existsSync(log) && readFileSync(log, "utf8").length > 0)) {
-      if (Date.now() - started > 60_000 || child.exitCode !== null) throw new Error(`no training step: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    child.kill("SIGINT");
-    const code = await exited;
+    const { code, stdout, stderr } = await interruptAfterFirstStep(args, out);
     expect(code, stderr).toBe(130);
     const stopped = JSON.parse(stdout);
     expect(stopped.interrupted).toBe(true);
@@ -851,20 +862,8 @@ describe("ltgbert pretrain (child processes)", () => {
       "1",
       "--json",
     ];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-    const log = path.join(out, "train_log.jsonl");
-    const started = Date.now();
-    while (!(existsSync(log) && readFileSync(log, "utf8").length > 0)) {
-      if (Date.now() - started > 60_000 || child.exitCode !== null) throw new Error(`no training step: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    child.kill("SIGINT");
-    expect(await exited, stderr).toBe(130);
+    const { code, stdout, stderr } = await interruptAfterFirstStep(args, out);
+    expect(code, stderr).toBe(130);
     const stopped = JSON.parse(stdout);
     expect(stopped).toMatchObject({ interrupted: true, signal: "SIGINT" });
     expect(stopped.steps).toBeLessThan(200);
