@@ -393,6 +393,25 @@ export function addRates(side, flops, seconds, limit) {
 
 export const formatShare = (share) => (share == null ? "n/a" : `${(100 * share).toFixed(1)}%`);
 
+// The start of every bench: its options parsed, the clock and the
+// deadline, a log that --json silences, and the watchdog.
+export function startBench(program, options) {
+  const opts = parseOptions({ program, options }, process.argv.slice(2));
+  const start = performance.now();
+  const deadline = opts.maxMinutes === null ? Infinity : start + opts.maxMinutes * 60_000;
+  startWatchdog(opts.maxMinutes);
+  return {
+    opts,
+    start,
+    deadline,
+    left: () => deadline - performance.now(),
+    log: (...a) => {
+      if (!opts.json) console.log(...a);
+    },
+    errors: [],
+  };
+}
+
 // ---------------------------------------------------------------- inference.mjs and train.mjs
 
 // The start of a run that times one step (a forward, a training step) on
@@ -400,25 +419,13 @@ export const formatShare = (share) => (share == null ? "n/a" : `${(100 * share).
 // (unless --skip-node) and the matmul limit (unless --skip-python). What
 // fails goes into bench.errors, for the report.
 export async function startRepeatedBench(program, maxMinutes) {
-  const opts = parseOptions(
-    { program, options: { ...OPTION, "max-minutes": { ...OPTION["max-minutes"], default: maxMinutes } } },
-    process.argv.slice(2),
-  );
-  const start = performance.now();
-  const deadline = start + opts.maxMinutes * 60_000;
   const bench = {
-    opts,
-    start,
-    left: () => deadline - performance.now(),
-    log: (...a) => {
-      if (!opts.json) console.log(...a);
-    },
-    errors: [],
+    ...startBench(program, { ...OPTION, "max-minutes": { ...OPTION["max-minutes"], default: maxMinutes } }),
     results: [],
     api: null,
     limit: null,
   };
-  startWatchdog(opts.maxMinutes);
+  const { opts } = bench;
   if (!opts.skipNode) {
     try {
       bench.api = await loadPackage(opts.threads);
@@ -439,26 +446,6 @@ export async function startRepeatedBench(program, maxMinutes) {
 // Seconds between progress lines on stderr (table mode only) of the long
 // benches (epoch.mjs, pretrain.mjs).
 export const PROGRESS_SECONDS = 30;
-
-// The start of a bench that replays one batches file on both sides
-// (epoch.mjs, pretrain.mjs): its options parsed, the clock and the
-// deadline, a log that --json silences, and the watchdog.
-export function startBatchesBench(program, options) {
-  const opts = parseOptions({ program, options }, process.argv.slice(2));
-  const start = performance.now();
-  const deadline = opts.maxMinutes === null ? Infinity : start + opts.maxMinutes * 60_000;
-  startWatchdog(opts.maxMinutes);
-  return {
-    opts,
-    start,
-    deadline,
-    left: () => deadline - performance.now(),
-    log: (...a) => {
-      if (!opts.json) console.log(...a);
-    },
-    errors: [],
-  };
-}
 
 // Runs the bench/reference script that replays the batches file for one
 // preset (bench/reference/forward_bench.py's batches_bench_arguments).

@@ -52,7 +52,7 @@ import {
   runBatchesPython,
   runMain,
   sideTable,
-  startBatchesBench,
+  startBench,
   writeBatchFile,
 } from "./common.mjs";
 
@@ -186,7 +186,7 @@ async function nodeEpoch(api, config, batches, deadline, progress) {
 // ---------------------------------------------------------------- main
 
 async function main() {
-  const { opts, start, deadline, left, log, errors } = startBatchesBench("epoch.mjs", {
+  const { opts, start, deadline, left, log, errors } = startBench("epoch.mjs", {
     data: { arg: "FILE.tsv", default: null, parse: (v) => resolve(v) },
     presets: { ...OPTION.presets, default: ["mini"] },
     threads: OPTION.threads,

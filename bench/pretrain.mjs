@@ -56,7 +56,7 @@ import {
   runBatchesPython,
   runMain,
   sideTable,
-  startBatchesBench,
+  startBench,
   writeBatchFile,
 } from "./common.mjs";
 
@@ -196,7 +196,7 @@ async function nodePretrain(api, config, prep, opts, deadline, progress) {
 // ---------------------------------------------------------------- main
 
 async function main() {
-  const { opts, start, deadline, left, log, errors } = startBatchesBench("pretrain.mjs", {
+  const { opts, start, deadline, left, log, errors } = startBench("pretrain.mjs", {
     data: { arg: "FILE.txt", default: null, parse: (v) => resolve(v) },
     presets: { ...OPTION.presets, default: ["mini"] },
     threads: OPTION.threads,
