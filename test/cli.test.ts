@@ -377,28 +377,29 @@ describe("ltgbert finetune", () => {
   });
 });
 
+// `pretrain` options for a model small enough that a step takes milliseconds.
+const PRETRAIN_SIZES = [
+  "--hidden-size",
+  "32",
+  "--layers",
+  "2",
+  "--heads",
+  "2",
+  "--intermediate-size",
+  "64",
+  "--max-position-embeddings",
+  "64",
+  "--sequence-length",
+  "64",
+  "--batch-size",
+  "8",
+  "--threads",
+  "1",
+];
+
 describe("ltgbert pretrain", () => {
   const corpus = path.join(FIXTURES, "corpus", "wikitext-2-valid-1-60.txt");
   const heldOut = path.join(FIXTURES, "corpus", "wikitext-2-valid-61-80.txt");
-  // A model small enough that a step takes milliseconds.
-  const SIZES = [
-    "--hidden-size",
-    "32",
-    "--layers",
-    "2",
-    "--heads",
-    "2",
-    "--intermediate-size",
-    "64",
-    "--max-position-embeddings",
-    "64",
-    "--sequence-length",
-    "64",
-    "--batch-size",
-    "8",
-    "--threads",
-    "1",
-  ];
   const pretrainedDir = at("pretrained");
 
   it("trains a tokenizer and a masked LM on a corpus, and leaves a model card that says how", async () => {
@@ -415,7 +416,7 @@ describe("ltgbert pretrain", () => {
       "--vocab-size",
       "800",
       "--lowercase",
-      ...SIZES,
+      ...PRETRAIN_SIZES,
       "--max-steps",
       "4",
       "--eval-every",
@@ -520,7 +521,7 @@ describe("ltgbert pretrain", () => {
       out,
       "--tokenizer",
       tokenizer,
-      ...SIZES,
+      ...PRETRAIN_SIZES,
       "--epochs",
       "1",
       "--warmup-ratio",
@@ -542,7 +543,7 @@ describe("ltgbert pretrain", () => {
 
   it("refuses a bad command line with one line naming the option or file, and writes nothing", async () => {
     const out = at("not-written");
-    const base = ["pretrain", "--corpus", corpus, "--out", out, ...SIZES];
+    const base = ["pretrain", "--corpus", corpus, "--out", out, ...PRETRAIN_SIZES];
 
     const missing = await ltgbert(["pretrain", "--corpus", corpus, at("no-such.txt"), "--out", out]);
     expect(missing.code).toBe(1);
@@ -590,7 +591,7 @@ describe("ltgbert pretrain", () => {
     expect(existsSync(out)).toBe(false);
 
     // An earlier run's checkpoints are not overwritten by a fresh run.
-    const again = await ltgbert(["pretrain", "--corpus", corpus, "--out", pretrainedDir, ...SIZES]);
+    const again = await ltgbert(["pretrain", "--corpus", corpus, "--out", pretrainedDir, ...PRETRAIN_SIZES]);
     expect(again.code).toBe(1);
     expectOneLine(again.stderr, "--out", "checkpoint-2, checkpoint-4", "--resume");
   });
@@ -842,24 +843,9 @@ describe("ltgbert pretrain (child processes)", () => {
       out,
       "--vocab-size",
       "800",
-      "--hidden-size",
-      "32",
-      "--layers",
-      "2",
-      "--heads",
-      "2",
-      "--intermediate-size",
-      "64",
-      "--max-position-embeddings",
-      "64",
-      "--sequence-length",
-      "64",
-      "--batch-size",
-      "8",
+      ...PRETRAIN_SIZES,
       "--max-steps",
       "200",
-      "--threads",
-      "1",
       "--json",
     ];
     const { code, stdout, stderr } = await interruptAfterFirstStep(args, out);
@@ -882,7 +868,7 @@ describe("ltgbert pretrain (child processes)", () => {
     });
     const card = readFileSync(path.join(out, "README.md"), "utf8");
     expect(card).toContain(`Resumed from \`checkpoint-${stopped.steps}\``);
-    expect(card).toContain(" --max-steps 200 --threads 1 --json --resume\n");
+    expect(card).toContain(" --threads 1 --max-steps 200 --json --resume\n");
   });
 });
 
