@@ -18,6 +18,7 @@ export {
   type Prediction,
   type RankedLabel,
 } from "./model.js";
+export { DEFAULT_MODEL_DIR } from "./default-model.js";
 export { classificationMetrics, confusionMatrix, type ClassificationMetrics } from "./metrics.js";
 export {
   Trainer,

@@ -12,6 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { DEFAULT_MODEL_DIR } from "../lib/cli.js";
+import * as api from "../lib/index.js";
 import { LtgBertForMaskedLM, setNumThreads, Tokenizer, Trainer } from "../lib/index.js";
 import { FIXTURES } from "./helpers/fixtures.js";
 
@@ -27,6 +28,7 @@ const card = readFileSync(file("README.md"), "utf8");
 describe("models/default", () => {
   it("is a masked LM of at most 20 MB with the package's own tokenizer", async () => {
     expect(DEFAULT_MODEL_DIR).toBe(path.join(root, "models", "default"));
+    expect(api.DEFAULT_MODEL_DIR).toBe(DEFAULT_MODEL_DIR); // the package root exports it too
     expect(config.architectures).toEqual(["LtgBertForMaskedLM"]);
     expect(statSync(file("model.safetensors")).size).toBeLessThanOrEqual(20_000_000);
 

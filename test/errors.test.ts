@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LtgBertError, LtgBertForMaskedLM, LtgBertForSequenceClassification } from "../lib/index.js";
+import { DEFAULT_MODEL_DIR, LtgBertError, LtgBertForMaskedLM, LtgBertForSequenceClassification } from "../lib/index.js";
 import { PYTHON_WITH_TORCH, readSafetensorsRaw, TINY, writeSafetensorsRaw } from "./helpers/fixtures.js";
 
 const work = mkdtempSync(path.join(os.tmpdir(), "ltgbert-errors-"));
@@ -45,6 +45,19 @@ describe("LTGBERT_FILE_NOT_FOUND", () => {
     const e = await rejection(LtgBertForMaskedLM.fromPretrained(missing));
     expect(e.code).toBe("LTGBERT_FILE_NOT_FOUND");
     expect(e.message).toContain(missing);
+  });
+
+  it("says where the shipped model is when given the CLI's word for it", async () => {
+    expect(existsSync("default")).toBe(false); // no folder of that name where the tests run
+    const e = await rejection(LtgBertForSequenceClassification.fromPretrained("default"));
+    expect(e.code).toBe("LTGBERT_FILE_NOT_FOUND");
+    expect(e.message).toMatch(
+      /^default: no such directory \(the model shipped with the package is DEFAULT_MODEL_DIR, /,
+    );
+    expect(e.message).toContain(DEFAULT_MODEL_DIR);
+    const shipped = await LtgBertForMaskedLM.fromPretrained(DEFAULT_MODEL_DIR);
+    expect(shipped.numParameters()).toBeGreaterThan(1_000_000);
+    shipped.dispose();
   });
 
   it("names the missing config.json", async () => {

@@ -4,15 +4,11 @@
 import { existsSync, statSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { readConfigFile } from "../config.js";
+import { DEFAULT_MODEL_DIR } from "../default-model.js";
 import { LtgBertError } from "../errors.js";
 
-/** The package root: lib/cli/ and dist/cli/ both sit two levels below it. */
-const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-/** Where the shipped default model lives. */
-export const DEFAULT_MODEL_DIR = path.join(PACKAGE_ROOT, "models", "default");
+export { DEFAULT_MODEL_DIR };
 
 /**
  * The directory a command's model argument names: "default" is the shipped
