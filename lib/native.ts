@@ -167,7 +167,8 @@ function loadAddon(): Addon {
       "LTGBERT_ADDON_LOAD",
       `ltgbert: the native addon could not be loaded from ${packageRoot}: ${reason}
 Likely causes:
-  - it was never built: run \`npm rebuild ltgbert\` (needs libtorch: apt-get install libtorch-dev, or LIBTORCH=/path/to/libtorch)
+  - it was never built: run \`npm rebuild ltgbert\` (needs libtorch: apt-get install libtorch-dev, or LIBTORCH=/path/to/libtorch);
+    npm skips a dependency's install script unless the project allows it: \`npm install-scripts approve ltgbert\`
   - libtorch moved or was removed since the build (libtorch*.so not found): reinstall it or rebuild
   - it was built for another Node ABI or platform: rebuild with this Node`,
       { cause: error },

@@ -1,9 +1,20 @@
 // Bad input of every kind gives an LtgBertError with a stable code and a
 // message naming the file or key and the values, and the process lives on.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_MODEL_DIR, LtgBertError, LtgBertForMaskedLM, LtgBertForSequenceClassification } from "../lib/index.js";
 import { PYTHON_WITH_TORCH, readSafetensorsRaw, TINY, writeSafetensorsRaw } from "./helpers/fixtures.js";
@@ -358,5 +369,28 @@ describe("LTGBERT_DISPOSED and devices", () => {
     expect(e.message).toContain("cuda:7");
     const bad = await rejection(LtgBertForMaskedLM.fromPretrained(path.join(TINY, "hub-mlm"), { device: "tpu" }));
     expect(bad.code).toBe("LTGBERT_INVALID_ARGUMENT");
+  });
+});
+
+describe("LTGBERT_ADDON_LOAD", () => {
+  it("says how to build the addon when a copy of the package has none", () => {
+    // The compiled package (dist/) in a folder with no build/ and no
+    // prebuilds/, its dependencies linked.
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+    const copy = path.join(work, "unbuilt");
+    mkdirSync(copy, { recursive: true });
+    cpSync(path.join(root, "dist"), path.join(copy, "dist"), { recursive: true });
+    copyFileSync(path.join(root, "package.json"), path.join(copy, "package.json"));
+    symlinkSync(path.join(root, "node_modules"), path.join(copy, "node_modules"));
+    const script = `import("${path.join(copy, "dist", "index.js")}").then(
+      () => console.log(JSON.stringify({ loaded: true })),
+      (e) => console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })),
+    );`;
+    const out = JSON.parse(execFileSync(process.execPath, ["-e", script], { encoding: "utf8" }));
+    expect(out).toMatchObject({ name: "LtgBertError", code: "LTGBERT_ADDON_LOAD" });
+    expect(out.message).toMatch(/^ltgbert: the native addon could not be loaded from /);
+    expect(out.message).toContain(copy);
+    expect(out.message).toContain("npm rebuild ltgbert");
+    expect(out.message).toContain("npm install-scripts approve ltgbert");
   });
 });
