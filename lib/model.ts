@@ -19,6 +19,7 @@ import {
 import { Optimizer, resolveOptimizerOptions, type OptimizerOptions, type TrainStepResult } from "./optimizer.js";
 import {
   checkSaveArguments,
+  copyRemoteCodeFiles,
   copyTokenizerFiles,
   makeDirectory,
   savedConfig,
@@ -518,10 +519,13 @@ abstract class LtgBertModel {
    * then `config.json`, then the tokenizer files (`tokenizer.json`,
    * `tokenizer_config.json`, `special_tokens_map.json`, `vocab.txt`) of the
    * folder the attached `tokenizer` was read from, or, with no tokenizer
-   * attached, of the directory the model was loaded from, when it has them.
-   * Creates `outDir`
-   * (and its parents). The weights are the state dict without the
-   * position-index buffers, in float32.
+   * attached, of the directory the model was loaded from, when it has them;
+   * last the custom model code that config.json's `auto_map` names
+   * (`modeling_ltgbert.py`, and the modules it imports relatively) from the
+   * directory the model was loaded from, so that Python's
+   * `from_pretrained(outDir, trust_remote_code=True)` loads the saved folder
+   * as it loaded that one. Creates `outDir` (and its parents). The weights
+   * are the state dict without the position-index buffers, in float32.
    *
    * Every file is written under a temporary name in `outDir` and renamed
    * over its target once complete, weights first: a failed save leaves a
@@ -543,10 +547,12 @@ abstract class LtgBertModel {
     await makeDirectory(outDir);
     const weights = await this.enqueue((native) => native.save(outDir, { format }));
     const config = path.join(outDir, "config.json");
-    await writeFileAtomic(config, `${JSON.stringify(this.savedConfig(), null, 2)}\n`);
+    const saved = this.savedConfig();
+    await writeFileAtomic(config, `${JSON.stringify(saved, null, 2)}\n`);
     const from = this.#tokenizer === null ? this.sourceDir : path.dirname(this.#tokenizer.file);
     const tokenizer = await copyTokenizerFiles(from, outDir);
-    return [weights, config, ...tokenizer];
+    const code = await copyRemoteCodeFiles(this.sourceDir, outDir, saved);
+    return [weights, config, ...tokenizer, ...code];
   }
 
   /** @internal The config.json that `savePretrained` writes. */

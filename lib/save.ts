@@ -158,6 +158,58 @@ export async function copyTokenizerFiles(sourceDir: string | null, outDir: strin
 }
 
 /**
+ * The Python files of a directory's custom model code, as Hugging Face's
+ * `trust_remote_code` loads it: each module that config.json's `auto_map`
+ * names ("modeling_ltgbert.LtgBertForMaskedLM" is modeling_ltgbert.py;
+ * a "repo--module.Class" value names code on the Hub and no file), and the
+ * modules those import relatively (`from .configuration_ltgbert import …`),
+ * as found in `sourceDir`.
+ */
+async function remoteCodeFiles(sourceDir: string, autoMap: unknown): Promise<string[]> {
+  if (typeof autoMap !== "object" || autoMap === null) return [];
+  const references = Object.values(autoMap).flatMap((v: unknown) => (Array.isArray(v) ? v : [v]));
+  const pending = references
+    .filter((r): r is string => typeof r === "string" && !r.includes("--"))
+    .map((r) => r.slice(0, r.lastIndexOf(".")));
+  const found: string[] = [];
+  while (pending.length > 0) {
+    const module = pending.shift()!;
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(module) || found.includes(`${module}.py`)) continue;
+    let code: string;
+    try {
+      code = await readFile(path.join(sourceDir, `${module}.py`), "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") continue; // not there: nothing to carry
+      throw ioError(path.join(sourceDir, `${module}.py`), "cannot read", error);
+    }
+    found.push(`${module}.py`);
+    for (const match of code.matchAll(/^\s*from\s+\.([A-Za-z_][A-Za-z0-9_]*)\s+import\b/gm)) pending.push(match[1]);
+  }
+  return found;
+}
+
+/**
+ * Copies the custom model code that config.json's `auto_map` refers to
+ * (see `remoteCodeFiles`) from the directory the model was loaded from, so
+ * that Python's `from_pretrained(outDir, trust_remote_code=True)` loads the
+ * saved directory as it loaded the source. Returns the paths written.
+ */
+export async function copyRemoteCodeFiles(
+  sourceDir: string | null,
+  outDir: string,
+  config: Record<string, unknown>,
+): Promise<string[]> {
+  if (sourceDir === null || (await sameDirectory(sourceDir, outDir))) return [];
+  const written: string[] = [];
+  for (const name of await remoteCodeFiles(sourceDir, config.auto_map)) {
+    const to = path.join(outDir, name);
+    await writeFileAtomic(to, await readFile(path.join(sourceDir, name)));
+    written.push(to);
+  }
+  return written;
+}
+
+/**
  * Puts the finished folder `from` at `to`, replacing a folder already
  * there: the old one is first renamed aside, then `from` renamed into
  * place, then the old one removed, so `to` is never a half-written folder.

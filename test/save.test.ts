@@ -158,6 +158,45 @@ describe("savePretrained, loaded back by the package", () => {
     expect(tempFiles(source)).toEqual([]);
   });
 
+  it("carries the custom model code that config.json's auto_map names, so trust_remote_code loads the saved folder", async () => {
+    // A directory as the Hub's LTG-BERT repositories have it: config.json's
+    // auto_map names modules beside it, which import each other relatively.
+    const source = path.join(work, "remote-code");
+    mkdirSync(source, { recursive: true });
+    copyFileSync(path.join(TINY, "hub-mlm", "model.safetensors"), path.join(source, "model.safetensors"));
+    const config = readJson(path.join(TINY, "hub-mlm", "config.json"));
+    config.auto_map = {
+      AutoConfig: "configuration_ltgbert.LtgBertConfig",
+      AutoModelForMaskedLM: "modeling_ltgbert.LtgBertForMaskedLM",
+      AutoModelForSequenceClassification: "modeling_ltgbert.LtgBertForSequenceClassification",
+      AutoTokenizer: ["someone/elsewhere--tokenization_other.OtherTokenizer", null], // code on the Hub: no file
+    };
+    writeFileSync(path.join(source, "config.json"), JSON.stringify(config));
+    const code: Record<string, string> = {
+      "configuration_ltgbert.py": "class LtgBertConfig: pass\n",
+      "modeling_ltgbert.py": "from .configuration_ltgbert import LtgBertConfig\n  from .activations_ltg import gelu\n",
+      "activations_ltg.py": "def gelu(x): return x\n",
+      "train.py": "print('a script the model does not need')\n",
+    };
+    for (const [name, text] of Object.entries(code)) writeFileSync(path.join(source, name), text);
+
+    const cls = await LtgBertForSequenceClassification.fromPretrained(source, { numLabels: 2 });
+    const out = path.join(work, "remote-code-out");
+    const written = await cls.savePretrained(out);
+    cls.dispose();
+    const carried = ["configuration_ltgbert.py", "modeling_ltgbert.py", "activations_ltg.py"];
+    expect(written.slice(2)).toEqual(carried.map((name) => path.join(out, name)));
+    for (const name of carried) expect(readFileSync(path.join(out, name), "utf8")).toBe(code[name]);
+    expect(readdirSync(out).sort()).toEqual(["config.json", "model.safetensors", ...carried].sort());
+    expect(readJson(path.join(out, "config.json")).auto_map).toEqual(config.auto_map);
+
+    // Loaded from the saved folder and saved again, the code goes along again.
+    const back = await LtgBertForSequenceClassification.fromPretrained(out);
+    const out2 = path.join(work, "remote-code-out2");
+    expect((await back.savePretrained(out2)).slice(2)).toEqual(carried.map((name) => path.join(out2, name)));
+    back.dispose();
+  });
+
   it("rejects bad arguments and disposed models with stable codes", async () => {
     const mlm = await LtgBertForMaskedLM.fromPretrained(path.join(TINY, "hub-mlm"));
     const out = path.join(work, "bad-args");
