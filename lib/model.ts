@@ -3,7 +3,7 @@
 import { access, stat } from "node:fs/promises";
 import path from "node:path";
 import { readConfigFile, resolveConfig, type LtgBertConfig, type LtgBertConfigInput } from "./config.js";
-import { DEFAULT_MODEL_DIR } from "./default-model.js";
+import { defaultModelHint } from "./default-model.js";
 import { describe, invalidArgument, LtgBertError } from "./errors.js";
 import { onesLike, toIdMatrix, toLabels, type IdMatrix, type LabelInput, type TensorData } from "./inputs.js";
 import {
@@ -170,10 +170,9 @@ async function requireDirectory(dir: string): Promise<void> {
       );
   } catch (error) {
     if (error instanceof LtgBertError) throw error;
-    // The CLI's word for the shipped model is not a path here: say where it is.
-    const hint =
-      dir === "default" ? ` (the model shipped with the package is DEFAULT_MODEL_DIR, ${DEFAULT_MODEL_DIR})` : "";
-    throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${dir}: no such directory${hint}`, { cause: error });
+    throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${dir}: no such directory${defaultModelHint(dir)}`, {
+      cause: error,
+    });
   }
 }
 

@@ -16,6 +16,7 @@ import {
   type Encoding,
   type TruncationStrategy,
 } from "tokenizers";
+import { defaultModelHint } from "./default-model.js";
 import { describe, invalidArgument, LtgBertError } from "./errors.js";
 import { makeDirectory, writeFileAtomic } from "./save.js";
 
@@ -81,7 +82,7 @@ const ROLES = Object.keys(DEFAULT_SPECIAL) as SpecialRole[];
 // limit; anything this large means "none".
 const NO_LIMIT_SENTINEL = 1e12;
 
-async function readJson(file: string, required: boolean): Promise<{ text: string; value: unknown } | null> {
+async function readJson(file: string, required: boolean, hint = ""): Promise<{ text: string; value: unknown } | null> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -89,9 +90,13 @@ async function readJson(file: string, required: boolean): Promise<{ text: string
     const errno = (error as NodeJS.ErrnoException).code;
     if (errno === "ENOENT" || errno === "ENOTDIR") {
       if (!required) return null;
-      throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${file}: no such file (a tokenizer needs a tokenizer.json)`, {
-        cause: error,
-      });
+      throw new LtgBertError(
+        "LTGBERT_FILE_NOT_FOUND",
+        `${file}: no such file (a tokenizer needs a tokenizer.json)${hint}`,
+        {
+          cause: error,
+        },
+      );
     }
     throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: cannot be read: ${(error as Error).message}`, {
       cause: error,
@@ -199,7 +204,7 @@ export class Tokenizer {
   static async fromPretrained(dir: string): Promise<Tokenizer> {
     if (typeof dir !== "string" || dir.length === 0) throw invalidArgument("dir", "a directory path", dir);
     const file = path.join(dir, "tokenizer.json");
-    const main = (await readJson(file, true))!;
+    const main = (await readJson(file, true, defaultModelHint(dir)))!;
     if (!isObject(main.value)) {
       throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: expected a JSON object, got ${describe(main.value)}`);
     }

@@ -16,7 +16,13 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_MODEL_DIR, LtgBertError, LtgBertForMaskedLM, LtgBertForSequenceClassification } from "../lib/index.js";
+import {
+  DEFAULT_MODEL_DIR,
+  LtgBertError,
+  LtgBertForMaskedLM,
+  LtgBertForSequenceClassification,
+  Tokenizer,
+} from "../lib/index.js";
 import { PYTHON_WITH_TORCH, readSafetensorsRaw, TINY, writeSafetensorsRaw } from "./helpers/fixtures.js";
 
 const work = mkdtempSync(path.join(os.tmpdir(), "ltgbert-errors-"));
@@ -66,6 +72,9 @@ describe("LTGBERT_FILE_NOT_FOUND", () => {
       /^default: no such directory \(the model shipped with the package is DEFAULT_MODEL_DIR, /,
     );
     expect(e.message).toContain(DEFAULT_MODEL_DIR);
+    const tokenizer = await rejection(Tokenizer.fromPretrained("default"));
+    expect(tokenizer.code).toBe("LTGBERT_FILE_NOT_FOUND");
+    expect(tokenizer.message).toMatch(/^default\/tokenizer\.json: no such file .*DEFAULT_MODEL_DIR, /);
     const shipped = await LtgBertForMaskedLM.fromPretrained(DEFAULT_MODEL_DIR);
     expect(shipped.numParameters()).toBeGreaterThan(1_000_000);
     shipped.dispose();
