@@ -29,7 +29,7 @@ import {
   setNumThreads,
   Tokenizer,
 } from "../lib/index.js";
-import { FIXTURES, TINY } from "./helpers/fixtures.js";
+import { BABYLM, FIXTURES, TINY } from "./helpers/fixtures.js";
 
 setNumThreads(1);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -207,6 +207,7 @@ describe("ltgbert info", () => {
       intermediateSize: 64,
       maxPositionEmbeddings: 128,
       positionQkSplit: "per_head",
+      positionQkSplitAssumed: false, // saved by this package, which always writes the key
       head: "linear",
       numLabels: 2,
     });
@@ -229,6 +230,15 @@ describe("ltgbert info", () => {
     expect(info.parameters).toBe(expected.parameter_counts.seed_mlm);
     expect(info.weights.format).toBe("pytorch");
     expect(info.tokenizer).toBeNull();
+    // Its config.json has no position_qk_split: the split is the default, and info says so.
+    expect(info.config).toMatchObject({ positionQkSplit: "per_head", positionQkSplitAssumed: true });
+    const text = await ltgbert(["info", path.join(TINY, "seed-mlm")]);
+    expect(text.stdout).toMatch(/q\/k split per_head \(not in config\.json, so assumed; .*"global"\)/);
+    const babylm = await ltgbert(["info", BABYLM, "--json"]);
+    expect(JSON.parse(babylm.stdout).config).toMatchObject({
+      positionQkSplit: "global",
+      positionQkSplitAssumed: false,
+    });
   });
 });
 

@@ -130,7 +130,10 @@ function trainingInfo(dir: string, args: Json | null, state: Json | null): Json 
 
 export async function info(modelName: string, options: InfoOptions, io: CliIo): Promise<void> {
   const dir = resolveModelDir(modelName);
-  const { kind } = await modelKind(dir);
+  const { kind, config: raw } = await modelKind(dir);
+  // Checkpoints cannot tell the two splits apart; without the key the
+  // package takes per_head, which a checkpoint of LTG's BabyLM code does not want.
+  const splitAssumed = !("position_qk_split" in raw);
   const weights = await findWeights(dir);
   const model =
     kind === "masked_lm"
@@ -158,6 +161,7 @@ export async function info(modelName: string, options: InfoOptions, io: CliIo): 
   const config = {
     ...configSizes(c),
     positionQkSplit: c.position_qk_split,
+    positionQkSplitAssumed: splitAssumed,
     head,
     numLabels: classifier ? model.numLabels : null,
     problemType: classifier ? (c.problem_type ?? "single_label_classification") : null,
@@ -189,7 +193,10 @@ export async function info(modelName: string, options: InfoOptions, io: CliIo): 
   );
   line(
     "positions",
-    `max ${c.max_position_embeddings}, bucket ${c.position_bucket_size}, q/k split ${c.position_qk_split}`,
+    `max ${c.max_position_embeddings}, bucket ${c.position_bucket_size}, q/k split ${c.position_qk_split}` +
+      (splitAssumed
+        ? ' (not in config.json, so assumed; checkpoints of LTG\'s BabyLM code need "position_qk_split": "global")'
+        : ""),
   );
   line("parameters", parameters.toLocaleString("en-US"));
   line(
