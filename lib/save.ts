@@ -169,7 +169,7 @@ async function remoteCodeFiles(sourceDir: string, autoMap: unknown): Promise<str
   if (typeof autoMap !== "object" || autoMap === null) return [];
   const references = Object.values(autoMap).flatMap((v: unknown) => (Array.isArray(v) ? v : [v]));
   const pending = references
-    .filter((r): r is string => typeof r === "string" && !r.includes("--"))
+    .filter((r): r is string => typeof r === "string" && r.includes(".") && !r.includes("--"))
     .map((r) => r.slice(0, r.lastIndexOf(".")));
   const found: string[] = [];
   while (pending.length > 0) {
