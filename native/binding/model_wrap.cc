@@ -324,6 +324,10 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
           auto result =
               module->forward(ids.to(state->device), mask.to(state->device),
                               labels.defined() ? labels.to(state->device) : labels, want_hidden, logits_target);
+          // The vocabulary projection may have written the caller's array
+          // already; every other path gives a new tensor, copied there.
+          if (logits_target.defined() && result.logits.data_ptr() != logits_target.data_ptr())
+            logits_target.copy_(result.logits.reshape(logits_target.sizes()));
           out->logits =
               logits_target.defined() ? logits_target : result.logits.to(torch::kCPU, torch::kFloat32).contiguous();
           if (want_hidden) {

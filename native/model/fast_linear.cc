@@ -202,14 +202,10 @@ std::string OneDnnVersion() {
 torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, int64_t row_begin, int64_t row_count,
                      const torch::Tensor& bias, Epilogue epilogue, const torch::Tensor& multiplier,
                      const torch::Tensor& into) {
-  auto fallback = [&] {
-    auto y = Fallback(x, weight, row_begin, row_count, bias, epilogue, multiplier);
-    return into.defined() ? into.copy_(y) : y;
-  };
   const bool direct =
       !into.defined() || (into.is_cpu() && into.scalar_type() == torch::kFloat32 && into.is_contiguous() &&
                           into.dim() == 2 && into.size(0) == x.size(0) && into.size(1) == row_count);
-  if (!Usable(x) || !direct) return fallback();
+  if (!Usable(x) || !direct) return Fallback(x, weight, row_begin, row_count, bias, epilogue, multiplier);
 #ifdef LTGBERT_WITH_DNNL
   RECORD_FUNCTION("ltgbert::linear", std::vector<c10::IValue>());
   auto input = x.contiguous();
@@ -266,7 +262,7 @@ torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, int64_
   stream.wait();
   return out;
 #else
-  return fallback();
+  return Fallback(x, weight, row_begin, row_count, bias, epilogue, multiplier);
 #endif
 }
 

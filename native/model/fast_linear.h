@@ -29,9 +29,10 @@ std::string OneDnnVersion();
 // epilogue(x @ W[rows]^T + bias) * multiplier, where W[rows] are rows
 // [row_begin, row_begin + row_count) of `weight` (N_total, K), x is (M, K),
 // bias (row_count) and multiplier (M, row_count) are optional. Falls back to
-// libtorch ops when Usable(x) is false. With `into` (a contiguous float32
-// (M, row_count) tensor, on any device) the result is written there and
-// `into` is returned: on oneDNN the product writes it directly.
+// libtorch ops when Usable(x) is false. `into`, a contiguous CPU float32
+// (M, row_count) tensor, is where the oneDNN product writes its result and
+// returns it; where that path does not run, the result is a new tensor
+// (callers that need it in `into` compare data pointers and copy).
 torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, int64_t row_begin, int64_t row_count,
                      const torch::Tensor& bias, Epilogue epilogue = Epilogue::kNone,
                      const torch::Tensor& multiplier = {}, const torch::Tensor& into = {});

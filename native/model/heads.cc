@@ -22,8 +22,7 @@ torch::Tensor TiedDecoderImpl::forward(const torch::Tensor& x) { return ForwardI
 
 torch::Tensor TiedDecoderImpl::ForwardInto(const torch::Tensor& x, const torch::Tensor& into) {
   if (fast::Usable(x)) return fast::Linear(x, weight_, 0, weight_.size(0), bias, fast::Epilogue::kNone, {}, into);
-  auto y = torch::linear(x, weight_, bias);
-  return into.defined() ? into.copy_(y) : y;
+  return torch::linear(x, weight_, bias);
 }
 
 MaskClassifierImpl::MaskClassifierImpl(const Config& c, torch::Tensor word_embedding_weight) {
@@ -46,7 +45,6 @@ torch::Tensor MaskClassifierImpl::forward(const torch::Tensor& x, const torch::T
     logits = decoder->ForwardInto(nonlinearity[3]->as<torch::nn::LayerNorm>()->forward(h), flat_into);
   } else {
     logits = nonlinearity->forward(flat);
-    if (flat_into.defined()) logits = flat_into.copy_(logits);
   }
   sizes.back() = logits.size(-1);
   return logits.view(sizes);

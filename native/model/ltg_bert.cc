@@ -71,7 +71,6 @@ Output LtgBertImpl::forward(const torch::Tensor& input_ids, const torch::Tensor&
       first = Encode(input_ids, attention_mask, torch::arange(B, input_ids.options().dtype(torch::kInt64)) * T);
     }
     out.logits = linear_head ? linear_head(head_dropout(first)) : mlp_head(first);
-    if (logits_into.defined()) out.logits = logits_into.copy_(out.logits);
   }
   if (labels.defined()) out.loss = Loss(out.logits, labels);
   return out;

@@ -35,9 +35,9 @@ class LtgBertImpl : public torch::nn::Module {
   // (B) or (B, 1) float for regression.
   // Without `need_hidden`, a classifier's last layer computes only the
   // first token past its attention and last_hidden_state stays undefined.
-  // With `logits_into` (a contiguous float32 tensor of the logits' size, on
-  // any device) the logits are written there and out.logits is it; the
-  // masked LM's vocabulary projection then writes it directly.
+  // `logits_into` (a contiguous CPU float32 tensor of the logits' size) is
+  // where the masked LM's vocabulary projection writes the logits when it
+  // runs on oneDNN; out.logits is then a view of it, else a new tensor.
   Output forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, const torch::Tensor& labels = {},
                  bool need_hidden = true, const torch::Tensor& logits_into = {});
 
