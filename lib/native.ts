@@ -117,6 +117,7 @@ export interface NativeSystemInfo {
   cudaAvailable: boolean;
   cudaDeviceCount: number;
   parallelInfo: string;
+  oneDnn: string;
   config: string;
   cpuCache: CpuCacheStats;
   packedWeights: PackedWeightStats;

@@ -27,6 +27,12 @@ export function systemInfo(): {
   cudaAvailable: boolean;
   cudaDeviceCount: number;
   threads: number;
+  /**
+   * The oneDNN version the CPU linear layers and attention products run on
+   * ("3.4.1"), or "" when they run on libtorch's own ops (a build without
+   * libdnnl-dev, or LTGBERT_DISABLE_ONEDNN=1).
+   */
+  oneDnn: string;
   /** What the CPU tensor cache holds and has done (see `LTGBERT_CPU_CACHE_MB` in the README). */
   cpuCache: CpuCacheStats;
   /** Inference's reordered copies of weights (one more copy of each weight it has used). */
@@ -39,6 +45,7 @@ export function systemInfo(): {
     cudaAvailable: info.cudaAvailable,
     cudaDeviceCount: info.cudaDeviceCount,
     threads: addon.getNumThreads(),
+    oneDnn: info.oneDnn,
     cpuCache: { ...info.cpuCache },
     packedWeights: { ...info.packedWeights },
   };

@@ -41,7 +41,8 @@ Napi::Value SystemInfo(const Napi::CallbackInfo& info) {
     out.Set("cudaAvailable", torch::cuda::is_available());
     out.Set("cudaDeviceCount", static_cast<double>(torch::cuda::device_count()));
     out.Set("parallelInfo", at::get_parallel_info());
-    out.Set("oneDnn", model::fast::OneDnnVersion());
+    // What the linear layers and attention products run on: "" without oneDNN.
+    out.Set("oneDnn", model::fast::DisabledByEnvironment() ? std::string() : model::fast::OneDnnVersion());
     out.Set("cachedCpuBytes", static_cast<double>(CachedCpuBytes()));
     const CpuCacheStats cache = GetCpuCacheStats();
     auto cpu_cache = Napi::Object::New(env);
