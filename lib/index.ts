@@ -72,8 +72,8 @@ export {
   type DocumentBoundary,
 } from "./corpus.js";
 export type { SaveFormat, SaveOptions } from "./save.js";
-export { setNumThreads, getNumThreads, systemInfo, readCheckpointInfo } from "./system.js";
-export type { CpuCacheStats, PackedWeightStats } from "./system.js";
+export { setNumThreads, getNumThreads, systemInfo, readCheckpointInfo, MAX_THREADS } from "./system.js";
+export type { CpuCacheStats, OneDnnStatus, PackedWeightStats } from "./system.js";
 export {
   Tokenizer,
   trainTokenizer,

@@ -118,10 +118,28 @@ export interface NativeSystemInfo {
   cudaDeviceCount: number;
   parallelInfo: string;
   oneDnn: string;
+  oneDnnStatus: OneDnnStatus;
   config: string;
   cpuCache: CpuCacheStats;
   packedWeights: PackedWeightStats;
 }
+
+/**
+ * Why the addon runs on oneDNN or not: "used"; decided by the build:
+ * "not-found", "config-failed" (its CMake config failed, e.g. OpenCL's headers
+ * missing), "build-failed", "run-failed" (a small program on it did not
+ * build or run), "turned-off" (LTGBERT_WITH_ONEDNN=0), "libtorch-bundles-its-own";
+ * or "disabled-at-runtime" (LTGBERT_DISABLE_ONEDNN=1).
+ */
+export type OneDnnStatus =
+  | "used"
+  | "not-found"
+  | "config-failed"
+  | "build-failed"
+  | "run-failed"
+  | "turned-off"
+  | "libtorch-bundles-its-own"
+  | "disabled-at-runtime";
 
 /** Weights that inference keeps reordered into oneDNN's preferred layout (`LTGBERT_PACK_WEIGHTS`). */
 export interface PackedWeightStats {

@@ -1,17 +1,33 @@
 // Process-wide settings and facts: threads, the libtorch in use.
 import os from "node:os";
 import { invalidArgument } from "./errors.js";
-import { addon, callNative, type CpuCacheStats, type NativeTensorEntry, type PackedWeightStats } from "./native.js";
+import {
+  addon,
+  callNative,
+  type CpuCacheStats,
+  type NativeTensorEntry,
+  type OneDnnStatus,
+  type PackedWeightStats,
+} from "./native.js";
 
-export type { CpuCacheStats, PackedWeightStats };
+export type { CpuCacheStats, OneDnnStatus, PackedWeightStats };
+
+/**
+ * The most intra-op threads `setNumThreads` takes: as many cores as a large
+ * server has. Far more threads than cores only wait on each other (on two
+ * cores a tiny forward takes 4 s at 256 threads and 17 s at 1024), and tens
+ * of thousands could wedge the compute thread for good.
+ */
+export const MAX_THREADS = 256;
 
 /**
  * Sets the number of threads libtorch uses inside one operation (matrix
- * multiplies and the like). The package starts with every available core;
- * libtorch's own default is often 1.
+ * multiplies and the like): an integer from 1 to `MAX_THREADS` (256). The
+ * package starts with every available core; libtorch's own default is often 1.
  */
 export function setNumThreads(threads: number): void {
-  if (!Number.isInteger(threads) || threads < 1) throw invalidArgument("threads", "a positive integer", threads);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)
+    throw invalidArgument("threads", `an integer from 1 to ${MAX_THREADS}`, threads);
   addon.setNumThreads(threads);
 }
 
@@ -33,6 +49,8 @@ export function systemInfo(): {
    * libdnnl-dev, or LTGBERT_DISABLE_ONEDNN=1).
    */
   oneDnn: string;
+  /** Why oneDNN is in use or not (the build's decision, or LTGBERT_DISABLE_ONEDNN). */
+  oneDnnStatus: OneDnnStatus;
   /** What the CPU tensor cache holds and has done (see `LTGBERT_CPU_CACHE_MB` in the README). */
   cpuCache: CpuCacheStats;
   /** Inference's reordered copies of weights (one more copy of each weight it has used). */
@@ -46,6 +64,7 @@ export function systemInfo(): {
     cudaDeviceCount: info.cudaDeviceCount,
     threads: addon.getNumThreads(),
     oneDnn: info.oneDnn,
+    oneDnnStatus: info.oneDnnStatus,
     cpuCache: { ...info.cpuCache },
     packedWeights: { ...info.packedWeights },
   };

@@ -8,10 +8,22 @@
 //   node scripts/find-libtorch.mjs --cmake     the folder for -DTorch_DIR
 //   node scripts/find-libtorch.mjs --gyp KEY   a space-separated list for binding.gyp
 //                                              (KEY: includes, libdirs, libs, defines, rpath)
-import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 export const HOW_TO_GET_LIBTORCH = `ltgbert needs libtorch (PyTorch's C++ library) to build its native addon, and none was found.
 Looked for: $LIBTORCH, $Torch_DIR, the torch module of python3, the system's libtorch-dev.
@@ -97,10 +109,13 @@ function readCxx11Abi(torchDir) {
   }
 }
 
-// oneDNN headers and library (Debian: libdnnl-dev), which CPU inference uses
-// when present. LTGBERT_WITH_ONEDNN=0 leaves it out.
-export function findOneDnn() {
-  if (process.env.LTGBERT_WITH_ONEDNN === "0") return null;
+// oneDNN (Debian: libdnnl-dev), which CPU inference uses when it is found and
+// works: the same rule as CMakeLists.txt, which runs cmake/onednn-probe. Here
+// the probe's program is compiled with the C++ compiler ($CXX or c++) against
+// the headers and library found, and run; any failure leaves oneDNN out.
+// LTGBERT_WITH_ONEDNN=0 leaves it out too. Returns { status, why } and, when
+// used, { includeDir, libDir, version }; status is the one systemInfo() reports.
+function locateOneDnn() {
   const roots = [process.env.DNNL_ROOT, "/usr", "/usr/local"].filter(Boolean);
   for (const root of roots) {
     const includeDir = path.join(root, "include");
@@ -116,16 +131,84 @@ export function findOneDnn() {
   return null;
 }
 
+function probeOneDnn({ includeDir, libDir }) {
+  const source = path.join(root, "cmake", "onednn-probe", "probe.cc");
+  const cxx = process.env.CXX || "c++";
+  const dir = mkdtempSync(path.join(os.tmpdir(), "ltgbert-onednn-probe-"));
+  try {
+    const exe = path.join(dir, "probe");
+    const args = ["-std=c++17", source, `-I${includeDir}`, `-L${libDir}`, "-ldnnl", `-Wl,-rpath,${libDir}`, "-o", exe];
+    const built = spawnSync(cxx, args, { encoding: "utf8", timeout: 120_000 });
+    if (built.status !== 0) {
+      const why = (built.stderr || built.error?.message || "").split("\n").find((l) => /error/i.test(l)) ?? "";
+      return { status: "build-failed", why: `a small program on it did not compile or link: ${why.trim()}` };
+    }
+    const ran = spawnSync(exe, [], { encoding: "utf8", timeout: 60_000 });
+    if (ran.status !== 0) {
+      return { status: "run-failed", why: `a small program on it did not run: ${(ran.stderr || "").trim()}` };
+    }
+    return { status: "used", includeDir, libDir, version: ran.stdout.trim() };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// binding.gyp asks several times in one configure: the probe runs once per
+// set of inputs, its result kept under build/ (node-gyp rebuild starts anew).
+export function findOneDnn({ report = false } = {}) {
+  if (process.env.LTGBERT_WITH_ONEDNN === "0") {
+    return { status: "turned-off", why: "turned off (LTGBERT_WITH_ONEDNN=0)" };
+  }
+  const found = locateOneDnn();
+  if (!found) return { status: "not-found", why: "not found (Debian: apt-get install libdnnl-dev)" };
+  const stamp = (file) => {
+    try {
+      return statSync(file).mtimeMs;
+    } catch {
+      return 0;
+    }
+  };
+  const key = JSON.stringify([
+    found,
+    process.env.CXX ?? "",
+    stamp(path.join(found.libDir, "libdnnl.so")),
+    stamp(path.join(found.includeDir, "oneapi", "dnnl", "dnnl.hpp")),
+    stamp(path.join(root, "cmake", "onednn-probe", "probe.cc")),
+  ]);
+  const cacheFile = path.join(root, "build", "onednn-probe.json");
+  try {
+    const cached = JSON.parse(readFileSync(cacheFile, "utf8"));
+    if (cached.key === key) return cached.result;
+  } catch {
+    // no cache yet
+  }
+  const result = probeOneDnn(found);
+  if (report) {
+    process.stderr.write(
+      result.status === "used"
+        ? `ltgbert: oneDNN ${result.version} found and working: CPU inference uses it\n`
+        : `ltgbert: oneDNN not used, ${result.why}: CPU inference uses libtorch's ops\n`,
+    );
+  }
+  try {
+    mkdirSync(path.dirname(cacheFile), { recursive: true });
+    writeFileSync(cacheFile, JSON.stringify({ key, result }));
+  } catch {
+    // a read-only tree probes again next time
+  }
+  return result;
+}
+
 function bundlesOneDnn(prefix) {
   const own = path.join(prefix, "include", "oneapi", "dnnl", "dnnl.hpp");
-  const system = findOneDnn();
+  const system = locateOneDnn();
   return (
     existsSync(own) &&
     (!system || realpathSync(path.join(system.includeDir, "oneapi", "dnnl", "dnnl.hpp")) !== realpathSync(own))
   );
 }
 
-export function findLibtorch() {
+export function findLibtorch({ report = false } = {}) {
   for (const [source, find] of candidates()) {
     const torchDir = find();
     if (!hasConfig(torchDir)) continue;
@@ -147,14 +230,19 @@ export function findLibtorch() {
       cxx11Abi: readCxx11Abi(torchDir),
       // A libtorch that bundles oneDNN exports its symbols, which would
       // shadow the system's: use the system's only beside one without.
-      onednn: bundlesOneDnn(prefix) ? null : findOneDnn(),
+      onednn: bundlesOneDnn(prefix)
+        ? {
+            status: "libtorch-bundles-its-own",
+            why: "this libtorch bundles its own oneDNN, whose symbols would shadow the system's",
+          }
+        : findOneDnn({ report }),
     };
   }
   return null;
 }
 
 function main(argv) {
-  const found = findLibtorch();
+  const found = findLibtorch({ report: argv[0] === "--gyp" });
   if (!found) {
     process.stderr.write(HOW_TO_GET_LIBTORCH + "\n");
     process.exit(1);
@@ -162,7 +250,7 @@ function main(argv) {
   if (argv[0] === "--cmake") {
     process.stdout.write(found.torchDir);
   } else if (argv[0] === "--gyp") {
-    const dnnl = found.onednn;
+    const dnnl = found.onednn.status === "used" ? found.onednn : null;
     const pick = {
       includes: [...found.includeDirs, ...(dnnl && dnnl.includeDir !== found.includeDirs[0] ? [dnnl.includeDir] : [])],
       libdirs: [`-L${found.libDir}`, ...(dnnl ? [`-L${dnnl.libDir}`] : [])],
@@ -171,6 +259,7 @@ function main(argv) {
         `_GLIBCXX_USE_CXX11_ABI=${found.cxx11Abi}`,
         ...(found.cuda ? ["LTGBERT_WITH_CUDA=1"] : []),
         ...(dnnl ? ["LTGBERT_WITH_DNNL=1"] : []),
+        `LTGBERT_ONEDNN_STATUS=${found.onednn.status}`,
       ],
       rpath: [`-Wl,-rpath,${found.libDir}`],
     }[argv[1]];

@@ -106,7 +106,7 @@ export function jsonOption(command: Command): Command {
 export function threadsOption(command: Command): Command {
   return command.option(
     "--threads <n>",
-    "libtorch threads inside one operation (default: every core)",
+    "libtorch threads inside one operation, 1 to 256 (default: every core)",
     positiveInteger,
   );
 }

@@ -10,13 +10,28 @@
 #include "io/checkpoint.h"
 #include "model/fast_linear.h"
 
+// Why the build has oneDNN or not, as the build decided it (CMakeLists.txt
+// and scripts/find-libtorch.mjs): used, not-found, config-failed,
+// build-failed, run-failed, turned-off or libtorch-bundles-its-own.
+#ifndef LTGBERT_ONEDNN_STATUS
+#define LTGBERT_ONEDNN_STATUS unknown
+#endif
+#define LTGBERT_STRINGIFY_(x) #x
+#define LTGBERT_STRINGIFY(x) LTGBERT_STRINGIFY_(x)
+
 namespace ltgbert::binding {
 namespace {
 
+constexpr const char* kOneDnnBuildStatus = LTGBERT_STRINGIFY(LTGBERT_ONEDNN_STATUS);
+
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1) {
-    ThrowArgument(env, "setNumThreads: expected a positive integer");
+  // The bound of lib/system.ts's MAX_THREADS, kept here too: thousands of
+  // OpenMP threads could wedge the compute thread.
+  constexpr double kMaxThreads = 256;
+  const double requested = info.Length() < 1 || !info[0].IsNumber() ? 0 : info[0].As<Napi::Number>().DoubleValue();
+  if (!(requested >= 1 && requested <= kMaxThreads)) {
+    ThrowArgument(env, "setNumThreads: expected an integer from 1 to 256");
   }
   const int threads = info[0].As<Napi::Number>().Int32Value();
   SetThreadCount(threads);
@@ -43,6 +58,8 @@ Napi::Value SystemInfo(const Napi::CallbackInfo& info) {
     out.Set("parallelInfo", at::get_parallel_info());
     // What the linear layers and attention products run on: "" without oneDNN.
     out.Set("oneDnn", model::fast::DisabledByEnvironment() ? std::string() : model::fast::OneDnnVersion());
+    out.Set("oneDnnStatus", model::fast::DisabledByEnvironment() ? std::string("disabled-at-runtime")
+                                                                 : std::string(kOneDnnBuildStatus));
     out.Set("cachedCpuBytes", static_cast<double>(CachedCpuBytes()));
     const CpuCacheStats cache = GetCpuCacheStats();
     auto cpu_cache = Napi::Object::New(env);
