@@ -1,7 +1,8 @@
 // config.json: reading, defaults, overrides and validation. Keys stay
 // snake_case, as Hugging Face writes them, so a config round-trips unchanged.
-import { readFile } from "node:fs/promises";
+import os from "node:os";
 import { describe, LtgBertError } from "./errors.js";
+import { readRegularFile } from "./files.js";
 
 export type PositionQkSplit = "per_head" | "global";
 export type ClassifierHead = "linear" | "mlp";
@@ -61,7 +62,7 @@ const PROBABILITIES = ["hidden_dropout_prob", "attention_probs_dropout_prob", "c
 export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = await readRegularFile(file, 64 << 20);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") {
@@ -99,6 +100,10 @@ export function resolveConfig(
   source: string,
 ): LtgBertConfig {
   const merged: Record<string, unknown> = { ...DEFAULTS, ...raw, ...overrides };
+  // JSON.parse reads 1e400 as Infinity: no number in a config may be non-finite.
+  for (const [key, v] of Object.entries(merged)) {
+    if (typeof v === "number" && !Number.isFinite(v)) throw bad(source, key, "a finite number", v);
+  }
   for (const key of REQUIRED_INTS) {
     const v = merged[key];
     if (v === undefined) throw bad(source, key, "a positive integer (required)", v);
@@ -138,6 +143,10 @@ export function resolveConfig(
     throw bad(source, "problem_type", problems.map((p) => `"${p}"`).join(", "), merged.problem_type);
   }
   if (merged.problem_type === null) delete merged.problem_type;
+  for (const [key, most] of Object.entries(HARD_LIMITS)) {
+    const v = merged[key];
+    if (typeof v === "number" && v > most) throw bad(source, key, `at most ${most}`, v);
+  }
   if (merged.id2label !== undefined) {
     const labels = merged.id2label;
     if (typeof labels !== "object" || labels === null || Array.isArray(labels))
@@ -145,4 +154,83 @@ export function resolveConfig(
     if (merged.num_labels === undefined) merged.num_labels = Object.keys(labels).length;
   }
   return merged as LtgBertConfig;
+}
+
+/**
+ * Bounds no real LTG-BERT comes near, checked before anything is allocated
+ * (a config is untrusted input): a deeper or wider model is refused with
+ * LTGBERT_BAD_CONFIG naming the key. Memory is bounded separately
+ * (checkModelMemory).
+ */
+export const HARD_LIMITS = {
+  num_hidden_layers: 1024,
+  num_attention_heads: 4096,
+  max_position_embeddings: 65_536,
+  position_bucket_size: 65_536,
+} as const;
+
+/** Bytes a model of this config takes in memory, and its parameter count. */
+export function estimateModelBytes(
+  config: LtgBertConfig,
+  task: "masked_lm" | "sequence_classification",
+): { bytes: number; parameters: number } {
+  const d = config.hidden_size;
+  const layers = config.num_hidden_layers;
+  const positions = config.max_position_embeddings;
+  const labels = task === "sequence_classification" ? (config.num_labels ?? 2) : 0;
+  // Parameters, as the reference's modules hold them.
+  const word = config.vocab_size * d + (task === "masked_lm" ? config.vocab_size : 0);
+  const relative = (2 * config.position_bucket_size - 1) * d + 2 * d;
+  const attention = 4 * d * d + 6 * d;
+  const feedForward = 3 * d * config.intermediate_size;
+  const head = task === "masked_lm" ? d * d + d : d * d + d + (d + 1) * labels;
+  const parameters = word + relative + layers * (attention + feedForward) + head;
+  // Each layer keeps a (positions, positions) table of int64 bucket indices
+  // and builds it through a few temporaries of the same size; a layer's
+  // modules and tensors cost some kilobytes of bookkeeping besides.
+  const table = positions * positions * 8;
+  const bytes = parameters * 4 + layers * (table + 16 * 1024) + 4 * table;
+  return { bytes, parameters };
+}
+
+/** The sizes of the 98M-parameter base model: what "too large" is measured against. */
+const BASE_SIZES: Record<string, number> = {
+  vocab_size: 16_384,
+  hidden_size: 768,
+  num_hidden_layers: 12,
+  intermediate_size: 2048,
+  max_position_embeddings: 512,
+  position_bucket_size: 32,
+  num_labels: 2,
+};
+
+/**
+ * Refuses, before anything is allocated, a model that would not fit: more
+ * bytes than `maxMemory` (default: the machine's memory). The error names the
+ * config key to blame (the one whose value, brought down to the base model's,
+ * shrinks the model most) and the bytes the whole would need.
+ */
+export function checkModelMemory(
+  config: LtgBertConfig,
+  task: "masked_lm" | "sequence_classification",
+  source: string,
+  maxMemory: number | undefined,
+): void {
+  const limit = maxMemory ?? os.totalmem();
+  const { bytes } = estimateModelBytes(config, task);
+  if (bytes <= limit) return;
+  let blame = "vocab_size";
+  let smallest = bytes;
+  for (const [key, base] of Object.entries(BASE_SIZES)) {
+    const value = config[key];
+    if (typeof value !== "number" || value <= base) continue;
+    const shrunk = estimateModelBytes({ ...config, [key]: base }, task).bytes;
+    if (shrunk < smallest) [blame, smallest] = [key, shrunk];
+  }
+  const where = maxMemory === undefined ? "this machine's memory" : "options.maxMemory";
+  const gb = (n: number): string => `${(n / 1e9).toFixed(n < 1e8 ? 3 : 1)} GB`;
+  throw new LtgBertError(
+    "LTGBERT_BAD_CONFIG",
+    `${source}: ${blame}: ${String(config[blame])} makes a model of ${gb(bytes)}, more than ${where} (${gb(limit)})`,
+  );
 }

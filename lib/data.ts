@@ -69,7 +69,8 @@ export const PAIR_COLUMNS: [string, string][] = [
   ["premise", "hypothesis"],
 ];
 const LABEL_COLUMNS = ["label", "labels"];
-const INTEGER = /^[+-]?\d+$/;
+/** A number however spelled: "1", "1.0", "0.5", "1e3", "-2". */
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 function badData(file: string, line: number | null, message: string, cause?: unknown): LtgBertError {
   return new LtgBertError("LTGBERT_BAD_DATA", `${file}${line === null ? "" : `:${line}`}: ${message}`, { cause });
@@ -375,10 +376,15 @@ function assignLabels(
     const names = [...map.entries()].sort((a, b) => a[1] - b[1]).map(([name]) => name);
     return { labels, labelNames: names };
   }
-  if (raw.every((name) => INTEGER.test(name))) {
+  // Numbers are class ids, however spelled ("1", "1.0"): one that is not a
+  // whole number in range is an error, not a class name.
+  if (raw.every((name) => NUMBER.test(name))) {
     let max = -1;
     raw.forEach((name, i) => {
       const id = Number(name);
+      if (!Number.isInteger(id)) {
+        throw badData(file, lines[i], `label ${JSON.stringify(name)} is not a whole number, so not a class id`);
+      }
       if (id < 0 || (numLabels !== undefined && id >= numLabels) || id > 2 ** 31 - 1) {
         const range = numLabels === undefined ? "[0, 2^31)" : `[0, ${numLabels}) (numLabels ${numLabels})`;
         throw badData(file, lines[i], `label ${JSON.stringify(name)} is outside ${range}`);

@@ -102,8 +102,12 @@ export function toLabels(value: unknown, integer: boolean): { data: IdArray | Fl
       shape: [value.length],
     };
   }
+  // Class ids cannot be floats: a Float32Array there is the caller's mistake
+  // (regression labels for a classifier), said as such.
+  const classIds = "class ids: an Int32Array or BigInt64Array (a Float32Array holds regression or multi-label targets)";
   if (value instanceof Int32Array || value instanceof BigInt64Array || value instanceof Float32Array) {
     if (value.length === 0) throw invalidArgument(name, "a non-empty array", value);
+    if (integer && value instanceof Float32Array) throw invalidArgument(name, classIds, value);
     return { data: value, shape: [value.length] };
   }
   if (typeof value === "object" && value !== null && "data" in value) {
@@ -111,6 +115,7 @@ export function toLabels(value: unknown, integer: boolean): { data: IdArray | Fl
     if (!(data instanceof Int32Array) && !(data instanceof BigInt64Array) && !(data instanceof Float32Array)) {
       throw invalidArgument(`${name}.data`, "an Int32Array, BigInt64Array or Float32Array", data);
     }
+    if (integer && data instanceof Float32Array) throw invalidArgument(`${name}.data`, classIds, data);
     return { data, shape: checkShape(name, shape, null, data.length) };
   }
   throw invalidArgument(name, "number[], number[][], a 1-D typed array or { data, shape }", value);

@@ -2,7 +2,13 @@
 // time (later calls queue) and never lets weights cross into JS.
 import { access, stat } from "node:fs/promises";
 import path from "node:path";
-import { readConfigFile, resolveConfig, type LtgBertConfig, type LtgBertConfigInput } from "./config.js";
+import {
+  checkModelMemory,
+  readConfigFile,
+  resolveConfig,
+  type LtgBertConfig,
+  type LtgBertConfigInput,
+} from "./config.js";
 import { defaultModelHint } from "./default-model.js";
 import { describe, invalidArgument, LtgBertError } from "./errors.js";
 import { onesLike, toIdMatrix, toLabels, type IdMatrix, type LabelInput, type TensorData } from "./inputs.js";
@@ -21,7 +27,7 @@ import {
   checkSaveArguments,
   copyRemoteCodeFiles,
   copyTokenizerFiles,
-  makeDirectory,
+  saveDirectoryAtomically,
   savedConfig,
   writeFileAtomic,
   type SaveOptions,
@@ -55,6 +61,12 @@ export interface LoadOptions {
    * when it has one. Default true.
    */
   tokenizer?: boolean;
+  /**
+   * The most bytes the model may take in memory, estimated from its config
+   * before anything is allocated. Default: the machine's memory. A larger
+   * model is refused with LTGBERT_BAD_CONFIG naming the config key behind it.
+   */
+  maxMemory?: number;
 }
 
 /** What a load moved, keyed by state-dict name. */
@@ -79,11 +91,13 @@ export interface ForwardOptions {
    * Float32Arrays to write the outputs into, each exactly the output's size
    * (`logits`: B·T·vocab for the masked LM, B·numLabels for classification;
    * `lastHiddenState`: B·T·hidden). The result's `data` is then the array
-   * given, and the call allocates no new output memory: in a loop of
-   * forwards this spares V8 the collection that each large new result
-   * would set off. The arrays are written while the call runs: leave them
-   * alone until its Promise settles, and read them before handing them to
-   * the next call (calls queue, and the next one writes over them).
+   * given, and the call allocates no new JS memory: in a loop of forwards
+   * this spares V8 the collection that each large new result would set
+   * off. The outputs are computed in native memory (reused from call to
+   * call) and copied into the arrays when the call ends, on the JS thread;
+   * an array whose buffer was detached (transferred) meanwhile rejects the
+   * call with LTGBERT_INVALID_ARGUMENT. Read them before handing them to the
+   * next call (calls queue, and the next one writes over them).
    */
   out?: { logits?: Float32Array; lastHiddenState?: Float32Array };
 }
@@ -117,6 +131,8 @@ function checkLoadOptions(options: LoadOptions): void {
   }
   if (options.tokenizer !== undefined && typeof options.tokenizer !== "boolean")
     throw invalidArgument("options.tokenizer", "a boolean", options.tokenizer);
+  if (options.maxMemory !== undefined && !(Number.isSafeInteger(options.maxMemory) && options.maxMemory > 0))
+    throw invalidArgument("options.maxMemory", "a positive number of bytes", options.maxMemory);
 }
 
 /** A tokenizer whose ids the model's embedding can take. */
@@ -326,6 +342,7 @@ abstract class LtgBertModel {
     checkpoint: string | null,
     strict: boolean,
   ): Promise<{ native: NativeModel; config: LtgBertConfig; report: LoadReport | null }> {
+    checkModelMemory(config, task, checkpoint ? path.join(checkpoint, "config.json") : "config", options.maxMemory);
     const native = new addon.Model();
     const result = await callNative(() =>
       native.load(JSON.stringify({ ...config, task }), {
@@ -543,15 +560,16 @@ abstract class LtgBertModel {
   async savePretrained(outDir: string, options: SaveOptions = {}): Promise<string[]> {
     this.#ensureNotDisposed();
     const format = checkSaveArguments(outDir, options);
-    await makeDirectory(outDir);
-    const weights = await this.enqueue((native) => native.save(outDir, { format }));
-    const config = path.join(outDir, "config.json");
     const saved = this.savedConfig();
-    await writeFileAtomic(config, `${JSON.stringify(saved, null, 2)}\n`);
     const from = this.#tokenizer === null ? this.sourceDir : path.dirname(this.#tokenizer.file);
-    const tokenizer = await copyTokenizerFiles(from, outDir);
-    const code = await copyRemoteCodeFiles(this.sourceDir, outDir, saved);
-    return [weights, config, ...tokenizer, ...code];
+    return saveDirectoryAtomically(outDir, async (stage) => {
+      const weights = await this.enqueue((native) => native.save(stage, { format }));
+      const config = path.join(stage, "config.json");
+      await writeFileAtomic(config, `${JSON.stringify(saved, null, 2)}\n`);
+      const tokenizer = await copyTokenizerFiles(from, stage, outDir);
+      const code = await copyRemoteCodeFiles(this.sourceDir, stage, saved, outDir);
+      return [weights, config, ...tokenizer, ...code];
+    });
   }
 
   /** @internal The config.json that `savePretrained` writes. */

@@ -3,10 +3,11 @@
 // model came from. Every file is written to a temporary name beside its
 // target and renamed over it, so a failure never leaves half a file.
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, realpath, rename, rm, unlink } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, open, readFile, realpath, rename, rm, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { LtgBertConfig } from "./config.js";
 import { invalidArgument, LtgBertError, type LtgBertErrorCode } from "./errors.js";
+import { fileKind } from "./files.js";
 
 /** The weights file format of `savePretrained`. */
 export type SaveFormat = "safetensors" | "pytorch";
@@ -42,12 +43,37 @@ function ioError(file: string, what: string, error: unknown): LtgBertError {
   return new LtgBertError(code, `${file}: ${what} (${(error as Error).message})`, { cause: error });
 }
 
-/** Creates `dir` and its parents when missing. */
+/**
+ * Creates `dir` and its parents when missing. Not Node's recursive mkdir: that
+ * one loops for ever where mkdir answers ENOENT under an existing folder
+ * (/proc/self/x); here each missing level is created once, top down, and the
+ * first refusal is the error.
+ */
 export async function makeDirectory(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (error) {
-    throw ioError(dir, "cannot create the folder", error);
+  const missing: string[] = [];
+  for (let at = path.resolve(dir); ; at = path.dirname(at)) {
+    let stats;
+    try {
+      stats = await stat(at);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(dir, "cannot create the folder", error);
+      missing.push(at);
+      if (path.dirname(at) === at) break;
+      continue;
+    }
+    if (!stats.isDirectory()) {
+      throw new LtgBertError("LTGBERT_IO", `${dir}: cannot create the folder: ${at} is ${fileKind(stats)}`);
+    }
+    break;
+  }
+  for (const level of missing.reverse()) {
+    try {
+      await mkdir(level);
+    } catch (error) {
+      // Made meanwhile by another writer: fine when it is a folder.
+      const made = (error as NodeJS.ErrnoException).code === "EEXIST" && (await stat(level)).isDirectory();
+      if (!made) throw ioError(dir, "cannot create the folder", error);
+    }
   }
 }
 
@@ -138,8 +164,12 @@ async function sameDirectory(a: string, b: string): Promise<boolean> {
  * atomically); nothing when the two are the same folder. Returns the files
  * written.
  */
-export async function copyTokenizerFiles(sourceDir: string | null, outDir: string): Promise<string[]> {
-  if (sourceDir === null || (await sameDirectory(sourceDir, outDir))) return [];
+export async function copyTokenizerFiles(
+  sourceDir: string | null,
+  outDir: string,
+  finalDir: string = outDir,
+): Promise<string[]> {
+  if (sourceDir === null || (await sameDirectory(sourceDir, finalDir))) return [];
   const written: string[] = [];
   for (const name of TOKENIZER_FILES) {
     const from = path.join(sourceDir, name);
@@ -198,8 +228,9 @@ export async function copyRemoteCodeFiles(
   sourceDir: string | null,
   outDir: string,
   config: Record<string, unknown>,
+  finalDir: string = outDir,
 ): Promise<string[]> {
-  if (sourceDir === null || (await sameDirectory(sourceDir, outDir))) return [];
+  if (sourceDir === null || (await sameDirectory(sourceDir, finalDir))) return [];
   const written: string[] = [];
   for (const name of await remoteCodeFiles(sourceDir, config.auto_map)) {
     const to = path.join(outDir, name);
@@ -231,4 +262,45 @@ export async function replaceDirectory(from: string, to: string): Promise<void> 
     throw ioError(to, `cannot rename ${from} to it`, error);
   }
   if (moved) await rm(aside, { recursive: true, force: true });
+}
+
+/**
+ * Saves a model directory as one: `write` puts every file of the new model
+ * into a staging folder inside `outDir` (same file system) and returns their
+ * paths; only when all of them are written, and no target is in the way (a
+ * folder where a file goes), are they renamed over the old ones. A failure
+ * before that leaves every file of the old model as it was. Returns the
+ * final paths. Other files in `outDir` are left alone.
+ */
+export async function saveDirectoryAtomically(
+  outDir: string,
+  write: (stage: string) => Promise<string[]>,
+): Promise<string[]> {
+  await makeDirectory(outDir);
+  let stage: string;
+  try {
+    stage = await mkdtemp(path.join(outDir, ".ltgbert-save-"));
+  } catch (error) {
+    throw ioError(outDir, "cannot create a staging folder in it", error);
+  }
+  try {
+    const staged = await write(stage);
+    const moves = staged.map((file) => [file, path.join(outDir, path.relative(stage, file))] as const);
+    for (const [, to] of moves) {
+      const stats = await lstat(to).catch(() => null);
+      if (stats !== null && !stats.isFile() && !stats.isSymbolicLink()) {
+        throw new LtgBertError("LTGBERT_IO", `${to}: cannot replace it: it is ${fileKind(stats)}; nothing was saved`);
+      }
+    }
+    for (const [from, to] of moves) {
+      try {
+        await rename(from, to);
+      } catch (error) {
+        throw ioError(to, `cannot rename ${from} to it`, error);
+      }
+    }
+    return moves.map(([, to]) => to);
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
 }

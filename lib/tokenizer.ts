@@ -1,7 +1,7 @@
 // The tokenizer: Hugging Face's `tokenizers` library (its Node binding) does
 // all the tokenizing; this file reads the files, finds the special tokens,
 // and packs the library's encodings into the typed arrays the model takes.
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import {
   BPE,
@@ -18,6 +18,7 @@ import {
 } from "tokenizers";
 import { defaultModelHint } from "./default-model.js";
 import { describe, invalidArgument, LtgBertError } from "./errors.js";
+import { readRegularFile } from "./files.js";
 import { makeDirectory, writeFileAtomic } from "./save.js";
 
 /** One input of a batch: a text, or a pair of texts (`[CLS] A [SEP] B [SEP]`). */
@@ -85,7 +86,7 @@ const NO_LIMIT_SENTINEL = 1e12;
 async function readJson(file: string, required: boolean, hint = ""): Promise<{ text: string; value: unknown } | null> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = await readRegularFile(file, 1 << 30);
   } catch (error) {
     const errno = (error as NodeJS.ErrnoException).code;
     if (errno === "ENOENT" || errno === "ENOTDIR") {

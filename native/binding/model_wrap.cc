@@ -211,12 +211,12 @@ Napi::Value ModelWrap::Load(const Napi::CallbackInfo& info) {
               const std::set<std::string> missing(report.missing.begin(), report.missing.end());
               module->Initialize(seed, &missing);
             }
-            io::CopyLoaded(*module, tensors, report);
+            io::CopyLoaded(*module, tensors, report, /*drop_source=*/true);
             result->report = std::move(report);
           } else {
             module->Initialize(seed);
           }
-          tensors.clear();  // drops the file mapping before the model moves
+          tensors.clear();  // drops the file's buffer before the model moves
           module->eval();
           module->to(device);
           state->device = device;
@@ -237,12 +237,14 @@ Napi::Value ModelWrap::Load(const Napi::CallbackInfo& info) {
 namespace {
 
 // A Float32Array the caller gave for one output (forward's `logitsInto`,
-// `hiddenInto`), read on the JS thread; checked against the output's size
-// on the compute thread, where the model's config is at hand.
+// `hiddenInto`). The compute thread never writes into it: the caller may
+// detach (transfer) its buffer while the call runs, and V8 may then free the
+// memory. The output is computed into native memory and copied into the
+// array on the JS thread at the end, if it is still there.
 struct Into {
   bool given = false;
-  float* data = nullptr;
-  size_t length = 0;  // 0 for a detached array
+  const float* data = nullptr;
+  size_t length = 0;
   bool overlaps(const Into& other) const {
     return length > 0 && other.length > 0 && data < other.data + other.length && other.data < data + length;
   }
@@ -254,13 +256,12 @@ Into ReadInto(Napi::Env env, Napi::Object args, const char* key, const std::stri
   if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
     ThrowArgument(env, name + ": expected a Float32Array");
   auto array = value.As<Napi::Float32Array>();
-  Into into{true, array.Data(), array.ElementLength()};
-  if (into.data == nullptr) into.length = 0;
-  return into;
+  if (array.ArrayBuffer().IsDetached()) ThrowArgument(env, name + ": the Float32Array's buffer is detached");
+  return Into{true, array.Data(), array.ElementLength()};
 }
 
-// The tensor over the caller's array, once its length is checked against `shape`.
-torch::Tensor IntoTensor(const Into& into, const std::string& name, const std::vector<int64_t>& shape) {
+// Fails unless the caller's array has exactly the output's size.
+void CheckIntoSize(const Into& into, const std::string& name, const std::vector<int64_t>& shape) {
   int64_t numel = 1;
   for (int64_t s : shape) numel *= s;
   if (static_cast<int64_t>(into.length) != numel) {
@@ -269,16 +270,40 @@ torch::Tensor IntoTensor(const Into& into, const std::string& name, const std::v
     Fail(ErrorCode::kInvalidArgument, name, ": expected a Float32Array of ", numel, " values (shape [", dims,
          "]), got ", into.length);
   }
-  return torch::from_blob(into.data, shape, torch::kFloat32);
 }
+
+// On the JS thread, at the end of the call: copies `result` into the
+// caller's array, unless its buffer was detached or resized meanwhile.
+void CopyInto(Napi::Value value, const torch::Tensor& result, const std::string& name) {
+  auto array = value.As<Napi::Float32Array>();
+  const size_t numel = static_cast<size_t>(result.numel());
+  if (array.ArrayBuffer().IsDetached() || array.Data() == nullptr) {
+    Fail(ErrorCode::kInvalidArgument, name,
+         ": the Float32Array's buffer was detached (transferred) while the call ran; nothing was written");
+  }
+  if (array.ElementLength() != numel) {
+    Fail(ErrorCode::kInvalidArgument, name, ": the Float32Array was resized to ", array.ElementLength(),
+         " values while the call ran (expected ", numel, "); nothing was written");
+  }
+  std::memcpy(array.Data(), result.data_ptr<float>(), numel * sizeof(float));
+}
+
+// The caller's out arrays, held until the call settles. Released on the JS
+// thread there; if the environment is torn down first, left to it.
+struct OutArrays {
+  Napi::ObjectReference ref;
+  ~OutArrays() {
+    if (!ref.IsEmpty()) ref.SuppressDestruct();
+  }
+};
 
 }  // namespace
 
 // forward({ inputIds, attentionMask, shape, labels?, labelsShape?, hidden?, logitsInto?, hiddenInto? })
 //   -> Promise<{ logits?, logitsShape, lastHiddenState?, hiddenShape?, loss? }>
 // With logitsInto / hiddenInto (Float32Arrays of the outputs' sizes) the
-// outputs are written there and left out of the result: no new memory, and
-// nothing new for V8's collector to find.
+// outputs are copied there at the end and left out of the result: no new
+// JS memory, and nothing new for V8's collector to find.
 Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
@@ -292,52 +317,46 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
     if (hidden_into.given && !want_hidden) ThrowArgument(env, "out.lastHiddenState: given with hiddenStates false");
     if (logits_into.overlaps(hidden_into))
       ThrowArgument(env, "out.logits and out.lastHiddenState: expected separate memory, got overlapping arrays");
-    // The caller's arrays stay alive (and in place) until the work is done.
-    Napi::Object keep_alive = Value();
+    auto arrays = std::make_shared<OutArrays>();
     if (logits_into.given || hidden_into.given) {
-      keep_alive = Napi::Object::New(env);
-      keep_alive.Set("model", Value());
-      keep_alive.Set("logits", args.Get("logitsInto"));
-      keep_alive.Set("hidden", args.Get("hiddenInto"));
+      auto held = Napi::Object::New(env);
+      held.Set("logits", args.Get("logitsInto"));
+      held.Set("hidden", args.Get("hiddenInto"));
+      arrays->ref = Napi::Persistent(held);
     }
 
     auto out = std::make_shared<model::Output>();
     return Task::Run(
-        env, keep_alive,
+        env, Value(),
         [=]() {
           std::lock_guard<std::mutex> lock(state->mutex);
           auto& module = state->module;
           const Config& config = module->config();
           CheckInputs(config, ids, mask, labels);
           const int64_t B = ids.size(0), T = ids.size(1);
-          torch::Tensor logits_target, hidden_target;
           if (logits_into.given) {
-            const std::vector<int64_t> shape = config.task == model::Task::kMaskedLM
-                                                   ? std::vector<int64_t>{B, T, config.vocab_size}
-                                                   : std::vector<int64_t>{B, config.num_labels};
-            logits_target = IntoTensor(logits_into, "out.logits", shape);
+            CheckIntoSize(logits_into, "out.logits",
+                          config.task == model::Task::kMaskedLM ? std::vector<int64_t>{B, T, config.vocab_size}
+                                                                : std::vector<int64_t>{B, config.num_labels});
           }
-          if (hidden_into.given)
-            hidden_target = IntoTensor(hidden_into, "out.lastHiddenState", {B, T, config.hidden_size});
+          if (hidden_into.given) CheckIntoSize(hidden_into, "out.lastHiddenState", {B, T, config.hidden_size});
           auto profile = MaybeProfile();
           torch::InferenceMode inference;
-          auto result =
-              module->forward(ids.to(state->device), mask.to(state->device),
-                              labels.defined() ? labels.to(state->device) : labels, want_hidden, logits_target);
-          // The vocabulary projection may have written the caller's array
-          // already; every other path gives a new tensor, copied there.
-          if (logits_target.defined() && result.logits.data_ptr() != logits_target.data_ptr())
-            logits_target.copy_(result.logits.reshape(logits_target.sizes()));
-          out->logits =
-              logits_target.defined() ? logits_target : result.logits.to(torch::kCPU, torch::kFloat32).contiguous();
-          if (want_hidden) {
-            out->last_hidden_state = hidden_target.defined()
-                                         ? hidden_target.copy_(result.last_hidden_state)
-                                         : result.last_hidden_state.to(torch::kCPU, torch::kFloat32).contiguous();
-          }
+          auto result = module->forward(ids.to(state->device), mask.to(state->device),
+                                        labels.defined() ? labels.to(state->device) : labels, want_hidden);
+          out->logits = result.logits.to(torch::kCPU, torch::kFloat32).contiguous();
+          if (want_hidden)
+            out->last_hidden_state = result.last_hidden_state.to(torch::kCPU, torch::kFloat32).contiguous();
           if (result.loss.defined()) out->loss = result.loss.to(torch::kCPU, torch::kFloat64);
         },
-        [out, logits_given = logits_into.given, hidden_given = hidden_into.given](Napi::Env env) -> Napi::Value {
+        [out, arrays, logits_given = logits_into.given,
+         hidden_given = hidden_into.given](Napi::Env env) -> Napi::Value {
+          if (!arrays->ref.IsEmpty()) {
+            Napi::Object held = arrays->ref.Value();
+            arrays->ref.Reset();
+            if (logits_given) CopyInto(held.Get("logits"), out->logits, "out.logits");
+            if (hidden_given) CopyInto(held.Get("hidden"), out->last_hidden_state, "out.lastHiddenState");
+          }
           auto js = Napi::Object::New(env);
           if (!logits_given) js.Set("logits", ToFloat32Array(env, out->logits));
           js.Set("logitsShape", ToShape(env, out->logits.sizes()));
@@ -405,7 +424,7 @@ Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
           *report = io::MatchStateDict(module, named, load_options);
           if (prefix.empty() && !report->complete()) report->detected_prefix = io::DetectWrapperPrefix(module, named);
           io::CheckStrict(*report, load_options);
-          io::CopyLoaded(module, named, *report);
+          io::CopyLoaded(module, named, *report, /*drop_source=*/false);
         },
         [report](Napi::Env env) -> Napi::Value { return ReportToJs(env, *report); });
   });

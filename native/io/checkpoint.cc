@@ -132,6 +132,7 @@ constexpr const char* kTorchArchive = "pytorch_model.bin";
 // safetensors file has its JSON header's '{' right after the length.
 TensorList ReadByContent(const std::string& path) {
   unsigned char head[9] = {0};
+  RequireRegularFile(path);
   std::ifstream in(path, std::ios::binary);
   in.read(reinterpret_cast<char*>(head), sizeof(head));
   if (in.gcount() >= 4 && head[0] == 'P' && head[1] == 'K') return ReadTorchArchive(path);
@@ -148,11 +149,13 @@ std::string FindCheckpointFile(const std::string& dir_or_file) {
     for (const char* name : {kSafetensors, kSafetensorsIndex, kTorchArchive}) {
       std::string path = JoinPath(dir_or_file, name);
       if (IsFile(path)) return path;
+      if (Exists(path)) RequireRegularFile(path);  // says what it is (a FIFO, a folder)
     }
     Fail(ErrorCode::kFileNotFound, dir_or_file, ": no checkpoint in this folder (looked for ", kSafetensors, ", ",
          kSafetensorsIndex, " and ", kTorchArchive, ")");
   }
   if (!IsFile(dir_or_file)) {
+    if (Exists(dir_or_file)) RequireRegularFile(dir_or_file);
     Fail(ErrorCode::kFileNotFound, dir_or_file, ": no such file or folder");
   }
   return dir_or_file;

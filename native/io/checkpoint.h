@@ -33,9 +33,9 @@ struct NamedTensor {
 // for torch.save archives, the order of the pickled dict.
 using TensorList = std::vector<NamedTensor>;
 
-// model.safetensors, read through mmap. The tensors may alias a private
-// copy-on-write mapping that they keep alive: copy_ them into parameters
-// rather than keeping them. Dtypes F32, F16, BF16, F64, I64, I32, I16, I8, U8,
+// model.safetensors, read whole into memory of its own (io::FileBuffer). The
+// tensors may alias that buffer, which they keep alive: copy_ them into
+// parameters rather than keeping them. Dtypes F32, F16, BF16, F64, I64, I32, I16, I8, U8,
 // BOOL. A tensor whose data is not aligned to its element size is copied.
 TensorList ReadSafetensors(const std::string& path);
 

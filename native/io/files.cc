@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -30,17 +31,17 @@ ErrorCode CodeForErrno(int error) {
   }
 }
 
-// Live mappings, begin -> size, for ReleaseMappedPages.
-std::mutex g_mappings_mutex;
-std::map<uintptr_t, size_t> g_mappings;
+// Live file buffers, begin -> size, for ReleaseFilePages.
+std::mutex g_buffers_mutex;
+std::map<uintptr_t, size_t> g_buffers;
 
 }  // namespace
 
-void ReleaseMappedPages(const void* data, size_t size) {
+void ReleaseFilePages(const void* data, size_t size) {
   const auto begin = reinterpret_cast<uintptr_t>(data);
-  std::lock_guard<std::mutex> lock(g_mappings_mutex);
-  auto it = g_mappings.upper_bound(begin);
-  if (it == g_mappings.begin()) return;
+  std::lock_guard<std::mutex> lock(g_buffers_mutex);
+  auto it = g_buffers.upper_bound(begin);
+  if (it == g_buffers.begin()) return;
   --it;
   if (begin < it->first || begin + size > it->first + it->second) return;
   const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
@@ -49,42 +50,88 @@ void ReleaseMappedPages(const void* data, size_t size) {
   if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
-std::shared_ptr<MappedFile> MappedFile::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// What a path that is not a regular file is, for the error message.
+static const char* FileKind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a regular file";
+}
+
+// Opens `path` for reading when it is a regular file; else fails naming what
+// it is. O_NONBLOCK: opening a FIFO for reading would wait for a writer for
+// ever; it changes nothing for a regular file, the only kind read.
+static int OpenRegularFile(const std::string& path, struct stat& st) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     int error = errno;
     Fail(ErrorCode::kFileNotFound, path, ": cannot open (", std::strerror(error), ")");
   }
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0) {
+    int error = errno;
     ::close(fd);
-    Fail(ErrorCode::kFileNotFound, path, ": not a regular file");
+    Fail(ErrorCode::kIo, path, ": cannot stat (", std::strerror(error), ")");
   }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    Fail(ErrorCode::kBadCheckpoint, path, ": not a regular file (", FileKind(st.st_mode), ")");
+  }
+  return fd;
+}
+
+void RequireRegularFile(const std::string& path) {
+  struct stat st;
+  ::close(OpenRegularFile(path, st));
+}
+
+std::shared_ptr<FileBuffer> FileBuffer::Open(const std::string& path) {
+  struct stat st;
+  int fd = OpenRegularFile(path, st);
   size_t size = static_cast<size_t>(st.st_size);
   uint8_t* data = nullptr;
   if (size > 0) {
-    void* mapped = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    // Anonymous pages of our own, not a mapping of the file: a file that is
+    // truncated or rewritten in place later (Python's save_file does that)
+    // cannot take pages away from under a tensor (SIGBUS); the data read
+    // here stays what was read.
+    void* mapped = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mapped == MAP_FAILED) {
       int error = errno;
       ::close(fd);
-      Fail(ErrorCode::kInternal, path, ": cannot map ", size, " bytes (", std::strerror(error), ")");
+      Fail(ErrorCode::kIo, path, ": cannot allocate ", size, " bytes to read it (", std::strerror(error), ")");
     }
     data = static_cast<uint8_t*>(mapped);
+    size_t done = 0;
+    while (done < size) {
+      const ssize_t n = ::pread(fd, data + done, std::min<size_t>(size - done, size_t{64} << 20), done);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      const int error = n < 0 ? errno : 0;
+      ::munmap(data, size);
+      ::close(fd);
+      if (n == 0)
+        Fail(ErrorCode::kBadCheckpoint, path, ": changed while it was read (", size, " bytes, ended at ", done, ")");
+      Fail(ErrorCode::kIo, path, ": cannot read (", std::strerror(error), ")");
+    }
   }
-  // The mapping keeps the file's pages reachable; the descriptor is not needed.
   ::close(fd);
   if (data != nullptr) {
-    std::lock_guard<std::mutex> lock(g_mappings_mutex);
-    g_mappings[reinterpret_cast<uintptr_t>(data)] = size;
+    std::lock_guard<std::mutex> lock(g_buffers_mutex);
+    g_buffers[reinterpret_cast<uintptr_t>(data)] = size;
   }
-  return std::shared_ptr<MappedFile>(new MappedFile(path, data, size));
+  return std::shared_ptr<FileBuffer>(new FileBuffer(path, data, size));
 }
 
-MappedFile::~MappedFile() {
+FileBuffer::~FileBuffer() {
   if (data_ != nullptr) {
     {
-      std::lock_guard<std::mutex> lock(g_mappings_mutex);
-      g_mappings.erase(reinterpret_cast<uintptr_t>(data_));
+      std::lock_guard<std::mutex> lock(g_buffers_mutex);
+      g_buffers.erase(reinterpret_cast<uintptr_t>(data_));
     }
     ::munmap(data_, size_);
   }
@@ -152,6 +199,11 @@ void AtomicFile::Commit() {
     ::fsync(dir_fd);
     ::close(dir_fd);
   }
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
 }
 
 bool IsFile(const std::string& path) {

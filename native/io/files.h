@@ -1,5 +1,5 @@
-// File primitives shared by the checkpoint formats: a read-only view of a whole
-// file through mmap, and a writer that replaces its target atomically. No torch
+// File primitives shared by the checkpoint formats: a whole file read into
+// memory of its own, and a writer that replaces its target atomically. No torch
 // here, so this compiles in a second.
 #pragma once
 
@@ -11,35 +11,43 @@
 
 namespace ltgbert::io {
 
-// A whole file mapped copy-on-write: tensors may alias it, and an in-place op
-// on such a tensor changes the process's private copy, never the file (and
-// never faults, as a read-only mapping would).
-class MappedFile {
+// A whole regular file read into anonymous pages of the process: tensors may
+// alias it, an in-place op on such a tensor changes only this copy, and a
+// file changed or truncated on disk afterwards changes nothing here (a
+// mapping of the file would fault, SIGBUS, where its pages went away).
+class FileBuffer {
  public:
-  // Missing or unreadable file → LTGBERT_FILE_NOT_FOUND naming the path.
-  static std::shared_ptr<MappedFile> Open(const std::string& path);
-  ~MappedFile();
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
+  // Missing file → LTGBERT_FILE_NOT_FOUND; not a regular file, or one that
+  // shrinks while it is read → LTGBERT_BAD_CHECKPOINT; naming the path.
+  static std::shared_ptr<FileBuffer> Open(const std::string& path);
+  ~FileBuffer();
+  FileBuffer(const FileBuffer&) = delete;
+  FileBuffer& operator=(const FileBuffer&) = delete;
 
   const std::string& path() const { return path_; }
   uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
 
  private:
-  MappedFile(std::string path, uint8_t* data, size_t size) : path_(std::move(path)), data_(data), size_(size) {}
+  FileBuffer(std::string path, uint8_t* data, size_t size) : path_(std::move(path)), data_(data), size_(size) {}
 
   std::string path_;
-  uint8_t* data_;  // nullptr for an empty file: mmap refuses length 0
+  uint8_t* data_;  // nullptr for an empty file
   size_t size_;
 };
 
-// Lets the kernel drop the pages of [data, data + size) when they lie in a
-// MappedFile's mapping: a tensor read from a checkpoint and already copied
-// into a model need not stay resident (the file's pages are read again if
-// touched). Anything else is left alone. Keeps a load's peak near one copy
-// of the weights rather than two.
-void ReleaseMappedPages(const void* data, size_t size);
+// Gives the pages of [data, data + size) back to the system when they lie in
+// a FileBuffer: a tensor read from a checkpoint and already copied into a
+// model need not stay resident. They read as zeros afterwards, so only for a
+// checkpoint read for one load and then dropped, never for a state dict the
+// caller holds. Anything else is left alone. Keeps a load's peak near one
+// copy of the weights rather than two.
+void ReleaseFilePages(const void* data, size_t size);
+
+// Fails unless `path` is a regular file that can be opened for reading:
+// LTGBERT_FILE_NOT_FOUND when it cannot be opened, LTGBERT_BAD_CHECKPOINT
+// naming what it is otherwise (a directory, a FIFO, a device). Never blocks.
+void RequireRegularFile(const std::string& path);
 
 // Writes to `.<name>.tmp-<pid>-<random>` beside the target and renames it over
 // the target on Commit(), so a reader never sees half a checkpoint and a failed
@@ -72,6 +80,8 @@ class AtomicFile {
 };
 
 // True when `path` names an existing regular file / directory.
+// True when something (of any kind) is at `path`.
+bool Exists(const std::string& path);
 bool IsFile(const std::string& path);
 bool IsDirectory(const std::string& path);
 

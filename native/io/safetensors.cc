@@ -165,10 +165,10 @@ Entry ParseEntry(const std::string& path, const std::string& name, const json& v
   return entry;
 }
 
-// Aliases the mapping when the element type's alignment allows it; otherwise
+// Aliases the file's buffer when the element type's alignment allows it; otherwise
 // (a header length that is not a multiple of 8, as some writers produce) a
 // copy, because reading a misaligned float is undefined behaviour.
-at::Tensor MakeTensor(const std::shared_ptr<MappedFile>& file, const uint8_t* data, const Entry& entry) {
+at::Tensor MakeTensor(const std::shared_ptr<FileBuffer>& file, const uint8_t* data, const Entry& entry) {
   at::TensorOptions options = at::TensorOptions().dtype(entry.dtype->type);
   const uint8_t* begin = data + entry.begin;
   size_t nbytes = static_cast<size_t>(entry.end - entry.begin);
@@ -178,7 +178,7 @@ at::Tensor MakeTensor(const std::shared_ptr<MappedFile>& file, const uint8_t* da
     std::memcpy(copy.data_ptr(), begin, nbytes);
     return copy;
   }
-  std::shared_ptr<MappedFile> keep_alive = file;
+  std::shared_ptr<FileBuffer> keep_alive = file;
   return at::from_blob(
       const_cast<uint8_t*>(begin), entry.shape, [keep_alive](void*) {}, options);
 }
@@ -199,7 +199,7 @@ TensorList ReadShard(const std::string& path) {
 }  // namespace
 
 TensorList ReadSafetensors(const std::string& path) {
-  std::shared_ptr<MappedFile> file = MappedFile::Open(path);
+  std::shared_ptr<FileBuffer> file = FileBuffer::Open(path);
   const uint8_t* bytes = file->data();
   uint64_t size = file->size();
   if (size < 8) {
@@ -233,6 +233,28 @@ TensorList ReadSafetensors(const std::string& path) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
 
+  // As the reference library requires: the tensors tile the data section,
+  // from 0 to its end, with no hole and no overlap.
+  uint64_t covered = 0;
+  const Entry* previous = nullptr;
+  for (const Entry& entry : entries) {
+    if (entry.begin < covered) {
+      Fail(ErrorCode::kBadCheckpoint, path, ": ", entry.name, ": data_offsets [", entry.begin, ", ", entry.end,
+           "] overlap those of ", previous->name, " [", previous->begin, ", ", previous->end, "]");
+    }
+    if (entry.begin > covered) {
+      Fail(ErrorCode::kBadCheckpoint, path, ": ", entry.name, ": data_offsets [", entry.begin, ", ", entry.end,
+           "] leave a hole of ", entry.begin - covered, " bytes after ",
+           previous == nullptr ? std::string("the header") : previous->name);
+    }
+    covered = entry.end;
+    previous = &entry;
+  }
+  if (covered != data_size) {
+    Fail(ErrorCode::kBadCheckpoint, path, ": the data section holds ", data_size, " bytes, but the tensors cover ",
+         covered);
+  }
+
   TensorList tensors;
   tensors.reserve(entries.size());
   for (const Entry& entry : entries) {
@@ -242,9 +264,10 @@ TensorList ReadSafetensors(const std::string& path) {
 }
 
 TensorList ReadSafetensorsIndex(const std::string& index_path) {
+  RequireRegularFile(index_path);  // first: opening a FIFO would wait for a writer
   std::ifstream in(index_path, std::ios::binary);
-  if (!in || !IsFile(index_path)) {
-    Fail(ErrorCode::kFileNotFound, index_path, ": no such file");
+  if (!in) {
+    Fail(ErrorCode::kFileNotFound, index_path, ": cannot open");
   }
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   json index = ParseJson(index_path, text.data(), text.data() + text.size(), "index");

@@ -115,14 +115,14 @@ void CheckStrict(const LoadReport& report, const LoadOptions& options) {
   throw Error(report.mismatched.empty() ? ErrorCode::kMissingKeys : ErrorCode::kShapeMismatch, out.str());
 }
 
-void CopyLoaded(torch::nn::Module& module, const TensorList& source, const LoadReport& report) {
+void CopyLoaded(torch::nn::Module& module, const TensorList& source, const LoadReport& report, bool drop_source) {
   torch::NoGradGuard no_grad;
   auto targets = Targets(module);
   std::set<std::string> loaded(report.loaded.begin(), report.loaded.end());
   for (const auto& [name, tensor] : source) {
     if (!loaded.count(name)) continue;
     targets.at(name).copy_(tensor);
-    ReleaseMappedPages(tensor.data_ptr(), tensor.nbytes());
+    if (drop_source) ReleaseFilePages(tensor.data_ptr(), tensor.nbytes());
   }
 }
 

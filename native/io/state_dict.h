@@ -53,7 +53,10 @@ std::string DetectWrapperPrefix(torch::nn::Module& module, const TensorList& sou
 void CheckStrict(const LoadReport& report, const LoadOptions& options);
 
 // Copies every loaded tensor into the module (dtype converted, no autograd).
-void CopyLoaded(torch::nn::Module& module, const TensorList& source, const LoadReport& report);
+// `drop_source`: `source` was read from a checkpoint for this load alone, so
+// each tensor's file pages go back to the system once copied (see
+// ReleaseFilePages).
+void CopyLoaded(torch::nn::Module& module, const TensorList& source, const LoadReport& report, bool drop_source);
 
 std::string ShapeString(const std::vector<int64_t>& shape);
 

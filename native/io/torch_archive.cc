@@ -74,6 +74,7 @@ StorageType StorageTypeOf(at::ScalarType type) {
 // Why the file is not a zip, in words a user can act on.
 void CheckZipMagic(const std::string& path) {
   unsigned char head[4] = {0};
+  RequireRegularFile(path);
   std::ifstream in(path, std::ios::binary);
   in.read(reinterpret_cast<char*>(head), sizeof(head));
   if (in.gcount() == 4 && head[0] == 'P' && head[1] == 'K') return;

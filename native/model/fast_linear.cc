@@ -200,18 +200,14 @@ std::string OneDnnVersion() {
 }
 
 torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, int64_t row_begin, int64_t row_count,
-                     const torch::Tensor& bias, Epilogue epilogue, const torch::Tensor& multiplier,
-                     const torch::Tensor& into) {
-  const bool direct =
-      !into.defined() || (into.is_cpu() && into.scalar_type() == torch::kFloat32 && into.is_contiguous() &&
-                          into.dim() == 2 && into.size(0) == x.size(0) && into.size(1) == row_count);
-  if (!Usable(x) || !direct) return Fallback(x, weight, row_begin, row_count, bias, epilogue, multiplier);
+                     const torch::Tensor& bias, Epilogue epilogue, const torch::Tensor& multiplier) {
+  if (!Usable(x)) return Fallback(x, weight, row_begin, row_count, bias, epilogue, multiplier);
 #ifdef LTGBERT_WITH_DNNL
   RECORD_FUNCTION("ltgbert::linear", std::vector<c10::IValue>());
   auto input = x.contiguous();
   auto w = weight.contiguous();
   const int64_t M = input.size(0), K = input.size(1), N = row_count;
-  auto out = into.defined() ? into : torch::empty({M, N}, input.options());
+  auto out = torch::empty({M, N}, input.options());
 
   auto src_md = Matrix(M, K, K, 1);
   auto weights_md = Matrix(K, N, 1, K);  // W[rows]^T read in place

@@ -29,13 +29,10 @@ std::string OneDnnVersion();
 // epilogue(x @ W[rows]^T + bias) * multiplier, where W[rows] are rows
 // [row_begin, row_begin + row_count) of `weight` (N_total, K), x is (M, K),
 // bias (row_count) and multiplier (M, row_count) are optional. Falls back to
-// libtorch ops when Usable(x) is false. `into`, a contiguous CPU float32
-// (M, row_count) tensor, is where the oneDNN product writes its result and
-// returns it; where that path does not run, the result is a new tensor
-// (callers that need it in `into` compare data pointers and copy).
+// libtorch ops when Usable(x) is false.
 torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, int64_t row_begin, int64_t row_count,
                      const torch::Tensor& bias, Epilogue epilogue = Epilogue::kNone,
-                     const torch::Tensor& multiplier = {}, const torch::Tensor& into = {});
+                     const torch::Tensor& multiplier = {});
 
 // Drops the reordered weights that inference kept for tensors that are gone
 // (a disposed model's); Linear also does so when it meets a new weight.

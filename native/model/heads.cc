@@ -18,10 +18,8 @@ TiedDecoderImpl::TiedDecoderImpl(torch::Tensor tied_weight, int64_t vocab_size) 
   bias = register_parameter("bias", torch::zeros({vocab_size}));
 }
 
-torch::Tensor TiedDecoderImpl::forward(const torch::Tensor& x) { return ForwardInto(x, {}); }
-
-torch::Tensor TiedDecoderImpl::ForwardInto(const torch::Tensor& x, const torch::Tensor& into) {
-  if (fast::Usable(x)) return fast::Linear(x, weight_, 0, weight_.size(0), bias, fast::Epilogue::kNone, {}, into);
+torch::Tensor TiedDecoderImpl::forward(const torch::Tensor& x) {
+  if (fast::Usable(x)) return fast::Linear(x, weight_, 0, weight_.size(0), bias, fast::Epilogue::kNone);
   return torch::linear(x, weight_, bias);
 }
 
@@ -32,17 +30,16 @@ MaskClassifierImpl::MaskClassifierImpl(const Config& c, torch::Tensor word_embed
                                                      TiedDecoder(std::move(word_embedding_weight), c.vocab_size)));
 }
 
-torch::Tensor MaskClassifierImpl::forward(const torch::Tensor& x, const torch::Tensor& into) {
+torch::Tensor MaskClassifierImpl::forward(const torch::Tensor& x) {
   auto sizes = x.sizes().vec();
   auto flat = x.reshape({-1, x.size(-1)});  // 2-D: the bias is fused into the product
   auto decoder = nonlinearity[5]->as<TiedDecoder>();
-  const torch::Tensor flat_into = into.defined() ? into.view({flat.size(0), decoder->bias.size(0)}) : into;
   torch::Tensor logits;
   if (fast::Usable(flat)) {
     // Inference: the GELU rides on the dense layer's product.
     auto h = fast::Apply(*nonlinearity->ptr<torch::nn::LinearImpl>(1),
                          nonlinearity[0]->as<torch::nn::LayerNorm>()->forward(flat), fast::Epilogue::kGeluErf);
-    logits = decoder->ForwardInto(nonlinearity[3]->as<torch::nn::LayerNorm>()->forward(h), flat_into);
+    logits = decoder->forward(nonlinearity[3]->as<torch::nn::LayerNorm>()->forward(h));
   } else {
     logits = nonlinearity->forward(flat);
   }

@@ -17,10 +17,6 @@ class TiedDecoderImpl : public torch::nn::Module {
  public:
   TiedDecoderImpl(torch::Tensor tied_weight, int64_t vocab_size);
   torch::Tensor forward(const torch::Tensor& x);  // (M, D) -> (M, vocab)
-  // The same, written into `into` (M, vocab) where fast::Linear's oneDNN
-  // path runs (else a new tensor). (Not a default argument of forward: the
-  // Sequential that holds the decoder calls forward(x).)
-  torch::Tensor ForwardInto(const torch::Tensor& x, const torch::Tensor& into);
 
   torch::Tensor bias;
 
@@ -32,10 +28,8 @@ TORCH_MODULE(TiedDecoder);
 class MaskClassifierImpl : public torch::nn::Module {
  public:
   MaskClassifierImpl(const Config& config, torch::Tensor word_embedding_weight);
-  // (..., D) -> (..., vocab); with `into` (a contiguous CPU float32 tensor
-  // of the result's size) the vocabulary projection writes the logits
-  // there when it runs on oneDNN; otherwise they come in a new tensor.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& into = {});
+  // (..., D) -> (..., vocab)
+  torch::Tensor forward(const torch::Tensor& x);
 
   // LayerNorm, Linear [1], GELU (erf), LayerNorm, Dropout, TiedDecoder [5].
   torch::nn::Sequential nonlinearity{nullptr};

@@ -55,11 +55,11 @@ torch::Tensor LtgBertImpl::Encode(const torch::Tensor& input_ids, const torch::T
 }
 
 Output LtgBertImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                            const torch::Tensor& labels, bool need_hidden, const torch::Tensor& logits_into) {
+                            const torch::Tensor& labels, bool need_hidden) {
   Output out;
   if (config_.task == Task::kMaskedLM) {
     out.last_hidden_state = Encode(input_ids, attention_mask);
-    out.logits = mlm_head(out.last_hidden_state, logits_into);  // (B, T, vocab)
+    out.logits = mlm_head(out.last_hidden_state);  // (B, T, vocab)
   } else {
     torch::Tensor first;  // (B, D): the [CLS] position, all the head reads
     if (need_hidden || FullLastLayer()) {

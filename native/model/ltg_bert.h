@@ -35,11 +35,8 @@ class LtgBertImpl : public torch::nn::Module {
   // (B) or (B, 1) float for regression.
   // Without `need_hidden`, a classifier's last layer computes only the
   // first token past its attention and last_hidden_state stays undefined.
-  // `logits_into` (a contiguous CPU float32 tensor of the logits' size) is
-  // where the masked LM's vocabulary projection writes the logits when it
-  // runs on oneDNN; out.logits is then a view of it, else a new tensor.
   Output forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, const torch::Tensor& labels = {},
-                 bool need_hidden = true, const torch::Tensor& logits_into = {});
+                 bool need_hidden = true);
 
   // The loss alone, as forward(...).loss gives it, for training. The masked
   // LM runs its head only on the positions that labels score (as LTG-BERT's
