@@ -307,6 +307,64 @@ describe("safetensors, validated as the reference library does", () => {
   });
 });
 
+describe("torch.save archives: sizes checked before anything is inflated", () => {
+  // Rewrites a torch.save archive with one record replaced by `size` deflated
+  // zeros (Python's zipfile: any python3 has it).
+  const REPACK = `
+import sys, zipfile
+src, dst, suffix, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+    for info in zin.infolist():
+        if info.filename.endswith(suffix):
+            zout.writestr(info.filename, bytes(size), compress_type=zipfile.ZIP_DEFLATED)
+        else:
+            zout.writestr(info, zin.read(info.filename))
+`;
+  const bomb = (name: string, suffix: string, size: number): string => {
+    const dir = path.join(work, name);
+    const source = path.join(dir, "source");
+    const script = `
+      const m = await L.LtgBertForMaskedLM.fromConfig(SMALL, { seed: 1 });
+      await m.savePretrained(${JSON.stringify(source)}, { format: "pytorch" });`;
+    expect(runCase(script).error).toBeUndefined();
+    const file = path.join(dir, "pytorch_model.bin");
+    execFileSync("python3", ["-c", REPACK, path.join(source, "pytorch_model.bin"), file, suffix, String(size)]);
+    return file;
+  };
+
+  it("a tensor record that declares more bytes than its tensor needs (deflated zeros) is refused unread", () => {
+    const file = bomb("bomb-record", "/data/0", 300 << 20);
+    const started = Date.now();
+    const result = runCase(`return await L.readCheckpointInfo(${JSON.stringify(file)});`);
+    expectError(
+      result,
+      "LTGBERT_BAD_CHECKPOINT",
+      /the record data\/0 declares 314572800 bytes, but its tensor needs \d+/,
+    );
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  it("a data.pkl that would inflate 200 MiB from a few hundred kB is refused as a zip bomb", () => {
+    const file = bomb("bomb-pickle", "/data.pkl", 200 << 20);
+    const result = runCase(`return await L.readCheckpointInfo(${JSON.stringify(file)});`);
+    expectError(
+      result,
+      "LTGBERT_BAD_CHECKPOINT",
+      /the record data\.pkl would inflate \d+ compressed bytes to 209715200 .*zip bomb/,
+    );
+  });
+
+  it("a data.pkl past 256 MiB is refused before it is inflated", () => {
+    const file = bomb("big-pickle", "/data.pkl", 300 << 20);
+    const result = runCase(`return await L.readCheckpointInfo(${JSON.stringify(file)});`);
+    expectError(
+      result,
+      "LTGBERT_BAD_CHECKPOINT",
+      /the record data\.pkl declares 314572800 bytes, above the limit of 268435456/,
+    );
+  });
+});
+
 describe("labels", () => {
   it.each([
     ["0.5", /label "0\.5" is not a whole number, so not a class id/],

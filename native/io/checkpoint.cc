@@ -146,11 +146,13 @@ TensorList ReadByContent(const std::string& path) {
 
 std::string FindCheckpointFile(const std::string& dir_or_file) {
   if (IsDirectory(dir_or_file)) {
+    std::string not_regular;  // a candidate that is there but is no regular file
     for (const char* name : {kSafetensors, kSafetensorsIndex, kTorchArchive}) {
       std::string path = JoinPath(dir_or_file, name);
       if (IsFile(path)) return path;
-      if (Exists(path)) RequireRegularFile(path);  // says what it is (a FIFO, a folder)
+      if (not_regular.empty() && Exists(path)) not_regular = path;
     }
+    if (!not_regular.empty()) RequireRegularFile(not_regular);  // says what it is (a FIFO, a folder)
     Fail(ErrorCode::kFileNotFound, dir_or_file, ": no checkpoint in this folder (looked for ", kSafetensors, ", ",
          kSafetensorsIndex, " and ", kTorchArchive, ")");
   }

@@ -13,6 +13,7 @@
 #include <caffe2/serialize/inline_container.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <fstream>
@@ -24,6 +25,7 @@
 #include "io/files.h"
 #include "io/internal.h"
 #include "io/unpickler.h"
+#include "io/zip_directory.h"
 
 namespace ltgbert::io {
 namespace {
@@ -156,12 +158,53 @@ void CheckStateDict(const std::string& path, const pickle::Pickle& pickle) {
   Fail(ErrorCode::kBadCheckpoint, path, ": ", message);
 }
 
+// No state dict's pickle comes near this (about 100 bytes a tensor).
+constexpr uint64_t kMaxPickleBytes = uint64_t{256} << 20;
+// Weights deflate by a few percent; a record declaring more than this many
+// times its compressed size (and more than kBombFloor bytes) is a zip bomb.
+constexpr uint64_t kMaxInflateRatio = 16;
+constexpr uint64_t kBombFloor = uint64_t{64} << 20;
+
+// The archive's records by their name inside it ("data/0"), as libtorch's
+// reader names them: the archive's top folder dropped.
+std::map<std::string, ZipEntry> RecordsOf(const std::string& path) {
+  std::map<std::string, ZipEntry> records;
+  for (auto& [name, entry] : ReadZipDirectory(path)) {
+    const size_t slash = name.find('/');
+    if (slash != std::string::npos) records[name.substr(slash + 1)] = entry;
+  }
+  return records;
+}
+
+// Before libtorch's reader inflates `record`: what it declares must be what
+// the pickle expects (`expected`, when known), within `limit`, and not a bomb.
+void CheckRecord(const std::string& path, const std::map<std::string, ZipEntry>& records, const std::string& record,
+                 const uint64_t* expected, uint64_t limit) {
+  auto it = records.find(record);
+  if (it == records.end()) return;  // the reader says it is missing
+  const ZipEntry& e = it->second;
+  if (expected != nullptr && e.uncompressed_size != *expected) {
+    Fail(ErrorCode::kBadCheckpoint, path, ": the record ", record, " declares ", e.uncompressed_size,
+         " bytes, but its tensor needs ", *expected);
+  }
+  if (e.uncompressed_size > limit) {
+    Fail(ErrorCode::kBadCheckpoint, path, ": the record ", record, " declares ", e.uncompressed_size,
+         " bytes, above the limit of ", limit);
+  }
+  if (e.method != 0 && e.uncompressed_size > kBombFloor && e.uncompressed_size / kMaxInflateRatio > e.compressed_size) {
+    Fail(ErrorCode::kBadCheckpoint, path, ": the record ", record, " would inflate ", e.compressed_size,
+         " compressed bytes to ", e.uncompressed_size, " (more than ", kMaxInflateRatio,
+         " times: a zip bomb, not weights); refused before inflating");
+  }
+}
+
 // Loads each data/<key> record once, so tensors that shared a storage in
 // Python (a tied weight) share one here.
 class StorageCache {
  public:
-  StorageCache(const std::string& path, caffe2::serialize::PyTorchStreamReader& reader)
-      : path_(path), reader_(reader) {}
+  StorageCache(const std::string& path, caffe2::serialize::PyTorchStreamReader& reader,
+               const std::map<std::string, ZipEntry>& records)
+      : path_(path), reader_(reader), records_(records) {}
 
   c10::Storage Get(const std::string& tensor_name, const StorageRef& storage) {
     const std::string record = "data/" + storage.key;
@@ -171,6 +214,11 @@ class StorageCache {
       if (!reader_.hasRecord(record)) {
         Fail(ErrorCode::kBadCheckpoint, path_, ": ", tensor_name, ": the archive has no record ", record);
       }
+      uint64_t declared = 0;
+      if (__builtin_mul_overflow(static_cast<uint64_t>(storage.numel), element_size, &declared)) {
+        Fail(ErrorCode::kBadCheckpoint, path_, ": ", tensor_name, ": ", storage.numel, " elements overflow");
+      }
+      CheckRecord(path_, records_, record, &declared, UINT64_MAX);
       at::DataPtr data;
       size_t nbytes = 0;
       std::tie(data, nbytes) = reader_.getRecord(record);
@@ -192,6 +240,7 @@ class StorageCache {
  private:
   const std::string& path_;
   caffe2::serialize::PyTorchStreamReader& reader_;
+  const std::map<std::string, ZipEntry>& records_;
   std::unordered_map<std::string, c10::Storage> storages_;
 };
 
@@ -304,6 +353,8 @@ class StateDictPickler {
 TensorList ReadTorchArchive(const std::string& path) {
   if (!IsFile(path)) Fail(ErrorCode::kFileNotFound, path, ": no such file");
   CheckZipMagic(path);
+  const std::map<std::string, ZipEntry> records = RecordsOf(path);
+  CheckRecord(path, records, "data.pkl", nullptr, kMaxPickleBytes);
 
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
   at::DataPtr pickle_data;
@@ -331,7 +382,7 @@ TensorList ReadTorchArchive(const std::string& path) {
   pickle_data.clear();
   CheckStateDict(path, pickle);
 
-  StorageCache storages(path, *reader);
+  StorageCache storages(path, *reader, records);
   const std::vector<ObjectId>& items = pickle.Items(pickle.root);
   TensorList tensors;
   for (size_t i = 0; i < items.size(); i += 2) {
