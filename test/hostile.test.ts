@@ -143,6 +143,17 @@ describe("process-wide settings", () => {
   });
 });
 
+describe("memory", () => {
+  it("a forward whose logits cannot be allocated (a terabyte) is LTGBERT_OUT_OF_MEMORY, not an internal error", () => {
+    const result = runCase(`
+      const mlm = await L.LtgBertForMaskedLM.fromConfig({ ...SMALL, vocab_size: 4_000_000, hidden_size: 8 });
+      const ids = { data: new Int32Array(1000 * 64).fill(7), shape: [1000, 64] };
+      return await mlm.forward({ inputIds: ids }, { hiddenStates: false });
+    `);
+    expectError(result, "LTGBERT_OUT_OF_MEMORY", /^out of memory/);
+  });
+});
+
 describe("configs: limits before anything is allocated", () => {
   const base = { ...SMALL, vocab_size: 16384, hidden_size: 768, intermediate_size: 2048 };
   it.each([

@@ -35,11 +35,17 @@ void DescribeException(std::exception_ptr error, std::string* code, std::string*
     *code = e.code_name();
     *message = e.what();
   } catch (const c10::Error& e) {
-    *code = ErrorCodeName(ErrorCode::kInternal);
-    *message = e.what_without_backtrace();
+    // An allocation libtorch could not make (a batch too large for the
+    // machine) is the caller's to fix, not a bug.
+    const std::string text = e.what_without_backtrace();
+    const bool memory = text.find("not enough memory") != std::string::npos ||
+                        text.find("can't allocate memory") != std::string::npos ||
+                        text.find("out of memory") != std::string::npos;
+    *code = ErrorCodeName(memory ? ErrorCode::kOutOfMemory : ErrorCode::kInternal);
+    *message = memory ? "out of memory: " + text : text;
   } catch (const std::bad_alloc&) {
-    *code = ErrorCodeName(ErrorCode::kInternal);
-    *message = "out of memory";
+    *code = ErrorCodeName(ErrorCode::kOutOfMemory);
+    *message = "out of memory: an allocation failed (a smaller batch or model, or more memory)";
   } catch (const std::exception& e) {
     *code = ErrorCodeName(ErrorCode::kInternal);
     *message = e.what();

@@ -21,6 +21,7 @@ enum class ErrorCode {
   kDeviceUnavailable,
   kIo,
   kBusy,
+  kOutOfMemory,
   kInternal,
 };
 
@@ -46,6 +47,8 @@ inline const char* ErrorCodeName(ErrorCode code) {
       return "LTGBERT_IO";
     case ErrorCode::kBusy:
       return "LTGBERT_BUSY";
+    case ErrorCode::kOutOfMemory:
+      return "LTGBERT_OUT_OF_MEMORY";
     case ErrorCode::kInternal:
       return "LTGBERT_INTERNAL";
   }
