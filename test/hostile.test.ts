@@ -9,21 +9,13 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SMALL_MLM } from "./helpers/fixtures.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const distDir = path.join(root, ".hostile-dist");
 const work = mkdtempSync(path.join(os.tmpdir(), "ltgbert-hostile-"));
 
-/** A small masked LM's config. */
-const SMALL = {
-  vocab_size: 4096,
-  hidden_size: 32,
-  num_hidden_layers: 1,
-  num_attention_heads: 2,
-  intermediate_size: 64,
-  max_position_embeddings: 64,
-  position_bucket_size: 8,
-};
+const SMALL = SMALL_MLM;
 
 interface CaseResult {
   /** What the case's body returned, or the error it threw. */

@@ -7,23 +7,12 @@ import {
   setNumThreads,
   systemInfo,
 } from "../lib/index.js";
-import { maxAbsDiff } from "./helpers/fixtures.js";
+import { maxAbsDiff, SMALL_MLM } from "./helpers/fixtures.js";
 
 // The caller's-array and reordered-weight paths are oneDNN's: without it (a
 // build without libdnnl-dev, or LTGBERT_DISABLE_ONEDNN=1) their tests skip.
 const oneDnn = systemInfo().oneDnn !== "";
 const skipNote = oneDnn ? "" : " (skipped: the linear layers run on libtorch's own ops here, not oneDNN)";
-
-// A masked LM whose logits for a batch of 64-token rows are large blocks (512 KiB a row).
-const SMALL_MLM = {
-  vocab_size: 4096,
-  hidden_size: 32,
-  num_hidden_layers: 1,
-  num_attention_heads: 2,
-  intermediate_size: 64,
-  max_position_embeddings: 64,
-  position_bucket_size: 8,
-};
 
 describe("systemInfo", () => {
   it("reports the thread count that setNumThreads set", () => {

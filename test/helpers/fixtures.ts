@@ -99,3 +99,14 @@ export const PYTHON_WITH_TORCH: string | null = (() => {
   }
   return null;
 })();
+
+/** A small masked LM's config: a 64-token row's logits are a large block (512 KiB). */
+export const SMALL_MLM = {
+  vocab_size: 4096,
+  hidden_size: 32,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+  intermediate_size: 64,
+  max_position_embeddings: 64,
+  position_bucket_size: 8,
+};
