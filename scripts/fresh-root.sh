@@ -85,7 +85,6 @@ if [ ! -f "$base" ]; then
 fi
 
 root=$(mktemp -d /var/tmp/ltgbert-root.XXXXXX)
-chmod 755 "$root" # apt downloads as the _apt user, which must reach /
 cleanup() {
   # The mounts lived in the child's mount namespace and are gone with it;
   # check anyway before deleting, so nothing mounted is ever removed.
@@ -97,6 +96,9 @@ cleanup() {
 }
 trap cleanup EXIT
 tar -C "$root" -xf "$base"
+# After the unpacking, which gives / the mode of debootstrap's temporary
+# folder (700): other users (apt's _apt, a user with sudo) must reach /.
+chmod 755 "$root"
 echo "fresh-root: a new root at $root, unpacked from the base image of $(date -r "$base" '+%Y-%m-%d %H:%M') ($(du -sh "$base" | cut -f1)); no package installed by hand on this machine is in it"
 
 # apt: this machine's sources and proxy settings.
