@@ -91,6 +91,7 @@ cleanup() {
   if grep -q " $root" /proc/self/mounts; then
     echo "fresh-root: $root still has mounts; left in place" >&2
   else
+    find "$root/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -exec cp -n -l {} "$cache/apt-archives/" \; 2>/dev/null || true
     rm -rf "$root"
   fi
 }
@@ -125,7 +126,13 @@ ca=${NODE_EXTRA_CA_CERTS:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}
 mkdir -p "$root/etc/ssl"
 if [ -f "$ca" ]; then cp "$ca" "$root/etc/ssl/host-ca.crt"; else : >"$root/etc/ssl/host-ca.crt"; fi
 
-mounts=("$cache/apt-archives:/var/cache/apt/archives" "$cache/npm:/root/.npm" "${binds[@]}")
+# apt's downloads: hard links into the root's own archive folder, so that two
+# roots at once never share apt's lock; what the run downloads is linked back
+# into the cache afterwards (see cleanup). npm's cache takes concurrent use.
+cp -al "$cache/apt-archives/." "$root/var/cache/apt/archives/" 2>/dev/null ||
+  cp -a "$cache/apt-archives/." "$root/var/cache/apt/archives/"
+rm -f "$root/var/cache/apt/archives/lock"
+mounts=("$cache/npm:/root/.npm" "${binds[@]}")
 if [ "$project" = 1 ]; then
   mkdir -p "$root/srv/project"
   (cd "$top" && git ls-files -z -co --exclude-standard | xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
