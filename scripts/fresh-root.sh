@@ -91,7 +91,8 @@ cleanup() {
   if grep -q " $root" /proc/self/mounts; then
     echo "fresh-root: $root still has mounts; left in place" >&2
   else
-    find "$root/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -exec cp -n -l {} "$cache/apt-archives/" \; 2>/dev/null || true
+    find "$root/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -exec cp -n -l -t "$cache/apt-archives" {} + 2>/dev/null ||
+      find "$root/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -exec cp -n -t "$cache/apt-archives" {} + 2>/dev/null || true
     rm -rf "$root"
   fi
 }
@@ -129,9 +130,8 @@ if [ -f "$ca" ]; then cp "$ca" "$root/etc/ssl/host-ca.crt"; else : >"$root/etc/s
 # apt's downloads: hard links into the root's own archive folder, so that two
 # roots at once never share apt's lock; what the run downloads is linked back
 # into the cache afterwards (see cleanup). npm's cache takes concurrent use.
-cp -al "$cache/apt-archives/." "$root/var/cache/apt/archives/" 2>/dev/null ||
-  cp -a "$cache/apt-archives/." "$root/var/cache/apt/archives/"
-rm -f "$root/var/cache/apt/archives/lock"
+find "$cache/apt-archives" -maxdepth 1 -name '*.deb' -exec cp -n -l -t "$root/var/cache/apt/archives" {} + 2>/dev/null ||
+  find "$cache/apt-archives" -maxdepth 1 -name '*.deb' -exec cp -n -t "$root/var/cache/apt/archives" {} +
 mounts=("$cache/npm:/root/.npm" "${binds[@]}")
 if [ "$project" = 1 ]; then
   mkdir -p "$root/srv/project"
