@@ -175,6 +175,30 @@ describe("configs: limits before anything is allocated", () => {
     expectError(result, "LTGBERT_BAD_CONFIG", /num_labels: 1000000000 makes a model of/);
   });
 
+  it("a config that disagrees with its checkpoint fails on the shapes before the model is allocated", () => {
+    // 8M rows of 32 floats: a 1 GB model, which the machine's memory allows;
+    // the checkpoint has 4096 rows. The load must fail without building it.
+    const dir = path.join(work, "vocab-disagrees");
+    const result = runCase(`
+      const { readFileSync, writeFileSync } = await import("node:fs");
+      const source = await L.LtgBertForMaskedLM.fromConfig(SMALL, { seed: 1 });
+      await source.savePretrained(${JSON.stringify(dir)});
+      const file = ${JSON.stringify(path.join(dir, "config.json"))};
+      const config = JSON.parse(readFileSync(file, "utf8"));
+      writeFileSync(file, JSON.stringify({ ...config, vocab_size: 8_000_000 }));
+      const rssBefore = process.resourceUsage().maxRSS;
+      let error;
+      try { await L.LtgBertForMaskedLM.fromPretrained(${JSON.stringify(dir)}); } catch (e) { error = e; }
+      return { code: error?.code, message: String(error?.message), grewKiB: process.resourceUsage().maxRSS - rssBefore };
+    `);
+    const value = result.value as { code: string; message: string; grewKiB: number };
+    expect(value.code).toBe("LTGBERT_SHAPE_MISMATCH");
+    expect(value.message).toMatch(
+      /model\.safetensors: the checkpoint does not match the model; embedding\.word_embedding\.weight: expected \[8000000, 32\], got \[4096, 32\]/,
+    );
+    expect(value.grewKiB).toBeLessThan(256 * 1024); // the model would be 1 GB
+  });
+
   it("maxMemory bounds a model that would fit the machine", () => {
     const result = runCase(`return await L.LtgBertForMaskedLM.fromConfig(SMALL, { maxMemory: 100000 });`);
     expectError(

@@ -196,17 +196,27 @@ Napi::Value ModelWrap::Load(const Napi::CallbackInfo& info) {
           if (config.task == model::Task::kSequenceClassification && config.classifier_head == ClassifierHead::kAuto) {
             config.classifier_head = DetectHead(tensors);
           }
-          model::LtgBert module(config);
+          // The checkpoint is matched against the shapes the config gives
+          // before the model is built: a config that disagrees with its
+          // checkpoint (a vocab_size of 50 million beside 16k rows) fails
+          // here without allocating the model it describes.
+          std::optional<io::LoadReport> matched;
           if (!checkpoint.empty()) {
+            const io::ShapeMap shapes = model::StateShapes(config);
             io::LoadOptions load_options;
             load_options.source = source;
             load_options.strict = strict;
-            load_options.tied = module->TiedKeys();
-            io::LoadReport report = io::MatchStateDict(*module, tensors, load_options);
+            load_options.tied = model::TiedKeys(config);
+            io::LoadReport report = io::MatchStateDict(shapes, tensors, load_options);
             if (strip_prefix.empty() && !report.complete()) {
-              report.detected_prefix = io::DetectWrapperPrefix(*module, tensors);
+              report.detected_prefix = io::DetectWrapperPrefix(shapes, tensors);
             }
             io::CheckStrict(report, load_options);
+            matched = std::move(report);
+          }
+          model::LtgBert module(config);
+          if (matched) {
+            io::LoadReport& report = *matched;
             if (!report.missing.empty()) {
               const std::set<std::string> missing(report.missing.begin(), report.missing.end());
               module->Initialize(seed, &missing);
@@ -421,8 +431,9 @@ Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
           load_options.source = source_name;
           load_options.strict = strict;
           load_options.tied = module.TiedKeys();
-          *report = io::MatchStateDict(module, named, load_options);
-          if (prefix.empty() && !report->complete()) report->detected_prefix = io::DetectWrapperPrefix(module, named);
+          const io::ShapeMap shapes = io::ModuleShapes(module);
+          *report = io::MatchStateDict(shapes, named, load_options);
+          if (prefix.empty() && !report->complete()) report->detected_prefix = io::DetectWrapperPrefix(shapes, named);
           io::CheckStrict(*report, load_options);
           io::CopyLoaded(module, named, *report, /*drop_source=*/false);
         },

@@ -43,8 +43,13 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
   return out.str();
 }
 
-LoadReport MatchStateDict(torch::nn::Module& module, const TensorList& source, const LoadOptions& options) {
-  auto targets = Targets(module);
+ShapeMap ModuleShapes(torch::nn::Module& module) {
+  ShapeMap shapes;
+  for (const auto& [key, tensor] : Targets(module)) shapes.emplace(key, tensor.sizes().vec());
+  return shapes;
+}
+
+LoadReport MatchStateDict(const ShapeMap& targets, const TensorList& source, const LoadOptions& options) {
   LoadReport report;
   std::set<std::string> seen;
   for (const auto& [name, tensor] : source) {
@@ -58,7 +63,7 @@ LoadReport MatchStateDict(torch::nn::Module& module, const TensorList& source, c
       report.unexpected.push_back(name);
       continue;
     }
-    auto expected = target->second.sizes().vec();
+    const auto& expected = target->second;
     auto actual = tensor.sizes().vec();
     if (expected != actual) {
       report.mismatched.push_back({name, expected, actual});
@@ -66,7 +71,7 @@ LoadReport MatchStateDict(torch::nn::Module& module, const TensorList& source, c
       report.loaded.push_back(name);
     }
   }
-  for (const auto& [key, tensor] : targets) {
+  for (const auto& [key, shape] : targets) {
     if (!seen.count(key) && !IsComputedBuffer(key)) report.missing.push_back(key);
   }
   std::sort(report.missing.begin(), report.missing.end());
@@ -83,8 +88,7 @@ TensorList StripPrefix(const TensorList& source, const std::string& prefix) {
   return out;
 }
 
-std::string DetectWrapperPrefix(torch::nn::Module& module, const TensorList& source) {
-  auto targets = Targets(module);
+std::string DetectWrapperPrefix(const ShapeMap& targets, const TensorList& source) {
   auto matches = [&](const TensorList& list) {
     size_t n = 0;
     for (const auto& t : list) n += targets.count(t.name);

@@ -35,10 +35,15 @@ struct LoadOptions {
   std::map<std::string, std::string> tied;  // alias key -> parameter key (optional in the source)
 };
 
-// Decides what would load. Keys the model may lack in a checkpoint without
-// harm (the position index buffers, computed from the config, and tied
-// aliases) are never reported missing.
-LoadReport MatchStateDict(torch::nn::Module& module, const TensorList& source, const LoadOptions& options);
+// A model's parameters and buffers by key: their shapes alone.
+using ShapeMap = std::map<std::string, std::vector<int64_t>>;
+ShapeMap ModuleShapes(torch::nn::Module& module);
+
+// Decides what would load into a model of these shapes (they can be known
+// before the model is built: model::StateShapes). Keys the model may lack in
+// a checkpoint without harm (the position index buffers, computed from the
+// config, and tied aliases) are never reported missing.
+LoadReport MatchStateDict(const ShapeMap& targets, const TensorList& source, const LoadOptions& options);
 
 // The source with `prefix` taken off every name that starts with it.
 TensorList StripPrefix(const TensorList& source, const std::string& prefix);
@@ -46,7 +51,7 @@ TensorList StripPrefix(const TensorList& source, const std::string& prefix);
 // Finds a prefix that wrappers put before the model's keys (DataParallel's
 // "module.", Lightning's "model.", a parent's "ltgbert." or "bert.") which,
 // taken off, matches more of the source's keys to the module; "" if none.
-std::string DetectWrapperPrefix(torch::nn::Module& module, const TensorList& source);
+std::string DetectWrapperPrefix(const ShapeMap& targets, const TensorList& source);
 
 // Throws for a strict load whose report is not complete: kShapeMismatch when
 // a shape differs, else kMissingKeys; the message names every key.

@@ -23,6 +23,49 @@ bool FullLastLayer() {
 
 }  // namespace
 
+ShapeMap StateShapes(const Config& c) {
+  const int64_t D = c.hidden_size, I = c.intermediate_size;
+  ShapeMap shapes;
+  shapes["embedding.relative_embedding"] = {2 * c.position_bucket_size - 1, D};
+  shapes["embedding.word_embedding.weight"] = {c.vocab_size, D};
+  shapes["embedding.relative_layer_norm.weight"] = {D};
+  shapes["embedding.relative_layer_norm.bias"] = {D};
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string layer = "transformer.layers." + std::to_string(i) + ".";
+    const std::string a = layer + "attention.";
+    shapes[a + "position_indices"] = {c.max_position_embeddings, c.max_position_embeddings};
+    shapes[a + "in_proj_qk.weight"] = {2 * D, D};
+    shapes[a + "in_proj_qk.bias"] = {2 * D};
+    shapes[a + "in_proj_v.weight"] = {D, D};
+    shapes[a + "in_proj_v.bias"] = {D};
+    shapes[a + "out_proj.weight"] = {D, D};
+    shapes[a + "out_proj.bias"] = {D};
+    shapes[a + "post_layer_norm.weight"] = {D};
+    shapes[a + "post_layer_norm.bias"] = {D};
+    shapes[layer + "mlp.mlp.1.weight"] = {2 * I, D};
+    shapes[layer + "mlp.mlp.4.weight"] = {D, I};
+  }
+  if (c.task == Task::kMaskedLM) {
+    shapes["classifier.nonlinearity.1.weight"] = {D, D};
+    shapes["classifier.nonlinearity.1.bias"] = {D};
+    shapes["classifier.nonlinearity.5.bias"] = {c.vocab_size};
+  } else if (c.classifier_head == ClassifierHead::kLinear) {
+    shapes["classifier.weight"] = {c.num_labels, D};
+    shapes["classifier.bias"] = {c.num_labels};
+  } else if (c.classifier_head == ClassifierHead::kMlp) {
+    shapes["head.nonlinearity.1.weight"] = {D, D};
+    shapes["head.nonlinearity.1.bias"] = {D};
+    shapes["head.nonlinearity.5.weight"] = {c.num_labels, D};
+    shapes["head.nonlinearity.5.bias"] = {c.num_labels};
+  }
+  return shapes;
+}
+
+std::map<std::string, std::string> TiedKeys(const Config& c) {
+  if (c.task != Task::kMaskedLM) return {};
+  return {{"classifier.nonlinearity.5.weight", "embedding.word_embedding.weight"}};
+}
+
 LtgBertImpl::LtgBertImpl(const Config& c) : config_(c) {
   embedding = register_module("embedding", Embedding(c));
   transformer = register_module("transformer", Encoder(c));
@@ -41,6 +84,21 @@ LtgBertImpl::LtgBertImpl(const Config& c) : config_(c) {
     case ClassifierHead::kAuto:
       Fail(ErrorCode::kBadConfig, "config: classifier_head: must be decided before the model is built");
   }
+  CheckShapes();
+}
+
+void LtgBertImpl::CheckShapes() const {
+  ShapeMap built;
+  for (const auto& p : named_parameters()) built[p.key()] = p.value().sizes().vec();
+  for (const auto& b : named_buffers()) built[b.key()] = b.value().sizes().vec();
+  const ShapeMap expected = StateShapes(config_);
+  if (built == expected) return;
+  for (const auto& [key, shape] : built) {
+    auto it = expected.find(key);
+    if (it == expected.end()) Fail(ErrorCode::kInternal, "model: StateShapes lacks ", key);
+    if (it->second != shape) Fail(ErrorCode::kInternal, "model: StateShapes has another shape for ", key);
+  }
+  Fail(ErrorCode::kInternal, "model: StateShapes has keys the model lacks");
 }
 
 torch::Tensor LtgBertImpl::Encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
@@ -156,11 +214,6 @@ void LtgBertImpl::Initialize(uint64_t seed, const std::set<std::string>* only) {
       p.zero_();
     }
   }
-}
-
-std::map<std::string, std::string> LtgBertImpl::TiedKeys() const {
-  if (config_.task != Task::kMaskedLM) return {};
-  return {{"classifier.nonlinearity.5.weight", "embedding.word_embedding.weight"}};
 }
 
 }  // namespace ltgbert::model

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "model/config.h"
 #include "model/dropout.h"
@@ -23,6 +24,17 @@ struct Output {
   torch::Tensor logits;             // (B, T, vocab) or (B, num_labels)
   torch::Tensor loss;               // scalar, undefined without labels
 };
+
+using ShapeMap = std::map<std::string, std::vector<int64_t>>;
+
+// Every parameter's and buffer's shape by state-dict key, computed from the
+// config alone: a checkpoint is checked against it before anything of the
+// model's size is allocated. LtgBertImpl's constructor checks that it built
+// exactly these, so the two cannot drift apart.
+ShapeMap StateShapes(const Config& config);
+
+// State-dict keys that name another parameter (tied weights): alias -> key.
+std::map<std::string, std::string> TiedKeys(const Config& config);
 
 class LtgBertImpl : public torch::nn::Module {
  public:
@@ -56,8 +68,7 @@ class LtgBertImpl : public torch::nn::Module {
   // gives them the values a full initialisation would.
   void Initialize(uint64_t seed, const std::set<std::string>* only = nullptr);
 
-  // State-dict keys that name another parameter (tied weights): alias -> key.
-  std::map<std::string, std::string> TiedKeys() const;
+  std::map<std::string, std::string> TiedKeys() const { return model::TiedKeys(config_); }
 
   const Config& config() const { return config_; }
 
@@ -74,6 +85,8 @@ class LtgBertImpl : public torch::nn::Module {
   torch::Tensor Encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                        const torch::Tensor& rows = {});
   torch::Tensor Loss(const torch::Tensor& logits, const torch::Tensor& labels) const;
+  // Throws kInternal unless the module holds exactly StateShapes(config_).
+  void CheckShapes() const;
 
   Config config_;
 };
