@@ -299,8 +299,22 @@ export async function saveDirectoryAtomically(
         throw ioError(to, `cannot rename ${from} to it`, error);
       }
     }
+    await syncDirectory(outDir);
     return moves.map(([, to]) => to);
   } finally {
     await rm(stage, { recursive: true, force: true });
   }
+}
+
+/**
+ * Flushes a folder's entries (the renames into it) to disk, so that after a
+ * power loss the folder names the new files, whose contents their writers
+ * synced. Best effort, as for the native writers: some file systems refuse
+ * to sync a folder, and the files are in place by then.
+ */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r").catch(() => null);
+  if (handle === null) return;
+  await handle.sync().catch(() => {});
+  await handle.close().catch(() => {});
 }
