@@ -51,7 +51,7 @@ export function systemInfo(): {
   oneDnn: string;
   /** Why oneDNN is in use or not (the build's decision, or LTGBERT_DISABLE_ONEDNN). */
   oneDnnStatus: OneDnnStatus;
-  /** What the CPU tensor cache holds and has done (see `LTGBERT_CPU_CACHE_MB` in the README). */
+  /** What the CPU tensor cache holds and has done (see `LTGBERT_CPU_CACHE_MB` in docs/configuration.md). */
   cpuCache: CpuCacheStats;
   /** Inference's reordered copies of weights (one more copy of each weight it has used). */
   packedWeights: PackedWeightStats;

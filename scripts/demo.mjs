@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const out = path.join("demo-output", "sst2");
 
-/** The fine-tuning recipe of the README's transfer figures. */
+/** The fine-tuning recipe of the transfer figures in models/default/README.md. */
 const FINETUNE_OPTIONS = ["--epochs", "3", "--batch-size", "32", "--lr", "2e-4", "--warmup-ratio", "0.1"];
 
 // SST-2's own style: lower-cased, punctuation split off.

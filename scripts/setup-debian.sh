@@ -15,7 +15,7 @@ set -eu
 PACKAGES="libtorch-dev libopenblas0-openmp libdnnl-dev ocl-icd-opencl-dev nlohmann-json3-dev cmake make g++ python3-torch"
 
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "setup-debian: no apt-get: this script is for Debian and Ubuntu. Elsewhere install libtorch, a C++17 compiler, CMake and nlohmann-json (see the README's 'Which libtorch')." >&2
+  echo "setup-debian: no apt-get: this script is for Debian and Ubuntu. Elsewhere install libtorch, a C++17 compiler, CMake and nlohmann-json (see docs/install.md, 'Which libtorch')." >&2
   exit 1
 fi
 

@@ -200,7 +200,7 @@ function sameKey(given: string, expected: Buffer): boolean {
 /**
  * An HTTP server that classifies texts with a model, pooling the texts of
  * concurrent requests into batched forward passes. Made by `createServer`;
- * see the README's "Serving" for the routes.
+ * see docs/serving.md for the routes.
  */
 export class LtgBertServer {
   /** The Fastify instance: routes can be added before `listen`, and `inject` runs requests without a socket. */
