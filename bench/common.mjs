@@ -3,7 +3,7 @@
 // Python half and reading its JSON line, the machine's matmul limit, the
 // watchdog behind --max-minutes, and the table and report formatting.
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { endianness } from "node:os";
 import { dirname, join } from "node:path";
@@ -197,26 +197,22 @@ export function randomIds(n, vocab, seed = 12345) {
   return out;
 }
 
-// Matmul FLOPs of one encoder layer's forward over a B x T batch, the
-// per-layer term of bench/reference/flops.py (inference.mjs and train.mjs
-// cross-check their totals against it): multiply-add = 2, c2p/p2c counted
-// against the 2*bucket-1 table rows.
-export function encoderLayerFlops(c, B, T) {
-  const N = B * T,
-    D = c.hidden_size,
-    I = c.intermediate_size,
-    P = 2 * c.position_bucket_size - 1;
-  return (
-    2 * N * D * 2 * D + // in_proj_qk
-    2 * N * D * D + // in_proj_v
-    2 * N * D * D + // out_proj
-    2 * P * D * 2 * D + // relative table through in_proj_qk
-    2 * B * T * T * D + // q.k
-    2 * B * T * T * D + // probs.v
-    2 * 2 * B * T * P * D + // c2p + p2c
-    2 * N * D * 2 * I +
-    2 * N * I * D // GeGLU mlp
-  );
+// Matmul FLOP counts, from bench/reference/flops.py, the only place the
+// formulas are written (inference.mjs, train.mjs and pretrain.mjs use them):
+// one run of `flops.py --requests`, which needs Python's standard library
+// only (no torch), so it runs with --skip-python too. requests: [{ kind:
+// "forward" | "train_step" | "mlm_train_step", config, batch, seq, and
+// num_labels (train_step) or scored (mlm_train_step) }]; returns each one's
+// count.
+export function flopCounts(requests) {
+  const r = spawnSync(PYTHON, [join(HERE, "reference", "flops.py"), "--requests"], {
+    cwd: ROOT,
+    input: JSON.stringify(requests),
+    encoding: "utf8",
+  });
+  if (r.error || r.status !== 0)
+    throw new Error(`${PYTHON} reference/flops.py: ${r.error?.message ?? r.stderr.trim().split("\n").pop()}`);
+  return JSON.parse(r.stdout);
 }
 
 // Times `runs` calls of step, in seconds each, stopping early once past
@@ -490,7 +486,7 @@ export async function measurePreset(bench, preset, { batch, seq, flops, seconds,
     try {
       const py = await python(share);
       if (py.flops !== flops)
-        errors.push(`${preset}: FLOP count differs, node formula ${flops} vs flops.py ${py.flops}`);
+        errors.push(`${preset}: FLOP count differs, node bench ${flops} vs python bench ${py.flops}`);
       row.python = Object.fromEntries(pythonFields.map((k) => [k, py[k]]));
     } catch (e) {
       errors.push(`${preset} python: ${e.message}`);

@@ -19,7 +19,7 @@ import {
   addRates,
   PRESETS,
   PYTHON_LABEL,
-  encoderLayerFlops,
+  flopCounts,
   finish,
   formatShare,
   limitLine,
@@ -37,17 +37,6 @@ import {
 const BATCH = 8;
 const SEQ = 128;
 const NODE_INTO_LABEL = "node, out arrays";
-
-// Same formula as bench/reference/flops.py (cross-checked below): matmul
-// FLOPs of one masked-LM forward, the encoder layers plus the head over all
-// positions.
-function forwardFlops(c, B, T) {
-  const N = B * T,
-    D = c.hidden_size,
-    V = c.vocab_size;
-  const head = 2 * N * D * D + 2 * N * D * V;
-  return c.num_hidden_layers * encoderLayerFlops(c, B, T) + head;
-}
 
 // ---------------------------------------------------------------- the two halves
 
@@ -122,7 +111,7 @@ async function main() {
 
   for (const preset of opts.presets) {
     const config = PRESETS[preset];
-    const flops = forwardFlops(config, BATCH, SEQ);
+    const [flops] = flopCounts([{ kind: "forward", config, batch: BATCH, seq: SEQ }]);
     const row = await measurePreset(bench, preset, {
       batch: BATCH,
       seq: SEQ,

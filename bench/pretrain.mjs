@@ -44,7 +44,7 @@ import {
   ROOT,
   addRates,
   describeError,
-  encoderLayerFlops,
+  flopCounts,
   finish,
   formatShare,
   limitLine,
@@ -74,18 +74,18 @@ const IGNORE_INDEX = -100;
 
 const shown = (file) => (file.startsWith(ROOT) ? relative(ROOT, file) : file);
 
-// Same formula as mlm_train_step_flops in bench/reference/flops.py
-// (cross-checked below): the masked LM's forward (encoder layers, and the
-// head on the S scored positions only: its dense layer and the projection
-// onto the vocabulary), times 3 for the backward's two products per product.
 /** Positions a batch's labels score (not -100): where the head runs. */
 const scoredCount = (b) => b.labels.data.reduce((n, l) => n + (l === -100 ? 0 : 1), 0);
 
-function mlmTrainStepFlops(c, B, T, S) {
-  const D = c.hidden_size,
-    V = c.vocab_size;
-  const head = 2 * S * D * D + 2 * S * D * V;
-  return 3 * (c.num_hidden_layers * encoderLayerFlops(c, B, T) + head);
+// The matmul FLOPs of the timed steps (mlm_train_step_flops in
+// bench/reference/flops.py): the masked LM's forward (encoder layers, and the
+// head on the S scored positions only), times 3 for the backward.
+function timedStepsFlops(config, prep, opts) {
+  const requests = prep.batches.slice(opts.warmup).map((b) => {
+    const [batch, seq] = b.inputIds.shape;
+    return { kind: "mlm_train_step", config, batch, seq, scored: scoredCount(b) };
+  });
+  return flopCounts(requests).reduce((sum, f) => sum + f, 0);
 }
 
 // ---------------------------------------------------------------- the batches
@@ -263,9 +263,7 @@ async function main() {
     writePretrainFile(batchFile, prep, opts);
     for (const preset of opts.presets) {
       const config = PRESETS[preset];
-      const flops = prep.batches
-        .slice(opts.warmup)
-        .reduce((sum, b) => sum + mlmTrainStepFlops(config, ...b.inputIds.shape, scoredCount(b)), 0);
+      const flops = timedStepsFlops(config, prep, opts);
       const row = { preset, config, flops, node: null, python: null };
       const progress = (side) => (opts.json ? null : (msg) => console.error(`  ${preset} ${side}: ${msg}`));
       const halves = (opts.skipNode ? 0 : 1) + (opts.skipPython ? 0 : 1);

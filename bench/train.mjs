@@ -17,7 +17,7 @@
 import {
   ADAMW,
   PRESETS,
-  encoderLayerFlops,
+  flopCounts,
   finish,
   formatShare,
   limitLine,
@@ -42,16 +42,6 @@ const OPTIMIZER = { ...ADAMW, schedule: { kind: "linear", warmupSteps: 10, total
 const TARGET_SPEEDUP = 1.5;
 // how often the Node side samples its resident set during the warm-up steps
 const RSS_SAMPLE_MS = 5;
-
-// Same formula as train_step_flops in bench/reference/flops.py (cross-checked
-// below): matmul FLOPs of the encoder's forward (no masked-LM head) plus the
-// linear head on the first token, times 3, because the backward of each
-// product computes the gradient of both operands, two products of the same
-// size. Multiply-add = 2; c2p/p2c counted against the 2*bucket-1 table rows.
-function trainStepFlops(c, B, T, labels) {
-  const head = 2 * B * c.hidden_size * labels;
-  return 3 * (c.num_hidden_layers * encoderLayerFlops(c, B, T) + head);
-}
 
 // ---------------------------------------------------------------- the two halves
 
@@ -119,7 +109,7 @@ async function main() {
 
   for (const preset of opts.presets) {
     const config = PRESETS[preset];
-    const flops = trainStepFlops(config, BATCH, SEQ, NUM_LABELS);
+    const [flops] = flopCounts([{ kind: "train_step", config, batch: BATCH, seq: SEQ, num_labels: NUM_LABELS }]);
     const row = await measurePreset(bench, preset, {
       batch: BATCH,
       seq: SEQ,
