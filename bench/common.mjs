@@ -107,12 +107,9 @@ const camel = (flag) => flag.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
 
 const BATCH_FILE_MAGIC = "LTGBATCH";
 
-// Writes the file that hands batches to the Python half (epoch.mjs,
-// pretrain.mjs; bench/reference/batch_file.py reads it), all integers
-// little-endian: the ASCII magic "LTGBATCH", a uint32 H, H bytes of JSON
-// header (UTF-8, padded with spaces so that 12 + H is a multiple of 4), then
-// `arrays` (Int32Arrays) back to back. The header's "format" says what the
-// arrays are.
+// Writes the batches file that hands batches to the Python half (epoch.mjs,
+// pretrain.mjs): the container that bench/reference/batch_file.py describes
+// (and reads), holding `header` and then `arrays` (Int32Arrays) back to back.
 export function writeBatchFile(path, header, arrays) {
   if (endianness() !== "LE") throw new Error("the batches file is little-endian; this machine is not");
   let json = Buffer.from(JSON.stringify(header), "utf8");

@@ -15,24 +15,8 @@
 // they do not compete for cores.
 //
 // The batches reach Python through one file in a temporary directory (removed
-// at the end), all integers little-endian:
-//
-//   bytes 0-7     the ASCII magic "LTGBATCH"
-//   bytes 8-11    uint32 H: the length of the JSON header in bytes
-//   bytes 12-...  the JSON header, UTF-8, padded with spaces so that 12 + H
-//                 is a multiple of 4
-//   then three int32 arrays back to back, batch after batch, each batch
-//   row-major:
-//     input_ids       sum of B_i * T_i values
-//     attention_mask  sum of B_i * T_i values (1 = token, 0 = padding)
-//     labels          sum of B_i values
-//
-// The header: {"format": "ltgbert-batches", "version": 1, "shapes": [[B_0,
-// T_0], ...], "num_labels", "warmup_steps", "total_steps", and where the
-// batches came from: "data", "rows", "batch_size", "seed", "epoch",
-// "max_length", "cut", "full_epoch_batches"}. common.mjs writes the
-// container and bench/reference/batch_file.py reads it; epoch_bench.py reads
-// the arrays in the same layout; change them together.
+// at the end), the format "ltgbert-batches" that bench/reference/batch_file.py
+// describes: writeEpochFile writes it, epoch_bench.py reads it.
 
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -126,7 +110,7 @@ function scheduleFor(batchCount) {
   return { kind: "linear", warmupSteps: Math.ceil(WARMUP_RATIO * batchCount), totalSteps: batchCount };
 }
 
-// The layout is described at the top of this file (common.mjs writes the container).
+// The format "ltgbert-batches" of bench/reference/batch_file.py (common.mjs writes the container).
 function writeEpochFile(path, prep) {
   const schedule = scheduleFor(prep.batches.length);
   const header = {

@@ -18,18 +18,9 @@
 //
 // The batches are made once, by the package (MaskedLMCorpus over the text
 // with the BabyLM tokenizer: packed, shuffled, masked), and reach Python
-// through one file in a temporary directory (removed at the end): the
-// container of common.mjs `writeBatchFile` (read by
-// bench/reference/batch_file.py) with the header {"format":
-// "ltgbert-mlm-batches", "version": 1, "shapes": [[B_0, T_0], ...],
-// "warmup": W, the optimizer ("learning_rate", "betas", "eps",
-// "weight_decay", "max_grad_norm", "warmup_steps", "total_steps") and where
-// the batches came from ("data", "tokenizer", "batch_size",
-// "sequence_length", "seed", "mask_probability")}, then three int32 arrays
-// back to back, batch after batch, each row-major: input_ids (after
-// masking), attention_mask, labels (-100 where the loss does not look); each
-// sum of B_i * T_i values. pretrain_bench.py reads the same layout; change
-// both together.
+// through one file in a temporary directory (removed at the end), the format
+// "ltgbert-mlm-batches" that bench/reference/batch_file.py describes:
+// writePretrainFile writes it, pretrain_bench.py reads it.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

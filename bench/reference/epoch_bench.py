@@ -5,24 +5,10 @@ over batches planned by bench/epoch.mjs.
     /usr/bin/python3 bench/reference/epoch_bench.py --batches FILE --preset mini
     /usr/bin/python3 bench/reference/epoch_bench.py --batches FILE --config '{"vocab_size": 16384, ...}'
 
-The batches file (written by bench/epoch.mjs, which documents the same
-layout at its top), all integers little-endian:
-
-    bytes 0-7     the ASCII magic "LTGBATCH"
-    bytes 8-11    uint32 H: the length of the JSON header in bytes
-    bytes 12-...  the JSON header, UTF-8, padded with spaces so that 12 + H
-                  is a multiple of 4
-    then three int32 arrays back to back, batch after batch, each batch
-    row-major:
-      input_ids       sum of B_i * T_i values
-      attention_mask  sum of B_i * T_i values (1 = token, 0 = padding)
-      labels          sum of B_i values
-
-The header is a JSON object with at least
-    {"format": "ltgbert-batches", "version": 1, "shapes": [[B_0, T_0], ...],
-     "num_labels": 2, "warmup_steps": W, "total_steps": N}
-(bench/epoch.mjs adds where the batches came from). T_i is the longest row
-of batch i: dynamic padding.
+The batches file (written by bench/epoch.mjs) has the format
+"ltgbert-batches" that batch_file.py describes: the shape [B_i, T_i] of
+every batch (dynamic padding), the schedule's W warm-up steps of N, then the
+ids, masks and labels of all batches as int32 arrays.
 
 What is timed: the whole loop over the file's batches, in the file's order,
 each one the step of train_bench.py (LtgBertForSequenceClassification with

@@ -5,16 +5,11 @@ masked batches that bench/pretrain.mjs wrote.
     /usr/bin/python3 bench/reference/pretrain_bench.py --batches FILE --preset mini
     /usr/bin/python3 bench/reference/pretrain_bench.py --batches FILE --config '{"vocab_size": 16384, ...}'
 
-The batches file is the container of batch_file.py with the header
-    {"format": "ltgbert-mlm-batches", "version": 1, "shapes": [[B_0, T_0], ...],
-     "warmup": W, "learning_rate", "betas", "eps", "weight_decay",
-     "max_grad_norm", "warmup_steps", "total_steps", ...}
-(bench/pretrain.mjs adds where the batches came from) and three int32
-arrays back to back, batch after batch, each batch row-major:
-    input_ids       sum of B_i * T_i values, after masking
-    attention_mask  sum of B_i * T_i values (1 = token, 0 = padding)
-    labels          sum of B_i * T_i values: the original id where a token
-                    was chosen for the loss, -100 elsewhere
+The batches file (written by bench/pretrain.mjs) has the format
+"ltgbert-mlm-batches" that batch_file.py describes: the shape [B_i, T_i] of
+every batch, W untimed steps, the optimizer's settings and schedule, then
+the ids (after masking), masks and labels (-100 where the loss does not
+look) of all batches as int32 arrays.
 
 Each batch is one optimizer step, in the file's order: LtgBertForMaskedLM
 from ltg_bert.py in train mode, dropout 0.1; forward of the encoder, then
