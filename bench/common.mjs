@@ -16,7 +16,7 @@ export const ROOT = dirname(HERE);
 export const PYTHON = process.env.PYTHON || "/usr/bin/python3";
 export const DIST = join(ROOT, "dist", "index.js");
 
-// The model sizes; bench/reference/*_bench.py take the same configs through
+// The model sizes; bench/pytorch/*_bench.py take the same configs through
 // --config (presetConfigJson), and bench/README.md tabulates them.
 export const PRESETS = {
   mini: {
@@ -42,7 +42,7 @@ export const PRESETS = {
 export const presetConfigJson = (preset) => JSON.stringify({ ...PRESETS[preset], name: preset });
 
 // The optimizer of train.mjs and epoch.mjs, less the schedule;
-// bench/reference/train_bench.py hard-codes the same values (epoch_bench.py
+// bench/pytorch/train_bench.py hard-codes the same values (epoch_bench.py
 // imports them from there), so change them together.
 export const ADAMW = {
   learningRate: 2e-5,
@@ -108,7 +108,7 @@ const camel = (flag) => flag.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
 const BATCH_FILE_MAGIC = "LTGBATCH";
 
 // Writes the batches file that hands batches to the Python half (epoch.mjs,
-// pretrain.mjs): the container that bench/reference/batch_file.py describes
+// pretrain.mjs): the container that bench/pytorch/batch_file.py describes
 // (and reads), holding `header` and then `arrays` (Int32Arrays) back to back.
 export function writeBatchFile(path, header, arrays) {
   if (endianness() !== "LE") throw new Error("the batches file is little-endian; this machine is not");
@@ -194,7 +194,7 @@ export function randomIds(n, vocab, seed = 12345) {
   return out;
 }
 
-// Matmul FLOP counts, from bench/reference/flops.py, the only place the
+// Matmul FLOP counts, from bench/pytorch/flops.py, the only place the
 // formulas are written (inference.mjs, train.mjs and pretrain.mjs use them):
 // one run of `flops.py --requests`, which needs Python's standard library
 // only (no torch), so it runs with --skip-python too. requests: [{ kind:
@@ -202,13 +202,13 @@ export function randomIds(n, vocab, seed = 12345) {
 // num_labels (train_step) or scored (mlm_train_step) }]; returns each one's
 // count.
 export function flopCounts(requests) {
-  const r = spawnSync(PYTHON, [join(HERE, "reference", "flops.py"), "--requests"], {
+  const r = spawnSync(PYTHON, [join(HERE, "pytorch", "flops.py"), "--requests"], {
     cwd: ROOT,
     input: JSON.stringify(requests),
     encoding: "utf8",
   });
   if (r.error || r.status !== 0)
-    throw new Error(`${PYTHON} reference/flops.py: ${r.error?.message ?? r.stderr.trim().split("\n").pop()}`);
+    throw new Error(`${PYTHON} pytorch/flops.py: ${r.error?.message ?? r.stderr.trim().split("\n").pop()}`);
   return JSON.parse(r.stdout);
 }
 
@@ -440,8 +440,8 @@ export async function startRepeatedBench(program, maxMinutes) {
 // benches (epoch.mjs, pretrain.mjs).
 export const PROGRESS_SECONDS = 30;
 
-// Runs the bench/reference script that replays the batches file for one
-// preset (bench/reference/forward_bench.py's batches_bench_arguments).
+// Runs the bench/pytorch script that replays the batches file for one
+// preset (bench/pytorch/forward_bench.py's batches_bench_arguments).
 export function runBatchesPython(script, preset, batchFile, opts, timeoutMs, progress) {
   const args = [
     "--batches",

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Epoch benchmark: one training epoch of this package's sequence classifier
 // over SST-2 with dynamic padding (each batch padded to its longest row)
-// against the same epoch in PyTorch eager (bench/reference/epoch_bench.py):
+// against the same epoch in PyTorch eager (bench/pytorch/epoch_bench.py):
 // the same batches in the same order, the same step as bench/train.mjs, the
 // same thread count, one command. See bench/README.md for what the figures
 // mean.
@@ -15,7 +15,7 @@
 // they do not compete for cores.
 //
 // The batches reach Python through one file in a temporary directory (removed
-// at the end), the format "ltgbert-batches" that bench/reference/batch_file.py
+// at the end), the format "ltgbert-batches" that bench/pytorch/batch_file.py
 // describes: writeEpochFile writes it, epoch_bench.py reads it.
 
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -110,7 +110,7 @@ function scheduleFor(batchCount) {
   return { kind: "linear", warmupSteps: Math.ceil(WARMUP_RATIO * batchCount), totalSteps: batchCount };
 }
 
-// The format "ltgbert-batches" of bench/reference/batch_file.py (common.mjs writes the container).
+// The format "ltgbert-batches" of bench/pytorch/batch_file.py (common.mjs writes the container).
 function writeEpochFile(path, prep) {
   const schedule = scheduleFor(prep.batches.length);
   const header = {
@@ -253,7 +253,7 @@ async function main() {
       if (!opts.skipPython) {
         try {
           const py = await runBatchesPython(
-            "reference/epoch_bench.py",
+            "pytorch/epoch_bench.py",
             preset,
             batchFile,
             opts,

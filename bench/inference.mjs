@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Inference benchmark: this package's LtgBertForMaskedLM forward against the
-// PyTorch eager reference (bench/reference/ltg_bert.py), same config, same
+// PyTorch eager reference (reference/ltg_bert.py), same config, same
 // batch (8 x 128 random ids, full attention mask), same thread count, one
 // command. The Node side is timed twice: forwards that return new arrays
 // (the default) and forwards into the same caller-owned arrays (forward's
@@ -89,13 +89,9 @@ async function nodeForward(api, config, opts, deadline) {
 }
 
 function pythonForward(preset, opts, timeoutMs) {
-  return runPython(
-    "reference/forward_bench.py",
-    repeatedStepArgs(preset, { batch: BATCH, seq: SEQ }, opts, timeoutMs),
-    {
-      timeoutMs,
-    },
-  );
+  return runPython("pytorch/forward_bench.py", repeatedStepArgs(preset, { batch: BATCH, seq: SEQ }, opts, timeoutMs), {
+    timeoutMs,
+  });
 }
 
 // ---------------------------------------------------------------- main

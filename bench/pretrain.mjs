@@ -3,7 +3,7 @@
 // (`model.trainStep` on span-masked batches of raw text: forward with the
 // logits at the masked positions, the cross-entropy of the masked tokens,
 // backward, clipping, AdamW, schedule) against the same steps in PyTorch
-// eager (bench/reference/pretrain_bench.py) on the same batches, same config,
+// eager (bench/pytorch/pretrain_bench.py) on the same batches, same config,
 // same thread count, one command. See bench/README.md for what the figures
 // mean.
 //
@@ -19,7 +19,7 @@
 // The batches are made once, by the package (MaskedLMCorpus over the text
 // with the BabyLM tokenizer: packed, shuffled, masked), and reach Python
 // through one file in a temporary directory (removed at the end), the format
-// "ltgbert-mlm-batches" that bench/reference/batch_file.py describes:
+// "ltgbert-mlm-batches" that bench/pytorch/batch_file.py describes:
 // writePretrainFile writes it, pretrain_bench.py reads it.
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -69,7 +69,7 @@ const shown = (file) => (file.startsWith(ROOT) ? relative(ROOT, file) : file);
 const scoredCount = (b) => b.labels.data.reduce((n, l) => n + (l === -100 ? 0 : 1), 0);
 
 // The matmul FLOPs of the timed steps (mlm_train_step_flops in
-// bench/reference/flops.py): the masked LM's forward (encoder layers, and the
+// bench/pytorch/flops.py): the masked LM's forward (encoder layers, and the
 // head on the S scored positions only), times 3 for the backward.
 function timedStepsFlops(config, prep, opts) {
   const requests = prep.batches.slice(opts.warmup).map((b) => {
@@ -275,7 +275,7 @@ async function main() {
       if (!opts.skipPython) {
         try {
           const py = await runBatchesPython(
-            "reference/pretrain_bench.py",
+            "pytorch/pretrain_bench.py",
             preset,
             batchFile,
             opts,

@@ -2,7 +2,7 @@
 // Training benchmark: one step of this package's sequence classifier
 // (`model.trainStep`: forward, cross-entropy, backward, clipping, AdamW,
 // schedule) against the same step in PyTorch eager
-// (bench/reference/train_bench.py), same config, same batch (8 x 128 random
+// (bench/pytorch/train_bench.py), same config, same batch (8 x 128 random
 // ids, full attention mask, labels 0, 1, 0, 1, ...), same optimizer settings,
 // same thread count, one command. See bench/README.md for what the figures mean.
 //
@@ -90,7 +90,7 @@ async function nodeTrain(api, config, opts, deadline) {
 
 function pythonTrain(preset, opts, timeoutMs) {
   return runPython(
-    "reference/train_bench.py",
+    "pytorch/train_bench.py",
     [...repeatedStepArgs(preset, { batch: BATCH, seq: SEQ }, opts, timeoutMs), "--num-labels", String(NUM_LABELS)],
     { timeoutMs },
   );

@@ -62,7 +62,7 @@ try {
 
   const pyScript = `
 import json, resource, sys
-sys.path.insert(0, "bench/reference")
+sys.path.insert(0, "reference")
 import torch
 import ltg_bert as ref
 def rss():

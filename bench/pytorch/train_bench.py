@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Time one eager PyTorch training step of the LTG-BERT sequence classifier.
 
-    /usr/bin/python3 bench/reference/train_bench.py --preset mini
-    /usr/bin/python3 bench/reference/train_bench.py --config '{"vocab_size": 16384, ...}'
-    /usr/bin/python3 bench/reference/train_bench.py --preset base --threads 2 --runs 3
+    /usr/bin/python3 bench/pytorch/train_bench.py --preset mini
+    /usr/bin/python3 bench/pytorch/train_bench.py --config '{"vocab_size": 16384, ...}'
+    /usr/bin/python3 bench/pytorch/train_bench.py --preset base --threads 2 --runs 3
 
 What is timed, per step (the same work as the package's `model.trainStep`):
 LtgBertForSequenceClassification from ltg_bert.py (linear head on the first
@@ -41,6 +41,8 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the reference model, reference/ltg_bert.py
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "reference"))
 
 from flops import train_step_flops  # noqa: E402
 from forward_bench import add_model_arguments, parse_config  # noqa: E402

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Time the eager PyTorch forward of the LTG-BERT masked LM.
 
-    /usr/bin/python3 bench/reference/forward_bench.py --preset mini
-    /usr/bin/python3 bench/reference/forward_bench.py --config '{"vocab_size": 16384, ...}'
-    /usr/bin/python3 bench/reference/forward_bench.py --preset base --threads 2 --runs 5
+    /usr/bin/python3 bench/pytorch/forward_bench.py --preset mini
+    /usr/bin/python3 bench/pytorch/forward_bench.py --config '{"vocab_size": 16384, ...}'
+    /usr/bin/python3 bench/pytorch/forward_bench.py --preset base --threads 2 --runs 5
 
 What is timed: model(input_ids, attention_mask) of LtgBertForMaskedLM from
 ltg_bert.py in eval mode under torch.inference_mode() (default; --grad-mode
@@ -32,6 +32,8 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the reference model, reference/ltg_bert.py
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "reference"))
 
 from flops import forward_flops  # noqa: E402
 

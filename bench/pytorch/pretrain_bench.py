@@ -2,8 +2,8 @@
 """Time eager PyTorch pretraining steps of the LTG-BERT masked LM over the
 masked batches that bench/pretrain.mjs wrote.
 
-    /usr/bin/python3 bench/reference/pretrain_bench.py --batches FILE --preset mini
-    /usr/bin/python3 bench/reference/pretrain_bench.py --batches FILE --config '{"vocab_size": 16384, ...}'
+    /usr/bin/python3 bench/pytorch/pretrain_bench.py --batches FILE --preset mini
+    /usr/bin/python3 bench/pytorch/pretrain_bench.py --batches FILE --config '{"vocab_size": 16384, ...}'
 
 The batches file (written by bench/pretrain.mjs) has the format
 "ltgbert-mlm-batches" that batch_file.py describes: the shape [B_i, T_i] of
@@ -47,6 +47,8 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the reference model, reference/ltg_bert.py
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "reference"))
 
 from batch_file import read_batch_file  # noqa: E402
 from flops import mlm_train_step_flops  # noqa: E402

@@ -2,8 +2,8 @@
 """Time one eager PyTorch training epoch of the LTG-BERT sequence classifier
 over batches planned by bench/epoch.mjs.
 
-    /usr/bin/python3 bench/reference/epoch_bench.py --batches FILE --preset mini
-    /usr/bin/python3 bench/reference/epoch_bench.py --batches FILE --config '{"vocab_size": 16384, ...}'
+    /usr/bin/python3 bench/pytorch/epoch_bench.py --batches FILE --preset mini
+    /usr/bin/python3 bench/pytorch/epoch_bench.py --batches FILE --config '{"vocab_size": 16384, ...}'
 
 The batches file (written by bench/epoch.mjs) has the format
 "ltgbert-batches" that batch_file.py describes: the shape [B_i, T_i] of
@@ -39,6 +39,8 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the reference model, reference/ltg_bert.py
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "reference"))
 
 from batch_file import read_batch_file  # noqa: E402
 from forward_bench import batches_bench_arguments, parse_config  # noqa: E402

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Check bench/reference/ltg_bert.py against the golden fixtures.
+"""Check reference/ltg_bert.py against the golden fixtures.
 
-    /usr/bin/python3 bench/reference/check_fixtures.py [FIXTURES_DIR]
+    /usr/bin/python3 reference/check_fixtures.py [FIXTURES_DIR]
 
 FIXTURES_DIR defaults to ../shared/fixtures relative to the repository root
 (/work/shared/fixtures for a checkout at /work/main). Prints one line per
@@ -19,6 +19,8 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the benches' presets (forward_bench.PRESETS)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "pytorch"))
 
 import torch  # noqa: E402
 
@@ -35,7 +37,7 @@ from ltg_bert import (  # noqa: E402
 )
 
 ATOL = 1e-5
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 failures = 0
 
