@@ -4,9 +4,9 @@
 // watchdog behind --max-minutes, and the table and report formatting.
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { endianness } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
@@ -16,34 +16,16 @@ export const ROOT = dirname(HERE);
 export const PYTHON = process.env.PYTHON || "/usr/bin/python3";
 export const DIST = join(ROOT, "dist", "index.js");
 
-// The model sizes; bench/pytorch/*_bench.py take the same configs through
-// --config (presetConfigJson), and bench/README.md tabulates them.
-export const PRESETS = {
-  mini: {
-    vocab_size: 16384,
-    hidden_size: 256,
-    num_hidden_layers: 4,
-    num_attention_heads: 4,
-    intermediate_size: 683,
-    max_position_embeddings: 512,
-    position_bucket_size: 32,
-  },
-  base: {
-    vocab_size: 16384,
-    hidden_size: 768,
-    num_hidden_layers: 12,
-    num_attention_heads: 12,
-    intermediate_size: 2048,
-    max_position_embeddings: 512,
-    position_bucket_size: 32,
-  },
-};
+// The model sizes, from bench/presets.json, which bench/pytorch/common.py reads
+// too; the PyTorch benches get the config through --config
+// (presetConfigJson), and bench/README.md tabulates them.
+export const PRESETS = JSON.parse(readFileSync(join(HERE, "presets.json"), "utf8"));
 
 export const presetConfigJson = (preset) => JSON.stringify({ ...PRESETS[preset], name: preset });
 
 // The optimizer of train.mjs and epoch.mjs, less the schedule;
-// bench/pytorch/train_bench.py hard-codes the same values (epoch_bench.py
-// imports them from there), so change them together.
+// bench/pytorch/common.py hard-codes the same values (train_bench.py and
+// epoch_bench.py import them from there), so change them together.
 export const ADAMW = {
   learningRate: 2e-5,
   betas: [0.9, 0.999],
@@ -179,6 +161,13 @@ export const median = (xs) => {
 
 export const describeError = (e) => `${e.code ? e.code + ": " : ""}${e.message}`;
 
+// the BabyLM tokenizer the repository carries (16,384 ids, the presets'
+// vocabulary): epoch.mjs and pretrain.mjs tokenize with it
+export const TOKENIZER = join(ROOT, "test", "fixtures", "tokenizers", "ltg-bert-babylm");
+
+// a path as the benches print it: relative to the repository where inside it
+export const shown = (file) => (file.startsWith(ROOT) ? relative(ROOT, file) : file);
+
 // deterministic token ids (xorshift32), so every run of the bench feeds the same batch
 export function randomIds(n, vocab, seed = 12345) {
   const out = new Int32Array(n);
@@ -192,6 +181,15 @@ export function randomIds(n, vocab, seed = 12345) {
     out[i] = s % vocab;
   }
   return out;
+}
+
+// A B x T batch of random ids (randomIds), attention mask all ones.
+export function randomBatch(vocab, B, T) {
+  const n = B * T;
+  return {
+    inputIds: { data: randomIds(n, vocab), shape: [B, T] },
+    attentionMask: { data: new Int32Array(n).fill(1), shape: [B, T] },
+  };
 }
 
 // Matmul FLOP counts, from bench/pytorch/flops.py, the only place the
@@ -321,7 +319,7 @@ export async function runPython(script, args, { timeoutMs = null, limitNote = nu
 // The arguments forward_bench.py and train_bench.py both take: the preset,
 // the batch, threads, runs and warm-up, and half the child's time limit as
 // their own bound on the timed loop.
-export function repeatedStepArgs(preset, { batch, seq }, opts, timeoutMs) {
+function repeatedStepArgs(preset, { batch, seq }, opts, timeoutMs) {
   return [
     "--config",
     presetConfigJson(preset),
@@ -436,29 +434,10 @@ export async function startRepeatedBench(program, maxMinutes) {
   return bench;
 }
 
-// Seconds between progress lines on stderr (table mode only) of the long
-// benches (epoch.mjs, pretrain.mjs).
-export const PROGRESS_SECONDS = 30;
-
-// Runs the bench/pytorch script that replays the batches file for one
-// preset (bench/pytorch/forward_bench.py's batches_bench_arguments).
-export function runBatchesPython(script, preset, batchFile, opts, timeoutMs, progress) {
-  const args = [
-    "--batches",
-    batchFile,
-    "--config",
-    presetConfigJson(preset),
-    "--threads",
-    String(opts.threads),
-    "--progress",
-    String(progress ? PROGRESS_SECONDS : 0),
-  ];
-  return runPython(script, args, { timeoutMs, limitNote: "--max-minutes", onProgress: progress });
-}
-
 // Measures one preset on both sides within its share of the time left (half
-// of it each side) and adds the row to bench.results: node(deadline) and
-// python(timeoutMs) time the step, and the row keeps pythonFields of what
+// of it each side) and adds the row to bench.results: node(deadline) times
+// the step, and so does python.script (forward_bench.py, train_bench.py) with
+// repeatedStepArgs and python.args; the row keeps pythonFields of what
 // Python reports. seconds names the median both report; with it come GFLOP/s,
 // share of the limit and the speed-up. Returns the row, or null when no time
 // was left to start.
@@ -481,7 +460,11 @@ export async function measurePreset(bench, preset, { batch, seq, flops, seconds,
   }
   if (!opts.skipPython) {
     try {
-      const py = await python(share);
+      const py = await runPython(
+        python.script,
+        [...repeatedStepArgs(preset, { batch, seq }, opts, share), ...(python.args ?? [])],
+        { timeoutMs: share },
+      );
       if (py.flops !== flops)
         errors.push(`${preset}: FLOP count differs, node bench ${flops} vs python bench ${py.flops}`);
       row.python = Object.fromEntries(pythonFields.map((k) => [k, py[k]]));
@@ -494,6 +477,115 @@ export async function measurePreset(bench, preset, { batch, seq, flops, seconds,
   return row;
 }
 
+// ---------------------------------------------------------------- epoch.mjs and pretrain.mjs
+
+// Seconds between progress lines on stderr (table mode only) of the long
+// benches (epoch.mjs, pretrain.mjs).
+export const PROGRESS_SECONDS = 30;
+
+// Runs the bench/pytorch script that replays the batches file for one
+// preset (bench/pytorch/forward_bench.py's batches_bench_arguments).
+export function runBatchesPython(script, preset, batchFile, opts, timeoutMs, progress) {
+  const args = [
+    "--batches",
+    batchFile,
+    "--config",
+    presetConfigJson(preset),
+    "--threads",
+    String(opts.threads),
+    "--progress",
+    String(progress ? PROGRESS_SECONDS : 0),
+  ];
+  return runPython(script, args, { timeoutMs, limitNote: "--max-minutes", onProgress: progress });
+}
+
+// Loads the package as loadPackage does; on failure prints the error and
+// returns null (the batches benches need the package on both sides: it makes
+// the batches).
+export async function loadPackageOrReport(threads) {
+  try {
+    return await loadPackage(threads);
+  } catch (e) {
+    console.error(`error: ${e.message}`);
+    return null;
+  }
+}
+
+// Awaits make(), the preparation of the batches; on failure prints the error
+// and returns null.
+export async function prepareOrReport(make) {
+  try {
+    return await make();
+  } catch (e) {
+    console.error(`error: preparing the batches: ${describeError(e)}`);
+    return null;
+  }
+}
+
+// Calls progress (null: none) every PROGRESS_SECONDS of a loop over total
+// items started at t0 (a performance.now() value): report(done, now) says
+// how far it is.
+export function progressReporter(progress, total, unit, t0) {
+  let nextReport = t0 + PROGRESS_SECONDS * 1000;
+  return (done, now) => {
+    if (progress && now >= nextReport) {
+      progress(`${done}/${total} ${unit}, ${((now - t0) / 1000).toFixed(0)} s`);
+      nextReport = now + PROGRESS_SECONDS * 1000;
+    }
+  };
+}
+
+// Runs one preset of a batches bench on both sides, each within its share of
+// the time left: node(deadline, progress) fills row.node; the Python
+// `script` replays batchFile (runBatchesPython), each [key, ours] of
+// `expected` must equal what it reports (else mismatch(key, theirs, ours)
+// goes into bench.errors), and keep(py) fills row.python. Returns false, the
+// row untouched, when no time was left to start.
+export async function measureBatchesPreset(bench, preset, row, { node, script, batchFile, expected, mismatch, keep }) {
+  const { opts, errors, left, deadline } = bench;
+  const progress = (side) => (opts.json ? null : (msg) => console.error(`  ${preset} ${side}: ${msg}`));
+  // budget: what is left, split between the remaining presets' halves
+  const halves = (opts.skipNode ? 0 : 1) + (opts.skipPython ? 0 : 1);
+  const remaining = opts.presets.length - opts.presets.indexOf(preset);
+  const share = () => left() / remaining / Math.max(1, halves);
+  if (share() < 5000) {
+    errors.push(`${preset}: out of time (--max-minutes ${opts.maxMinutes})`);
+    return false;
+  }
+  if (!opts.skipNode) {
+    try {
+      row.node = await node(performance.now() + share(), progress("node"));
+    } catch (e) {
+      errors.push(`${preset} node: ${describeError(e)}`);
+    }
+  }
+  if (!opts.skipPython) {
+    try {
+      const py = await runBatchesPython(
+        script,
+        preset,
+        batchFile,
+        opts,
+        Number.isFinite(deadline) ? left() / remaining : null,
+        progress("pytorch"),
+      );
+      for (const [key, ours] of expected) if (py[key] !== ours) errors.push(mismatch(key, py[key], ours));
+      row.python = keep(py);
+    } catch (e) {
+      errors.push(`${preset} python: ${e.message}`);
+    }
+  }
+  return true;
+}
+
+// The last line of a batches bench's table: Python's time over Node's.
+export const ratioLine = (ratio, note = "") =>
+  `  ratio pytorch / node: ${
+    ratio == null ? "n/a" : `${ratio.toFixed(2)}x (${ratio > 1 ? "node faster" : "node not faster"})`
+  }${note}`;
+
+// ---------------------------------------------------------------- reports and output
+
 // The --json keys after each driver's own: versions, limit, rows, errors, time.
 export const reportTail = (bench) => ({
   node_version: process.version,
@@ -503,8 +595,6 @@ export const reportTail = (bench) => ({
   errors: bench.errors,
   seconds_total: (performance.now() - bench.start) / 1000,
 });
-
-// ---------------------------------------------------------------- output
 
 export const NODE_LABEL = "node (ltgbert)";
 export const PYTHON_LABEL = "pytorch (eager)";

@@ -20,21 +20,24 @@
 
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import {
   ADAMW,
   OPTION,
   PRESETS,
-  PROGRESS_SECONDS,
   PYTHON,
   ROOT,
-  describeError,
+  TOKENIZER,
   finish,
-  loadPackage,
+  loadPackageOrReport,
+  measureBatchesPreset,
   positiveInteger,
-  runBatchesPython,
+  prepareOrReport,
+  progressReporter,
+  ratioLine,
   runMain,
+  shown,
   sideTable,
   startBench,
   writeBatchFile,
@@ -44,7 +47,6 @@ import {
 // data is, else the 2,000-row excerpt the repository carries
 const DATA_SHARED = join(ROOT, "..", "shared", "data", "sst2", "train.tsv");
 const DATA_FIXTURE = join(ROOT, "test", "fixtures", "sst2", "train-2000.tsv");
-const TOKENIZER = join(ROOT, "test", "fixtures", "tokenizers", "ltg-bert-babylm");
 
 const NUM_LABELS = 2;
 // makeBatches options: dynamic padding, a seeded shuffle
@@ -63,7 +65,6 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const lossWindow = (n) => Math.min(LOSS_WINDOW, Math.max(1, Math.floor(n / 2)));
 const firstMean = (xs) => (xs.length ? mean(xs.slice(0, lossWindow(xs.length))) : null);
 const lastMean = (xs) => (xs.length ? mean(xs.slice(-lossWindow(xs.length))) : null);
-const shown = (file) => (file.startsWith(ROOT) ? relative(ROOT, file) : file);
 
 // ---------------------------------------------------------------- the batches
 
@@ -148,7 +149,7 @@ async function nodeEpoch(api, config, batches, deadline, progress) {
     const optimizer = model.createOptimizer({ ...ADAMW, schedule: scheduleFor(batches.length) });
     const losses = [];
     const t0 = performance.now();
-    let nextReport = t0 + PROGRESS_SECONDS * 1000;
+    const report = progressReporter(progress, batches.length, "batches", t0);
     for (let i = 0; i < batches.length; i++) {
       const r = await model.trainStep(batches[i], optimizer);
       if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm))
@@ -156,10 +157,7 @@ async function nodeEpoch(api, config, batches, deadline, progress) {
       losses.push(r.loss);
       const now = performance.now();
       if (now > deadline) throw new Error(`out of time after ${i + 1} of ${batches.length} batches (--max-minutes)`);
-      if (progress && now >= nextReport) {
-        progress(`${i + 1}/${batches.length} batches, ${((now - t0) / 1000).toFixed(0)} s`);
-        nextReport = now + PROGRESS_SECONDS * 1000;
-      }
+      report(i + 1, now);
     }
     return { seconds_epoch: (performance.now() - t0) / 1000, losses };
   } finally {
@@ -170,7 +168,7 @@ async function nodeEpoch(api, config, batches, deadline, progress) {
 // ---------------------------------------------------------------- main
 
 async function main() {
-  const { opts, start, deadline, left, log, errors } = startBench("epoch.mjs", {
+  const bench = startBench("epoch.mjs", {
     data: { arg: "FILE.tsv", default: null, parse: (v) => resolve(v) },
     presets: { ...OPTION.presets, default: ["mini"] },
     threads: OPTION.threads,
@@ -181,24 +179,16 @@ async function main() {
     "max-minutes": OPTION["max-minutes"],
   });
 
+  const { opts, start, log, errors } = bench;
+
   // The package reads, tokenizes and pads the data for both halves, so
   // without dist/ neither can run.
-  let api;
-  try {
-    api = await loadPackage(opts.threads);
-  } catch (e) {
-    console.error(`error: ${e.message}`);
-    return 1;
-  }
+  const api = await loadPackageOrReport(opts.threads);
+  if (!api) return 1;
 
   const dataFile = opts.data ?? (existsSync(DATA_SHARED) ? DATA_SHARED : DATA_FIXTURE);
-  let prep;
-  try {
-    prep = await prepareBatches(api, dataFile, opts.maxBatches);
-  } catch (e) {
-    console.error(`error: preparing the batches: ${describeError(e)}`);
-    return 1;
-  }
+  const prep = await prepareOrReport(() => prepareBatches(api, dataFile, opts.maxBatches));
+  if (!prep) return 1;
   const schedule = scheduleFor(prep.batches.length);
   const dir = mkdtempSync(join(tmpdir(), "ltgbert-epoch-"));
   const batchFile = join(dir, "batches.bin");
@@ -233,45 +223,22 @@ async function main() {
     for (const preset of opts.presets) {
       const config = PRESETS[preset];
       const row = { preset, config, node: null, python: null };
-      const progress = (side) => (opts.json ? null : (msg) => console.error(`  ${preset} ${side}: ${msg}`));
-      // budget: what is left, split between the remaining presets' halves
-      const halves = (opts.skipNode ? 0 : 1) + (opts.skipPython ? 0 : 1);
-      const remaining = opts.presets.length - opts.presets.indexOf(preset);
-      const share = () => left() / remaining / Math.max(1, halves);
-      if (share() < 5000) {
-        errors.push(`${preset}: out of time (--max-minutes ${opts.maxMinutes})`);
+      const ran = await measureBatchesPreset(bench, preset, row, {
+        node: (deadline, progress) => nodeEpoch(api, config, prep.batches, deadline, progress),
+        script: "pytorch/epoch_bench.py",
+        batchFile,
+        expected: [
+          ["batches", prep.batches.length],
+          ["examples", prep.examples],
+          ["tokens", prep.tokens],
+          ["padded_tokens", prep.paddedTokens],
+        ],
+        mismatch: (key, theirs, ours) => `${preset}: python read ${theirs} ${key}, node wrote ${ours}`,
+        keep: (py) => ({ seconds_epoch: py.seconds_epoch, losses: py.losses, torch_version: py.torch_version }),
+      });
+      if (!ran) {
         results.push(row);
         continue;
-      }
-      if (!opts.skipNode) {
-        try {
-          row.node = await nodeEpoch(api, config, prep.batches, performance.now() + share(), progress("node"));
-        } catch (e) {
-          errors.push(`${preset} node: ${describeError(e)}`);
-        }
-      }
-      if (!opts.skipPython) {
-        try {
-          const py = await runBatchesPython(
-            "pytorch/epoch_bench.py",
-            preset,
-            batchFile,
-            opts,
-            Number.isFinite(deadline) ? left() / remaining : null,
-            progress("pytorch"),
-          );
-          for (const [key, ours] of [
-            ["batches", prep.batches.length],
-            ["examples", prep.examples],
-            ["tokens", prep.tokens],
-            ["padded_tokens", prep.paddedTokens],
-          ]) {
-            if (py[key] !== ours) errors.push(`${preset}: python read ${py[key]} ${key}, node wrote ${ours}`);
-          }
-          row.python = { seconds_epoch: py.seconds_epoch, losses: py.losses, torch_version: py.torch_version };
-        } catch (e) {
-          errors.push(`${preset} python: ${e.message}`);
-        }
       }
       for (const side of [row.node, row.python]) {
         if (!side) continue;
@@ -304,11 +271,7 @@ async function main() {
           row.python,
         ),
       );
-      log(
-        `  ratio pytorch / node: ${
-          row.ratio == null ? "n/a" : `${row.ratio.toFixed(2)}x (${row.ratio > 1 ? "node faster" : "node not faster"})`
-        }${prep.cut ? " (cut-short run)" : ""}`,
-      );
+      log(ratioLine(row.ratio, prep.cut ? " (cut-short run)" : ""));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -25,11 +25,9 @@ import {
   limitLine,
   measurePreset,
   median,
-  randomIds,
-  repeatedStepArgs,
+  randomBatch,
   reportTail,
   runMain,
-  runPython,
   startRepeatedBench,
   timeRuns,
 } from "./common.mjs";
@@ -42,8 +40,7 @@ const NODE_INTO_LABEL = "node, out arrays";
 
 async function nodeForward(api, config, opts, deadline) {
   const n = BATCH * SEQ;
-  const inputIds = { data: randomIds(n, config.vocab_size), shape: [BATCH, SEQ] };
-  const attentionMask = { data: new Int32Array(n).fill(1), shape: [BATCH, SEQ] };
+  const { inputIds, attentionMask } = randomBatch(config.vocab_size, BATCH, SEQ);
   const model = await api.LtgBertForMaskedLM.fromConfig({ ...config });
   try {
     const check = (out) => {
@@ -88,12 +85,6 @@ async function nodeForward(api, config, opts, deadline) {
   }
 }
 
-function pythonForward(preset, opts, timeoutMs) {
-  return runPython("pytorch/forward_bench.py", repeatedStepArgs(preset, { batch: BATCH, seq: SEQ }, opts, timeoutMs), {
-    timeoutMs,
-  });
-}
-
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -114,7 +105,7 @@ async function main() {
       flops,
       seconds: "seconds_per_batch_median",
       node: (deadline) => nodeForward(bench.api, config, opts, deadline),
-      python: (timeoutMs) => pythonForward(preset, opts, timeoutMs),
+      python: { script: "pytorch/forward_bench.py" },
       pythonFields: ["seconds_per_batch_median", "runs", "seconds_all", "torch_version", "grad_mode"],
     });
     if (!row) continue;

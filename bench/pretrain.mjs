@@ -24,28 +24,30 @@
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import {
   ADAMW,
   OPTION,
   PRESETS,
-  PROGRESS_SECONDS,
-  PYTHON,
   ROOT,
+  TOKENIZER,
   addRates,
-  describeError,
-  flopCounts,
   finish,
+  flopCounts,
   formatShare,
   limitLine,
-  limitReport,
-  loadPackage,
+  loadPackageOrReport,
   matmulLimit,
+  measureBatchesPreset,
   median,
   positiveInteger,
-  runBatchesPython,
+  prepareOrReport,
+  progressReporter,
+  ratioLine,
+  reportTail,
   runMain,
+  shown,
   sideTable,
   startBench,
   writeBatchFile,
@@ -54,7 +56,6 @@ import {
 // WikiText-2's validation split, which the repository carries in data/corpus
 // (held out from the default model's pretraining)
 const DATA = join(ROOT, "data", "corpus", "wikitext-2-valid.txt");
-const TOKENIZER = join(ROOT, "test", "fixtures", "tokenizers", "ltg-bert-babylm");
 // MaskedLMCorpus's seed (shuffling and masking) and mask share: the CLI's defaults
 const SEED = 42;
 const MASK_PROBABILITY = 0.15;
@@ -62,8 +63,6 @@ const MASK_PROBABILITY = 0.15;
 const LEARNING_RATE = 1e-3;
 const WARMUP_RATIO = 0.06;
 const IGNORE_INDEX = -100;
-
-const shown = (file) => (file.startsWith(ROOT) ? relative(ROOT, file) : file);
 
 /** Positions a batch's labels score (not -100): where the head runs. */
 const scoredCount = (b) => b.labels.data.reduce((n, l) => n + (l === -100 ? 0 : 1), 0);
@@ -114,6 +113,16 @@ async function prepareBatches(api, files, opts) {
   };
 }
 
+// Where the batches came from: in the batches file's header and in the report.
+const provenance = (prep, opts) => ({
+  data: prep.files,
+  tokenizer: TOKENIZER,
+  batch_size: opts.batchSize,
+  sequence_length: opts.sequenceLength,
+  seed: SEED,
+  mask_probability: MASK_PROBABILITY,
+});
+
 function optimizerFor(opts) {
   const totalSteps = opts.warmup + opts.steps;
   return {
@@ -137,12 +146,7 @@ function writePretrainFile(path, prep, opts) {
     max_grad_norm: optimizer.maxGradNorm,
     warmup_steps: optimizer.schedule.warmupSteps,
     total_steps: optimizer.schedule.totalSteps,
-    data: prep.files,
-    tokenizer: TOKENIZER,
-    batch_size: opts.batchSize,
-    sequence_length: opts.sequenceLength,
-    seed: SEED,
-    mask_probability: MASK_PROBABILITY,
+    ...provenance(prep, opts),
   };
   const arrays = [];
   for (const part of ["inputIds", "attentionMask", "labels"]) for (const b of prep.batches) arrays.push(b[part].data);
@@ -157,8 +161,7 @@ async function nodePretrain(api, config, prep, opts, deadline, progress) {
     const optimizer = model.createOptimizer(optimizerFor(opts));
     const losses = [];
     const times = [];
-    const start = performance.now();
-    let nextReport = start + PROGRESS_SECONDS * 1000;
+    const report = progressReporter(progress, prep.batches.length, "steps", performance.now());
     for (let i = 0; i < prep.batches.length; i++) {
       const t0 = performance.now();
       const r = await model.trainStep(prep.batches[i], optimizer);
@@ -168,10 +171,7 @@ async function nodePretrain(api, config, prep, opts, deadline, progress) {
         throw new Error(`step ${i + 1}: loss ${r.loss}, grad norm ${r.gradNorm}`);
       losses.push(r.loss);
       if (now > deadline) throw new Error(`out of time after ${i + 1} of ${prep.batches.length} steps (--max-minutes)`);
-      if (progress && now >= nextReport) {
-        progress(`${i + 1}/${prep.batches.length} steps, ${((now - start) / 1000).toFixed(0)} s`);
-        nextReport = now + PROGRESS_SECONDS * 1000;
-      }
+      report(i + 1, now);
     }
     return {
       seconds_all: times,
@@ -187,7 +187,7 @@ async function nodePretrain(api, config, prep, opts, deadline, progress) {
 // ---------------------------------------------------------------- main
 
 async function main() {
-  const { opts, start, deadline, left, log, errors } = startBench("pretrain.mjs", {
+  const bench = startBench("pretrain.mjs", {
     data: { arg: "FILE.txt", default: null, parse: (v) => resolve(v) },
     presets: { ...OPTION.presets, default: ["mini"] },
     threads: OPTION.threads,
@@ -200,19 +200,15 @@ async function main() {
     "skip-node": OPTION["skip-node"],
     "max-minutes": OPTION["max-minutes"],
   });
+  const { opts, left, log, errors } = bench;
   if (opts.sequenceLength < 3) {
     console.error("error: --sequence-length needs at least 3 ([CLS], a token, [SEP])");
     return 2;
   }
 
   // The package makes the batches for both halves, so without dist/ neither can run.
-  let api;
-  try {
-    api = await loadPackage(opts.threads);
-  } catch (e) {
-    console.error(`error: ${e.message}`);
-    return 1;
-  }
+  const api = await loadPackageOrReport(opts.threads);
+  if (!api) return 1;
   let limit = null;
   if (!opts.skipPython) {
     try {
@@ -223,13 +219,8 @@ async function main() {
   }
 
   const files = [opts.data ?? DATA];
-  let prep;
-  try {
-    prep = await prepareBatches(api, files, opts);
-  } catch (e) {
-    console.error(`error: preparing the batches: ${describeError(e)}`);
-    return 1;
-  }
+  const prep = await prepareOrReport(() => prepareBatches(api, files, opts));
+  if (!prep) return 1;
   const optimizer = optimizerFor(opts);
   const dir = mkdtempSync(join(tmpdir(), "ltgbert-pretrain-"));
   const batchFile = join(dir, "batches.bin");
@@ -256,51 +247,29 @@ async function main() {
       const config = PRESETS[preset];
       const flops = timedStepsFlops(config, prep, opts);
       const row = { preset, config, flops, node: null, python: null };
-      const progress = (side) => (opts.json ? null : (msg) => console.error(`  ${preset} ${side}: ${msg}`));
-      const halves = (opts.skipNode ? 0 : 1) + (opts.skipPython ? 0 : 1);
-      const remaining = opts.presets.length - opts.presets.indexOf(preset);
-      const share = () => left() / remaining / Math.max(1, halves);
-      if (share() < 5000) {
-        errors.push(`${preset}: out of time (--max-minutes ${opts.maxMinutes})`);
+      const ran = await measureBatchesPreset(bench, preset, row, {
+        node: (deadline, progress) => nodePretrain(api, config, prep, opts, deadline, progress),
+        script: "pytorch/pretrain_bench.py",
+        batchFile,
+        expected: [
+          ["timed", opts.steps],
+          ["tokens", prep.tokens],
+          ["masked_tokens", prep.maskedTokens],
+          ["padded_tokens", prep.paddedTokens],
+          ["flops", flops],
+        ],
+        mismatch: (key, theirs, ours) => `${preset}: python counted ${theirs} ${key}, node ${ours}`,
+        keep: (py) => ({
+          seconds_all: py.seconds_all,
+          seconds_timed: py.seconds_timed,
+          seconds_per_step_median: py.seconds_per_step_median,
+          losses: py.losses,
+          torch_version: py.torch_version,
+        }),
+      });
+      if (!ran) {
         results.push(row);
         continue;
-      }
-      if (!opts.skipNode) {
-        try {
-          row.node = await nodePretrain(api, config, prep, opts, performance.now() + share(), progress("node"));
-        } catch (e) {
-          errors.push(`${preset} node: ${describeError(e)}`);
-        }
-      }
-      if (!opts.skipPython) {
-        try {
-          const py = await runBatchesPython(
-            "pytorch/pretrain_bench.py",
-            preset,
-            batchFile,
-            opts,
-            Number.isFinite(deadline) ? left() / remaining : null,
-            progress("pytorch"),
-          );
-          for (const [key, ours] of [
-            ["timed", opts.steps],
-            ["tokens", prep.tokens],
-            ["masked_tokens", prep.maskedTokens],
-            ["padded_tokens", prep.paddedTokens],
-            ["flops", flops],
-          ]) {
-            if (py[key] !== ours) errors.push(`${preset}: python counted ${py[key]} ${key}, node ${ours}`);
-          }
-          row.python = {
-            seconds_all: py.seconds_all,
-            seconds_timed: py.seconds_timed,
-            seconds_per_step_median: py.seconds_per_step_median,
-            losses: py.losses,
-            torch_version: py.torch_version,
-          };
-        } catch (e) {
-          errors.push(`${preset} python: ${e.message}`);
-        }
       }
       for (const side of [row.node, row.python]) {
         if (!side) continue;
@@ -340,23 +309,14 @@ async function main() {
           row.python,
         ),
       );
-      log(
-        `  ratio pytorch / node: ${
-          row.ratio == null ? "n/a" : `${row.ratio.toFixed(2)}x (${row.ratio > 1 ? "node faster" : "node not faster"})`
-        }`,
-      );
+      log(ratioLine(row.ratio));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 
   const report = {
-    data: prep.files,
-    tokenizer: TOKENIZER,
-    batch_size: opts.batchSize,
-    sequence_length: opts.sequenceLength,
-    seed: SEED,
-    mask_probability: MASK_PROBABILITY,
+    ...provenance(prep, opts),
     warmup: opts.warmup,
     steps: opts.steps,
     sequences: prep.sequences,
@@ -366,12 +326,7 @@ async function main() {
     batch_seconds: prep.seconds,
     threads: opts.threads,
     optimizer,
-    node_version: process.version,
-    python: opts.skipPython ? null : PYTHON,
-    limit: limitReport(limit),
-    presets: results,
-    errors,
-    seconds_total: (performance.now() - start) / 1000,
+    ...reportTail({ ...bench, limit, results }),
   };
   return finish(report, opts.json);
 }

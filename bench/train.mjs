@@ -23,11 +23,9 @@ import {
   limitLine,
   measurePreset,
   median,
-  randomIds,
-  repeatedStepArgs,
+  randomBatch,
   reportTail,
   runMain,
-  runPython,
   sideTable,
   startRepeatedBench,
   timeRuns,
@@ -46,10 +44,8 @@ const RSS_SAMPLE_MS = 5;
 // ---------------------------------------------------------------- the two halves
 
 async function nodeTrain(api, config, opts, deadline) {
-  const n = BATCH * SEQ;
   const batch = {
-    inputIds: { data: randomIds(n, config.vocab_size), shape: [BATCH, SEQ] },
-    attentionMask: { data: new Int32Array(n).fill(1), shape: [BATCH, SEQ] },
+    ...randomBatch(config.vocab_size, BATCH, SEQ),
     labels: Array.from({ length: BATCH }, (_, i) => i % NUM_LABELS),
   };
   const rssBefore = process.memoryUsage.rss();
@@ -88,14 +84,6 @@ async function nodeTrain(api, config, opts, deadline) {
   }
 }
 
-function pythonTrain(preset, opts, timeoutMs) {
-  return runPython(
-    "pytorch/train_bench.py",
-    [...repeatedStepArgs(preset, { batch: BATCH, seq: SEQ }, opts, timeoutMs), "--num-labels", String(NUM_LABELS)],
-    { timeoutMs },
-  );
-}
-
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -116,7 +104,7 @@ async function main() {
       flops,
       seconds: "seconds_per_step_median",
       node: (deadline) => nodeTrain(bench.api, config, opts, deadline),
-      python: (timeoutMs) => pythonTrain(preset, opts, timeoutMs),
+      python: { script: "pytorch/train_bench.py", args: ["--num-labels", String(NUM_LABELS)] },
       pythonFields: [
         "seconds_per_step_median",
         "runs",

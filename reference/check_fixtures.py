@@ -19,12 +19,8 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-# the benches' presets (forward_bench.PRESETS)
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "pytorch"))
 
 import torch  # noqa: E402
-
-from forward_bench import PRESETS  # noqa: E402
 
 from ltg_bert import (  # noqa: E402
     LtgBertConfig,
@@ -38,6 +34,9 @@ from ltg_bert import (  # noqa: E402
 
 ATOL = 1e-5
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the benches' model sizes; "base" is the BabyLM base configuration
+with open(os.path.join(REPO_ROOT, "bench", "presets.json")) as _f:
+    PRESETS = json.load(_f)
 
 failures = 0
 

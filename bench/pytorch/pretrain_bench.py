@@ -18,7 +18,7 @@ runs it (`masked_lm_loss`), and the cross-entropy of the chosen tokens;
 backward; clip_grad_norm_ to the header's max_grad_norm; torch.optim.AdamW
 with the header's learning rate, betas, eps and weight decay on all
 parameters but biases and LayerNorm parameters (Hugging Face's rule,
-train_bench.decay_groups, the tied decoder/embedding weight once); a LambdaLR
+common.decay_groups, the tied decoder/embedding weight once); a LambdaLR
 step of the linear schedule (the header's warmup_steps of total_steps);
 zero_grad(set_to_none=True); loss read back as a float. The int32 arrays
 become int64 tensors inside the loop, as a data loader would hand them over.
@@ -39,21 +39,23 @@ stderr every S seconds says how far the loop is.
 from __future__ import annotations
 
 import json
-import math
-import os
 import statistics
 import sys
 import time
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-# the reference model, reference/ltg_bert.py
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "reference"))
-
 from batch_file import read_batch_file  # noqa: E402
+from common import (  # noqa: E402 (sets sys.path)
+    Progress,
+    batches_bench_arguments,
+    check_finite,
+    check_longest,
+    decay_groups,
+    linear_schedule,
+    optimizer_step,
+    parse_config,
+)
 from flops import mlm_train_step_flops  # noqa: E402
-from forward_bench import batches_bench_arguments, parse_config  # noqa: E402
-from train_bench import decay_groups  # noqa: E402
 
 IGNORE_INDEX = -100
 
@@ -84,9 +86,9 @@ def masked_lm_loss(model, ids, mask, labels):
 
 
 def unique_decay_groups(model, torch, weight_decay: float):
-    """train_bench.decay_groups with this run's decay, each parameter once: the
+    """common.decay_groups with this run's decay, each parameter once: the
     decoder's weight is the word embedding's, and would be listed twice."""
-    groups = decay_groups(model, torch)
+    groups = decay_groups(model, torch, weight_decay)
     seen = set()
     for group in groups:
         kept = []
@@ -95,7 +97,6 @@ def unique_decay_groups(model, torch, weight_decay: float):
                 seen.add(id(p))
                 kept.append(p)
         group["params"] = kept
-    groups[0]["weight_decay"] = weight_decay
     return groups
 
 
@@ -114,16 +115,8 @@ def main() -> int:
     warmup = header["warmup"]
     if not 0 <= warmup < len(batches):
         sys.exit(f"{args.batches}: warmup {warmup} of {len(batches)} batches leaves none to time")
-    longest = max(t for _, t in header["shapes"])
-    if longest > cfg["max_position_embeddings"]:
-        sys.exit(f"a batch is {longest} tokens long, more than max_position_embeddings {cfg['max_position_embeddings']}")
+    check_longest(header["shapes"], cfg)
     warmup_steps, total_steps = header["warmup_steps"], header["total_steps"]
-
-    def linear_schedule(step: int) -> float:
-        """Hugging Face's get_linear_schedule_with_warmup factor."""
-        if step < warmup_steps:
-            return step / max(1, warmup_steps)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
     # dropout probabilities are the config defaults (0.1); the constructor calls init_weights
     model = LtgBertForMaskedLM(LtgBertConfig.from_dict(cfg)).train()
@@ -133,31 +126,21 @@ def main() -> int:
         betas=tuple(header["betas"]),
         eps=header["eps"],
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_schedule)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_schedule(warmup_steps, total_steps))
     params = [p for p in model.parameters() if p.requires_grad]
     max_grad_norm = header["max_grad_norm"]
 
     losses, times = [], []
-    start = time.perf_counter()
-    next_report = start + args.progress
+    progress = Progress(args.progress, len(batches), "steps", time.perf_counter())
     for i, (ids, mask, labels) in enumerate(batches):
         t0 = time.perf_counter()
-        out = {"loss": masked_lm_loss(model, ids.long(), mask.long(), labels.long())}
-        out["loss"].backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        loss = out["loss"].item()
+        loss = masked_lm_loss(model, ids.long(), mask.long(), labels.long())
+        loss, grad_norm = optimizer_step(loss, params, opt, sched, max_grad_norm, torch)
         if i >= warmup:
             times.append(time.perf_counter() - t0)
         losses.append(loss)
-        if not (math.isfinite(loss) and math.isfinite(grad_norm.item())):
-            sys.exit(f"batch {i}: loss {loss}, grad norm {grad_norm.item()}")
-        if args.progress > 0 and time.perf_counter() >= next_report:
-            now = time.perf_counter()
-            print(f"progress: {i + 1}/{len(batches)} steps, {now - start:.0f} s", file=sys.stderr, flush=True)
-            next_report = now + args.progress
+        check_finite(f"batch {i}", loss, grad_norm)
+        progress(i + 1)
 
     timed = batches[warmup:]
     flops = [

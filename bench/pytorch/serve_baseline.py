@@ -29,9 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-# the reference model, reference/ltg_bert.py
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "reference"))
+sys.dont_write_bytecode = True
+import common  # noqa: E402, F401 (puts reference/, the reference model's folder, on sys.path)
 from ltg_bert import LtgBertForSequenceClassification, from_pretrained  # noqa: E402
 
 
