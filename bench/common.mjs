@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { endianness } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
@@ -498,6 +498,20 @@ export function runBatchesPython(script, preset, batchFile, opts, timeoutMs, pro
   ];
   return runPython(script, args, { timeoutMs, limitNote: "--max-minutes", onProgress: progress });
 }
+
+// The options of a batches bench: --data (dataArg names the file), the
+// presets (default mini) and threads, then the bench's own (extra), then the
+// switches and --max-minutes.
+export const batchesBenchOptions = (dataArg, extra) => ({
+  data: { arg: dataArg, default: null, parse: (v) => resolve(v) },
+  presets: { ...OPTION.presets, default: ["mini"] },
+  threads: OPTION.threads,
+  ...extra,
+  json: OPTION.json,
+  "skip-python": OPTION["skip-python"],
+  "skip-node": OPTION["skip-node"],
+  "max-minutes": OPTION["max-minutes"],
+});
 
 // Loads the package as loadPackage does; on failure prints the error and
 // returns null (the batches benches need the package on both sides: it makes

@@ -20,15 +20,15 @@
 
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import {
   ADAMW,
-  OPTION,
   PRESETS,
   PYTHON,
   ROOT,
   TOKENIZER,
+  batchesBenchOptions,
   finish,
   loadPackageOrReport,
   measureBatchesPreset,
@@ -168,17 +168,10 @@ async function nodeEpoch(api, config, batches, deadline, progress) {
 // ---------------------------------------------------------------- main
 
 async function main() {
-  const bench = startBench("epoch.mjs", {
-    data: { arg: "FILE.tsv", default: null, parse: (v) => resolve(v) },
-    presets: { ...OPTION.presets, default: ["mini"] },
-    threads: OPTION.threads,
-    "max-batches": { arg: "N", default: null, parse: positiveInteger },
-    json: OPTION.json,
-    "skip-python": OPTION["skip-python"],
-    "skip-node": OPTION["skip-node"],
-    "max-minutes": OPTION["max-minutes"],
-  });
-
+  const bench = startBench(
+    "epoch.mjs",
+    batchesBenchOptions("FILE.tsv", { "max-batches": { arg: "N", default: null, parse: positiveInteger } }),
+  );
   const { opts, start, log, errors } = bench;
 
   // The package reads, tokenizes and pads the data for both halves, so

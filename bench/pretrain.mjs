@@ -24,7 +24,7 @@
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import {
   ADAMW,
@@ -32,6 +32,7 @@ import {
   PRESETS,
   ROOT,
   TOKENIZER,
+  batchesBenchOptions,
   addRates,
   finish,
   flopCounts,
@@ -187,19 +188,15 @@ async function nodePretrain(api, config, prep, opts, deadline, progress) {
 // ---------------------------------------------------------------- main
 
 async function main() {
-  const bench = startBench("pretrain.mjs", {
-    data: { arg: "FILE.txt", default: null, parse: (v) => resolve(v) },
-    presets: { ...OPTION.presets, default: ["mini"] },
-    threads: OPTION.threads,
-    steps: { arg: "N", default: 10, parse: positiveInteger },
-    warmup: OPTION.warmup,
-    "batch-size": { arg: "B", default: 32, parse: positiveInteger },
-    "sequence-length": { arg: "T", default: 128, parse: positiveInteger },
-    json: OPTION.json,
-    "skip-python": OPTION["skip-python"],
-    "skip-node": OPTION["skip-node"],
-    "max-minutes": OPTION["max-minutes"],
-  });
+  const bench = startBench(
+    "pretrain.mjs",
+    batchesBenchOptions("FILE.txt", {
+      steps: { arg: "N", default: 10, parse: positiveInteger },
+      warmup: OPTION.warmup,
+      "batch-size": { arg: "B", default: 32, parse: positiveInteger },
+      "sequence-length": { arg: "T", default: 128, parse: positiveInteger },
+    }),
+  );
   const { opts, left, log, errors } = bench;
   if (opts.sequenceLength < 3) {
     console.error("error: --sequence-length needs at least 3 ([CLS], a token, [SEP])");

@@ -55,6 +55,22 @@ def batches_bench_arguments(doc: str, producer: str) -> argparse.Namespace:
     return ap.parse_args()
 
 
+def start_batches_bench(doc: str, producer: str, read) -> tuple:
+    """The start of a bench that replays a batches file: its command line
+    (batches_bench_arguments), the config, torch with the thread count and
+    the seed set, and the file as read(path, torch) returns it. Returns
+    (args, name, cfg, torch, header, batches)."""
+    args = batches_bench_arguments(doc, producer)
+    name, cfg = parse_config(args)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    header, batches = read(args.batches, torch)
+    return args, name, cfg, torch, header, batches
+
+
 def parse_config(args) -> tuple:
     if args.config:
         text = args.config

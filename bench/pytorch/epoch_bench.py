@@ -43,13 +43,12 @@ from common import (  # noqa: E402 (sets sys.path)
     LEARNING_RATE,
     MAX_GRAD_NORM,
     Progress,
-    batches_bench_arguments,
     check_finite,
     check_longest,
     decay_groups,
     linear_schedule,
     optimizer_step,
-    parse_config,
+    start_batches_bench,
 )
 
 
@@ -78,17 +77,9 @@ def read_batches(path: str, torch):
 
 
 def main() -> int:
-    args = batches_bench_arguments(__doc__, "bench/epoch.mjs")
-
-    name, cfg = parse_config(args)
-
-    import torch
-
+    args, name, cfg, torch, header, batches = start_batches_bench(__doc__, "bench/epoch.mjs", read_batches)
     from ltg_bert import LtgBertConfig, LtgBertForSequenceClassification
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    header, batches = read_batches(args.batches, torch)
     num_labels = header["num_labels"]
     warmup_steps, total_steps = header["warmup_steps"], header["total_steps"]
     check_longest(header["shapes"], cfg)

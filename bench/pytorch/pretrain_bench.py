@@ -47,13 +47,12 @@ sys.dont_write_bytecode = True
 from batch_file import read_batch_file  # noqa: E402
 from common import (  # noqa: E402 (sets sys.path)
     Progress,
-    batches_bench_arguments,
     check_finite,
     check_longest,
     decay_groups,
     linear_schedule,
     optimizer_step,
-    parse_config,
+    start_batches_bench,
 )
 from flops import mlm_train_step_flops  # noqa: E402
 
@@ -101,17 +100,9 @@ def unique_decay_groups(model, torch, weight_decay: float):
 
 
 def main() -> int:
-    args = batches_bench_arguments(__doc__, "bench/pretrain.mjs")
-
-    name, cfg = parse_config(args)
-
-    import torch
-
+    args, name, cfg, torch, header, batches = start_batches_bench(__doc__, "bench/pretrain.mjs", read_mlm_batches)
     from ltg_bert import LtgBertConfig, LtgBertForMaskedLM
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    header, batches = read_mlm_batches(args.batches, torch)
     warmup = header["warmup"]
     if not 0 <= warmup < len(batches):
         sys.exit(f"{args.batches}: warmup {warmup} of {len(batches)} batches leaves none to time")
