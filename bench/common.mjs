@@ -400,6 +400,7 @@ export function startBench(program, options) {
       if (!opts.json) console.log(...a);
     },
     errors: [],
+    results: [],
   };
 }
 
@@ -412,7 +413,6 @@ export function startBench(program, options) {
 export async function startRepeatedBench(program, maxMinutes) {
   const bench = {
     ...startBench(program, { ...OPTION, "max-minutes": { ...OPTION["max-minutes"], default: maxMinutes } }),
-    results: [],
     api: null,
     limit: null,
   };
@@ -553,10 +553,12 @@ export function progressReporter(progress, total, unit, t0) {
 // the time left: node(deadline, progress) fills row.node; the Python
 // `script` replays batchFile (runBatchesPython), each [key, ours] of
 // `expected` must equal what it reports (else mismatch(key, theirs, ours)
-// goes into bench.errors), and keep(py) fills row.python. Returns false, the
-// row untouched, when no time was left to start.
+// goes into bench.errors), and keep(py) fills row.python; the row goes into
+// bench.results. Returns false, the row untouched, when no time was left to
+// start.
 export async function measureBatchesPreset(bench, preset, row, { node, script, batchFile, expected, mismatch, keep }) {
   const { opts, errors, left, deadline } = bench;
+  bench.results.push(row);
   const progress = (side) => (opts.json ? null : (msg) => console.error(`  ${preset} ${side}: ${msg}`));
   // budget: what is left, split between the remaining presets' halves
   const halves = (opts.skipNode ? 0 : 1) + (opts.skipPython ? 0 : 1);

@@ -210,7 +210,6 @@ async function main() {
       `${prep.seconds.tokenizer_load.toFixed(2)} s, tokenize + plan + pad ${prep.seconds.tokenize_and_batch.toFixed(2)} s`,
   );
 
-  const results = [];
   try {
     writeEpochFile(batchFile, prep);
     for (const preset of opts.presets) {
@@ -229,10 +228,7 @@ async function main() {
         mismatch: (key, theirs, ours) => `${preset}: python read ${theirs} ${key}, node wrote ${ours}`,
         keep: (py) => ({ seconds_epoch: py.seconds_epoch, losses: py.losses, torch_version: py.torch_version }),
       });
-      if (!ran) {
-        results.push(row);
-        continue;
-      }
+      if (!ran) continue;
       for (const side of [row.node, row.python]) {
         if (!side) continue;
         side.examples_per_s = prep.examples / side.seconds_epoch;
@@ -242,7 +238,6 @@ async function main() {
         side.loss_last = lastMean(side.losses);
       }
       if (row.node && row.python) row.ratio = row.python.seconds_epoch / row.node.seconds_epoch;
-      results.push(row);
 
       const window = lossWindow(prep.batches.length);
       log(`\n${preset}:`);
@@ -289,7 +284,7 @@ async function main() {
     loss_window: lossWindow(prep.batches.length),
     node_version: process.version,
     python: opts.skipPython ? null : PYTHON,
-    presets: results,
+    presets: bench.results,
     errors,
     seconds_total: (performance.now() - start) / 1000,
   };

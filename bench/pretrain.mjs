@@ -237,7 +237,6 @@ async function main() {
   );
   if (limit) log(limitLine(limit, opts.threads));
 
-  const results = [];
   try {
     writePretrainFile(batchFile, prep, opts);
     for (const preset of opts.presets) {
@@ -264,10 +263,7 @@ async function main() {
           torch_version: py.torch_version,
         }),
       });
-      if (!ran) {
-        results.push(row);
-        continue;
-      }
+      if (!ran) continue;
       for (const side of [row.node, row.python]) {
         if (!side) continue;
         side.seconds_per_step_mean = side.seconds_timed / opts.steps;
@@ -277,7 +273,6 @@ async function main() {
         addRates(side, flops, side.seconds_timed, limit);
       }
       if (row.node && row.python) row.ratio = row.python.seconds_timed / row.node.seconds_timed;
-      results.push(row);
 
       log(
         `\n${preset}: ${(flops / opts.steps / 1e9).toFixed(2)} GFLOP per step (vocabulary projection at the masked positions included)`,
@@ -323,7 +318,7 @@ async function main() {
     batch_seconds: prep.seconds,
     threads: opts.threads,
     optimizer,
-    ...reportTail({ ...bench, limit, results }),
+    ...reportTail({ ...bench, limit }),
   };
   return finish(report, opts.json);
 }
