@@ -3,10 +3,10 @@
 // Python half and reading its JSON line, the machine's matmul limit, the
 // watchdog behind --max-minutes, and the table and report formatting.
 
-import { spawn } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { endianness } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
@@ -16,34 +16,16 @@ export const ROOT = dirname(HERE);
 export const PYTHON = process.env.PYTHON || "/usr/bin/python3";
 export const DIST = join(ROOT, "dist", "index.js");
 
-// The model sizes; bench/reference/*_bench.py take the same configs through
-// --config (presetConfigJson), and bench/README.md tabulates them.
-export const PRESETS = {
-  mini: {
-    vocab_size: 16384,
-    hidden_size: 256,
-    num_hidden_layers: 4,
-    num_attention_heads: 4,
-    intermediate_size: 683,
-    max_position_embeddings: 512,
-    position_bucket_size: 32,
-  },
-  base: {
-    vocab_size: 16384,
-    hidden_size: 768,
-    num_hidden_layers: 12,
-    num_attention_heads: 12,
-    intermediate_size: 2048,
-    max_position_embeddings: 512,
-    position_bucket_size: 32,
-  },
-};
+// The model sizes, from bench/presets.json, which bench/pytorch/common.py reads
+// too; the PyTorch benches get the config through --config
+// (presetConfigJson), and bench/README.md tabulates them.
+export const PRESETS = JSON.parse(readFileSync(join(HERE, "presets.json"), "utf8"));
 
 export const presetConfigJson = (preset) => JSON.stringify({ ...PRESETS[preset], name: preset });
 
 // The optimizer of train.mjs and epoch.mjs, less the schedule;
-// bench/reference/train_bench.py hard-codes the same values (epoch_bench.py
-// imports them from there), so change them together.
+// bench/pytorch/common.py hard-codes the same values (train_bench.py and
+// epoch_bench.py import them from there), so change them together.
 export const ADAMW = {
   learningRate: 2e-5,
   betas: [0.9, 0.999],
@@ -107,12 +89,9 @@ const camel = (flag) => flag.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
 
 const BATCH_FILE_MAGIC = "LTGBATCH";
 
-// Writes the file that hands batches to the Python half (epoch.mjs,
-// pretrain.mjs; bench/reference/batch_file.py reads it), all integers
-// little-endian: the ASCII magic "LTGBATCH", a uint32 H, H bytes of JSON
-// header (UTF-8, padded with spaces so that 12 + H is a multiple of 4), then
-// `arrays` (Int32Arrays) back to back. The header's "format" says what the
-// arrays are.
+// Writes the batches file that hands batches to the Python half (epoch.mjs,
+// pretrain.mjs): the container that bench/pytorch/batch_file.py describes
+// (and reads), holding `header` and then `arrays` (Int32Arrays) back to back.
 export function writeBatchFile(path, header, arrays) {
   if (endianness() !== "LE") throw new Error("the batches file is little-endian; this machine is not");
   let json = Buffer.from(JSON.stringify(header), "utf8");
@@ -182,6 +161,13 @@ export const median = (xs) => {
 
 export const describeError = (e) => `${e.code ? e.code + ": " : ""}${e.message}`;
 
+// the BabyLM tokenizer the repository carries (16,384 ids, the presets'
+// vocabulary): epoch.mjs and pretrain.mjs tokenize with it
+export const TOKENIZER = join(ROOT, "test", "fixtures", "tokenizers", "ltg-bert-babylm");
+
+// a path as the benches print it: relative to the repository where inside it
+export const shown = (file) => (file.startsWith(ROOT) ? relative(ROOT, file) : file);
+
 // deterministic token ids (xorshift32), so every run of the bench feeds the same batch
 export function randomIds(n, vocab, seed = 12345) {
   const out = new Int32Array(n);
@@ -197,26 +183,31 @@ export function randomIds(n, vocab, seed = 12345) {
   return out;
 }
 
-// Matmul FLOPs of one encoder layer's forward over a B x T batch, the
-// per-layer term of bench/reference/flops.py (inference.mjs and train.mjs
-// cross-check their totals against it): multiply-add = 2, c2p/p2c counted
-// against the 2*bucket-1 table rows.
-export function encoderLayerFlops(c, B, T) {
-  const N = B * T,
-    D = c.hidden_size,
-    I = c.intermediate_size,
-    P = 2 * c.position_bucket_size - 1;
-  return (
-    2 * N * D * 2 * D + // in_proj_qk
-    2 * N * D * D + // in_proj_v
-    2 * N * D * D + // out_proj
-    2 * P * D * 2 * D + // relative table through in_proj_qk
-    2 * B * T * T * D + // q.k
-    2 * B * T * T * D + // probs.v
-    2 * 2 * B * T * P * D + // c2p + p2c
-    2 * N * D * 2 * I +
-    2 * N * I * D // GeGLU mlp
-  );
+// A B x T batch of random ids (randomIds), attention mask all ones.
+export function randomBatch(vocab, B, T) {
+  const n = B * T;
+  return {
+    inputIds: { data: randomIds(n, vocab), shape: [B, T] },
+    attentionMask: { data: new Int32Array(n).fill(1), shape: [B, T] },
+  };
+}
+
+// Matmul FLOP counts, from bench/pytorch/flops.py, the only place the
+// formulas are written (inference.mjs, train.mjs and pretrain.mjs use them):
+// one run of `flops.py --requests`, which needs Python's standard library
+// only (no torch), so it runs with --skip-python too. requests: [{ kind:
+// "forward" | "train_step" | "mlm_train_step", config, batch, seq, and
+// num_labels (train_step) or scored (mlm_train_step) }]; returns each one's
+// count.
+export function flopCounts(requests) {
+  const r = spawnSync(PYTHON, [join(HERE, "pytorch", "flops.py"), "--requests"], {
+    cwd: ROOT,
+    input: JSON.stringify(requests),
+    encoding: "utf8",
+  });
+  if (r.error || r.status !== 0)
+    throw new Error(`${PYTHON} pytorch/flops.py: ${r.error?.message ?? r.stderr.trim().split("\n").pop()}`);
+  return JSON.parse(r.stdout);
 }
 
 // Times `runs` calls of step, in seconds each, stopping early once past
@@ -328,7 +319,7 @@ export async function runPython(script, args, { timeoutMs = null, limitNote = nu
 // The arguments forward_bench.py and train_bench.py both take: the preset,
 // the batch, threads, runs and warm-up, and half the child's time limit as
 // their own bound on the timed loop.
-export function repeatedStepArgs(preset, { batch, seq }, opts, timeoutMs) {
+function repeatedStepArgs(preset, { batch, seq }, opts, timeoutMs) {
   return [
     "--config",
     presetConfigJson(preset),
@@ -409,6 +400,7 @@ export function startBench(program, options) {
       if (!opts.json) console.log(...a);
     },
     errors: [],
+    results: [],
   };
 }
 
@@ -421,7 +413,6 @@ export function startBench(program, options) {
 export async function startRepeatedBench(program, maxMinutes) {
   const bench = {
     ...startBench(program, { ...OPTION, "max-minutes": { ...OPTION["max-minutes"], default: maxMinutes } }),
-    results: [],
     api: null,
     limit: null,
   };
@@ -443,29 +434,10 @@ export async function startRepeatedBench(program, maxMinutes) {
   return bench;
 }
 
-// Seconds between progress lines on stderr (table mode only) of the long
-// benches (epoch.mjs, pretrain.mjs).
-export const PROGRESS_SECONDS = 30;
-
-// Runs the bench/reference script that replays the batches file for one
-// preset (bench/reference/forward_bench.py's batches_bench_arguments).
-export function runBatchesPython(script, preset, batchFile, opts, timeoutMs, progress) {
-  const args = [
-    "--batches",
-    batchFile,
-    "--config",
-    presetConfigJson(preset),
-    "--threads",
-    String(opts.threads),
-    "--progress",
-    String(progress ? PROGRESS_SECONDS : 0),
-  ];
-  return runPython(script, args, { timeoutMs, limitNote: "--max-minutes", onProgress: progress });
-}
-
 // Measures one preset on both sides within its share of the time left (half
-// of it each side) and adds the row to bench.results: node(deadline) and
-// python(timeoutMs) time the step, and the row keeps pythonFields of what
+// of it each side) and adds the row to bench.results: node(deadline) times
+// the step, and so does python.script (forward_bench.py, train_bench.py) with
+// repeatedStepArgs and python.args; the row keeps pythonFields of what
 // Python reports. seconds names the median both report; with it come GFLOP/s,
 // share of the limit and the speed-up. Returns the row, or null when no time
 // was left to start.
@@ -488,9 +460,13 @@ export async function measurePreset(bench, preset, { batch, seq, flops, seconds,
   }
   if (!opts.skipPython) {
     try {
-      const py = await python(share);
+      const py = await runPython(
+        python.script,
+        [...repeatedStepArgs(preset, { batch, seq }, opts, share), ...(python.args ?? [])],
+        { timeoutMs: share },
+      );
       if (py.flops !== flops)
-        errors.push(`${preset}: FLOP count differs, node formula ${flops} vs flops.py ${py.flops}`);
+        errors.push(`${preset}: FLOP count differs, node bench ${flops} vs python bench ${py.flops}`);
       row.python = Object.fromEntries(pythonFields.map((k) => [k, py[k]]));
     } catch (e) {
       errors.push(`${preset} python: ${e.message}`);
@@ -501,6 +477,131 @@ export async function measurePreset(bench, preset, { batch, seq, flops, seconds,
   return row;
 }
 
+// ---------------------------------------------------------------- epoch.mjs and pretrain.mjs
+
+// Seconds between progress lines on stderr (table mode only) of the long
+// benches (epoch.mjs, pretrain.mjs).
+export const PROGRESS_SECONDS = 30;
+
+// Runs the bench/pytorch script that replays the batches file for one
+// preset (bench/pytorch/forward_bench.py's batches_bench_arguments).
+export function runBatchesPython(script, preset, batchFile, opts, timeoutMs, progress) {
+  const args = [
+    "--batches",
+    batchFile,
+    "--config",
+    presetConfigJson(preset),
+    "--threads",
+    String(opts.threads),
+    "--progress",
+    String(progress ? PROGRESS_SECONDS : 0),
+  ];
+  return runPython(script, args, { timeoutMs, limitNote: "--max-minutes", onProgress: progress });
+}
+
+// The options of a batches bench: --data (dataArg names the file), the
+// presets (default mini) and threads, then the bench's own (extra), then the
+// switches and --max-minutes.
+export const batchesBenchOptions = (dataArg, extra) => ({
+  data: { arg: dataArg, default: null, parse: (v) => resolve(v) },
+  presets: { ...OPTION.presets, default: ["mini"] },
+  threads: OPTION.threads,
+  ...extra,
+  json: OPTION.json,
+  "skip-python": OPTION["skip-python"],
+  "skip-node": OPTION["skip-node"],
+  "max-minutes": OPTION["max-minutes"],
+});
+
+// Loads the package as loadPackage does; on failure prints the error and
+// returns null (the batches benches need the package on both sides: it makes
+// the batches).
+export async function loadPackageOrReport(threads) {
+  try {
+    return await loadPackage(threads);
+  } catch (e) {
+    console.error(`error: ${e.message}`);
+    return null;
+  }
+}
+
+// Awaits make(), the preparation of the batches; on failure prints the error
+// and returns null.
+export async function prepareOrReport(make) {
+  try {
+    return await make();
+  } catch (e) {
+    console.error(`error: preparing the batches: ${describeError(e)}`);
+    return null;
+  }
+}
+
+// Calls progress (null: none) every PROGRESS_SECONDS of a loop over total
+// items started at t0 (a performance.now() value): report(done, now) says
+// how far it is.
+export function progressReporter(progress, total, unit, t0) {
+  let nextReport = t0 + PROGRESS_SECONDS * 1000;
+  return (done, now) => {
+    if (progress && now >= nextReport) {
+      progress(`${done}/${total} ${unit}, ${((now - t0) / 1000).toFixed(0)} s`);
+      nextReport = now + PROGRESS_SECONDS * 1000;
+    }
+  };
+}
+
+// Runs one preset of a batches bench on both sides, each within its share of
+// the time left: node(deadline, progress) fills row.node; the Python
+// `script` replays batchFile (runBatchesPython), each [key, ours] of
+// `expected` must equal what it reports (else mismatch(key, theirs, ours)
+// goes into bench.errors), and keep(py) fills row.python; the row goes into
+// bench.results. Returns false, the row untouched, when no time was left to
+// start.
+export async function measureBatchesPreset(bench, preset, row, { node, script, batchFile, expected, mismatch, keep }) {
+  const { opts, errors, left, deadline } = bench;
+  bench.results.push(row);
+  const progress = (side) => (opts.json ? null : (msg) => console.error(`  ${preset} ${side}: ${msg}`));
+  // budget: what is left, split between the remaining presets' halves
+  const halves = (opts.skipNode ? 0 : 1) + (opts.skipPython ? 0 : 1);
+  const remaining = opts.presets.length - opts.presets.indexOf(preset);
+  const share = () => left() / remaining / Math.max(1, halves);
+  if (share() < 5000) {
+    errors.push(`${preset}: out of time (--max-minutes ${opts.maxMinutes})`);
+    return false;
+  }
+  if (!opts.skipNode) {
+    try {
+      row.node = await node(performance.now() + share(), progress("node"));
+    } catch (e) {
+      errors.push(`${preset} node: ${describeError(e)}`);
+    }
+  }
+  if (!opts.skipPython) {
+    try {
+      const py = await runBatchesPython(
+        script,
+        preset,
+        batchFile,
+        opts,
+        Number.isFinite(deadline) ? left() / remaining : null,
+        progress("pytorch"),
+      );
+      for (const [key, ours] of expected) if (py[key] !== ours) errors.push(mismatch(key, py[key], ours));
+      row.python = keep(py);
+    } catch (e) {
+      errors.push(`${preset} python: ${e.message}`);
+    }
+  }
+  return true;
+}
+
+// The last line of a batches bench's table: Python's time over Node's.
+export const ratioLine = (ratio, note = "") =>
+  `  ratio pytorch / node: ${
+    ratio == null ? "n/a" : `${ratio.toFixed(2)}x (${ratio > 1 ? "node faster" : "node not faster"})`
+  }${note}`;
+
+// ---------------------------------------------------------------- reports and output
+
 // The --json keys after each driver's own: versions, limit, rows, errors, time.
 export const reportTail = (bench) => ({
   node_version: process.version,
@@ -510,8 +611,6 @@ export const reportTail = (bench) => ({
   errors: bench.errors,
   seconds_total: (performance.now() - bench.start) / 1000,
 });
-
-// ---------------------------------------------------------------- output
 
 export const NODE_LABEL = "node (ltgbert)";
 export const PYTHON_LABEL = "pytorch (eager)";

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Epoch benchmark: one training epoch of this package's sequence classifier
 // over SST-2 with dynamic padding (each batch padded to its longest row)
-// against the same epoch in PyTorch eager (bench/reference/epoch_bench.py):
+// against the same epoch in PyTorch eager (bench/pytorch/epoch_bench.py):
 // the same batches in the same order, the same step as bench/train.mjs, the
 // same thread count, one command. See bench/README.md for what the figures
 // mean.
@@ -15,42 +15,29 @@
 // they do not compete for cores.
 //
 // The batches reach Python through one file in a temporary directory (removed
-// at the end), all integers little-endian:
-//
-//   bytes 0-7     the ASCII magic "LTGBATCH"
-//   bytes 8-11    uint32 H: the length of the JSON header in bytes
-//   bytes 12-...  the JSON header, UTF-8, padded with spaces so that 12 + H
-//                 is a multiple of 4
-//   then three int32 arrays back to back, batch after batch, each batch
-//   row-major:
-//     input_ids       sum of B_i * T_i values
-//     attention_mask  sum of B_i * T_i values (1 = token, 0 = padding)
-//     labels          sum of B_i values
-//
-// The header: {"format": "ltgbert-batches", "version": 1, "shapes": [[B_0,
-// T_0], ...], "num_labels", "warmup_steps", "total_steps", and where the
-// batches came from: "data", "rows", "batch_size", "seed", "epoch",
-// "max_length", "cut", "full_epoch_batches"}. common.mjs writes the
-// container and bench/reference/batch_file.py reads it; epoch_bench.py reads
-// the arrays in the same layout; change them together.
+// at the end), the format "ltgbert-batches" that bench/pytorch/batch_file.py
+// describes: writeEpochFile writes it, epoch_bench.py reads it.
 
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative, resolve } from "node:path";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import {
   ADAMW,
-  OPTION,
   PRESETS,
-  PROGRESS_SECONDS,
   PYTHON,
   ROOT,
-  describeError,
+  TOKENIZER,
+  batchesBenchOptions,
   finish,
-  loadPackage,
+  loadPackageOrReport,
+  measureBatchesPreset,
   positiveInteger,
-  runBatchesPython,
+  prepareOrReport,
+  progressReporter,
+  ratioLine,
   runMain,
+  shown,
   sideTable,
   startBench,
   writeBatchFile,
@@ -60,7 +47,6 @@ import {
 // data is, else the 2,000-row excerpt the repository carries
 const DATA_SHARED = join(ROOT, "..", "shared", "data", "sst2", "train.tsv");
 const DATA_FIXTURE = join(ROOT, "test", "fixtures", "sst2", "train-2000.tsv");
-const TOKENIZER = join(ROOT, "test", "fixtures", "tokenizers", "ltg-bert-babylm");
 
 const NUM_LABELS = 2;
 // makeBatches options: dynamic padding, a seeded shuffle
@@ -79,7 +65,6 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const lossWindow = (n) => Math.min(LOSS_WINDOW, Math.max(1, Math.floor(n / 2)));
 const firstMean = (xs) => (xs.length ? mean(xs.slice(0, lossWindow(xs.length))) : null);
 const lastMean = (xs) => (xs.length ? mean(xs.slice(-lossWindow(xs.length))) : null);
-const shown = (file) => (file.startsWith(ROOT) ? relative(ROOT, file) : file);
 
 // ---------------------------------------------------------------- the batches
 
@@ -126,7 +111,7 @@ function scheduleFor(batchCount) {
   return { kind: "linear", warmupSteps: Math.ceil(WARMUP_RATIO * batchCount), totalSteps: batchCount };
 }
 
-// The layout is described at the top of this file (common.mjs writes the container).
+// The format "ltgbert-batches" of bench/pytorch/batch_file.py (common.mjs writes the container).
 function writeEpochFile(path, prep) {
   const schedule = scheduleFor(prep.batches.length);
   const header = {
@@ -164,7 +149,7 @@ async function nodeEpoch(api, config, batches, deadline, progress) {
     const optimizer = model.createOptimizer({ ...ADAMW, schedule: scheduleFor(batches.length) });
     const losses = [];
     const t0 = performance.now();
-    let nextReport = t0 + PROGRESS_SECONDS * 1000;
+    const report = progressReporter(progress, batches.length, "batches", t0);
     for (let i = 0; i < batches.length; i++) {
       const r = await model.trainStep(batches[i], optimizer);
       if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm))
@@ -172,10 +157,7 @@ async function nodeEpoch(api, config, batches, deadline, progress) {
       losses.push(r.loss);
       const now = performance.now();
       if (now > deadline) throw new Error(`out of time after ${i + 1} of ${batches.length} batches (--max-minutes)`);
-      if (progress && now >= nextReport) {
-        progress(`${i + 1}/${batches.length} batches, ${((now - t0) / 1000).toFixed(0)} s`);
-        nextReport = now + PROGRESS_SECONDS * 1000;
-      }
+      report(i + 1, now);
     }
     return { seconds_epoch: (performance.now() - t0) / 1000, losses };
   } finally {
@@ -186,35 +168,20 @@ async function nodeEpoch(api, config, batches, deadline, progress) {
 // ---------------------------------------------------------------- main
 
 async function main() {
-  const { opts, start, deadline, left, log, errors } = startBench("epoch.mjs", {
-    data: { arg: "FILE.tsv", default: null, parse: (v) => resolve(v) },
-    presets: { ...OPTION.presets, default: ["mini"] },
-    threads: OPTION.threads,
-    "max-batches": { arg: "N", default: null, parse: positiveInteger },
-    json: OPTION.json,
-    "skip-python": OPTION["skip-python"],
-    "skip-node": OPTION["skip-node"],
-    "max-minutes": OPTION["max-minutes"],
-  });
+  const bench = startBench(
+    "epoch.mjs",
+    batchesBenchOptions("FILE.tsv", { "max-batches": { arg: "N", default: null, parse: positiveInteger } }),
+  );
+  const { opts, start, log, errors } = bench;
 
   // The package reads, tokenizes and pads the data for both halves, so
   // without dist/ neither can run.
-  let api;
-  try {
-    api = await loadPackage(opts.threads);
-  } catch (e) {
-    console.error(`error: ${e.message}`);
-    return 1;
-  }
+  const api = await loadPackageOrReport(opts.threads);
+  if (!api) return 1;
 
   const dataFile = opts.data ?? (existsSync(DATA_SHARED) ? DATA_SHARED : DATA_FIXTURE);
-  let prep;
-  try {
-    prep = await prepareBatches(api, dataFile, opts.maxBatches);
-  } catch (e) {
-    console.error(`error: preparing the batches: ${describeError(e)}`);
-    return 1;
-  }
+  const prep = await prepareOrReport(() => prepareBatches(api, dataFile, opts.maxBatches));
+  if (!prep) return 1;
   const schedule = scheduleFor(prep.batches.length);
   const dir = mkdtempSync(join(tmpdir(), "ltgbert-epoch-"));
   const batchFile = join(dir, "batches.bin");
@@ -243,52 +210,25 @@ async function main() {
       `${prep.seconds.tokenizer_load.toFixed(2)} s, tokenize + plan + pad ${prep.seconds.tokenize_and_batch.toFixed(2)} s`,
   );
 
-  const results = [];
   try {
     writeEpochFile(batchFile, prep);
     for (const preset of opts.presets) {
       const config = PRESETS[preset];
       const row = { preset, config, node: null, python: null };
-      const progress = (side) => (opts.json ? null : (msg) => console.error(`  ${preset} ${side}: ${msg}`));
-      // budget: what is left, split between the remaining presets' halves
-      const halves = (opts.skipNode ? 0 : 1) + (opts.skipPython ? 0 : 1);
-      const remaining = opts.presets.length - opts.presets.indexOf(preset);
-      const share = () => left() / remaining / Math.max(1, halves);
-      if (share() < 5000) {
-        errors.push(`${preset}: out of time (--max-minutes ${opts.maxMinutes})`);
-        results.push(row);
-        continue;
-      }
-      if (!opts.skipNode) {
-        try {
-          row.node = await nodeEpoch(api, config, prep.batches, performance.now() + share(), progress("node"));
-        } catch (e) {
-          errors.push(`${preset} node: ${describeError(e)}`);
-        }
-      }
-      if (!opts.skipPython) {
-        try {
-          const py = await runBatchesPython(
-            "reference/epoch_bench.py",
-            preset,
-            batchFile,
-            opts,
-            Number.isFinite(deadline) ? left() / remaining : null,
-            progress("pytorch"),
-          );
-          for (const [key, ours] of [
-            ["batches", prep.batches.length],
-            ["examples", prep.examples],
-            ["tokens", prep.tokens],
-            ["padded_tokens", prep.paddedTokens],
-          ]) {
-            if (py[key] !== ours) errors.push(`${preset}: python read ${py[key]} ${key}, node wrote ${ours}`);
-          }
-          row.python = { seconds_epoch: py.seconds_epoch, losses: py.losses, torch_version: py.torch_version };
-        } catch (e) {
-          errors.push(`${preset} python: ${e.message}`);
-        }
-      }
+      const ran = await measureBatchesPreset(bench, preset, row, {
+        node: (deadline, progress) => nodeEpoch(api, config, prep.batches, deadline, progress),
+        script: "pytorch/epoch_bench.py",
+        batchFile,
+        expected: [
+          ["batches", prep.batches.length],
+          ["examples", prep.examples],
+          ["tokens", prep.tokens],
+          ["padded_tokens", prep.paddedTokens],
+        ],
+        mismatch: (key, theirs, ours) => `${preset}: python read ${theirs} ${key}, node wrote ${ours}`,
+        keep: (py) => ({ seconds_epoch: py.seconds_epoch, losses: py.losses, torch_version: py.torch_version }),
+      });
+      if (!ran) continue;
       for (const side of [row.node, row.python]) {
         if (!side) continue;
         side.examples_per_s = prep.examples / side.seconds_epoch;
@@ -298,7 +238,6 @@ async function main() {
         side.loss_last = lastMean(side.losses);
       }
       if (row.node && row.python) row.ratio = row.python.seconds_epoch / row.node.seconds_epoch;
-      results.push(row);
 
       const window = lossWindow(prep.batches.length);
       log(`\n${preset}:`);
@@ -320,11 +259,7 @@ async function main() {
           row.python,
         ),
       );
-      log(
-        `  ratio pytorch / node: ${
-          row.ratio == null ? "n/a" : `${row.ratio.toFixed(2)}x (${row.ratio > 1 ? "node faster" : "node not faster"})`
-        }${prep.cut ? " (cut-short run)" : ""}`,
-      );
+      log(ratioLine(row.ratio, prep.cut ? " (cut-short run)" : ""));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -349,7 +284,7 @@ async function main() {
     loss_window: lossWindow(prep.batches.length),
     node_version: process.version,
     python: opts.skipPython ? null : PYTHON,
-    presets: results,
+    presets: bench.results,
     errors,
     seconds_total: (performance.now() - start) / 1000,
   };

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Inference benchmark: this package's LtgBertForMaskedLM forward against the
-// PyTorch eager reference (bench/reference/ltg_bert.py), same config, same
+// PyTorch eager reference (reference/ltg_bert.py), same config, same
 // batch (8 x 128 random ids, full attention mask), same thread count, one
 // command. The Node side is timed twice: forwards that return new arrays
 // (the default) and forwards into the same caller-owned arrays (forward's
@@ -19,17 +19,15 @@ import {
   addRates,
   PRESETS,
   PYTHON_LABEL,
-  encoderLayerFlops,
+  flopCounts,
   finish,
   formatShare,
   limitLine,
   measurePreset,
   median,
-  randomIds,
-  repeatedStepArgs,
+  randomBatch,
   reportTail,
   runMain,
-  runPython,
   startRepeatedBench,
   timeRuns,
 } from "./common.mjs";
@@ -38,23 +36,11 @@ const BATCH = 8;
 const SEQ = 128;
 const NODE_INTO_LABEL = "node, out arrays";
 
-// Same formula as bench/reference/flops.py (cross-checked below): matmul
-// FLOPs of one masked-LM forward, the encoder layers plus the head over all
-// positions.
-function forwardFlops(c, B, T) {
-  const N = B * T,
-    D = c.hidden_size,
-    V = c.vocab_size;
-  const head = 2 * N * D * D + 2 * N * D * V;
-  return c.num_hidden_layers * encoderLayerFlops(c, B, T) + head;
-}
-
 // ---------------------------------------------------------------- the two halves
 
 async function nodeForward(api, config, opts, deadline) {
   const n = BATCH * SEQ;
-  const inputIds = { data: randomIds(n, config.vocab_size), shape: [BATCH, SEQ] };
-  const attentionMask = { data: new Int32Array(n).fill(1), shape: [BATCH, SEQ] };
+  const { inputIds, attentionMask } = randomBatch(config.vocab_size, BATCH, SEQ);
   const model = await api.LtgBertForMaskedLM.fromConfig({ ...config });
   try {
     const check = (out) => {
@@ -99,16 +85,6 @@ async function nodeForward(api, config, opts, deadline) {
   }
 }
 
-function pythonForward(preset, opts, timeoutMs) {
-  return runPython(
-    "reference/forward_bench.py",
-    repeatedStepArgs(preset, { batch: BATCH, seq: SEQ }, opts, timeoutMs),
-    {
-      timeoutMs,
-    },
-  );
-}
-
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -122,14 +98,14 @@ async function main() {
 
   for (const preset of opts.presets) {
     const config = PRESETS[preset];
-    const flops = forwardFlops(config, BATCH, SEQ);
+    const [flops] = flopCounts([{ kind: "forward", config, batch: BATCH, seq: SEQ }]);
     const row = await measurePreset(bench, preset, {
       batch: BATCH,
       seq: SEQ,
       flops,
       seconds: "seconds_per_batch_median",
       node: (deadline) => nodeForward(bench.api, config, opts, deadline),
-      python: (timeoutMs) => pythonForward(preset, opts, timeoutMs),
+      python: { script: "pytorch/forward_bench.py" },
       pythonFields: ["seconds_per_batch_median", "runs", "seconds_all", "torch_version", "grad_mode"],
     });
     if (!row) continue;

@@ -3,7 +3,7 @@
 // (`model.trainStep` on span-masked batches of raw text: forward with the
 // logits at the masked positions, the cross-entropy of the masked tokens,
 // backward, clipping, AdamW, schedule) against the same steps in PyTorch
-// eager (bench/reference/pretrain_bench.py) on the same batches, same config,
+// eager (bench/pytorch/pretrain_bench.py) on the same batches, same config,
 // same thread count, one command. See bench/README.md for what the figures
 // mean.
 //
@@ -18,43 +18,37 @@
 //
 // The batches are made once, by the package (MaskedLMCorpus over the text
 // with the BabyLM tokenizer: packed, shuffled, masked), and reach Python
-// through one file in a temporary directory (removed at the end): the
-// container of common.mjs `writeBatchFile` (read by
-// bench/reference/batch_file.py) with the header {"format":
-// "ltgbert-mlm-batches", "version": 1, "shapes": [[B_0, T_0], ...],
-// "warmup": W, the optimizer ("learning_rate", "betas", "eps",
-// "weight_decay", "max_grad_norm", "warmup_steps", "total_steps") and where
-// the batches came from ("data", "tokenizer", "batch_size",
-// "sequence_length", "seed", "mask_probability")}, then three int32 arrays
-// back to back, batch after batch, each row-major: input_ids (after
-// masking), attention_mask, labels (-100 where the loss does not look); each
-// sum of B_i * T_i values. pretrain_bench.py reads the same layout; change
-// both together.
+// through one file in a temporary directory (removed at the end), the format
+// "ltgbert-mlm-batches" that bench/pytorch/batch_file.py describes:
+// writePretrainFile writes it, pretrain_bench.py reads it.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative, resolve } from "node:path";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import {
   ADAMW,
   OPTION,
   PRESETS,
-  PROGRESS_SECONDS,
-  PYTHON,
   ROOT,
+  TOKENIZER,
+  batchesBenchOptions,
   addRates,
-  describeError,
-  encoderLayerFlops,
   finish,
+  flopCounts,
   formatShare,
   limitLine,
-  limitReport,
-  loadPackage,
+  loadPackageOrReport,
   matmulLimit,
+  measureBatchesPreset,
   median,
   positiveInteger,
-  runBatchesPython,
+  prepareOrReport,
+  progressReporter,
+  ratioLine,
+  reportTail,
   runMain,
+  shown,
   sideTable,
   startBench,
   writeBatchFile,
@@ -63,7 +57,6 @@ import {
 // WikiText-2's validation split, which the repository carries in data/corpus
 // (held out from the default model's pretraining)
 const DATA = join(ROOT, "data", "corpus", "wikitext-2-valid.txt");
-const TOKENIZER = join(ROOT, "test", "fixtures", "tokenizers", "ltg-bert-babylm");
 // MaskedLMCorpus's seed (shuffling and masking) and mask share: the CLI's defaults
 const SEED = 42;
 const MASK_PROBABILITY = 0.15;
@@ -72,20 +65,18 @@ const LEARNING_RATE = 1e-3;
 const WARMUP_RATIO = 0.06;
 const IGNORE_INDEX = -100;
 
-const shown = (file) => (file.startsWith(ROOT) ? relative(ROOT, file) : file);
-
-// Same formula as mlm_train_step_flops in bench/reference/flops.py
-// (cross-checked below): the masked LM's forward (encoder layers, and the
-// head on the S scored positions only: its dense layer and the projection
-// onto the vocabulary), times 3 for the backward's two products per product.
 /** Positions a batch's labels score (not -100): where the head runs. */
 const scoredCount = (b) => b.labels.data.reduce((n, l) => n + (l === -100 ? 0 : 1), 0);
 
-function mlmTrainStepFlops(c, B, T, S) {
-  const D = c.hidden_size,
-    V = c.vocab_size;
-  const head = 2 * S * D * D + 2 * S * D * V;
-  return 3 * (c.num_hidden_layers * encoderLayerFlops(c, B, T) + head);
+// The matmul FLOPs of the timed steps (mlm_train_step_flops in
+// bench/pytorch/flops.py): the masked LM's forward (encoder layers, and the
+// head on the S scored positions only), times 3 for the backward.
+function timedStepsFlops(config, prep, opts) {
+  const requests = prep.batches.slice(opts.warmup).map((b) => {
+    const [batch, seq] = b.inputIds.shape;
+    return { kind: "mlm_train_step", config, batch, seq, scored: scoredCount(b) };
+  });
+  return flopCounts(requests).reduce((sum, f) => sum + f, 0);
 }
 
 // ---------------------------------------------------------------- the batches
@@ -123,6 +114,16 @@ async function prepareBatches(api, files, opts) {
   };
 }
 
+// Where the batches came from: in the batches file's header and in the report.
+const provenance = (prep, opts) => ({
+  data: prep.files,
+  tokenizer: TOKENIZER,
+  batch_size: opts.batchSize,
+  sequence_length: opts.sequenceLength,
+  seed: SEED,
+  mask_probability: MASK_PROBABILITY,
+});
+
 function optimizerFor(opts) {
   const totalSteps = opts.warmup + opts.steps;
   return {
@@ -146,12 +147,7 @@ function writePretrainFile(path, prep, opts) {
     max_grad_norm: optimizer.maxGradNorm,
     warmup_steps: optimizer.schedule.warmupSteps,
     total_steps: optimizer.schedule.totalSteps,
-    data: prep.files,
-    tokenizer: TOKENIZER,
-    batch_size: opts.batchSize,
-    sequence_length: opts.sequenceLength,
-    seed: SEED,
-    mask_probability: MASK_PROBABILITY,
+    ...provenance(prep, opts),
   };
   const arrays = [];
   for (const part of ["inputIds", "attentionMask", "labels"]) for (const b of prep.batches) arrays.push(b[part].data);
@@ -166,8 +162,7 @@ async function nodePretrain(api, config, prep, opts, deadline, progress) {
     const optimizer = model.createOptimizer(optimizerFor(opts));
     const losses = [];
     const times = [];
-    const start = performance.now();
-    let nextReport = start + PROGRESS_SECONDS * 1000;
+    const report = progressReporter(progress, prep.batches.length, "steps", performance.now());
     for (let i = 0; i < prep.batches.length; i++) {
       const t0 = performance.now();
       const r = await model.trainStep(prep.batches[i], optimizer);
@@ -177,10 +172,7 @@ async function nodePretrain(api, config, prep, opts, deadline, progress) {
         throw new Error(`step ${i + 1}: loss ${r.loss}, grad norm ${r.gradNorm}`);
       losses.push(r.loss);
       if (now > deadline) throw new Error(`out of time after ${i + 1} of ${prep.batches.length} steps (--max-minutes)`);
-      if (progress && now >= nextReport) {
-        progress(`${i + 1}/${prep.batches.length} steps, ${((now - start) / 1000).toFixed(0)} s`);
-        nextReport = now + PROGRESS_SECONDS * 1000;
-      }
+      report(i + 1, now);
     }
     return {
       seconds_all: times,
@@ -196,32 +188,24 @@ async function nodePretrain(api, config, prep, opts, deadline, progress) {
 // ---------------------------------------------------------------- main
 
 async function main() {
-  const { opts, start, deadline, left, log, errors } = startBench("pretrain.mjs", {
-    data: { arg: "FILE.txt", default: null, parse: (v) => resolve(v) },
-    presets: { ...OPTION.presets, default: ["mini"] },
-    threads: OPTION.threads,
-    steps: { arg: "N", default: 10, parse: positiveInteger },
-    warmup: OPTION.warmup,
-    "batch-size": { arg: "B", default: 32, parse: positiveInteger },
-    "sequence-length": { arg: "T", default: 128, parse: positiveInteger },
-    json: OPTION.json,
-    "skip-python": OPTION["skip-python"],
-    "skip-node": OPTION["skip-node"],
-    "max-minutes": OPTION["max-minutes"],
-  });
+  const bench = startBench(
+    "pretrain.mjs",
+    batchesBenchOptions("FILE.txt", {
+      steps: { arg: "N", default: 10, parse: positiveInteger },
+      warmup: OPTION.warmup,
+      "batch-size": { arg: "B", default: 32, parse: positiveInteger },
+      "sequence-length": { arg: "T", default: 128, parse: positiveInteger },
+    }),
+  );
+  const { opts, left, log, errors } = bench;
   if (opts.sequenceLength < 3) {
     console.error("error: --sequence-length needs at least 3 ([CLS], a token, [SEP])");
     return 2;
   }
 
   // The package makes the batches for both halves, so without dist/ neither can run.
-  let api;
-  try {
-    api = await loadPackage(opts.threads);
-  } catch (e) {
-    console.error(`error: ${e.message}`);
-    return 1;
-  }
+  const api = await loadPackageOrReport(opts.threads);
+  if (!api) return 1;
   let limit = null;
   if (!opts.skipPython) {
     try {
@@ -232,13 +216,8 @@ async function main() {
   }
 
   const files = [opts.data ?? DATA];
-  let prep;
-  try {
-    prep = await prepareBatches(api, files, opts);
-  } catch (e) {
-    console.error(`error: preparing the batches: ${describeError(e)}`);
-    return 1;
-  }
+  const prep = await prepareOrReport(() => prepareBatches(api, files, opts));
+  if (!prep) return 1;
   const optimizer = optimizerFor(opts);
   const dir = mkdtempSync(join(tmpdir(), "ltgbert-pretrain-"));
   const batchFile = join(dir, "batches.bin");
@@ -258,61 +237,33 @@ async function main() {
   );
   if (limit) log(limitLine(limit, opts.threads));
 
-  const results = [];
   try {
     writePretrainFile(batchFile, prep, opts);
     for (const preset of opts.presets) {
       const config = PRESETS[preset];
-      const flops = prep.batches
-        .slice(opts.warmup)
-        .reduce((sum, b) => sum + mlmTrainStepFlops(config, ...b.inputIds.shape, scoredCount(b)), 0);
+      const flops = timedStepsFlops(config, prep, opts);
       const row = { preset, config, flops, node: null, python: null };
-      const progress = (side) => (opts.json ? null : (msg) => console.error(`  ${preset} ${side}: ${msg}`));
-      const halves = (opts.skipNode ? 0 : 1) + (opts.skipPython ? 0 : 1);
-      const remaining = opts.presets.length - opts.presets.indexOf(preset);
-      const share = () => left() / remaining / Math.max(1, halves);
-      if (share() < 5000) {
-        errors.push(`${preset}: out of time (--max-minutes ${opts.maxMinutes})`);
-        results.push(row);
-        continue;
-      }
-      if (!opts.skipNode) {
-        try {
-          row.node = await nodePretrain(api, config, prep, opts, performance.now() + share(), progress("node"));
-        } catch (e) {
-          errors.push(`${preset} node: ${describeError(e)}`);
-        }
-      }
-      if (!opts.skipPython) {
-        try {
-          const py = await runBatchesPython(
-            "reference/pretrain_bench.py",
-            preset,
-            batchFile,
-            opts,
-            Number.isFinite(deadline) ? left() / remaining : null,
-            progress("pytorch"),
-          );
-          for (const [key, ours] of [
-            ["timed", opts.steps],
-            ["tokens", prep.tokens],
-            ["masked_tokens", prep.maskedTokens],
-            ["padded_tokens", prep.paddedTokens],
-            ["flops", flops],
-          ]) {
-            if (py[key] !== ours) errors.push(`${preset}: python counted ${py[key]} ${key}, node ${ours}`);
-          }
-          row.python = {
-            seconds_all: py.seconds_all,
-            seconds_timed: py.seconds_timed,
-            seconds_per_step_median: py.seconds_per_step_median,
-            losses: py.losses,
-            torch_version: py.torch_version,
-          };
-        } catch (e) {
-          errors.push(`${preset} python: ${e.message}`);
-        }
-      }
+      const ran = await measureBatchesPreset(bench, preset, row, {
+        node: (deadline, progress) => nodePretrain(api, config, prep, opts, deadline, progress),
+        script: "pytorch/pretrain_bench.py",
+        batchFile,
+        expected: [
+          ["timed", opts.steps],
+          ["tokens", prep.tokens],
+          ["masked_tokens", prep.maskedTokens],
+          ["padded_tokens", prep.paddedTokens],
+          ["flops", flops],
+        ],
+        mismatch: (key, theirs, ours) => `${preset}: python counted ${theirs} ${key}, node ${ours}`,
+        keep: (py) => ({
+          seconds_all: py.seconds_all,
+          seconds_timed: py.seconds_timed,
+          seconds_per_step_median: py.seconds_per_step_median,
+          losses: py.losses,
+          torch_version: py.torch_version,
+        }),
+      });
+      if (!ran) continue;
       for (const side of [row.node, row.python]) {
         if (!side) continue;
         side.seconds_per_step_mean = side.seconds_timed / opts.steps;
@@ -322,7 +273,6 @@ async function main() {
         addRates(side, flops, side.seconds_timed, limit);
       }
       if (row.node && row.python) row.ratio = row.python.seconds_timed / row.node.seconds_timed;
-      results.push(row);
 
       log(
         `\n${preset}: ${(flops / opts.steps / 1e9).toFixed(2)} GFLOP per step (vocabulary projection at the masked positions included)`,
@@ -351,23 +301,14 @@ async function main() {
           row.python,
         ),
       );
-      log(
-        `  ratio pytorch / node: ${
-          row.ratio == null ? "n/a" : `${row.ratio.toFixed(2)}x (${row.ratio > 1 ? "node faster" : "node not faster"})`
-        }`,
-      );
+      log(ratioLine(row.ratio));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 
   const report = {
-    data: prep.files,
-    tokenizer: TOKENIZER,
-    batch_size: opts.batchSize,
-    sequence_length: opts.sequenceLength,
-    seed: SEED,
-    mask_probability: MASK_PROBABILITY,
+    ...provenance(prep, opts),
     warmup: opts.warmup,
     steps: opts.steps,
     sequences: prep.sequences,
@@ -377,12 +318,7 @@ async function main() {
     batch_seconds: prep.seconds,
     threads: opts.threads,
     optimizer,
-    node_version: process.version,
-    python: opts.skipPython ? null : PYTHON,
-    limit: limitReport(limit),
-    presets: results,
-    errors,
-    seconds_total: (performance.now() - start) / 1000,
+    ...reportTail({ ...bench, limit }),
   };
   return finish(report, opts.json);
 }

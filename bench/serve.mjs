@@ -3,7 +3,7 @@
 // with dynamic batching (batches of up to 32 texts, 5 ms wait) against one
 // text per forward pass, and against a Python server from the standard
 // library that runs the PyTorch reference model once per request
-// (bench/reference/serve_baseline.py). Every request is one SST-2 dev
+// (bench/pytorch/serve_baseline.py). Every request is one SST-2 dev
 // sentence; each configuration gets a warm-up, then a timed run of
 // --duration seconds. See bench/README.md.
 //
@@ -32,7 +32,7 @@ import {
 
 const FIXTURES = join(ROOT, "test", "fixtures");
 const CLI = join(ROOT, "dist", "cli.js");
-const BASELINE = join(ROOT, "bench", "reference", "serve_baseline.py");
+const BASELINE = join(ROOT, "bench", "pytorch", "serve_baseline.py");
 const MODEL_CACHE = join(os.tmpdir(), "ltgbert-bench-serve-sst2-tiny");
 
 // The model fine-tuned when --model is not given: test/finetune.test.ts's.

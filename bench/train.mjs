@@ -2,7 +2,7 @@
 // Training benchmark: one step of this package's sequence classifier
 // (`model.trainStep`: forward, cross-entropy, backward, clipping, AdamW,
 // schedule) against the same step in PyTorch eager
-// (bench/reference/train_bench.py), same config, same batch (8 x 128 random
+// (bench/pytorch/train_bench.py), same config, same batch (8 x 128 random
 // ids, full attention mask, labels 0, 1, 0, 1, ...), same optimizer settings,
 // same thread count, one command. See bench/README.md for what the figures mean.
 //
@@ -17,17 +17,15 @@
 import {
   ADAMW,
   PRESETS,
-  encoderLayerFlops,
+  flopCounts,
   finish,
   formatShare,
   limitLine,
   measurePreset,
   median,
-  randomIds,
-  repeatedStepArgs,
+  randomBatch,
   reportTail,
   runMain,
-  runPython,
   sideTable,
   startRepeatedBench,
   timeRuns,
@@ -43,23 +41,11 @@ const TARGET_SPEEDUP = 1.5;
 // how often the Node side samples its resident set during the warm-up steps
 const RSS_SAMPLE_MS = 5;
 
-// Same formula as train_step_flops in bench/reference/flops.py (cross-checked
-// below): matmul FLOPs of the encoder's forward (no masked-LM head) plus the
-// linear head on the first token, times 3, because the backward of each
-// product computes the gradient of both operands, two products of the same
-// size. Multiply-add = 2; c2p/p2c counted against the 2*bucket-1 table rows.
-function trainStepFlops(c, B, T, labels) {
-  const head = 2 * B * c.hidden_size * labels;
-  return 3 * (c.num_hidden_layers * encoderLayerFlops(c, B, T) + head);
-}
-
 // ---------------------------------------------------------------- the two halves
 
 async function nodeTrain(api, config, opts, deadline) {
-  const n = BATCH * SEQ;
   const batch = {
-    inputIds: { data: randomIds(n, config.vocab_size), shape: [BATCH, SEQ] },
-    attentionMask: { data: new Int32Array(n).fill(1), shape: [BATCH, SEQ] },
+    ...randomBatch(config.vocab_size, BATCH, SEQ),
     labels: Array.from({ length: BATCH }, (_, i) => i % NUM_LABELS),
   };
   const rssBefore = process.memoryUsage.rss();
@@ -98,14 +84,6 @@ async function nodeTrain(api, config, opts, deadline) {
   }
 }
 
-function pythonTrain(preset, opts, timeoutMs) {
-  return runPython(
-    "reference/train_bench.py",
-    [...repeatedStepArgs(preset, { batch: BATCH, seq: SEQ }, opts, timeoutMs), "--num-labels", String(NUM_LABELS)],
-    { timeoutMs },
-  );
-}
-
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -119,14 +97,14 @@ async function main() {
 
   for (const preset of opts.presets) {
     const config = PRESETS[preset];
-    const flops = trainStepFlops(config, BATCH, SEQ, NUM_LABELS);
+    const [flops] = flopCounts([{ kind: "train_step", config, batch: BATCH, seq: SEQ, num_labels: NUM_LABELS }]);
     const row = await measurePreset(bench, preset, {
       batch: BATCH,
       seq: SEQ,
       flops,
       seconds: "seconds_per_step_median",
       node: (deadline) => nodeTrain(bench.api, config, opts, deadline),
-      python: (timeoutMs) => pythonTrain(preset, opts, timeoutMs),
+      python: { script: "pytorch/train_bench.py", args: ["--num-labels", String(NUM_LABELS)] },
       pythonFields: [
         "seconds_per_step_median",
         "runs",

@@ -11,19 +11,12 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { PRESETS, PYTHON, ROOT } from "./common.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const python = process.env.PYTHON || "/usr/bin/python3";
+const root = ROOT;
+const python = PYTHON;
 const json = process.argv.includes("--json");
-const BASE = {
-  vocab_size: 16384,
-  hidden_size: 768,
-  num_hidden_layers: 12,
-  num_attention_heads: 12,
-  intermediate_size: 2048,
-  position_bucket_size: 32,
-};
+const BASE = PRESETS.base;
 
 const work = mkdtempSync(path.join(os.tmpdir(), "ltgbert-transfer-memory-"));
 const mlmDir = path.join(work, "mlm");
@@ -62,7 +55,7 @@ try {
 
   const pyScript = `
 import json, resource, sys
-sys.path.insert(0, "bench/reference")
+sys.path.insert(0, "reference")
 import torch
 import ltg_bert as ref
 def rss():

@@ -88,7 +88,7 @@ describe("models/default", () => {
 });
 
 describe("the published package", () => {
-  it("carries the default model and none of the repository's data, tests or demo output", () => {
+  it("carries the default model and none of the repository's data, tests, benches, training logs or demo output", () => {
     const [pack] = JSON.parse(
       execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], {
         cwd: root,
@@ -99,7 +99,16 @@ describe("the published package", () => {
     const files: string[] = pack.files.map((f: { path: string }) => f.path);
     for (const name of ["config.json", "model.safetensors", "tokenizer.json", "README.md"])
       expect(files).toContain(`models/default/${name}`);
-    expect(files.filter((f) => /^(data|test|demo-output|bench)\//.test(f))).toEqual([]);
+    // the model card stays; the training run's logs and arguments do not ship
+    for (const name of ["train_log.jsonl", "trainer_state.json", "training_args.json"])
+      expect(files).not.toContain(`models/default/${name}`);
+    expect(files.filter((f) => /^(data|test|demo-output|bench|reference|lib|fuzz)\//.test(f))).toEqual([]);
     expect(files.filter((f) => /checkpoint-\d+/.test(f))).toEqual([]);
+    // the scripts that build the addon on install, and no others
+    expect(files.filter((f) => f.startsWith("scripts/")).sort()).toEqual([
+      "scripts/find-libtorch.mjs",
+      "scripts/install.mjs",
+      "scripts/native-sources.mjs",
+    ]);
   });
 });

@@ -4,7 +4,7 @@ Usage: python3 mlm_loss_grad.py MODEL_DIR BATCH_JSON
 
 BATCH_JSON: {"input_ids": [[...]], "attention_mask": [[...]], "labels": [[...]]}
 (-100: not scored). Builds the project's Python reference
-(bench/reference/ltg_bert.py) from MODEL_DIR with dropout off, computes the
+(reference/ltg_bert.py) from MODEL_DIR with dropout off, computes the
 logits at every position and cross_entropy(ignore_index=-100) over all of
 them, backpropagates, and prints {"loss", "grad_norm"}: the loss and the
 global L2 norm of every parameter's gradient (a tied weight once).
@@ -16,7 +16,7 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench", "reference"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "reference"))
 import ltg_bert  # noqa: E402
 
 model_dir, batch = sys.argv[1], json.loads(sys.argv[2])

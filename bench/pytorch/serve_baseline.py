@@ -29,7 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True
+import common  # noqa: E402, F401 (puts reference/, the reference model's folder, on sys.path)
 from ltg_bert import LtgBertForSequenceClassification, from_pretrained  # noqa: E402
 
 

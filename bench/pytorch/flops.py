@@ -18,14 +18,20 @@ Per layer, with N = B*T tokens, D hidden, I intermediate, P = 2*bucket-1:
   mlp             2*N*D*2I + 2*N*I*D
 MLM head (all positions): 2*N*D*D + 2*N*D*V.
 
-bench/inference.mjs has the same formula in JS and cross-checks it against
-this one.
-
 `train_step_flops` counts one training step of the sequence classifier (see
-its docstring); bench/train.mjs repeats that formula and cross-checks it.
-`mlm_train_step_flops` counts one training step of the masked LM, the
-vocabulary projection included; bench/pretrain.mjs repeats and cross-checks
-it.
+its docstring), `mlm_train_step_flops` one training step of the masked LM,
+the vocabulary projection included.
+
+This file is the only place the formulas are written. The Python benches
+import it; the Node benches (bench/*.mjs) read their counts from it through
+`flopCounts` in bench/common.mjs, which runs
+
+    python3 flops.py --requests < [{"kind": "forward" | "train_step" |
+        "mlm_train_step", "config": {...}, "batch": B, "seq": T,
+        "num_labels": 2 (train_step), "scored": S (mlm_train_step)}, ...]
+
+and reads back one JSON line, the list of the requests' `flops`. As before,
+`python3 flops.py CONFIG_JSON [B [T]]` prints forward_flops.
 """
 
 
@@ -123,10 +129,21 @@ def mlm_train_step_flops(config: dict, batch: int, seq: int, scored: int | None 
     }
 
 
+COUNTS = {"forward": forward_flops, "train_step": train_step_flops, "mlm_train_step": mlm_train_step_flops}
+
+
+def counts(requests: list) -> list:
+    """The `flops` of each request: {"kind": a key of COUNTS, and that function's arguments}."""
+    return [COUNTS[r["kind"]](**{k: v for k, v in r.items() if k != "kind"})["flops"] for r in requests]
+
+
 if __name__ == "__main__":
     import json
     import sys
 
-    cfg = json.loads(sys.argv[1])
-    print(json.dumps(forward_flops(cfg, int(sys.argv[2]) if len(sys.argv) > 2 else 8,
-                                   int(sys.argv[3]) if len(sys.argv) > 3 else 128)))
+    if sys.argv[1:] == ["--requests"]:
+        print(json.dumps(counts(json.load(sys.stdin))))
+    else:
+        cfg = json.loads(sys.argv[1])
+        print(json.dumps(forward_flops(cfg, int(sys.argv[2]) if len(sys.argv) > 2 else 8,
+                                       int(sys.argv[3]) if len(sys.argv) > 3 else 128)))

@@ -2,27 +2,13 @@
 """Time one eager PyTorch training epoch of the LTG-BERT sequence classifier
 over batches planned by bench/epoch.mjs.
 
-    /usr/bin/python3 bench/reference/epoch_bench.py --batches FILE --preset mini
-    /usr/bin/python3 bench/reference/epoch_bench.py --batches FILE --config '{"vocab_size": 16384, ...}'
+    /usr/bin/python3 bench/pytorch/epoch_bench.py --batches FILE --preset mini
+    /usr/bin/python3 bench/pytorch/epoch_bench.py --batches FILE --config '{"vocab_size": 16384, ...}'
 
-The batches file (written by bench/epoch.mjs, which documents the same
-layout at its top), all integers little-endian:
-
-    bytes 0-7     the ASCII magic "LTGBATCH"
-    bytes 8-11    uint32 H: the length of the JSON header in bytes
-    bytes 12-...  the JSON header, UTF-8, padded with spaces so that 12 + H
-                  is a multiple of 4
-    then three int32 arrays back to back, batch after batch, each batch
-    row-major:
-      input_ids       sum of B_i * T_i values
-      attention_mask  sum of B_i * T_i values (1 = token, 0 = padding)
-      labels          sum of B_i values
-
-The header is a JSON object with at least
-    {"format": "ltgbert-batches", "version": 1, "shapes": [[B_0, T_0], ...],
-     "num_labels": 2, "warmup_steps": W, "total_steps": N}
-(bench/epoch.mjs adds where the batches came from). T_i is the longest row
-of batch i: dynamic padding.
+The batches file (written by bench/epoch.mjs) has the format
+"ltgbert-batches" that batch_file.py describes: the shape [B_i, T_i] of
+every batch (dynamic padding), the schedule's W warm-up steps of N, then the
+ids, masks and labels of all batches as int32 arrays.
 
 What is timed: the whole loop over the file's batches, in the file's order,
 each one the step of train_bench.py (LtgBertForSequenceClassification with
@@ -46,17 +32,24 @@ Prints one JSON line on stdout:
 from __future__ import annotations
 
 import json
-import math
-import os
 import sys
 import time
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
 from batch_file import read_batch_file  # noqa: E402
-from forward_bench import batches_bench_arguments, parse_config  # noqa: E402
-from train_bench import BETAS, EPS, LEARNING_RATE, MAX_GRAD_NORM, decay_groups  # noqa: E402
+from common import (  # noqa: E402 (sets sys.path)
+    BETAS,
+    EPS,
+    LEARNING_RATE,
+    MAX_GRAD_NORM,
+    Progress,
+    check_finite,
+    check_longest,
+    decay_groups,
+    linear_schedule,
+    optimizer_step,
+    start_batches_bench,
+)
 
 
 def read_batches(path: str, torch):
@@ -84,54 +77,29 @@ def read_batches(path: str, torch):
 
 
 def main() -> int:
-    args = batches_bench_arguments(__doc__, "bench/epoch.mjs")
-
-    name, cfg = parse_config(args)
-
-    import torch
-
+    args, name, cfg, torch, header, batches = start_batches_bench(__doc__, "bench/epoch.mjs", read_batches)
     from ltg_bert import LtgBertConfig, LtgBertForSequenceClassification
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    header, batches = read_batches(args.batches, torch)
     num_labels = header["num_labels"]
     warmup_steps, total_steps = header["warmup_steps"], header["total_steps"]
-    longest = max(t for _, t in header["shapes"])
-    if longest > cfg["max_position_embeddings"]:
-        sys.exit(f"a batch is {longest} tokens long, more than max_position_embeddings {cfg['max_position_embeddings']}")
-
-    def linear_schedule(step: int) -> float:
-        """Hugging Face's get_linear_schedule_with_warmup factor."""
-        if step < warmup_steps:
-            return step / max(1, warmup_steps)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+    check_longest(header["shapes"], cfg)
 
     # dropout probabilities are the config defaults (0.1); the constructor calls init_weights
     config = LtgBertConfig.from_dict(cfg, num_labels=num_labels, classifier_head="linear")
     model = LtgBertForSequenceClassification(config).train()
     opt = torch.optim.AdamW(decay_groups(model, torch), lr=LEARNING_RATE, betas=BETAS, eps=EPS)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_schedule)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_schedule(warmup_steps, total_steps))
     params = [p for p in model.parameters() if p.requires_grad]
 
     losses = []
     t0 = time.perf_counter()
-    next_report = t0 + args.progress
+    progress = Progress(args.progress, len(batches), "batches", t0)
     for i, (ids, mask, labels) in enumerate(batches):
         out = model(ids.long(), mask.long(), labels.long())
-        out["loss"].backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        loss = out["loss"].item()
+        loss, grad_norm = optimizer_step(out["loss"], params, opt, sched, MAX_GRAD_NORM, torch)
         losses.append(loss)
-        if not (math.isfinite(loss) and math.isfinite(grad_norm.item())):
-            sys.exit(f"batch {i}: loss {loss}, grad norm {grad_norm.item()}")
-        if args.progress > 0 and time.perf_counter() >= next_report:
-            now = time.perf_counter()
-            print(f"progress: {i + 1}/{len(batches)} batches, {now - t0:.0f} s", file=sys.stderr, flush=True)
-            next_report = now + args.progress
+        check_finite(f"batch {i}", loss, grad_norm)
+        progress(i + 1)
     seconds = time.perf_counter() - t0
 
     print(

@@ -1,8 +1,9 @@
 """LTG-BERT in plain PyTorch eager mode: the project's own Python reference.
 
-Written from ../../../shared/DESIGN.md (not copied from ltgoslo or Hugging Face).
-Used by check_fixtures.py (to prove it agrees with the golden fixtures) and by
-forward_bench.py (as the PyTorch side of the speed comparison).
+Written from ../../shared/DESIGN.md (not copied from ltgoslo or Hugging Face).
+Used by check_fixtures.py (to prove it agrees with the golden fixtures), by
+the tests (test/python/mlm_loss_grad.py) and by the benches'
+PyTorch side (bench/pytorch/*.py, bench/transfer-memory.mjs).
 
 Module and parameter names equal the checkpoints' state-dict keys:
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Time one eager PyTorch training step of the LTG-BERT sequence classifier.
 
-    /usr/bin/python3 bench/reference/train_bench.py --preset mini
-    /usr/bin/python3 bench/reference/train_bench.py --config '{"vocab_size": 16384, ...}'
-    /usr/bin/python3 bench/reference/train_bench.py --preset base --threads 2 --runs 3
+    /usr/bin/python3 bench/pytorch/train_bench.py --preset mini
+    /usr/bin/python3 bench/pytorch/train_bench.py --config '{"vocab_size": 16384, ...}'
+    /usr/bin/python3 bench/pytorch/train_bench.py --preset base --threads 2 --runs 3
 
 What is timed, per step (the same work as the package's `model.trainStep`):
 LtgBertForSequenceClassification from ltg_bert.py (linear head on the first
@@ -32,24 +32,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
-import statistics
 import sys
-import time
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
+from common import (  # noqa: E402 (sets sys.path)
+    BETAS,
+    EPS,
+    LEARNING_RATE,
+    MAX_GRAD_NORM,
+    add_model_arguments,
+    check_finite,
+    check_seq,
+    decay_groups,
+    linear_schedule,
+    optimizer_step,
+    parse_config,
+    time_runs,
+    timing_record,
+)
 from flops import train_step_flops  # noqa: E402
-from forward_bench import add_model_arguments, parse_config  # noqa: E402
 
-LEARNING_RATE = 2e-5
-BETAS = (0.9, 0.999)
-EPS = 1e-8
-WEIGHT_DECAY = 0.01
-MAX_GRAD_NORM = 1.0
 WARMUP_STEPS = 10
 TOTAL_STEPS = 1000
 
@@ -57,25 +61,6 @@ TOTAL_STEPS = 1000
 def resident_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def linear_schedule(step: int) -> float:
-    """Hugging Face's get_linear_schedule_with_warmup factor."""
-    if step < WARMUP_STEPS:
-        return step / max(1, WARMUP_STEPS)
-    return max(0.0, (TOTAL_STEPS - step) / max(1, TOTAL_STEPS - WARMUP_STEPS))
-
-
-def decay_groups(model, torch):
-    """Weight decay on everything but biases and LayerNorm parameters."""
-    decay, no_decay = [], []
-    for module in model.modules():
-        for name, p in module.named_parameters(recurse=False):
-            if name == "bias" or isinstance(module, torch.nn.LayerNorm):
-                no_decay.append(p)
-            else:
-                decay.append(p)
-    return [{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def main() -> int:
@@ -92,8 +77,7 @@ def main() -> int:
     args = ap.parse_args()
 
     name, cfg = parse_config(args)
-    if args.seq > cfg["max_position_embeddings"]:
-        sys.exit(f"--seq {args.seq} exceeds max_position_embeddings {cfg['max_position_embeddings']}")
+    check_seq(args.seq, cfg)
     fl = train_step_flops(cfg, args.batch, args.seq, args.num_labels)
     record = {"config": dict(cfg, name=name), "batch": args.batch, "seq": args.seq, "num_labels": args.num_labels}
     if args.flops_only:
@@ -112,7 +96,7 @@ def main() -> int:
     config = LtgBertConfig.from_dict(cfg, num_labels=args.num_labels, classifier_head="linear")
     model = LtgBertForSequenceClassification(config).train()
     opt = torch.optim.AdamW(decay_groups(model, torch), lr=LEARNING_RATE, betas=BETAS, eps=EPS)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_schedule)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_schedule(WARMUP_STEPS, TOTAL_STEPS))
     params = [p for p in model.parameters() if p.requires_grad]
 
     g = torch.Generator().manual_seed(args.seed)
@@ -122,41 +106,26 @@ def main() -> int:
 
     def step():
         out = model(input_ids, attention_mask, labels)
-        out["loss"].backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        return out["loss"].item(), grad_norm.item()
+        return optimizer_step(out["loss"], params, opt, sched, MAX_GRAD_NORM, torch)
+
+    def check(result):
+        loss, grad_norm = result
+        losses.append(loss)
+        check_finite(f"step {len(losses)}", loss, grad_norm)
 
     losses = []
     for _ in range(args.warmup):
         losses.append(step()[0])
-    times = []
-    deadline = time.perf_counter() + args.max_seconds
-    for _ in range(args.runs):
-        t0 = time.perf_counter()
-        loss, grad_norm = step()
-        times.append(time.perf_counter() - t0)
-        losses.append(loss)
-        if not (math.isfinite(loss) and math.isfinite(grad_norm)):
-            sys.exit(f"step {len(losses)}: loss {loss}, grad norm {grad_norm}")
-        if time.perf_counter() > deadline:
-            break
+    times = time_runs(args.runs, args.max_seconds, step, check)
     # ru_maxrss is in KiB on Linux
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    med = statistics.median(times)
+    timing = timing_record(args, times, "seconds_per_step_median", torch)
     record.update(
-        threads=args.threads,
-        seconds_per_step_median=med,
-        runs=len(times),
-        torch_version=torch.__version__,
-        seconds_all=times,
-        warmup=args.warmup,
+        timing,
         losses=losses,
         flops=fl["flops"],
         flops_breakdown=fl["breakdown"],
-        gflops_per_s=fl["flops"] / med / 1e9,
+        gflops_per_s=fl["flops"] / timing["seconds_per_step_median"] / 1e9,
         peak_rss_growth_bytes=peak - rss_before,
     )
     print(json.dumps(record), flush=True)

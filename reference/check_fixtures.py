@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Check bench/reference/ltg_bert.py against the golden fixtures.
+"""Check reference/ltg_bert.py against the golden fixtures.
 
-    /usr/bin/python3 bench/reference/check_fixtures.py [FIXTURES_DIR]
+    /usr/bin/python3 reference/check_fixtures.py [FIXTURES_DIR]
 
 FIXTURES_DIR defaults to ../shared/fixtures relative to the repository root
 (/work/shared/fixtures for a checkout at /work/main). Prints one line per
@@ -22,8 +22,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch  # noqa: E402
 
-from forward_bench import PRESETS  # noqa: E402
-
 from ltg_bert import (  # noqa: E402
     LtgBertConfig,
     LtgBertForMaskedLM,
@@ -35,7 +33,10 @@ from ltg_bert import (  # noqa: E402
 )
 
 ATOL = 1e-5
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the benches' model sizes; "base" is the BabyLM base configuration
+with open(os.path.join(REPO_ROOT, "bench", "presets.json")) as _f:
+    PRESETS = json.load(_f)
 
 failures = 0
 
@@ -73,17 +74,23 @@ def run_eval(model, inputs, labels=None):
         return model(inputs["input_ids"], inputs["attention_mask"], labels)
 
 
-def check_tiny(root: str) -> None:
+def read_expected(root: str, name: str) -> tuple:
+    """A fixture's expected tensors, its metadata and config, once its
+    position_indices are checked."""
     exp = read_safetensors(os.path.join(root, "expected.safetensors"))
     meta = json.load(open(os.path.join(root, "expected.json")))
     cfg = meta["config"]
-
     equal(
-        "tiny position_indices == fixture",
+        f"{name} position_indices == fixture",
         torch.equal(make_position_indices(cfg["position_bucket_size"], cfg["max_position_embeddings"]),
                     exp["position_indices"]),
         True,
     )
+    return exp, meta, cfg
+
+
+def check_tiny(root: str) -> None:
+    exp, meta, cfg = read_expected(root, "tiny")
 
     # seed-mlm: torch.save zip with tied weight and position_indices buffers
     mlm = from_pretrained(os.path.join(root, "seed-mlm"))
@@ -190,15 +197,7 @@ def check_training(root: str, exp, train) -> None:
 
 
 def check_babylm(root: str) -> None:
-    exp = read_safetensors(os.path.join(root, "expected.safetensors"))
-    meta = json.load(open(os.path.join(root, "expected.json")))
-    cfg = meta["config"]
-    equal(
-        "babylm position_indices == fixture",
-        torch.equal(make_position_indices(cfg["position_bucket_size"], cfg["max_position_embeddings"]),
-                    exp["position_indices"]),
-        True,
-    )
+    exp, meta, cfg = read_expected(root, "babylm")
     glob = from_pretrained(root)  # config.json says "global"
     equal("babylm config position_qk_split", glob.config.position_qk_split, "global")
     equal("babylm parameter count", count_parameters(glob), meta["parameter_count"])

@@ -2,19 +2,14 @@
 """Time eager PyTorch pretraining steps of the LTG-BERT masked LM over the
 masked batches that bench/pretrain.mjs wrote.
 
-    /usr/bin/python3 bench/reference/pretrain_bench.py --batches FILE --preset mini
-    /usr/bin/python3 bench/reference/pretrain_bench.py --batches FILE --config '{"vocab_size": 16384, ...}'
+    /usr/bin/python3 bench/pytorch/pretrain_bench.py --batches FILE --preset mini
+    /usr/bin/python3 bench/pytorch/pretrain_bench.py --batches FILE --config '{"vocab_size": 16384, ...}'
 
-The batches file is the container of batch_file.py with the header
-    {"format": "ltgbert-mlm-batches", "version": 1, "shapes": [[B_0, T_0], ...],
-     "warmup": W, "learning_rate", "betas", "eps", "weight_decay",
-     "max_grad_norm", "warmup_steps", "total_steps", ...}
-(bench/pretrain.mjs adds where the batches came from) and three int32
-arrays back to back, batch after batch, each batch row-major:
-    input_ids       sum of B_i * T_i values, after masking
-    attention_mask  sum of B_i * T_i values (1 = token, 0 = padding)
-    labels          sum of B_i * T_i values: the original id where a token
-                    was chosen for the loss, -100 elsewhere
+The batches file (written by bench/pretrain.mjs) has the format
+"ltgbert-mlm-batches" that batch_file.py describes: the shape [B_i, T_i] of
+every batch, W untimed steps, the optimizer's settings and schedule, then
+the ids (after masking), masks and labels (-100 where the loss does not
+look) of all batches as int32 arrays.
 
 Each batch is one optimizer step, in the file's order: LtgBertForMaskedLM
 from ltg_bert.py in train mode, dropout 0.1; forward of the encoder, then
@@ -23,7 +18,7 @@ runs it (`masked_lm_loss`), and the cross-entropy of the chosen tokens;
 backward; clip_grad_norm_ to the header's max_grad_norm; torch.optim.AdamW
 with the header's learning rate, betas, eps and weight decay on all
 parameters but biases and LayerNorm parameters (Hugging Face's rule,
-train_bench.decay_groups, the tied decoder/embedding weight once); a LambdaLR
+common.decay_groups, the tied decoder/embedding weight once); a LambdaLR
 step of the linear schedule (the header's warmup_steps of total_steps);
 zero_grad(set_to_none=True); loss read back as a float. The int32 arrays
 become int64 tensors inside the loop, as a data loader would hand them over.
@@ -44,19 +39,22 @@ stderr every S seconds says how far the loop is.
 from __future__ import annotations
 
 import json
-import math
-import os
 import statistics
 import sys
 import time
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
 from batch_file import read_batch_file  # noqa: E402
+from common import (  # noqa: E402 (sets sys.path)
+    Progress,
+    check_finite,
+    check_longest,
+    decay_groups,
+    linear_schedule,
+    optimizer_step,
+    start_batches_bench,
+)
 from flops import mlm_train_step_flops  # noqa: E402
-from forward_bench import batches_bench_arguments, parse_config  # noqa: E402
-from train_bench import decay_groups  # noqa: E402
 
 IGNORE_INDEX = -100
 
@@ -87,9 +85,9 @@ def masked_lm_loss(model, ids, mask, labels):
 
 
 def unique_decay_groups(model, torch, weight_decay: float):
-    """train_bench.decay_groups with this run's decay, each parameter once: the
+    """common.decay_groups with this run's decay, each parameter once: the
     decoder's weight is the word embedding's, and would be listed twice."""
-    groups = decay_groups(model, torch)
+    groups = decay_groups(model, torch, weight_decay)
     seen = set()
     for group in groups:
         kept = []
@@ -98,35 +96,18 @@ def unique_decay_groups(model, torch, weight_decay: float):
                 seen.add(id(p))
                 kept.append(p)
         group["params"] = kept
-    groups[0]["weight_decay"] = weight_decay
     return groups
 
 
 def main() -> int:
-    args = batches_bench_arguments(__doc__, "bench/pretrain.mjs")
-
-    name, cfg = parse_config(args)
-
-    import torch
-
+    args, name, cfg, torch, header, batches = start_batches_bench(__doc__, "bench/pretrain.mjs", read_mlm_batches)
     from ltg_bert import LtgBertConfig, LtgBertForMaskedLM
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    header, batches = read_mlm_batches(args.batches, torch)
     warmup = header["warmup"]
     if not 0 <= warmup < len(batches):
         sys.exit(f"{args.batches}: warmup {warmup} of {len(batches)} batches leaves none to time")
-    longest = max(t for _, t in header["shapes"])
-    if longest > cfg["max_position_embeddings"]:
-        sys.exit(f"a batch is {longest} tokens long, more than max_position_embeddings {cfg['max_position_embeddings']}")
+    check_longest(header["shapes"], cfg)
     warmup_steps, total_steps = header["warmup_steps"], header["total_steps"]
-
-    def linear_schedule(step: int) -> float:
-        """Hugging Face's get_linear_schedule_with_warmup factor."""
-        if step < warmup_steps:
-            return step / max(1, warmup_steps)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
     # dropout probabilities are the config defaults (0.1); the constructor calls init_weights
     model = LtgBertForMaskedLM(LtgBertConfig.from_dict(cfg)).train()
@@ -136,31 +117,21 @@ def main() -> int:
         betas=tuple(header["betas"]),
         eps=header["eps"],
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_schedule)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_schedule(warmup_steps, total_steps))
     params = [p for p in model.parameters() if p.requires_grad]
     max_grad_norm = header["max_grad_norm"]
 
     losses, times = [], []
-    start = time.perf_counter()
-    next_report = start + args.progress
+    progress = Progress(args.progress, len(batches), "steps", time.perf_counter())
     for i, (ids, mask, labels) in enumerate(batches):
         t0 = time.perf_counter()
-        out = {"loss": masked_lm_loss(model, ids.long(), mask.long(), labels.long())}
-        out["loss"].backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        loss = out["loss"].item()
+        loss = masked_lm_loss(model, ids.long(), mask.long(), labels.long())
+        loss, grad_norm = optimizer_step(loss, params, opt, sched, max_grad_norm, torch)
         if i >= warmup:
             times.append(time.perf_counter() - t0)
         losses.append(loss)
-        if not (math.isfinite(loss) and math.isfinite(grad_norm.item())):
-            sys.exit(f"batch {i}: loss {loss}, grad norm {grad_norm.item()}")
-        if args.progress > 0 and time.perf_counter() >= next_report:
-            now = time.perf_counter()
-            print(f"progress: {i + 1}/{len(batches)} steps, {now - start:.0f} s", file=sys.stderr, flush=True)
-            next_report = now + args.progress
+        check_finite(f"batch {i}", loss, grad_norm)
+        progress(i + 1)
 
     timed = batches[warmup:]
     flops = [
