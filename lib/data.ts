@@ -6,7 +6,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { describe, invalidArgument, LtgBertError } from "./errors.js";
-import { mix32 } from "./mlm.js";
+import { mix32 } from "./train/mlm.js";
 import type { IdTensor, RaggedEncoding, Tokenizer } from "./tokenizer.js";
 
 export type DatasetFormat = "csv" | "tsv" | "jsonl";

@@ -22,7 +22,7 @@ import {
   type NativeStateDict,
   type NativeTensorEntry,
 } from "./native.js";
-import { Optimizer, resolveOptimizerOptions, type OptimizerOptions, type TrainStepResult } from "./optimizer.js";
+import { Optimizer, resolveOptimizerOptions, type OptimizerOptions, type TrainStepResult } from "./train/optimizer.js";
 import {
   checkSaveArguments,
   copyRemoteCodeFiles,

@@ -1,7 +1,7 @@
 // `ltgbert evaluate`: a classifier's loss, accuracy, macro-F1 and MCC on a
 // labelled data file.
 import { readDataset } from "../data.js";
-import { Trainer } from "../trainer.js";
+import { Trainer } from "../train/trainer.js";
 import { fixed, printJson, readOptionsOf, type CliIo, type ColumnOptions } from "./common.js";
 import { applyThreads, loadClassifier } from "./load.js";
 import { findEvalFile } from "./splits.js";

@@ -7,7 +7,7 @@ import { readDataset, type Dataset } from "../data.js";
 import type { LtgBertConfigInput } from "../config.js";
 import { LtgBertError } from "../errors.js";
 import { LtgBertForSequenceClassification } from "../model.js";
-import { Trainer, type EvalMetrics, type MetricName } from "../trainer.js";
+import { Trainer, type EvalMetrics, type MetricName } from "../train/trainer.js";
 import { fixed, printJson, readOptionsOf, usageError, type CliIo, type ColumnOptions } from "./common.js";
 import { checkOutput, TrainingStop } from "./interrupt.js";
 import { applyThreads, attachTokenizer } from "./load.js";

@@ -6,7 +6,7 @@ import path from "node:path";
 import { LtgBertError } from "../errors.js";
 import { LtgBertForMaskedLM, LtgBertForSequenceClassification } from "../model.js";
 import { Tokenizer } from "../tokenizer.js";
-import { TRAINER_STATE_FILE, TRAINING_ARGS_FILE } from "../trainer.js";
+import { TRAINER_STATE_FILE, TRAINING_ARGS_FILE } from "../train/trainer.js";
 import { configSizes, fixed, formatBytes, printJson, type CliIo } from "./common.js";
 import { passesText } from "./model-card.js";
 import { findWeights, modelKind, resolveModelDir } from "./model-dir.js";

@@ -16,7 +16,7 @@ import {
   TRAINING_ARGS_FILE,
   type MaskedLMEvalMetrics,
   type TrainCompleted,
-} from "../trainer.js";
+} from "../train/trainer.js";
 import { configSizes, fixed, formatBytes, printJson, usageError, type CliIo } from "./common.js";
 import { checkOutput, TrainingStop } from "./interrupt.js";
 import { applyThreads } from "./load.js";

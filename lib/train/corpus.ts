@@ -4,9 +4,9 @@
 // batch resumes the stream exactly, without reading what came before.
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { invalidArgument, LtgBertError } from "./errors.js";
+import { invalidArgument, LtgBertError } from "../errors.js";
 import { LTG_BERT_MAX_SPAN_LENGTH, maskTokens, Random, shuffleInPlace, type MaskOptions } from "./mlm.js";
-import { Tokenizer, type IdTensor } from "./tokenizer.js";
+import { Tokenizer, type IdTensor } from "../tokenizer.js";
 
 /**
  * Where one document ends and the next begins: at an empty (or

@@ -2,25 +2,25 @@
 // gradient accumulation, evaluation, checkpoints that a run resumes from
 // exactly, cancellation by AbortSignal, a JSON-lines log and a progress bar.
 // What the data is (labelled examples, or raw text for the masked LM) is the
-// task's business (train-classification.ts, train-mlm.ts).
+// task's business (classification-task.ts, mlm-task.ts).
 import { EventEmitter } from "node:events";
 import { appendFile, readdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { SingleBar } from "cli-progress";
 import type { CorpusOptions } from "./corpus.js";
-import type { Dataset, ReadDatasetOptions } from "./data.js";
-import { describe, invalidArgument, LtgBertError } from "./errors.js";
-import { LtgBertForMaskedLM, LtgBertForSequenceClassification } from "./model.js";
+import type { Dataset, ReadDatasetOptions } from "../data.js";
+import { describe, invalidArgument, LtgBertError } from "../errors.js";
+import { LtgBertForMaskedLM, LtgBertForSequenceClassification } from "../model.js";
 import type { Optimizer, ScheduleKind } from "./optimizer.js";
-import { makeDirectory, replaceDirectory, writeFileAtomic } from "./save.js";
-import { Tokenizer } from "./tokenizer.js";
-import { checkData, ClassificationTask, type EvalMetrics } from "./train-classification.js";
-import { MaskedLMTask, textFiles, type MaskedLMEvalMetrics } from "./train-mlm.js";
-import type { Cursor, Task } from "./train-task.js";
+import { makeDirectory, replaceDirectory, writeFileAtomic } from "../save.js";
+import { Tokenizer } from "../tokenizer.js";
+import { checkData, ClassificationTask, type EvalMetrics } from "./classification-task.js";
+import { MaskedLMTask, textFiles, type MaskedLMEvalMetrics } from "./mlm-task.js";
+import type { Cursor, Task } from "./task.js";
 
-export type { EvalMetrics } from "./train-classification.js";
-export type { MaskedLMEvalMetrics } from "./train-mlm.js";
+export type { EvalMetrics } from "./classification-task.js";
+export type { MaskedLMEvalMetrics } from "./mlm-task.js";
 
 /** The evaluation value that picks the best checkpoint. */
 /** The evaluation value that picks a classifier's best checkpoint. */

@@ -1,12 +1,12 @@
 // The Trainer's sequence-classification task: labelled datasets read and
 // checked whole, seeded epochs of padded batches, and evaluation by
 // accuracy, macro-F1 and MCC.
-import { makeBatches, readDataset, type Batches, type Dataset, type ReadDatasetOptions } from "./data.js";
-import { invalidArgument, LtgBertError } from "./errors.js";
-import { classificationMetrics } from "./metrics.js";
-import type { LtgBertForSequenceClassification } from "./model.js";
-import type { Tokenizer } from "./tokenizer.js";
-import type { Cursor, CursorBatch, Task, TaskRun } from "./train-task.js";
+import { makeBatches, readDataset, type Batches, type Dataset, type ReadDatasetOptions } from "../data.js";
+import { invalidArgument, LtgBertError } from "../errors.js";
+import { classificationMetrics } from "../metrics.js";
+import type { LtgBertForSequenceClassification } from "../model.js";
+import type { Tokenizer } from "../tokenizer.js";
+import type { Cursor, CursorBatch, Task, TaskRun } from "./task.js";
 
 /** What `evaluate` gives for a classifier. */
 export interface EvalMetrics {

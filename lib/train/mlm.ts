@@ -1,7 +1,7 @@
 // Masked-language-model inputs: a seeded random stream whose state can be
 // saved, and LTG-BERT's span masking of a [B, T] batch of token ids.
-import { invalidArgument } from "./errors.js";
-import type { IdTensor } from "./tokenizer.js";
+import { invalidArgument } from "../errors.js";
+import type { IdTensor } from "../tokenizer.js";
 
 /** The label of a position the loss does not score (PyTorch's `ignore_index`). */
 export const IGNORE_INDEX = -100;

@@ -2,11 +2,11 @@
 // (packed, shuffled in blocks, span-masked), and evaluation by the loss,
 // accuracy and perplexity of the masked-token predictions.
 import { MaskedLMCorpus, type CorpusBatch, type CorpusOptions, type CorpusPosition } from "./corpus.js";
-import { invalidArgument, LtgBertError } from "./errors.js";
+import { invalidArgument, LtgBertError } from "../errors.js";
 import { IGNORE_INDEX } from "./mlm.js";
-import type { LtgBertForMaskedLM } from "./model.js";
-import type { Tokenizer } from "./tokenizer.js";
-import type { Cursor, CursorBatch, Task, TaskRun } from "./train-task.js";
+import type { LtgBertForMaskedLM } from "../model.js";
+import type { Tokenizer } from "../tokenizer.js";
+import type { Cursor, CursorBatch, Task, TaskRun } from "./task.js";
 
 /** What `evaluate` gives for a masked LM. */
 export interface MaskedLMEvalMetrics {

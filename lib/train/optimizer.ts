@@ -2,9 +2,9 @@
 // schedule and clipping, held in native memory next to the model it trains.
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { invalidArgument, LtgBertError } from "./errors.js";
-import { callNative, type NativeOptimizer, type NativeOptimizerOptions } from "./native.js";
-import { makeDirectory } from "./save.js";
+import { invalidArgument, LtgBertError } from "../errors.js";
+import { callNative, type NativeOptimizer, type NativeOptimizerOptions } from "../native.js";
+import { makeDirectory } from "../save.js";
 
 export type ScheduleKind = "constant" | "constant_with_warmup" | "linear" | "cosine";
 
