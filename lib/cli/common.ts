@@ -4,6 +4,7 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import type { LtgBertConfig } from "../config.js";
 import { LtgBertError } from "../errors.js";
+import { isInteger, isNumber, PORT_EXPECTED } from "../validate.js";
 
 /** A stream the CLI writes to. */
 export interface Output {
@@ -53,42 +54,39 @@ export function printJson(io: CliIo, value: unknown): void {
 
 export function positiveInteger(value: string): number {
   const n = Number(value);
-  if (value.trim() === "" || !Number.isSafeInteger(n) || n < 1)
-    throw new InvalidArgumentError("Expected a positive integer.");
+  if (value.trim() === "" || !isInteger(n, 1)) throw new InvalidArgumentError("Expected a positive integer.");
   return n;
 }
 
 export function nonNegativeInteger(value: string): number {
   const n = Number(value);
-  if (value.trim() === "" || !Number.isSafeInteger(n) || n < 0)
-    throw new InvalidArgumentError("Expected a non-negative integer.");
+  if (value.trim() === "" || !isInteger(n, 0)) throw new InvalidArgumentError("Expected a non-negative integer.");
   return n;
 }
 
 export function nonNegativeNumber(value: string): number {
   const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n < 0)
+  if (value.trim() === "" || !isNumber(n, { min: 0 }))
     throw new InvalidArgumentError("Expected a non-negative number.");
   return n;
 }
 
 export function portNumber(value: string): number {
   const n = Number(value);
-  if (value.trim() === "" || !Number.isSafeInteger(n) || n < 0 || n > 65535)
-    throw new InvalidArgumentError("Expected a port number from 0 to 65535.");
+  if (value.trim() === "" || !isInteger(n, 0, 65535)) throw new InvalidArgumentError(`Expected ${PORT_EXPECTED}.`);
   return n;
 }
 
 export function fraction(value: string): number {
   const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1)
+  if (value.trim() === "" || !isNumber(n, { min: 0, max: 1 }))
     throw new InvalidArgumentError("Expected a number from 0 to 1.");
   return n;
 }
 
 export function positiveFraction(value: string): number {
   const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n <= 0 || n > 1)
+  if (value.trim() === "" || !isNumber(n, { min: 0, minOpen: true, max: 1 }))
     throw new InvalidArgumentError("Expected a number greater than 0 and at most 1.");
   return n;
 }

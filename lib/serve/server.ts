@@ -6,6 +6,16 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
 import type { Registry } from "prom-client";
 import { invalidArgument, LtgBertError } from "../errors.js";
+import {
+  boolean,
+  integerIn,
+  nonEmptyString,
+  nonNegativeInteger,
+  number,
+  object,
+  PORT_EXPECTED,
+  positiveInteger,
+} from "../validate.js";
 import { LtgBertForSequenceClassification, type Prediction } from "../model.js";
 import type { RaggedEncoding, Tokenizer } from "../tokenizer.js";
 import { Batcher, BatcherRejection } from "./batcher.js";
@@ -87,34 +97,30 @@ const DEFAULTS = {
 const RETRY_AFTER_SECONDS = 1;
 
 function resolveOptions(options: ServerOptions): ResolvedOptions {
-  if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
-  const integer = (name: keyof typeof DEFAULTS, min: number): number => {
-    const value = options[name] ?? DEFAULTS[name];
-    if (!Number.isSafeInteger(value) || value < min)
-      throw invalidArgument(`options.${name}`, min === 0 ? "a non-negative integer" : "a positive integer", value);
-    return value;
-  };
-  const maxWaitMs = options.maxWaitMs ?? DEFAULTS.maxWaitMs;
-  if (typeof maxWaitMs !== "number" || !Number.isFinite(maxWaitMs) || maxWaitMs < 0)
-    throw invalidArgument("options.maxWaitMs", "a non-negative number of milliseconds", maxWaitMs);
+  object("options", options);
+  const count = (name: keyof typeof DEFAULTS): number =>
+    positiveInteger(`options.${name}`, options[name] ?? DEFAULTS[name]);
+  const maxWaitMs = number(
+    "options.maxWaitMs",
+    options.maxWaitMs ?? DEFAULTS.maxWaitMs,
+    { min: 0 },
+    "a non-negative number of milliseconds",
+  );
   const resolved: ResolvedOptions = {
-    maxBatchSize: integer("maxBatchSize", 1),
+    maxBatchSize: count("maxBatchSize"),
     maxWaitMs,
-    maxQueue: integer("maxQueue", 1),
-    timeoutMs: integer("timeoutMs", 0),
-    maxTextsPerRequest: integer("maxTextsPerRequest", 1),
-    bodyLimit: integer("bodyLimit", 1),
+    maxQueue: count("maxQueue"),
+    timeoutMs: nonNegativeInteger("options.timeoutMs", options.timeoutMs ?? DEFAULTS.timeoutMs),
+    maxTextsPerRequest: count("maxTextsPerRequest"),
+    bodyLimit: count("bodyLimit"),
     apiKey: options.apiKey ?? null,
     truncation: options.truncation ?? true,
     defaultMetrics: options.defaultMetrics ?? true,
     logger: options.logger ?? false,
   };
-  if (resolved.apiKey !== null && (typeof resolved.apiKey !== "string" || resolved.apiKey.length === 0))
-    throw invalidArgument("options.apiKey", "a non-empty string", resolved.apiKey);
-  if (typeof resolved.truncation !== "boolean")
-    throw invalidArgument("options.truncation", "a boolean", resolved.truncation);
-  if (typeof resolved.defaultMetrics !== "boolean")
-    throw invalidArgument("options.defaultMetrics", "a boolean", resolved.defaultMetrics);
+  if (resolved.apiKey !== null) nonEmptyString("options.apiKey", resolved.apiKey);
+  boolean("options.truncation", resolved.truncation);
+  boolean("options.defaultMetrics", resolved.defaultMetrics);
   if (resolved.maxQueue < resolved.maxTextsPerRequest) {
     throw invalidArgument(
       "options.maxQueue",
@@ -417,10 +423,8 @@ export class LtgBertServer {
    */
   async listen(options: { host?: string; port?: number } = {}): Promise<string> {
     const { host = "127.0.0.1", port = 8080 } = options;
-    if (typeof host !== "string" || host.length === 0)
-      throw invalidArgument("options.host", "a host name or address", host);
-    if (!Number.isSafeInteger(port) || port < 0 || port > 65535)
-      throw invalidArgument("options.port", "a port number from 0 to 65535", port);
+    nonEmptyString("options.host", host, "a host name or address");
+    integerIn("options.port", port, 0, 65535, PORT_EXPECTED);
     await this.app.listen({ host, port });
     const address = this.app.server.address();
     if (address === null || typeof address === "string") return String(address);

@@ -11,6 +11,7 @@ import type { SingleBar } from "cli-progress";
 import type { CorpusOptions } from "./corpus.js";
 import type { Dataset, ReadDatasetOptions } from "../data.js";
 import { describe, invalidArgument, LtgBertError } from "../errors.js";
+import { boolean, choicesText, integer, isInteger, nonEmptyString, number, object, oneOf } from "../validate.js";
 import { LtgBertForMaskedLM, LtgBertForSequenceClassification } from "../model.js";
 import type { Optimizer, ScheduleKind } from "./optimizer.js";
 import { makeDirectory, replaceDirectory, writeFileAtomic } from "../save.js";
@@ -281,24 +282,6 @@ interface RunState {
   bestCheckpoint: string | null;
 }
 
-function integer(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min)
-    throw invalidArgument(name, `an integer >= ${min}`, value);
-  return value;
-}
-
-function number(name: string, value: unknown, min: number, max = Infinity): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
-    throw invalidArgument(name, max === Infinity ? `a number >= ${min}` : `a number in [${min}, ${max}]`, value);
-  }
-  return value;
-}
-
-function boolean(name: string, value: unknown): boolean {
-  if (typeof value !== "boolean") throw invalidArgument(name, "a boolean", value);
-  return value;
-}
-
 function round(value: number): number {
   return Number(value.toPrecision(12));
 }
@@ -369,7 +352,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     const masked = model instanceof LtgBertForMaskedLM;
     if (!masked && !(model instanceof LtgBertForSequenceClassification))
       throw invalidArgument("model", "an LtgBertForSequenceClassification or an LtgBertForMaskedLM", model);
-    if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
+    object("options", options);
     if (!masked) {
       const problem = model.config.problem_type ?? "single_label_classification";
       if (problem !== "single_label_classification") {
@@ -417,8 +400,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
       const o = options as TrainerOptions;
       checkData("options.trainData", o.trainData);
       if (o.evalData !== undefined) checkData("options.evalData", o.evalData);
-      if (o.readOptions !== undefined && (typeof o.readOptions !== "object" || o.readOptions === null))
-        throw invalidArgument("options.readOptions", "readDataset's options", o.readOptions);
+      if (o.readOptions !== undefined) object("options.readOptions", o.readOptions, "readDataset's options");
       const maxPositions = model.config.max_position_embeddings;
       const maxLength = integer("options.maxLength", o.maxLength ?? maxPositions, 1);
       if (maxLength > maxPositions) {
@@ -449,21 +431,17 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
   #resolve(o: TrainerBaseOptions<MetricsOf<M>>, masked: boolean): Resolved {
     if (o.tokenizer !== undefined && !(o.tokenizer instanceof Tokenizer))
       throw invalidArgument("options.tokenizer", "a Tokenizer", o.tokenizer);
-    if (typeof o.outputDir !== "string" || o.outputDir === "")
-      throw invalidArgument("options.outputDir", "a folder path", o.outputDir);
+    nonEmptyString("options.outputDir", o.outputDir, "a folder path");
     if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
       throw invalidArgument("options.signal", "an AbortSignal", o.signal);
     for (const key of ["onStep", "onEvaluate", "onSave", "onLog"] as const) {
       if (o[key] !== undefined && typeof o[key] !== "function")
         throw invalidArgument(`options.${key}`, "a function", o[key]);
     }
-    const schedule = o.schedule ?? "linear";
-    if (!SCHEDULES.includes(schedule))
-      throw invalidArgument("options.schedule", SCHEDULES.map((s) => `"${s}"`).join(", "), schedule);
+    const schedule = oneOf("options.schedule", o.schedule ?? "linear", SCHEDULES, choicesText(SCHEDULES, ", "));
     const metrics: readonly string[] = masked ? MLM_METRICS : METRICS;
     const metric = (o as { metricForBestModel?: string }).metricForBestModel ?? (masked ? "loss" : "accuracy");
-    if (!metrics.includes(metric))
-      throw invalidArgument("options.metricForBestModel", metrics.map((s) => `"${s}"`).join(", "), metric);
+    oneOf("options.metricForBestModel", metric, metrics, choicesText(metrics, ", "));
     const progress = o.progress ?? "auto";
     if (progress !== "auto" && typeof progress !== "boolean")
       throw invalidArgument("options.progress", 'true, false or "auto"', progress);
@@ -475,12 +453,13 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
       maxSteps: optional("maxSteps", 1),
       batchSize,
       evalBatchSize: integer("options.evalBatchSize", o.evalBatchSize ?? batchSize, 1),
-      learningRate: number("options.learningRate", o.learningRate ?? 5e-5, 0),
-      warmupRatio: o.warmupRatio === undefined ? null : number("options.warmupRatio", o.warmupRatio, 0, 1),
+      learningRate: number("options.learningRate", o.learningRate ?? 5e-5, { min: 0 }),
+      warmupRatio:
+        o.warmupRatio === undefined ? null : number("options.warmupRatio", o.warmupRatio, { min: 0, max: 1 }),
       warmupSteps: optional("warmupSteps", 0),
       schedule,
-      weightDecay: number("options.weightDecay", o.weightDecay ?? 0, 0),
-      maxGradNorm: number("options.maxGradNorm", o.maxGradNorm ?? 1, 0),
+      weightDecay: number("options.weightDecay", o.weightDecay ?? 0, { min: 0 }),
+      maxGradNorm: number("options.maxGradNorm", o.maxGradNorm ?? 1, { min: 0 }),
       gradientAccumulationSteps: integer("options.gradientAccumulationSteps", o.gradientAccumulationSteps ?? 1, 1),
       evalEvery: optional("evalEvery", 1),
       saveEvery: optional("saveEvery", 1),
@@ -542,7 +521,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
    * step in flight (an evaluation due at that step is skipped).
    */
   async train(options: TrainOptions = {}): Promise<TrainResult<MetricsOf<M>>> {
-    if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
+    object("options", options);
     const { resumeFrom } = options;
     if (resumeFrom !== undefined && resumeFrom !== true && (typeof resumeFrom !== "string" || resumeFrom === ""))
       throw invalidArgument("options.resumeFrom", "a checkpoint folder or true (the newest in outputDir)", resumeFrom);
@@ -880,9 +859,8 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     const json = await read(TRAINER_STATE_FILE);
     const file = path.join(dir, TRAINER_STATE_FILE);
     const position = json.data_position as Record<string, unknown> | undefined;
-    const whole = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
     if (
-      !whole(json.global_step) ||
+      !isInteger(json.global_step, 0) ||
       typeof position !== "object" ||
       position === null ||
       Array.isArray(position) ||
