@@ -3,7 +3,7 @@
 // batcher between the routes and the model. Loaded only by `createServer`
 // and `ltgbert serve`, so importing the package does not load Fastify.
 import { createHash, timingSafeEqual } from "node:crypto";
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Registry } from "prom-client";
 import { invalidArgument, LtgBertError } from "../errors.js";
 import {
@@ -203,6 +203,21 @@ function sameKey(given: string, expected: Buffer): boolean {
   return timingSafeEqual(createHash("sha256").update(given).digest(), expected);
 }
 
+/** The Fastify instance with the server's limits, strict JSON bodies and its own 503 while closing. */
+function createApp(o: ResolvedOptions): FastifyInstance {
+  const app = Fastify({
+    bodyLimit: o.bodyLimit,
+    // Bodies are validated as sent: no coercion ("1" is not 1, a string is not a list) and no silent removal of unknown keys.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // Requests that arrive while shutting down get this server's 503 (JSON error body, Retry-After) from the onRequest hook.
+    return503OnClosing: false,
+    logger: o.logger,
+  });
+  // JSON only: a text/plain body is a 415, not a string that fails validation.
+  app.removeContentTypeParser("text/plain");
+  return app;
+}
+
 /**
  * An HTTP server that classifies texts with a model, pooling the texts of
  * concurrent requests into batched forward passes. Made by `createServer`;
@@ -229,19 +244,7 @@ export class LtgBertServer {
   constructor(model: Classifier | Promise<Classifier>, options: ServerOptions) {
     const o = resolveOptions(options);
     this.options = o;
-    if (!(model instanceof Promise)) this.#attach(model);
-    this.#loaded =
-      model instanceof Promise
-        ? model.then(
-            (m) => this.#attach(m),
-            (error: unknown) => {
-              this.#loadError = error instanceof Error ? error : new Error(String(error));
-              throw error;
-            },
-          )
-        : Promise.resolve();
-    // The caller learns of a failed load through `loaded`; the server itself must not crash on it.
-    this.#loaded.catch(() => {});
+    this.#loaded = this.#load(model);
 
     const metrics = new ServerMetrics(
       {
@@ -265,18 +268,33 @@ export class LtgBertServer {
       },
     );
 
-    const app = Fastify({
-      bodyLimit: o.bodyLimit,
-      // Bodies are validated as sent: no coercion ("1" is not 1, a string is not a list) and no silent removal of unknown keys.
-      ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
-      // Requests that arrive while shutting down get this server's 503 (JSON error body, Retry-After) from the onRequest hook.
-      return503OnClosing: false,
-      logger: o.logger,
-    });
-    this.app = app;
-    // JSON only: a text/plain body is a 415, not a string that fails validation.
-    app.removeContentTypeParser("text/plain");
+    this.app = createApp(o);
+    this.#addHooks(o, metrics);
+    this.#addErrorHandlers(metrics);
+    this.#addRoutes(o);
+  }
 
+  /** Attaches the model, now or once its promise resolves; a failed load is kept for /readyz. */
+  #load(model: Classifier | Promise<Classifier>): Promise<void> {
+    if (!(model instanceof Promise)) {
+      this.#attach(model);
+      return Promise.resolve();
+    }
+    const loaded = model.then(
+      (m) => this.#attach(m),
+      (error: unknown) => {
+        this.#loadError = error instanceof Error ? error : new Error(String(error));
+        throw error;
+      },
+    );
+    // The caller learns of a failed load through `loaded`; the server itself must not crash on it.
+    loaded.catch(() => {});
+    return loaded;
+  }
+
+  /** Counts requests in flight, checks the API key, closes connections while shutting down, and times responses. */
+  #addHooks(o: ResolvedOptions, metrics: ServerMetrics): void {
+    const app = this.app;
     // Counted from arrival until the connection is done with the response ("close" comes after it is sent, or when the client goes away).
     app.addHook("onRequest", async (_request, reply) => {
       this.#inFlight++;
@@ -306,7 +324,11 @@ export class LtgBertServer {
     app.addHook("onResponse", async (request, reply) => {
       metrics.response(routeOf(request), request.method, reply.statusCode, reply.elapsedTime / 1000);
     });
+  }
 
+  /** Errors as JSON bodies `{ error: { code, message } }`: thrown ones, and routes that do not exist. */
+  #addErrorHandlers(metrics: ServerMetrics): void {
+    const app = this.app;
     app.setErrorHandler((error: FastifyError | HttpError | Error, request, reply) => {
       const http = this.#toHttpError(error, request);
       if (http.statusCode === 503) metrics.rejection(http.code);
@@ -323,7 +345,11 @@ export class LtgBertServer {
       };
       return reply.code(404).send(body);
     });
+  }
 
+  /** GET /healthz, /readyz and /metrics, and POST /v1/classify with its body and response schemas. */
+  #addRoutes(o: ResolvedOptions): void {
+    const app = this.app;
     app.get("/healthz", { config: { public: true } }, async () => ({ status: "ok" }));
 
     app.get("/readyz", { config: { public: true } }, async () => {
@@ -362,33 +388,39 @@ export class LtgBertServer {
           },
         },
       },
-      async (request, reply) => {
-        const model = this.#model;
-        const tokenizer = this.#tokenizer;
-        if (model === null || tokenizer === null) {
-          throw unavailable(
-            "not_ready",
-            this.#loadError === null ? "the model is still loading" : "the model failed to load",
-          );
-        }
-        const { texts, topK } = request.body;
-        // Shed load before doing any work for the request.
-        if (!this.#batcher.hasRoomFor(texts.length)) throw this.#queueFull(texts.length);
-        const rows = await this.#encode(tokenizer, model, texts);
-        const controller = new AbortController();
-        reply.raw.once("close", () => {
-          if (!reply.raw.writableFinished) controller.abort();
-        });
-        const predictions = await this.#batcher.submit(rows, { signal: controller.signal });
-        const k = topK === undefined ? 0 : Math.min(topK, model.numLabels);
-        return {
-          predictions: predictions.map((p) => {
-            const { top, ...rest } = p;
-            return k > 0 ? { ...rest, top: top!.slice(0, k) } : rest;
-          }),
-        };
-      },
+      async (request, reply) => this.#classifyRoute(request, reply),
     );
+  }
+
+  /** POST /v1/classify: sheds load when the queue is full, then encodes the texts and waits for their batch. */
+  async #classifyRoute(
+    request: FastifyRequest<{ Body: ClassifyBody }>,
+    reply: FastifyReply,
+  ): Promise<{ predictions: unknown[] }> {
+    const model = this.#model;
+    const tokenizer = this.#tokenizer;
+    if (model === null || tokenizer === null) {
+      throw unavailable(
+        "not_ready",
+        this.#loadError === null ? "the model is still loading" : "the model failed to load",
+      );
+    }
+    const { texts, topK } = request.body;
+    // Shed load before doing any work for the request.
+    if (!this.#batcher.hasRoomFor(texts.length)) throw this.#queueFull(texts.length);
+    const rows = await this.#encode(tokenizer, model, texts);
+    const controller = new AbortController();
+    reply.raw.once("close", () => {
+      if (!reply.raw.writableFinished) controller.abort();
+    });
+    const predictions = await this.#batcher.submit(rows, { signal: controller.signal });
+    const k = topK === undefined ? 0 : Math.min(topK, model.numLabels);
+    return {
+      predictions: predictions.map((p) => {
+        const { top, ...rest } = p;
+        return k > 0 ? { ...rest, top: top!.slice(0, k) } : rest;
+      }),
+    };
   }
 
   /** Whether the model is loaded and the server is not shutting down: what /readyz answers. */
