@@ -24,6 +24,15 @@ export function processIo(): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
 }
 
+/** What a command's action needs besides its own arguments and options. */
+export interface CliContext {
+  io: CliIo;
+  /** The command line being parsed (as `process.argv`): `pretrain` writes it into the model card. */
+  argv: readonly string[];
+  /** The package's version. */
+  version: string;
+}
+
 /**
  * Ends a command with an exit code and a one-line message, without being a
  * failure of the library: an interrupted fine-tuning run (130).
@@ -140,6 +149,39 @@ export function maxLengthOption(command: Command): Command {
     "--max-length <n>",
     "tokens per example, longer ones cut (default: the model's max_position_embeddings)",
     positiveInteger,
+  );
+}
+
+/** --lr, --warmup-ratio and --weight-decay: AdamW's peak learning rate (`lrText` shows its default), warm-up and weight decay. */
+export function optimizerOptions(
+  command: Command,
+  defaults: { lr: number; lrText: string; warmupRatio: number; weightDecay: number },
+): Command {
+  return command
+    .addOption(
+      new Option("--lr <x>", "peak learning rate (AdamW)")
+        .argParser(nonNegativeNumber)
+        .default(defaults.lr, defaults.lrText),
+    )
+    .option(
+      "--warmup-ratio <x>",
+      "linear warm-up over this fraction of the steps, then linear decay to 0",
+      fraction,
+      defaults.warmupRatio,
+    )
+    .option(
+      "--weight-decay <x>",
+      "AdamW's weight decay (not on biases and LayerNorm weights)",
+      nonNegativeNumber,
+      defaults.weightDecay,
+    );
+}
+
+/** --resume: a training command continues the run in --out. */
+export function resumeOption(command: Command): Command {
+  return command.option(
+    "--resume",
+    "continue the run in --out from its newest checkpoint (give the same options as the run that wrote it)",
   );
 }
 
