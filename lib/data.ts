@@ -6,7 +6,17 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { describe, invalidArgument, LtgBertError } from "./errors.js";
-import { mix32 } from "./mlm.js";
+import {
+  boolean,
+  integerIn,
+  MAX_LENGTH_EXPECTED,
+  nonEmptyString,
+  nonNegativeInteger,
+  object,
+  oneOf,
+  positiveInteger,
+} from "./validate.js";
+import { mix32 } from "./train/mlm.js";
 import type { IdTensor, RaggedEncoding, Tokenizer } from "./tokenizer.js";
 
 export type DatasetFormat = "csv" | "tsv" | "jsonl";
@@ -241,17 +251,14 @@ async function* jsonlRows(
 }
 
 function checkReadOptions(options: unknown): ReadDatasetOptions {
-  if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
-  const o = options as ReadDatasetOptions;
-  if (o.format !== undefined && !["csv", "tsv", "jsonl"].includes(o.format))
-    throw invalidArgument("options.format", '"csv", "tsv" or "jsonl"', o.format);
+  const o = object<ReadDatasetOptions>("options", options);
+  if (o.format !== undefined) oneOf("options.format", o.format, ["csv", "tsv", "jsonl"]);
   for (const key of ["textColumn", "textPairColumn", "labelColumn"] as const) {
     if (o[key] !== undefined && (typeof o[key] !== "string" || o[key] === ""))
       throw invalidArgument(`options.${key}`, "a column name", o[key]);
   }
-  if (o.numLabels !== undefined && (!Number.isSafeInteger(o.numLabels) || o.numLabels < 1))
-    throw invalidArgument("options.numLabels", "a positive integer", o.numLabels);
-  if (o.trim !== undefined && typeof o.trim !== "boolean") throw invalidArgument("options.trim", "a boolean", o.trim);
+  if (o.numLabels !== undefined) positiveInteger("options.numLabels", o.numLabels);
+  if (o.trim !== undefined) boolean("options.trim", o.trim);
   return o;
 }
 
@@ -282,7 +289,7 @@ function labelMapEntries(map: ReadDatasetOptions["labelMap"], numLabels: number 
  * train.size; train.texts[0]; train.labels[0]; train.labelNames; // ["0", "1"]
  */
 export async function readDataset(file: string, options: ReadDatasetOptions = {}): Promise<Dataset> {
-  if (typeof file !== "string" || file.length === 0) throw invalidArgument("file", "a file path", file);
+  nonEmptyString("file", file, "a file path");
   const o = checkReadOptions(options);
   const map = o.labelMap === undefined ? null : labelMapEntries(o.labelMap, o.numLabels);
   const format = o.format ?? EXTENSIONS[path.extname(file).toLowerCase()];
@@ -433,9 +440,7 @@ function xorshift32(seed: number): () => number {
 }
 
 function checkSeed(name: string, seed: unknown): number {
-  if (!Number.isInteger(seed) || (seed as number) < 0 || (seed as number) > 0xffffffff)
-    throw invalidArgument(name, "an integer in [0, 2^32)", seed);
-  return seed as number;
+  return integerIn(name, seed, 0, 0xffffffff, "an integer in [0, 2^32)");
 }
 
 /**
@@ -476,16 +481,12 @@ export interface BatchPlanOptions {
 }
 
 function checkPlanOptions(options: unknown): Required<BatchPlanOptions> {
-  if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
-  const o = options as BatchPlanOptions;
-  if (!Number.isSafeInteger(o.batchSize) || o.batchSize < 1)
-    throw invalidArgument("options.batchSize", "a positive integer", o.batchSize);
+  const o = object<BatchPlanOptions>("options", options);
+  positiveInteger("options.batchSize", o.batchSize);
   for (const key of ["shuffle", "groupByLength", "dropLast"] as const) {
-    if (o[key] !== undefined && typeof o[key] !== "boolean")
-      throw invalidArgument(`options.${key}`, "a boolean", o[key]);
+    if (o[key] !== undefined) boolean(`options.${key}`, o[key]);
   }
-  if (o.epoch !== undefined && (!Number.isSafeInteger(o.epoch) || o.epoch < 0))
-    throw invalidArgument("options.epoch", "a non-negative integer", o.epoch);
+  if (o.epoch !== undefined) nonNegativeInteger("options.epoch", o.epoch);
   return {
     batchSize: o.batchSize,
     shuffle: o.shuffle ?? true,
@@ -575,11 +576,9 @@ export async function encodeDataset(
   tokenizer: Tokenizer,
   options: EncodeDatasetOptions,
 ): Promise<EncodedDataset> {
-  if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
-  const { maxLength, truncation = true } = options;
-  if (!Number.isSafeInteger(maxLength) || maxLength < 1)
-    throw invalidArgument("options.maxLength", "a positive integer (the model's max_position_embeddings)", maxLength);
-  if (typeof truncation !== "boolean") throw invalidArgument("options.truncation", "a boolean", truncation);
+  const { maxLength, truncation = true } = object<EncodeDatasetOptions>("options", options);
+  positiveInteger("options.maxLength", maxLength, MAX_LENGTH_EXPECTED);
+  boolean("options.truncation", truncation);
   let byTokenizer = encodedCache.get(dataset);
   if (byTokenizer === undefined) encodedCache.set(dataset, (byTokenizer = new WeakMap()));
   let byOptions = byTokenizer.get(tokenizer);
@@ -655,8 +654,7 @@ export class Batches implements Iterable<Batch> {
   }
 
   at(i: number): Batch {
-    if (!Number.isInteger(i) || i < 0 || i >= this.plan.length)
-      throw invalidArgument("i", `a batch index in [0, ${this.plan.length})`, i);
+    integerIn("i", i, 0, this.plan.length - 1, `a batch index in [0, ${this.plan.length})`);
     const indices = this.plan[i];
     const { inputIds, attentionMask } = this.#tokenizer.pad(this.#encoded, indices);
     const labels = Int32Array.from(indices, (index) => this.#encoded.dataset.labels[index]);

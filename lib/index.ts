@@ -45,14 +45,14 @@ export {
   type LogEntry,
   type EvalMetrics,
   type MetricName,
-} from "./trainer.js";
+} from "./train/trainer.js";
 export {
   Optimizer,
   type OptimizerOptions,
   type ScheduleOptions,
   type ScheduleKind,
   type TrainStepResult,
-} from "./optimizer.js";
+} from "./train/optimizer.js";
 export {
   maskTokens,
   drawSpanLength,
@@ -62,7 +62,7 @@ export {
   LTG_BERT_MAX_SPAN_LENGTH,
   type MaskOptions,
   type MaskedBatch,
-} from "./mlm.js";
+} from "./train/mlm.js";
 export {
   MaskedLMCorpus,
   type CorpusOptions,
@@ -70,7 +70,7 @@ export {
   type CorpusPosition,
   type CorpusBatch,
   type DocumentBoundary,
-} from "./corpus.js";
+} from "./train/corpus.js";
 export type { SaveFormat, SaveOptions } from "./save.js";
 export { setNumThreads, getNumThreads, systemInfo, readCheckpointInfo, MAX_THREADS } from "./system.js";
 export type { CpuCacheStats, OneDnnStatus, PackedWeightStats } from "./system.js";

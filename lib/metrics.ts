@@ -1,6 +1,7 @@
 // Classification metrics from a confusion matrix: accuracy, macro-averaged
 // F1 and Matthews' correlation coefficient, in float64.
 import { invalidArgument, LtgBertError } from "./errors.js";
+import { positiveInteger } from "./validate.js";
 
 /** What `classificationMetrics` gives. */
 export interface ClassificationMetrics {
@@ -41,8 +42,7 @@ function checkIds(name: string, values: unknown, numLabels: number): Int32Array 
  * predicted as `prediction`.
  */
 export function confusionMatrix(predictions: Int32Array, labels: Int32Array, numLabels: number): Float64Array {
-  if (!Number.isSafeInteger(numLabels) || numLabels < 1)
-    throw invalidArgument("numLabels", "a positive integer", numLabels);
+  positiveInteger("numLabels", numLabels);
   checkIds("predictions", predictions, numLabels);
   checkIds("labels", labels, numLabels);
   if (predictions.length !== labels.length) {

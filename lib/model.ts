@@ -10,7 +10,8 @@ import {
   type LtgBertConfigInput,
 } from "./config.js";
 import { defaultModelHint } from "./default-model.js";
-import { describe, invalidArgument, LtgBertError } from "./errors.js";
+import { invalidArgument, LtgBertError } from "./errors.js";
+import { boolean, nonEmptyString, nonNegativeInteger, object, oneOf, positiveInteger, string } from "./validate.js";
 import { onesLike, toIdMatrix, toLabels, type IdMatrix, type LabelInput, type TensorData } from "./inputs.js";
 import {
   addon,
@@ -22,7 +23,7 @@ import {
   type NativeStateDict,
   type NativeTensorEntry,
 } from "./native.js";
-import { Optimizer, resolveOptimizerOptions, type OptimizerOptions, type TrainStepResult } from "./optimizer.js";
+import { Optimizer, resolveOptimizerOptions, type OptimizerOptions, type TrainStepResult } from "./train/optimizer.js";
 import {
   checkSaveArguments,
   copyRemoteCodeFiles,
@@ -115,24 +116,15 @@ type Task = "masked_lm" | "sequence_classification";
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("nodejs.asyncDispose");
 
 function checkLoadOptions(options: LoadOptions): void {
-  if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
-  if (options.device !== undefined && typeof options.device !== "string")
-    throw invalidArgument("options.device", '"cpu", "cuda" or "cuda:N"', options.device);
-  if (options.seed !== undefined && (!Number.isSafeInteger(options.seed) || options.seed < 0)) {
-    throw invalidArgument("options.seed", "a non-negative integer", options.seed);
-  }
-  if (options.stripPrefix !== undefined && typeof options.stripPrefix !== "string") {
-    throw invalidArgument("options.stripPrefix", "a string", options.stripPrefix);
-  }
-  if (options.strict !== undefined && typeof options.strict !== "boolean")
-    throw invalidArgument("options.strict", "a boolean", options.strict);
-  if (options.config !== undefined && (typeof options.config !== "object" || options.config === null)) {
-    throw invalidArgument("options.config", "an object of config.json keys", options.config);
-  }
-  if (options.tokenizer !== undefined && typeof options.tokenizer !== "boolean")
-    throw invalidArgument("options.tokenizer", "a boolean", options.tokenizer);
-  if (options.maxMemory !== undefined && !(Number.isSafeInteger(options.maxMemory) && options.maxMemory > 0))
-    throw invalidArgument("options.maxMemory", "a positive number of bytes", options.maxMemory);
+  object("options", options);
+  if (options.device !== undefined) string("options.device", options.device, '"cpu", "cuda" or "cuda:N"');
+  if (options.seed !== undefined) nonNegativeInteger("options.seed", options.seed);
+  if (options.stripPrefix !== undefined) string("options.stripPrefix", options.stripPrefix);
+  if (options.strict !== undefined) boolean("options.strict", options.strict);
+  if (options.config !== undefined) object("options.config", options.config, "an object of config.json keys");
+  if (options.tokenizer !== undefined) boolean("options.tokenizer", options.tokenizer);
+  if (options.maxMemory !== undefined)
+    positiveInteger("options.maxMemory", options.maxMemory, "a positive number of bytes");
 }
 
 /** A tokenizer whose ids the model's embedding can take. */
@@ -176,7 +168,7 @@ async function tokenizerOf(dir: string, options: LoadOptions, config: LtgBertCon
 }
 
 async function requireDirectory(dir: string): Promise<void> {
-  if (typeof dir !== "string" || dir.length === 0) throw invalidArgument("dir", "a model directory path", dir);
+  nonEmptyString("dir", dir, "a model directory path");
   try {
     const info = await stat(dir);
     if (!info.isDirectory())
@@ -263,7 +255,7 @@ export class StateDict {
  * pytorch_model.bin) into native memory without building a model.
  */
 export async function readStateDict(file: string): Promise<StateDict> {
-  if (typeof file !== "string" || file.length === 0) throw invalidArgument("file", "a checkpoint path", file);
+  nonEmptyString("file", file, "a checkpoint path");
   return new StateDict(await callNative(() => addon.readStateDict(file)));
 }
 
@@ -510,13 +502,9 @@ abstract class LtgBertModel {
    */
   async loadStateDict(source: StateDict | string, options: LoadStateDictOptions = {}): Promise<LoadReport> {
     this.#ensureNotDisposed();
-    if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
-    if (options.strict !== undefined && typeof options.strict !== "boolean") {
-      throw invalidArgument("options.strict", "a boolean", options.strict);
-    }
-    if (options.stripPrefix !== undefined && typeof options.stripPrefix !== "string") {
-      throw invalidArgument("options.stripPrefix", "a string", options.stripPrefix);
-    }
+    object("options", options);
+    if (options.strict !== undefined) boolean("options.strict", options.strict);
+    if (options.stripPrefix !== undefined) string("options.stripPrefix", options.stripPrefix);
     let stateDict: StateDict;
     if (typeof source === "string") stateDict = await readStateDict(source);
     else if (source instanceof StateDict) stateDict = source;
@@ -714,11 +702,9 @@ export class LtgBertForSequenceClassification extends LtgBertModel {
     options: TransferOptions,
   ): Promise<LtgBertForSequenceClassification> {
     if (!(mlm instanceof LtgBertForMaskedLM)) throw invalidArgument("mlm", "an LtgBertForMaskedLM", mlm);
-    if (typeof options !== "object" || options === null) throw invalidArgument("options", "{ numLabels, … }", options);
+    object("options", options, "{ numLabels, … }");
     const { classifierHead, id2label, device, seed } = options;
-    if (classifierHead !== undefined && classifierHead !== "linear" && classifierHead !== "mlp") {
-      throw invalidArgument("options.classifierHead", '"linear" or "mlp"', classifierHead);
-    }
+    if (classifierHead !== undefined) oneOf("options.classifierHead", classifierHead, ["linear", "mlp"]);
     const labels = labelConfig(id2label, options.numLabels);
     const { architectures: _architectures, ...base } = mlm.config;
     void _architectures;
@@ -800,13 +786,10 @@ export class LtgBertForSequenceClassification extends LtgBertModel {
    * p.top;   // [{ label: "positive", labelId: 1, score: 0.93 }, { label: "negative", labelId: 0, score: 0.07 }]
    */
   async predict(texts: readonly TextInput[], options: PredictOptions = {}): Promise<Prediction[]> {
-    if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
-    const { batchSize = 32, truncation = true, topK } = options;
-    if (!Number.isSafeInteger(batchSize) || batchSize < 1)
-      throw invalidArgument("options.batchSize", "a positive integer", batchSize);
-    if (typeof truncation !== "boolean") throw invalidArgument("options.truncation", "a boolean", truncation);
-    if (topK !== undefined && (!Number.isSafeInteger(topK) || topK < 1))
-      throw invalidArgument("options.topK", "a positive integer", topK);
+    const { batchSize = 32, truncation = true, topK } = object<PredictOptions>("options", options);
+    positiveInteger("options.batchSize", batchSize);
+    boolean("options.truncation", truncation);
+    if (topK !== undefined) positiveInteger("options.topK", topK);
     if (!Array.isArray(texts)) throw invalidArgument("texts", "an array of strings or [string, string] pairs", texts);
     const tokenizer = this.predictionTokenizer();
     if (texts.length === 0) return [];
@@ -968,11 +951,5 @@ function labelConfig(id2label: TransferOptions["id2label"], numLabels: number): 
 
 function numLabelsOverride(options: ClassificationLoadOptions): Record<string, unknown> {
   if (options.numLabels === undefined) return {};
-  if (!Number.isInteger(options.numLabels) || options.numLabels < 1) {
-    throw new LtgBertError(
-      "LTGBERT_INVALID_ARGUMENT",
-      `options.numLabels: expected a positive integer, got ${describe(options.numLabels)}`,
-    );
-  }
-  return { num_labels: options.numLabels };
+  return { num_labels: positiveInteger("options.numLabels", options.numLabels) };
 }

@@ -6,7 +6,8 @@ import { randomBytes } from "node:crypto";
 import { lstat, mkdir, mkdtemp, open, readFile, realpath, rename, rm, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { LtgBertConfig } from "./config.js";
-import { invalidArgument, LtgBertError, type LtgBertErrorCode } from "./errors.js";
+import { LtgBertError, type LtgBertErrorCode } from "./errors.js";
+import { nonEmptyString, object, oneOf } from "./validate.js";
 import { fileKind } from "./files.js";
 
 /** The weights file format of `savePretrained`. */
@@ -28,12 +29,9 @@ export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "spec
 
 /** Validates `savePretrained`'s arguments; returns the format. */
 export function checkSaveArguments(outDir: unknown, options: unknown): SaveFormat {
-  if (typeof outDir !== "string" || outDir.length === 0) throw invalidArgument("outDir", "a directory path", outDir);
-  if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
-  const format = (options as SaveOptions).format ?? "safetensors";
-  if (format !== "safetensors" && format !== "pytorch")
-    throw invalidArgument("options.format", '"safetensors" or "pytorch"', format);
-  return format;
+  nonEmptyString("outDir", outDir, "a directory path");
+  object("options", options);
+  return oneOf("options.format", (options as SaveOptions).format ?? "safetensors", ["safetensors", "pytorch"]);
 }
 
 /** Like the addon's writers: a missing folder, a refused target, or anything else. */

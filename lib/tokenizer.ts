@@ -18,6 +18,18 @@ import {
 } from "tokenizers";
 import { defaultModelHint } from "./default-model.js";
 import { describe, invalidArgument, LtgBertError } from "./errors.js";
+import {
+  boolean,
+  integerIn,
+  isInteger,
+  MAX_LENGTH_EXPECTED,
+  nonEmptyString,
+  object,
+  oneOf,
+  positiveInteger,
+  string,
+  textFiles,
+} from "./validate.js";
 import { readRegularFile } from "./files.js";
 import { makeDirectory, writeFileAtomic } from "./save.js";
 
@@ -124,16 +136,10 @@ function tokenContent(value: unknown): string | null {
 }
 
 function checkOptions(options: unknown, batch: boolean): void {
-  if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
-  const { maxLength, truncation, padding } = options as EncodeBatchOptions;
-  if (maxLength !== undefined && (!Number.isSafeInteger(maxLength) || maxLength < 1)) {
-    throw invalidArgument("options.maxLength", "a positive integer (the model's max_position_embeddings)", maxLength);
-  }
-  if (truncation !== undefined && typeof truncation !== "boolean")
-    throw invalidArgument("options.truncation", "a boolean", truncation);
-  if (batch && padding !== undefined && padding !== "longest" && padding !== "none") {
-    throw invalidArgument("options.padding", '"longest" or "none"', padding);
-  }
+  const { maxLength, truncation, padding } = object<EncodeBatchOptions>("options", options);
+  if (maxLength !== undefined) positiveInteger("options.maxLength", maxLength, MAX_LENGTH_EXPECTED);
+  if (truncation !== undefined) boolean("options.truncation", truncation);
+  if (batch && padding !== undefined) oneOf("options.padding", padding, ["longest", "none"]);
 }
 
 function checkInputs(texts: unknown): TextInput[] {
@@ -203,7 +209,7 @@ export class Tokenizer {
    * `model_max_length`; tokenizer_config.json wins where both say).
    */
   static async fromPretrained(dir: string): Promise<Tokenizer> {
-    if (typeof dir !== "string" || dir.length === 0) throw invalidArgument("dir", "a directory path", dir);
+    nonEmptyString("dir", dir, "a directory path");
     const file = path.join(dir, "tokenizer.json");
     const main = (await readJson(file, true, defaultModelHint(dir)))!;
     if (!isObject(main.value)) {
@@ -239,8 +245,8 @@ export class Tokenizer {
    * await tok.encode("Hello world"); // [1, 9439, 85, 955, 2] with the BabyLM tokenizer
    */
   async encode(text: string, pair?: string, options: EncodeOptions = {}): Promise<number[]> {
-    if (typeof text !== "string") throw invalidArgument("text", "a string", text);
-    if (pair !== undefined && typeof pair !== "string") throw invalidArgument("pair", "a string", pair);
+    string("text", text);
+    if (pair !== undefined) string("pair", pair);
     checkOptions(options, false);
     const { ids } = await this.#encode([pair === undefined ? text : [text, pair]], options, "text");
     return Array.from(ids);
@@ -516,8 +522,7 @@ async function setUp(
     }
   }
   const max = extra.model_max_length;
-  const modelMaxLength =
-    typeof max === "number" && Number.isSafeInteger(max) && max > 0 && max < NO_LIMIT_SENTINEL ? max : null;
+  const modelMaxLength = isInteger(max, 1, NO_LIMIT_SENTINEL - 1) ? max : null;
 
   // Ask the library what the file's post-processor adds to a one-token text.
   const [probe] = await plain.encodeBatch(["a"], { addSpecialTokens: false });
@@ -607,19 +612,17 @@ export async function trainTokenizer(
   files: string | readonly string[],
   options: TrainTokenizerOptions,
 ): Promise<Tokenizer> {
-  const list = typeof files === "string" ? [files] : files;
-  if (!Array.isArray(list) || list.length === 0 || list.some((f) => typeof f !== "string" || f === ""))
-    throw invalidArgument("files", "a text file path or a non-empty array of them", files);
-  if (typeof options !== "object" || options === null)
-    throw invalidArgument("options", "{ outputDir, vocabSize? }", options);
-  const { outputDir, vocabSize = 16384, lowercase: lower = false } = options;
-  if (typeof lower !== "boolean") throw invalidArgument("options.lowercase", "true or false", lower);
-  if (typeof outputDir !== "string" || outputDir === "")
-    throw invalidArgument("options.outputDir", "a folder path", outputDir);
+  const list = textFiles("files", files);
+  const {
+    outputDir,
+    vocabSize = 16384,
+    lowercase: lower = false,
+  } = object<TrainTokenizerOptions>("options", options, "{ outputDir, vocabSize? }");
+  boolean("options.lowercase", lower, "true or false");
+  nonEmptyString("options.outputDir", outputDir, "a folder path");
   const special = LTG_BERT_SPECIAL_TOKENS;
   const most = DEFAULT_TRAINER_VOCAB + special.length;
-  if (!Number.isSafeInteger(vocabSize) || vocabSize <= special.length || vocabSize > most)
-    throw invalidArgument("options.vocabSize", `an integer in [${special.length + 1}, ${most}]`, vocabSize);
+  integerIn("options.vocabSize", vocabSize, special.length + 1, most, `an integer in [${special.length + 1}, ${most}]`);
   for (const file of list) {
     const info = await stat(file).catch(() => null);
     if (!info?.isFile()) throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${file}: no such file`);

@@ -4,6 +4,7 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import type { LtgBertConfig } from "../config.js";
 import { LtgBertError } from "../errors.js";
+import { isInteger, isNumber, PORT_EXPECTED } from "../validate.js";
 
 /** A stream the CLI writes to. */
 export interface Output {
@@ -21,6 +22,15 @@ export interface CliIo {
 
 export function processIo(): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
+}
+
+/** What a command's action needs besides its own arguments and options. */
+export interface CliContext {
+  io: CliIo;
+  /** The command line being parsed (as `process.argv`): `pretrain` writes it into the model card. */
+  argv: readonly string[];
+  /** The package's version. */
+  version: string;
 }
 
 /**
@@ -53,42 +63,39 @@ export function printJson(io: CliIo, value: unknown): void {
 
 export function positiveInteger(value: string): number {
   const n = Number(value);
-  if (value.trim() === "" || !Number.isSafeInteger(n) || n < 1)
-    throw new InvalidArgumentError("Expected a positive integer.");
+  if (value.trim() === "" || !isInteger(n, 1)) throw new InvalidArgumentError("Expected a positive integer.");
   return n;
 }
 
 export function nonNegativeInteger(value: string): number {
   const n = Number(value);
-  if (value.trim() === "" || !Number.isSafeInteger(n) || n < 0)
-    throw new InvalidArgumentError("Expected a non-negative integer.");
+  if (value.trim() === "" || !isInteger(n, 0)) throw new InvalidArgumentError("Expected a non-negative integer.");
   return n;
 }
 
 export function nonNegativeNumber(value: string): number {
   const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n < 0)
+  if (value.trim() === "" || !isNumber(n, { min: 0 }))
     throw new InvalidArgumentError("Expected a non-negative number.");
   return n;
 }
 
 export function portNumber(value: string): number {
   const n = Number(value);
-  if (value.trim() === "" || !Number.isSafeInteger(n) || n < 0 || n > 65535)
-    throw new InvalidArgumentError("Expected a port number from 0 to 65535.");
+  if (value.trim() === "" || !isInteger(n, 0, 65535)) throw new InvalidArgumentError(`Expected ${PORT_EXPECTED}.`);
   return n;
 }
 
 export function fraction(value: string): number {
   const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1)
+  if (value.trim() === "" || !isNumber(n, { min: 0, max: 1 }))
     throw new InvalidArgumentError("Expected a number from 0 to 1.");
   return n;
 }
 
 export function positiveFraction(value: string): number {
   const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n <= 0 || n > 1)
+  if (value.trim() === "" || !isNumber(n, { min: 0, minOpen: true, max: 1 }))
     throw new InvalidArgumentError("Expected a number greater than 0 and at most 1.");
   return n;
 }
@@ -142,6 +149,39 @@ export function maxLengthOption(command: Command): Command {
     "--max-length <n>",
     "tokens per example, longer ones cut (default: the model's max_position_embeddings)",
     positiveInteger,
+  );
+}
+
+/** --lr, --warmup-ratio and --weight-decay: AdamW's peak learning rate (`lrText` shows its default), warm-up and weight decay. */
+export function optimizerOptions(
+  command: Command,
+  defaults: { lr: number; lrText: string; warmupRatio: number; weightDecay: number },
+): Command {
+  return command
+    .addOption(
+      new Option("--lr <x>", "peak learning rate (AdamW)")
+        .argParser(nonNegativeNumber)
+        .default(defaults.lr, defaults.lrText),
+    )
+    .option(
+      "--warmup-ratio <x>",
+      "linear warm-up over this fraction of the steps, then linear decay to 0",
+      fraction,
+      defaults.warmupRatio,
+    )
+    .option(
+      "--weight-decay <x>",
+      "AdamW's weight decay (not on biases and LayerNorm weights)",
+      nonNegativeNumber,
+      defaults.weightDecay,
+    );
+}
+
+/** --resume: a training command continues the run in --out. */
+export function resumeOption(command: Command): Command {
+  return command.option(
+    "--resume",
+    "continue the run in --out from its newest checkpoint (give the same options as the run that wrote it)",
   );
 }
 

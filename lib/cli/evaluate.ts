@@ -1,10 +1,25 @@
 // `ltgbert evaluate`: a classifier's loss, accuracy, macro-F1 and MCC on a
 // labelled data file.
+import type { Command } from "commander";
 import { readDataset } from "../data.js";
-import { Trainer } from "../trainer.js";
-import { fixed, printJson, readOptionsOf, type CliIo, type ColumnOptions } from "./common.js";
-import { applyThreads, loadClassifier } from "./load.js";
-import { findEvalFile } from "./splits.js";
+import {
+  batchSizeOption,
+  type CliContext,
+  type CliIo,
+  columnOptions,
+  type ColumnOptions,
+  deviceOption,
+  fixed,
+  jsonOption,
+  maxLengthOption,
+  MODEL_DIR_HELP,
+  printJson,
+  readOptionsOf,
+  threadsOption,
+  tokenizerOption,
+} from "./common.js";
+import { runtime } from "./runtime.js";
+import { DEV_NAMES, findEvalFile, splitNames } from "./splits.js";
 
 export interface EvaluateOptions extends ColumnOptions {
   data: string;
@@ -17,6 +32,7 @@ export interface EvaluateOptions extends ColumnOptions {
 }
 
 export async function evaluate(modelName: string, options: EvaluateOptions, io: CliIo): Promise<void> {
+  const { applyThreads, loadClassifier, Trainer } = await runtime();
   applyThreads(options.threads);
   const file = await findEvalFile(options.data);
   const dataset = await readDataset(file, readOptionsOf(options));
@@ -52,4 +68,25 @@ export async function evaluate(modelName: string, options: EvaluateOptions, io: 
   } finally {
     model.dispose();
   }
+}
+
+/** Declares `ltgbert evaluate`: its arguments and options, and the action that runs evaluate. */
+export function register(program: Command, context: CliContext): Command {
+  const command = program
+    .command("evaluate")
+    .description("evaluate a classifier on labelled data: loss, accuracy, macro-F1, MCC")
+    .argument("<model-dir>", MODEL_DIR_HELP)
+    .requiredOption(
+      "--data <path>",
+      `labelled data file (.tsv, .csv or .jsonl), or a directory holding ${splitNames(DEV_NAMES)}`,
+    );
+  batchSizeOption(command, 32, "examples");
+  maxLengthOption(command);
+  columnOptions(command, true);
+  tokenizerOption(command);
+  threadsOption(command);
+  deviceOption(command);
+  return jsonOption(command).action(async (dir: string, options: EvaluateOptions) => {
+    await evaluate(dir, options, context.io);
+  });
 }

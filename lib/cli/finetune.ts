@@ -2,18 +2,39 @@
 // classifier goes on training) fine-tuned on a train split, evaluated on a
 // dev split, written as a directory Python loads back. Ctrl-C stops it
 // after the step in flight with a checkpoint that --resume continues.
+import type { Command } from "commander";
 import path from "node:path";
 import { readDataset, type Dataset } from "../data.js";
 import type { LtgBertConfigInput } from "../config.js";
 import { LtgBertError } from "../errors.js";
-import { LtgBertForSequenceClassification } from "../model.js";
-import { Trainer, type EvalMetrics, type MetricName } from "../trainer.js";
-import { fixed, printJson, readOptionsOf, usageError, type CliIo, type ColumnOptions } from "./common.js";
+import type { LtgBertForSequenceClassification } from "../model.js";
+import type { EvalMetrics, MetricName } from "../train/trainer.js";
+import {
+  batchSizeOption,
+  choiceOption,
+  type CliContext,
+  type CliIo,
+  type ColumnOptions,
+  columnOptions,
+  deviceOption,
+  fixed,
+  jsonOption,
+  maxLengthOption,
+  MODEL_DIR_HELP,
+  nonNegativeInteger,
+  optimizerOptions,
+  positiveInteger,
+  printJson,
+  readOptionsOf,
+  resumeOption,
+  threadsOption,
+  tokenizerOption,
+  usageError,
+} from "./common.js";
 import { checkOutput, TrainingStop } from "./interrupt.js";
-import { applyThreads, attachTokenizer } from "./load.js";
 import { modelKind, resolveModelDir, type ModelKind } from "./model-dir.js";
-import { Tokenizer } from "../tokenizer.js";
-import { findSplits } from "./splits.js";
+import { runtime } from "./runtime.js";
+import { DEV_NAMES, findSplits, splitNames, TRAIN_NAMES } from "./splits.js";
 
 export interface FinetuneOptions extends ColumnOptions {
   model: string;
@@ -58,6 +79,7 @@ async function loadModel(
   train: Dataset,
   options: FinetuneOptions,
 ): Promise<{ model: LtgBertForSequenceClassification; start: Start }> {
+  const { LtgBertForSequenceClassification } = await runtime();
   const { kind, config } = await modelKind(dir);
   const loadTokenizer = options.tokenizer === undefined;
   if (options.randomInit === true)
@@ -116,6 +138,7 @@ async function randomModel(
   train: Dataset,
   options: FinetuneOptions,
 ): Promise<LtgBertForSequenceClassification> {
+  const { LtgBertForSequenceClassification, Tokenizer } = await runtime();
   const classifier = kind === "sequence_classification";
   const numLabels =
     classifier && options.numLabels === undefined ? Number(config.num_labels ?? 2) : newHeadLabels(train, options);
@@ -154,6 +177,7 @@ function metricsLine(metrics: EvalMetrics): string {
 }
 
 export async function finetune(options: FinetuneOptions, io: CliIo): Promise<void> {
+  const { applyThreads, attachTokenizer, Trainer } = await runtime();
   applyThreads(options.threads);
   const dir = resolveModelDir(options.model);
   if (path.resolve(options.out) === path.resolve(dir))
@@ -262,4 +286,61 @@ export async function finetune(options: FinetuneOptions, io: CliIo): Promise<voi
     stop.release();
     model.dispose();
   }
+}
+
+/** Declares `ltgbert finetune`: its arguments and options, and the action that runs finetune. */
+export function register(program: Command, context: CliContext): Command {
+  const command = program
+    .command("finetune")
+    .description(
+      "fine-tune a classifier (a masked LM gets a new head) on a train split, evaluate it on a dev split, save it for Python and Node",
+    )
+    .option("--model <dir>", `the model to start from: ${MODEL_DIR_HELP}`, "default")
+    .option(
+      "--data <path>",
+      `a training file (.tsv, .csv or .jsonl), or a directory holding ${splitNames(TRAIN_NAMES)} and ${splitNames(DEV_NAMES)}`,
+    )
+    .option("--train <file>", "training file (instead of the --data directory's)")
+    .option("--dev <file>", "dev file, evaluated during and after training (instead of the --data directory's)")
+    .requiredOption("--out <dir>", "output directory: checkpoints, train_log.jsonl, and the final model")
+    .option("--epochs <n>", "passes over the training data", positiveInteger, 3)
+    .option("--max-steps <n>", "optimizer steps in all (overrides --epochs)", positiveInteger);
+  optimizerOptions(batchSizeOption(command, 16, "examples"), {
+    lr: 5e-5,
+    lrText: "5e-5",
+    warmupRatio: 0,
+    weightDecay: 0,
+  });
+  maxLengthOption(command)
+    .option("--seed <n>", "seed of the data order, dropout and a new head", nonNegativeInteger, 42)
+    .option("--eval-every <n>", "evaluate every n steps (default: at each epoch's end)", positiveInteger)
+    .option("--save-every <n>", "write a checkpoint every n steps (default: at each epoch's end)", positiveInteger)
+    .option("--save-total-limit <n>", "keep at most n checkpoints, never the best (default: all)", positiveInteger)
+    .addOption(
+      choiceOption(
+        "--metric <name>",
+        "dev metric that picks the best checkpoint (loss: lower is better)",
+        ["accuracy", "macroF1", "mcc", "loss"],
+        "accuracy",
+      ),
+    )
+    .option("--load-best", "save the best checkpoint's weights as the final model, not the last step's");
+  columnOptions(command, true)
+    .option(
+      "--num-labels <n>",
+      "labels of a new head (default: the number of labels in the training data)",
+      positiveInteger,
+    )
+    .addOption(choiceOption("--head <kind>", "head put on a masked LM (default: linear)", ["linear", "mlp"]))
+    .option("--labels <names>", "comma-separated names of the label ids 0, 1, ... (saved as id2label)")
+    .option(
+      "--random-init",
+      "start from random weights (seeded by --seed) in the model's architecture, with its tokenizer: the baseline a transfer is measured against",
+    );
+  tokenizerOption(command);
+  threadsOption(command);
+  resumeOption(deviceOption(command));
+  return jsonOption(command).action(async (options: FinetuneOptions) => {
+    await finetune(options, context.io);
+  });
 }

@@ -1,15 +1,23 @@
 // `ltgbert info`: what a model directory holds: architecture, config,
 // parameter count, weights, tokenizer, and what it was trained on.
+import type { Command } from "commander";
 import { existsSync } from "node:fs";
 import { access, readFile } from "node:fs/promises";
 import path from "node:path";
 import { LtgBertError } from "../errors.js";
-import { LtgBertForMaskedLM, LtgBertForSequenceClassification } from "../model.js";
-import { Tokenizer } from "../tokenizer.js";
-import { TRAINER_STATE_FILE, TRAINING_ARGS_FILE } from "../trainer.js";
-import { configSizes, fixed, formatBytes, printJson, type CliIo } from "./common.js";
+import {
+  type CliContext,
+  type CliIo,
+  configSizes,
+  fixed,
+  formatBytes,
+  jsonOption,
+  MODEL_DIR_HELP,
+  printJson,
+} from "./common.js";
 import { passesText } from "./model-card.js";
 import { findWeights, modelKind, resolveModelDir } from "./model-dir.js";
+import { runtime } from "./runtime.js";
 
 export interface InfoOptions {
   json?: boolean;
@@ -51,6 +59,7 @@ async function modelCardTitle(file: string): Promise<string | null> {
 async function tokenizerInfo(dir: string): Promise<Json | null> {
   const file = path.join(dir, "tokenizer.json");
   if (!(await exists(file))) return null;
+  const { Tokenizer } = await runtime();
   const tok = await Tokenizer.fromPretrained(dir);
   const raw = (await readJsonObject(file)) ?? {};
   const model = raw.model as { type?: unknown } | undefined;
@@ -128,8 +137,9 @@ function trainingInfo(dir: string, args: Json | null, state: Json | null): Json 
   };
 }
 
-export async function info(modelName: string, options: InfoOptions, io: CliIo): Promise<void> {
-  const dir = resolveModelDir(modelName);
+/** What the model itself says: its architecture, config, head, labels, size and weights. */
+async function modelFacts(dir: string) {
+  const { LtgBertForMaskedLM, LtgBertForSequenceClassification } = await runtime();
   const { kind, config: raw } = await modelKind(dir);
   // Checkpoints cannot tell the two splits apart; without the key the
   // package takes per_head, which a checkpoint of LTG's BabyLM code does not want.
@@ -148,7 +158,30 @@ export async function info(modelName: string, options: InfoOptions, io: CliIo): 
   const c = model.config;
   const classifier = model instanceof LtgBertForSequenceClassification;
   const head = classifier ? (c.classifier_head ?? "linear") : "masked_lm";
-  const labels = classifier ? model.labelNames : null;
+  const numLabels = classifier ? model.numLabels : null;
+  return {
+    architecture: classifier ? LtgBertForSequenceClassification.architecture : LtgBertForMaskedLM.architecture,
+    c,
+    config: {
+      ...configSizes(c),
+      positionQkSplit: c.position_qk_split,
+      positionQkSplitAssumed: splitAssumed,
+      head,
+      numLabels,
+      problemType: classifier ? (c.problem_type ?? "single_label_classification") : null,
+    },
+    labels: classifier ? model.labelNames : null,
+    parameters,
+    weights,
+  };
+}
+
+type ModelFacts = Awaited<ReturnType<typeof modelFacts>>;
+
+export async function info(modelName: string, options: InfoOptions, io: CliIo): Promise<void> {
+  const { TRAINER_STATE_FILE, TRAINING_ARGS_FILE } = await runtime();
+  const dir = resolveModelDir(modelName);
+  const model = await modelFacts(dir);
   const tokenizer = await tokenizerInfo(dir);
   const training = trainingInfo(
     dir,
@@ -157,17 +190,9 @@ export async function info(modelName: string, options: InfoOptions, io: CliIo): 
   );
   const cardFile = path.join(dir, "README.md");
   const title = await modelCardTitle(cardFile);
-  const architecture = classifier ? LtgBertForSequenceClassification.architecture : LtgBertForMaskedLM.architecture;
-  const config = {
-    ...configSizes(c),
-    positionQkSplit: c.position_qk_split,
-    positionQkSplitAssumed: splitAssumed,
-    head,
-    numLabels: classifier ? model.numLabels : null,
-    problemType: classifier ? (c.problem_type ?? "single_label_classification") : null,
-  };
 
   if (options.json) {
+    const { architecture, config, labels, parameters, weights } = model;
     printJson(io, {
       dir,
       architecture,
@@ -183,9 +208,22 @@ export async function info(modelName: string, options: InfoOptions, io: CliIo): 
   }
   const line = (name: string, value: string): unknown => io.stdout.write(`  ${name.padEnd(13)} ${value}\n`);
   io.stdout.write(`${dir}\n`);
+  printModel(line, model);
+  printTokenizer(line, tokenizer);
+  printTraining(line, training);
+  if (title !== null) line("model card", `${cardFile}: ${title}`);
+}
+
+/** Prints one `  name         value` line of the report. */
+type Line = (name: string, value: string) => unknown;
+
+function printModel(line: Line, model: ModelFacts): void {
+  const { architecture, c, config, labels, weights } = model;
   line(
     "architecture",
-    classifier ? `${architecture} (${head} head, ${model.numLabels} labels: ${labels!.join(", ")})` : architecture,
+    labels !== null
+      ? `${architecture} (${config.head} head, ${config.numLabels} labels: ${labels.join(", ")})`
+      : architecture,
   );
   line(
     "size",
@@ -194,67 +232,85 @@ export async function info(modelName: string, options: InfoOptions, io: CliIo): 
   line(
     "positions",
     `max ${c.max_position_embeddings}, bucket ${c.position_bucket_size}, q/k split ${c.position_qk_split}` +
-      (splitAssumed
+      (config.positionQkSplitAssumed
         ? ' (not in config.json, so assumed; checkpoints of LTG\'s BabyLM code need "position_qk_split": "global")'
         : ""),
   );
-  line("parameters", parameters.toLocaleString("en-US"));
+  line("parameters", model.parameters.toLocaleString("en-US"));
   line(
     "weights",
     `${weights.file} (${weights.format}${weights.files.length > 1 ? `, ${weights.files.length} shards` : ""}, ${formatBytes(weights.bytes)})`,
   );
-  if (tokenizer === null) line("tokenizer", "none (no tokenizer.json)");
-  else {
-    const s = tokenizer.specialTokens as Record<string, { token: string | null; id: number }>;
-    const specials = Object.values(s)
-      .map((t) => `${t.token} ${t.id}`)
-      .join(", ");
+}
+
+function printTokenizer(line: Line, tokenizer: Json | null): void {
+  if (tokenizer === null) {
+    line("tokenizer", "none (no tokenizer.json)");
+    return;
+  }
+  const s = tokenizer.specialTokens as Record<string, { token: string | null; id: number }>;
+  const specials = Object.values(s)
+    .map((t) => `${t.token} ${t.id}`)
+    .join(", ");
+  line(
+    "tokenizer",
+    `${tokenizer.file}: ${tokenizer.type ?? "unknown model"}, vocab ${tokenizer.vocabSize}${tokenizer.lowercase === true ? ", lowercases" : ""}; ${specials}`,
+  );
+}
+
+function printTraining(line: Line, training: Json | null): void {
+  if (training === null) {
+    line("trained", "no trainer_state.json or training_args.json");
+    return;
+  }
+  const t = training;
+  const list = (files: unknown): string => (Array.isArray(files) ? files.join(", ") : String(files ?? "?"));
+  const e = t.lastEval as Record<string, number> | null;
+  if (t.task === "masked_lm") {
+    const bytes = typeof t.trainBytes === "number" ? ` (${t.trainBytes.toLocaleString("en-US")} bytes)` : "";
+    const held = t.evalData === null ? "" : `, evaluated on ${list(t.evalData)}`;
+    line("trained on", `${list(t.trainData)}${bytes}${held}`);
+    const passes = t.passes === null ? "" : ` (${passesText(t.passes as { complete: number; batches: number })})`;
     line(
-      "tokenizer",
-      `${tokenizer.file}: ${tokenizer.type ?? "unknown model"}, vocab ${tokenizer.vocabSize}${tokenizer.lowercase === true ? ", lowercases" : ""}; ${specials}`,
+      "training",
+      `${t.steps ?? "?"} steps${passes}, batch ${t.batchSize ?? "?"} × ${t.sequenceLength} tokens, learning rate ${t.learningRate ?? "?"}, seed ${t.seed ?? "?"}`,
     );
-  }
-  if (training === null) line("trained", "no trainer_state.json or training_args.json");
-  else {
-    const t = training;
-    const list = (files: unknown): string => (Array.isArray(files) ? files.join(", ") : String(files ?? "?"));
-    const e = t.lastEval as Record<string, number> | null;
-    if (t.task === "masked_lm") {
-      const bytes = typeof t.trainBytes === "number" ? ` (${t.trainBytes.toLocaleString("en-US")} bytes)` : "";
-      const held = t.evalData === null ? "" : `, evaluated on ${list(t.evalData)}`;
-      line("trained on", `${list(t.trainData)}${bytes}${held}`);
-      const passes = t.passes === null ? "" : ` (${passesText(t.passes as { complete: number; batches: number })})`;
+    if (e !== null) {
       line(
-        "training",
-        `${t.steps ?? "?"} steps${passes}, batch ${t.batchSize ?? "?"} × ${t.sequenceLength} tokens, learning rate ${t.learningRate ?? "?"}, seed ${t.seed ?? "?"}`,
+        "last eval",
+        `step ${e.step}: masked-token loss ${fixed(e.loss)}, accuracy ${fixed(e.accuracy)}, perplexity ${fixed(e.perplexity, 2)}`,
       );
-      if (e !== null) {
-        line(
-          "last eval",
-          `step ${e.step}: masked-token loss ${fixed(e.loss)}, accuracy ${fixed(e.accuracy)}, perplexity ${fixed(e.perplexity, 2)}`,
-        );
-      }
-    } else {
-      const data = `${t.trainData ?? "?"} (${t.trainExamples ?? "?"} examples)`;
-      const dev = t.evalData === null ? "" : `, evaluated on ${t.evalData} (${t.evalExamples ?? "?"} examples)`;
-      line("trained on", `${data}${dev}`);
-      const epochs = typeof t.epochs === "number" ? fixed(t.epochs, 2) : "?";
-      line(
-        "training",
-        `${t.steps ?? "?"} steps, ${epochs} epochs, batch ${t.batchSize ?? "?"}, learning rate ${t.learningRate ?? "?"}, seed ${t.seed ?? "?"}`,
-      );
-      if (e !== null) {
-        line(
-          "last eval",
-          `step ${e.step}: loss ${fixed(e.loss)}, accuracy ${fixed(e.accuracy)}, macro-F1 ${fixed(e.macroF1)}, MCC ${fixed(e.mcc)}`,
-        );
-      }
     }
-    if (typeof t.bestMetric === "number")
+  } else {
+    const data = `${t.trainData ?? "?"} (${t.trainExamples ?? "?"} examples)`;
+    const dev = t.evalData === null ? "" : `, evaluated on ${t.evalData} (${t.evalExamples ?? "?"} examples)`;
+    line("trained on", `${data}${dev}`);
+    const epochs = typeof t.epochs === "number" ? fixed(t.epochs, 2) : "?";
+    line(
+      "training",
+      `${t.steps ?? "?"} steps, ${epochs} epochs, batch ${t.batchSize ?? "?"}, learning rate ${t.learningRate ?? "?"}, seed ${t.seed ?? "?"}`,
+    );
+    if (e !== null) {
       line(
-        "best",
-        `${t.metricForBestModel} ${fixed(t.bestMetric)} (${t.bestCheckpoint ?? "?"}${t.bestCheckpointKept === false ? ", not kept" : ""})`,
+        "last eval",
+        `step ${e.step}: loss ${fixed(e.loss)}, accuracy ${fixed(e.accuracy)}, macro-F1 ${fixed(e.macroF1)}, MCC ${fixed(e.mcc)}`,
       );
+    }
   }
-  if (title !== null) line("model card", `${cardFile}: ${title}`);
+  if (typeof t.bestMetric === "number")
+    line(
+      "best",
+      `${t.metricForBestModel} ${fixed(t.bestMetric)} (${t.bestCheckpoint ?? "?"}${t.bestCheckpointKept === false ? ", not kept" : ""})`,
+    );
+}
+
+/** Declares `ltgbert info`: its arguments and options, and the action that runs info. */
+export function register(program: Command, context: CliContext): Command {
+  const command = program
+    .command("info")
+    .description("show a model directory: architecture, config, parameters, weights, tokenizer, training")
+    .argument("<model-dir>", MODEL_DIR_HELP);
+  return jsonOption(command).action(async (dir: string, options: InfoOptions) => {
+    await info(dir, options, context.io);
+  });
 }

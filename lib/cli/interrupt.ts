@@ -4,7 +4,7 @@
 // signal's; a fresh run refuses an output directory that holds an earlier
 // run's checkpoints.
 import { readdir } from "node:fs/promises";
-import type { TrainInterrupted } from "../trainer.js";
+import type { TrainInterrupted } from "../train/trainer.js";
 import { CliExit, printJson, usageError, type CliIo } from "./common.js";
 
 export type StopSignal = "SIGINT" | "SIGTERM";

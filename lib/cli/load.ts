@@ -1,5 +1,5 @@
 // Loading what the commands run: a classifier with its tokenizer, and the
-// thread count. Imports the native addon, so only command bodies import it.
+// thread count. Imports the native addon, so commands reach it only when they run (runtime.ts).
 import path from "node:path";
 import { LtgBertError } from "../errors.js";
 import { LtgBertForSequenceClassification } from "../model.js";

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import path from "node:path";
 import type { LtgBertConfig } from "../config.js";
-import type { MaskedLMEvalMetrics } from "../train-mlm.js";
+import type { MaskedLMEvalMetrics } from "../train/mlm-task.js";
 import { fixed, formatBytes } from "./common.js";
 
 /** A text file as the card lists it. */

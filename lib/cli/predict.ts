@@ -1,9 +1,23 @@
 // `ltgbert predict`: the label and its probability for each text.
-import { Presets, SingleBar } from "cli-progress";
+import type { Command } from "commander";
 import type { Prediction } from "../model.js";
 import type { TextInput } from "../tokenizer.js";
-import { fixed, printJson, usageError, type CliIo } from "./common.js";
-import { applyThreads, loadClassifier } from "./load.js";
+import {
+  batchSizeOption,
+  type CliContext,
+  type CliIo,
+  columnOptions,
+  deviceOption,
+  fixed,
+  jsonOption,
+  MODEL_DIR_HELP,
+  positiveInteger,
+  printJson,
+  threadsOption,
+  tokenizerOption,
+  usageError,
+} from "./common.js";
+import { runtime } from "./runtime.js";
 import { readLines, readTexts, type TextColumns } from "./texts.js";
 
 export interface PredictOptions extends TextColumns {
@@ -20,6 +34,8 @@ export interface PredictOptions extends TextColumns {
 const CHUNK_BATCHES = 8;
 
 export async function predict(modelName: string, args: string[], options: PredictOptions, io: CliIo): Promise<void> {
+  const { Presets, SingleBar } = await import("cli-progress");
+  const { applyThreads, loadClassifier } = await runtime();
   applyThreads(options.threads);
   const texts: TextInput[] = [...args];
   if (options.file !== undefined) texts.push(...(await readTexts(options.file, options)));
@@ -81,4 +97,26 @@ export async function predict(modelName: string, args: string[], options: Predic
   } finally {
     model.dispose();
   }
+}
+
+/** Declares `ltgbert predict`: its arguments and options, and the action that runs predict. */
+export function register(program: Command, context: CliContext): Command {
+  const command = program
+    .command("predict")
+    .description("classify texts: a label and its probability per text")
+    .argument("<model-dir>", MODEL_DIR_HELP)
+    .argument("[texts...]", "texts to classify (default: --file, else stdin, one text per line)")
+    .option(
+      "--file <file>",
+      "texts to classify: one per line, or the text column(s) of a .csv, .tsv or .jsonl data file",
+    )
+    .option("--top-k <n>", "show the k most probable labels", positiveInteger, 1);
+  batchSizeOption(command, 32, "texts");
+  columnOptions(command, false);
+  tokenizerOption(command);
+  threadsOption(command);
+  deviceOption(command);
+  return jsonOption(command).action(async (dir: string, texts: string[], options: PredictOptions) => {
+    await predict(dir, texts, options, context.io);
+  });
 }

@@ -3,23 +3,33 @@
 // the sizes asked for, runs the Trainer's masked-LM task, and leaves in
 // --out the model, its tokenizer, the run's state and a model card
 // (README.md). Ctrl-C stops it with a checkpoint that --resume continues.
+import { Option, type Command } from "commander";
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { LtgBertError } from "../errors.js";
-import { LtgBertForMaskedLM } from "../model.js";
-import { getNumThreads } from "../system.js";
-import { Tokenizer, trainTokenizer } from "../tokenizer.js";
+import type { LtgBertForMaskedLM } from "../model.js";
+import type { Tokenizer } from "../tokenizer.js";
+import type { MaskedLMEvalMetrics, TrainCompleted } from "../train/trainer.js";
 import {
-  Trainer,
-  TRAINER_STATE_FILE,
-  TRAINING_ARGS_FILE,
-  type MaskedLMEvalMetrics,
-  type TrainCompleted,
-} from "../trainer.js";
-import { configSizes, fixed, formatBytes, printJson, usageError, type CliIo } from "./common.js";
+  type CliContext,
+  type CliIo,
+  configSizes,
+  deviceOption,
+  fixed,
+  formatBytes,
+  jsonOption,
+  nonNegativeInteger,
+  nonNegativeNumber,
+  optimizerOptions,
+  positiveFraction,
+  positiveInteger,
+  printJson,
+  resumeOption,
+  threadsOption,
+  usageError,
+} from "./common.js";
 import { checkOutput, TrainingStop } from "./interrupt.js";
-import { applyThreads } from "./load.js";
 import {
   commandLine,
   formatDuration,
@@ -30,7 +40,8 @@ import {
   type PretrainCardFacts,
   type TextFileFacts,
 } from "./model-card.js";
-import { findWeights } from "./model-dir.js";
+import { findWeights, type WeightsInfo } from "./model-dir.js";
+import { runtime } from "./runtime.js";
 
 export interface PretrainOptions {
   corpus: string[];
@@ -119,6 +130,7 @@ async function newestCheckpoint(out: string): Promise<{ dir: string; step: numbe
 
 /** What the finished run's trainer_state.json says: the final loss, and how far into the corpus it got. */
 async function readRunState(out: string): Promise<{ loss: number; lossSteps: number; passes: Passes }> {
+  const { TRAINER_STATE_FILE } = await runtime();
   const state = JSON.parse(await readFile(path.join(out, TRAINER_STATE_FILE), "utf8")) as {
     log_history?: Record<string, number>[];
     data_position?: { epoch?: number; batch_in_epoch?: number };
@@ -138,6 +150,7 @@ function metricsLine(m: MaskedLMEvalMetrics): string {
 }
 
 export async function pretrain(options: PretrainOptions, context: PretrainContext, io: CliIo): Promise<void> {
+  const { applyThreads, LtgBertForMaskedLM, Tokenizer, Trainer, trainTokenizer } = await runtime();
   const started = performance.now();
   applyThreads(options.threads);
   checkSizes(options);
@@ -248,38 +261,78 @@ export async function pretrain(options: PretrainOptions, context: PretrainContex
   }
 }
 
+/** What `finish` knows of a finished run: its arguments, and what it leaves in --out. */
+interface FinishedRun {
+  options: PretrainOptions;
+  context: PretrainContext;
+  io: CliIo;
+  model: LtgBertForMaskedLM;
+  parameters: number;
+  tokenizer: Tokenizer;
+  corpus: TextFileFacts[];
+  held: TextFileFacts | null;
+  notes: string | null;
+  resumedFrom: number | null;
+  seconds: { training: number; tokenizer: number | null };
+  started: number;
+}
+
+/** What --out holds after the run, read back for the model card and the summary. */
+interface RunOutcome {
+  weights: WeightsInfo;
+  loss: number;
+  lossSteps: number;
+  passes: Passes;
+  warmupSteps: number;
+  metrics: MaskedLMEvalMetrics | null;
+  command: string;
+  cardFile: string;
+  seconds: PretrainCardFacts["seconds"];
+}
+
 /** After training: the model card, then the summary on stdout. */
-async function finish(
-  result: TrainCompleted<MaskedLMEvalMetrics>,
-  run: {
-    options: PretrainOptions;
-    context: PretrainContext;
-    io: CliIo;
-    model: LtgBertForMaskedLM;
-    parameters: number;
-    tokenizer: Tokenizer;
-    corpus: TextFileFacts[];
-    held: TextFileFacts | null;
-    notes: string | null;
-    resumedFrom: number | null;
-    seconds: { training: number; tokenizer: number | null };
-    started: number;
-  },
-): Promise<void> {
-  const { options, context, io, model, tokenizer } = run;
-  const out = options.out;
+async function finish(result: TrainCompleted<MaskedLMEvalMetrics>, run: FinishedRun): Promise<void> {
+  const outcome = await readOutcome(result, run);
+  const facts = await cardFacts(result, run, outcome);
+  await writeFile(outcome.cardFile, pretrainModelCard(facts));
+  if (run.options.json) printJson(run.io, summaryJson(result, run, outcome, facts.threads));
+  else await printSummary(result, run, outcome);
+}
+
+/** The weights, final loss, passes and warm-up of the run in --out, and the timings so far. */
+async function readOutcome(result: TrainCompleted<MaskedLMEvalMetrics>, run: FinishedRun): Promise<RunOutcome> {
+  const { TRAINING_ARGS_FILE } = await runtime();
+  const out = run.options.out;
   const weights = await findWeights(out);
   const { loss, lossSteps, passes } = await readRunState(out);
   const args = JSON.parse(await readFile(path.join(out, TRAINING_ARGS_FILE), "utf8")) as { warmupSteps: number };
-  const metrics = result.metrics ?? null;
-  const command = commandLine(context.args);
-  const cardFile = path.join(out, MODEL_CARD_FILE);
-  const seconds = { total: (performance.now() - run.started) / 1000, ...run.seconds };
-  const facts: PretrainCardFacts = {
-    name: path.basename(path.resolve(out)),
-    version: context.version,
-    command,
-    config: model.config,
+  return {
+    weights,
+    loss,
+    lossSteps,
+    passes,
+    warmupSteps: args.warmupSteps,
+    metrics: result.metrics ?? null,
+    command: commandLine(run.context.args),
+    cardFile: path.join(out, MODEL_CARD_FILE),
+    seconds: { total: (performance.now() - run.started) / 1000, ...run.seconds },
+  };
+}
+
+/** Everything the model card says. */
+async function cardFacts(
+  result: TrainCompleted<MaskedLMEvalMetrics>,
+  run: FinishedRun,
+  outcome: RunOutcome,
+): Promise<PretrainCardFacts> {
+  const { getNumThreads } = await runtime();
+  const { options, tokenizer } = run;
+  const { weights } = outcome;
+  return {
+    name: path.basename(path.resolve(options.out)),
+    version: run.context.version,
+    command: outcome.command,
+    config: run.model.config,
     parameters: run.parameters,
     weights: { file: weights.file, bytes: weights.bytes },
     tokenizer: {
@@ -292,79 +345,153 @@ async function finish(
     eval: run.held,
     training: {
       steps: result.globalStep,
-      passes,
+      passes: outcome.passes,
       batchSize: options.batchSize,
       sequenceLength: options.sequenceLength,
       learningRate: options.lr,
-      warmupSteps: args.warmupSteps,
+      warmupSteps: outcome.warmupSteps,
       weightDecay: options.weightDecay,
       maxGradNorm: options.maxGradNorm,
       maskProbability: options.maskProbability,
       seed: options.seed,
       resumedFrom: run.resumedFrom,
     },
-    loss: { final: loss, finalSteps: lossSteps, mean: result.trainLoss },
-    metrics,
-    seconds,
+    loss: { final: outcome.loss, finalSteps: outcome.lossSteps, mean: result.trainLoss },
+    metrics: outcome.metrics,
+    seconds: outcome.seconds,
     threads: getNumThreads(),
     device: options.device,
     nodeVersion: process.version,
     finished: new Date().toISOString(),
     notes: run.notes,
   };
-  await writeFile(cardFile, pretrainModelCard(facts));
+}
 
-  const c = model.config;
-  if (options.json) {
-    printJson(io, {
-      output: out,
-      modelCard: cardFile,
-      command,
-      version: context.version,
-      interrupted: false,
-      resumed: run.resumedFrom !== null,
-      resumedFrom: run.resumedFrom,
-      corpus: run.corpus,
-      eval: run.held,
-      tokenizer: {
-        file: path.join(out, "tokenizer.json"),
-        vocabSize: tokenizer.vocabSize,
-        trained: options.tokenizer === undefined,
-        source: options.tokenizer ?? null,
-        lowercase: tokenizer.lowercase,
-      },
-      config: configSizes(c),
-      parameters: run.parameters,
-      weights: { file: weights.file, bytes: weights.bytes },
-      steps: result.globalStep,
-      epochs: result.epochs,
-      warmupSteps: args.warmupSteps,
-      trainLoss: result.trainLoss,
-      passes,
-      finalLoss: loss,
-      finalLossSteps: lossSteps,
-      metrics:
-        metrics === null
-          ? null
-          : {
-              loss: metrics.loss,
-              accuracy: metrics.accuracy,
-              perplexity: metrics.perplexity,
-              tokens: metrics.tokens,
-              samples: metrics.samples,
-            },
-      seconds,
-      threads: facts.threads,
-      device: options.device,
-    });
-    return;
-  }
+/** The --json summary of a finished run. */
+function summaryJson(
+  result: TrainCompleted<MaskedLMEvalMetrics>,
+  run: FinishedRun,
+  outcome: RunOutcome,
+  threads: number,
+): unknown {
+  const { options, tokenizer } = run;
+  const { weights, metrics } = outcome;
+  const out = options.out;
+  return {
+    output: out,
+    modelCard: outcome.cardFile,
+    command: outcome.command,
+    version: run.context.version,
+    interrupted: false,
+    resumed: run.resumedFrom !== null,
+    resumedFrom: run.resumedFrom,
+    corpus: run.corpus,
+    eval: run.held,
+    tokenizer: {
+      file: path.join(out, "tokenizer.json"),
+      vocabSize: tokenizer.vocabSize,
+      trained: options.tokenizer === undefined,
+      source: options.tokenizer ?? null,
+      lowercase: tokenizer.lowercase,
+    },
+    config: configSizes(run.model.config),
+    parameters: run.parameters,
+    weights: { file: weights.file, bytes: weights.bytes },
+    steps: result.globalStep,
+    epochs: result.epochs,
+    warmupSteps: outcome.warmupSteps,
+    trainLoss: result.trainLoss,
+    passes: outcome.passes,
+    finalLoss: outcome.loss,
+    finalLossSteps: outcome.lossSteps,
+    metrics:
+      metrics === null
+        ? null
+        : {
+            loss: metrics.loss,
+            accuracy: metrics.accuracy,
+            perplexity: metrics.perplexity,
+            tokens: metrics.tokens,
+            samples: metrics.samples,
+          },
+    seconds: outcome.seconds,
+    threads,
+    device: options.device,
+  };
+}
+
+/** The summary of a finished run as text: what was trained, on what, its loss, and where it was saved. */
+async function printSummary(
+  result: TrainCompleted<MaskedLMEvalMetrics>,
+  run: FinishedRun,
+  outcome: RunOutcome,
+): Promise<void> {
+  const { LtgBertForMaskedLM } = await runtime();
+  const { io } = run;
+  const { weights, metrics, loss, lossSteps, passes, seconds } = outcome;
+  const c = run.model.config;
   const bytes = run.corpus.reduce((sum, f) => sum + f.bytes, 0);
   io.stdout.write(
     `pretrained ${LtgBertForMaskedLM.architecture} (vocab ${c.vocab_size}, hidden ${c.hidden_size}, ${c.num_hidden_layers} layers, ${c.num_attention_heads} heads; ${run.parameters.toLocaleString("en-US")} parameters) on ${run.corpus.length} file${run.corpus.length === 1 ? "" : "s"} (${formatBytes(bytes)}): ${result.globalStep} steps (${passesText(passes)}), final training loss ${fixed(loss)} (mean of the last ${lossSteps} steps)\n`,
   );
   if (metrics !== null && run.held !== null) io.stdout.write(`held-out ${run.held.file}: ${metricsLine(metrics)}\n`);
   io.stdout.write(
-    `saved to ${out} (${path.basename(weights.file)} ${formatBytes(weights.bytes)}, tokenizer, ${MODEL_CARD_FILE}) in ${formatDuration(seconds.total)}\n`,
+    `saved to ${run.options.out} (${path.basename(weights.file)} ${formatBytes(weights.bytes)}, tokenizer, ${MODEL_CARD_FILE}) in ${formatDuration(seconds.total)}\n`,
   );
+}
+
+/** Declares `ltgbert pretrain`: its arguments and options, and the action that runs pretrain. */
+export function register(program: Command, context: CliContext): Command {
+  const command = program
+    .command("pretrain")
+    .description(
+      "pretrain a masked LM from random weights on text files: tokenizer (trained on the corpus unless given), model, checkpoints, model card",
+    )
+    .requiredOption("--corpus <file...>", "training text: one or more files, read in order each epoch")
+    .requiredOption("--out <dir>", "output directory: checkpoints, train_log.jsonl, the final model and README.md")
+    .option("--eval <file>", "held-out text: masked-LM loss, accuracy and perplexity at each evaluation")
+    .addOption(
+      new Option("--tokenizer <dir>", "directory with the tokenizer.json to use (default: train one on the corpus)"),
+    )
+    .addOption(
+      new Option("--vocab-size <n>", "tokens of the tokenizer trained on the corpus (saved in --out)")
+        .argParser(positiveInteger)
+        .default(8192)
+        .conflicts("tokenizer"),
+    )
+    .addOption(
+      new Option(
+        "--lowercase",
+        "the tokenizer trained on the corpus lowercases all text, the corpus's and every later input",
+      ).conflicts("tokenizer"),
+    )
+    .option("--hidden-size <n>", "hidden size", positiveInteger, 192)
+    .option("--layers <n>", "encoder layers", positiveInteger, 4)
+    .option("--heads <n>", "attention heads (a divisor of --hidden-size)", positiveInteger, 3)
+    .option("--intermediate-size <n>", "feed-forward (GeGLU) size", positiveInteger, 512)
+    .option("--max-position-embeddings <n>", "longest sequence the model takes", positiveInteger, 512)
+    .option("--position-bucket-size <n>", "relative-position buckets", positiveInteger, 32)
+    .option("--sequence-length <n>", "tokens per training sequence, [CLS] and [SEP] included", positiveInteger, 128)
+    .option("--batch-size <n>", "sequences per batch", positiveInteger, 32)
+    .addOption(
+      new Option("--epochs <n>", "passes over the corpus").argParser(positiveInteger).default(1).conflicts("maxSteps"),
+    )
+    .option("--max-steps <n>", "optimizer steps in all, however many epochs that takes", positiveInteger);
+  optimizerOptions(command, { lr: 1e-3, lrText: "1e-3", warmupRatio: 0.06, weightDecay: 0.01 })
+    .option("--max-grad-norm <x>", "clip gradients to this global norm (0: no clipping)", nonNegativeNumber, 1)
+    .option("--mask-probability <x>", "share of the tokens masked (LTG-BERT's span masking)", positiveFraction, 0.15)
+    .option(
+      "--eval-every <n>",
+      "evaluate every n steps (default: at each epoch's end, and at the last step)",
+      positiveInteger,
+    )
+    .option("--save-every <n>", "write a checkpoint every n steps (default: at each epoch's end)", positiveInteger)
+    .option("--save-total-limit <n>", "keep at most n checkpoints (default: all)", positiveInteger)
+    .option("--seed <n>", "seed of the initialisation, data order, masking and dropout", nonNegativeInteger, 42)
+    .option("--card-notes <file>", "text appended verbatim to the model card: the data's source and licence");
+  threadsOption(command);
+  resumeOption(deviceOption(command));
+  return jsonOption(command).action(async (options: PretrainOptions) => {
+    await pretrain(options, { args: context.argv.slice(2), version: context.version }, context.io);
+  });
 }

@@ -1,9 +1,21 @@
 // `ltgbert serve`: the HTTP server over a classifier. It listens at once,
 // answers /readyz 503 while the model loads, and on SIGTERM or SIGINT stops
 // accepting, answers every request it accepted, and exits 0.
-import { buildServer } from "../serve/server.js";
-import { usageError, type CliIo } from "./common.js";
-import { applyThreads, loadClassifier } from "./load.js";
+import type { Command } from "commander";
+import {
+  type CliContext,
+  type CliIo,
+  deviceOption,
+  MODEL_DIR_HELP,
+  nonNegativeInteger,
+  nonNegativeNumber,
+  portNumber,
+  positiveInteger,
+  threadsOption,
+  tokenizerOption,
+  usageError,
+} from "./common.js";
+import { runtime } from "./runtime.js";
 
 export interface ServeOptions {
   host: string;
@@ -26,6 +38,9 @@ export interface ServeOptions {
 export const API_KEY_ENV = "LTGBERT_API_KEY";
 
 export async function serve(modelName: string, options: ServeOptions, io: CliIo): Promise<void> {
+  // Fastify too is imported only when the command runs.
+  const { buildServer } = await import("../serve/server.js");
+  const { applyThreads, loadClassifier } = await runtime();
   if (options.maxQueue < options.maxTexts) {
     throw usageError(
       `--max-queue ${options.maxQueue}: expected at least --max-texts (${options.maxTexts}), or a full request could never be queued`,
@@ -106,4 +121,51 @@ export async function serve(modelName: string, options: ServeOptions, io: CliIo)
     process.off("SIGINT", onSignal);
     await disposeModel();
   }
+}
+
+/** Declares `ltgbert serve`: its arguments and options, and the action that runs serve. */
+export function register(program: Command, context: CliContext): Command {
+  const command = program
+    .command("serve")
+    .description(
+      "serve a classifier over HTTP: POST /v1/classify, GET /healthz, /readyz, /metrics; texts of concurrent requests share forward passes",
+    )
+    .argument("<model-dir>", MODEL_DIR_HELP)
+    .option("--host <host>", "address to listen on (0.0.0.0: every interface)", "127.0.0.1")
+    .option("--port <n>", "port to listen on (0: any free one)", portNumber, 8080)
+    .option("--max-batch-size <n>", "texts per forward pass at most, pooled across requests", positiveInteger, 32)
+    .option(
+      "--max-wait-ms <ms>",
+      "how long the first waiting text waits for others before a partial batch runs",
+      nonNegativeNumber,
+      5,
+    )
+    .option(
+      "--max-queue <n>",
+      "texts waiting at most; a request that does not fit gets 503 with Retry-After",
+      positiveInteger,
+      1024,
+    )
+    .option(
+      "--timeout-ms <ms>",
+      "per-request limit from arrival to results, else 503 with Retry-After (0: none)",
+      nonNegativeInteger,
+      30_000,
+    )
+    .option("--max-texts <n>", "texts per request at most, else 400", positiveInteger, 64)
+    .option("--body-limit <bytes>", "request body size limit, else 413", positiveInteger, 1024 * 1024)
+    .option(
+      "--api-key <key>",
+      "require Authorization: Bearer <key> on /v1/* and /metrics (default: $LTGBERT_API_KEY, else no auth; the variable keeps the key out of the process list)",
+    )
+    .option(
+      "--no-truncation",
+      "answer 400 for a text longer than the model's max_position_embeddings instead of cutting it",
+    )
+    .option("--log", "log each request (Fastify's JSON lines, on stdout)");
+  tokenizerOption(command);
+  threadsOption(command);
+  return deviceOption(command).action(async (dir: string, options: ServeOptions) => {
+    await serve(dir, options, context.io);
+  });
 }

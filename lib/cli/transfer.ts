@@ -1,9 +1,20 @@
 // `ltgbert transfer`: a masked LM's embedding and encoder under a fresh
 // classification head, saved as a classifier directory.
+import type { Command } from "commander";
 import { LtgBertError } from "../errors.js";
-import { LtgBertForSequenceClassification, type LoadReport } from "../model.js";
-import { printJson, type CliIo } from "./common.js";
+import type { LoadReport } from "../model.js";
+import {
+  choiceOption,
+  type CliContext,
+  type CliIo,
+  jsonOption,
+  MODEL_DIR_HELP,
+  nonNegativeInteger,
+  positiveInteger,
+  printJson,
+} from "./common.js";
 import { resolveModelDir } from "./model-dir.js";
+import { runtime } from "./runtime.js";
 
 export interface TransferOptions {
   numLabels?: number;
@@ -35,6 +46,7 @@ function printReport(io: CliIo, report: LoadReport): void {
 }
 
 export async function transfer(mlmName: string, outDir: string, options: TransferOptions, io: CliIo): Promise<void> {
+  const { LtgBertForSequenceClassification } = await runtime();
   const labels = options.labels?.split(",").map((l) => l.trim());
   if (labels && labels.some((l) => l.length === 0)) {
     throw new LtgBertError(
@@ -85,4 +97,23 @@ export async function transfer(mlmName: string, outDir: string, options: Transfe
   } finally {
     cls.dispose();
   }
+}
+
+/** Declares `ltgbert transfer`: its arguments and options, and the action that runs transfer. */
+export function register(program: Command, context: CliContext): Command {
+  const command = program
+    .command("transfer")
+    .description(
+      "turn a masked LM into a sequence classifier: copy its embedding and encoder, add a freshly initialised head, save",
+    )
+    .argument("<mlm-dir>", `masked LM: ${MODEL_DIR_HELP}`)
+    .argument("<out-dir>", "where to write the classifier (created if needed)")
+    .option("--num-labels <n>", "number of labels (default: the number of --labels)", positiveInteger)
+    .addOption(choiceOption("--head <kind>", "classification head", ["linear", "mlp"], "linear"))
+    .option("--labels <names>", "comma-separated label names, in id order (saved as id2label)")
+    .option("--seed <n>", "seed of the new head's initialisation", nonNegativeInteger, 42)
+    .addOption(choiceOption("--format <format>", "weights file format", ["safetensors", "pytorch"], "safetensors"));
+  return jsonOption(command).action(async (mlmDir: string, outDir: string, options: TransferOptions) => {
+    await transfer(mlmDir, outDir, options, context.io);
+  });
 }

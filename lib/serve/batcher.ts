@@ -5,6 +5,7 @@
 // exactly its own results, in its own order. The queue of waiting items is
 // bounded, and every submission has a deadline.
 import { LtgBertError } from "../errors.js";
+import { isInteger, isNumber } from "../validate.js";
 
 /** Why a submission was turned away or given up. */
 export type RejectionReason = "queue_full" | "timeout" | "closed" | "aborted";
@@ -77,13 +78,11 @@ interface Entry<T, R> {
 function checkOptions(options: BatcherOptions): void {
   const positive = (name: keyof BatcherOptions): void => {
     const v = options[name];
-    if (!Number.isSafeInteger(v) || (v as number) < 1)
-      throw new RangeError(`${name}: expected a positive integer, got ${String(v)}`);
+    if (!isInteger(v, 1)) throw new RangeError(`${name}: expected a positive integer, got ${String(v)}`);
   };
   const nonNegative = (name: keyof BatcherOptions): void => {
     const v = options[name];
-    if (typeof v !== "number" || !Number.isFinite(v) || v < 0)
-      throw new RangeError(`${name}: expected a non-negative number, got ${String(v)}`);
+    if (!isNumber(v, { min: 0 })) throw new RangeError(`${name}: expected a non-negative number, got ${String(v)}`);
   };
   positive("maxBatchSize");
   positive("maxQueue");

@@ -3,9 +3,19 @@
 // batcher between the routes and the model. Loaded only by `createServer`
 // and `ltgbert serve`, so importing the package does not load Fastify.
 import { createHash, timingSafeEqual } from "node:crypto";
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Registry } from "prom-client";
 import { invalidArgument, LtgBertError } from "../errors.js";
+import {
+  boolean,
+  integerIn,
+  nonEmptyString,
+  nonNegativeInteger,
+  number,
+  object,
+  PORT_EXPECTED,
+  positiveInteger,
+} from "../validate.js";
 import { LtgBertForSequenceClassification, type Prediction } from "../model.js";
 import type { RaggedEncoding, Tokenizer } from "../tokenizer.js";
 import { Batcher, BatcherRejection } from "./batcher.js";
@@ -87,34 +97,30 @@ const DEFAULTS = {
 const RETRY_AFTER_SECONDS = 1;
 
 function resolveOptions(options: ServerOptions): ResolvedOptions {
-  if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
-  const integer = (name: keyof typeof DEFAULTS, min: number): number => {
-    const value = options[name] ?? DEFAULTS[name];
-    if (!Number.isSafeInteger(value) || value < min)
-      throw invalidArgument(`options.${name}`, min === 0 ? "a non-negative integer" : "a positive integer", value);
-    return value;
-  };
-  const maxWaitMs = options.maxWaitMs ?? DEFAULTS.maxWaitMs;
-  if (typeof maxWaitMs !== "number" || !Number.isFinite(maxWaitMs) || maxWaitMs < 0)
-    throw invalidArgument("options.maxWaitMs", "a non-negative number of milliseconds", maxWaitMs);
+  object("options", options);
+  const count = (name: keyof typeof DEFAULTS): number =>
+    positiveInteger(`options.${name}`, options[name] ?? DEFAULTS[name]);
+  const maxWaitMs = number(
+    "options.maxWaitMs",
+    options.maxWaitMs ?? DEFAULTS.maxWaitMs,
+    { min: 0 },
+    "a non-negative number of milliseconds",
+  );
   const resolved: ResolvedOptions = {
-    maxBatchSize: integer("maxBatchSize", 1),
+    maxBatchSize: count("maxBatchSize"),
     maxWaitMs,
-    maxQueue: integer("maxQueue", 1),
-    timeoutMs: integer("timeoutMs", 0),
-    maxTextsPerRequest: integer("maxTextsPerRequest", 1),
-    bodyLimit: integer("bodyLimit", 1),
+    maxQueue: count("maxQueue"),
+    timeoutMs: nonNegativeInteger("options.timeoutMs", options.timeoutMs ?? DEFAULTS.timeoutMs),
+    maxTextsPerRequest: count("maxTextsPerRequest"),
+    bodyLimit: count("bodyLimit"),
     apiKey: options.apiKey ?? null,
     truncation: options.truncation ?? true,
     defaultMetrics: options.defaultMetrics ?? true,
     logger: options.logger ?? false,
   };
-  if (resolved.apiKey !== null && (typeof resolved.apiKey !== "string" || resolved.apiKey.length === 0))
-    throw invalidArgument("options.apiKey", "a non-empty string", resolved.apiKey);
-  if (typeof resolved.truncation !== "boolean")
-    throw invalidArgument("options.truncation", "a boolean", resolved.truncation);
-  if (typeof resolved.defaultMetrics !== "boolean")
-    throw invalidArgument("options.defaultMetrics", "a boolean", resolved.defaultMetrics);
+  if (resolved.apiKey !== null) nonEmptyString("options.apiKey", resolved.apiKey);
+  boolean("options.truncation", resolved.truncation);
+  boolean("options.defaultMetrics", resolved.defaultMetrics);
   if (resolved.maxQueue < resolved.maxTextsPerRequest) {
     throw invalidArgument(
       "options.maxQueue",
@@ -197,6 +203,21 @@ function sameKey(given: string, expected: Buffer): boolean {
   return timingSafeEqual(createHash("sha256").update(given).digest(), expected);
 }
 
+/** The Fastify instance with the server's limits, strict JSON bodies and its own 503 while closing. */
+function createApp(o: ResolvedOptions): FastifyInstance {
+  const app = Fastify({
+    bodyLimit: o.bodyLimit,
+    // Bodies are validated as sent: no coercion ("1" is not 1, a string is not a list) and no silent removal of unknown keys.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // Requests that arrive while shutting down get this server's 503 (JSON error body, Retry-After) from the onRequest hook.
+    return503OnClosing: false,
+    logger: o.logger,
+  });
+  // JSON only: a text/plain body is a 415, not a string that fails validation.
+  app.removeContentTypeParser("text/plain");
+  return app;
+}
+
 /**
  * An HTTP server that classifies texts with a model, pooling the texts of
  * concurrent requests into batched forward passes. Made by `createServer`;
@@ -223,19 +244,7 @@ export class LtgBertServer {
   constructor(model: Classifier | Promise<Classifier>, options: ServerOptions) {
     const o = resolveOptions(options);
     this.options = o;
-    if (!(model instanceof Promise)) this.#attach(model);
-    this.#loaded =
-      model instanceof Promise
-        ? model.then(
-            (m) => this.#attach(m),
-            (error: unknown) => {
-              this.#loadError = error instanceof Error ? error : new Error(String(error));
-              throw error;
-            },
-          )
-        : Promise.resolve();
-    // The caller learns of a failed load through `loaded`; the server itself must not crash on it.
-    this.#loaded.catch(() => {});
+    this.#loaded = this.#load(model);
 
     const metrics = new ServerMetrics(
       {
@@ -259,18 +268,33 @@ export class LtgBertServer {
       },
     );
 
-    const app = Fastify({
-      bodyLimit: o.bodyLimit,
-      // Bodies are validated as sent: no coercion ("1" is not 1, a string is not a list) and no silent removal of unknown keys.
-      ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
-      // Requests that arrive while shutting down get this server's 503 (JSON error body, Retry-After) from the onRequest hook.
-      return503OnClosing: false,
-      logger: o.logger,
-    });
-    this.app = app;
-    // JSON only: a text/plain body is a 415, not a string that fails validation.
-    app.removeContentTypeParser("text/plain");
+    this.app = createApp(o);
+    this.#addHooks(o, metrics);
+    this.#addErrorHandlers(metrics);
+    this.#addRoutes(o);
+  }
 
+  /** Attaches the model, now or once its promise resolves; a failed load is kept for /readyz. */
+  #load(model: Classifier | Promise<Classifier>): Promise<void> {
+    if (!(model instanceof Promise)) {
+      this.#attach(model);
+      return Promise.resolve();
+    }
+    const loaded = model.then(
+      (m) => this.#attach(m),
+      (error: unknown) => {
+        this.#loadError = error instanceof Error ? error : new Error(String(error));
+        throw error;
+      },
+    );
+    // The caller learns of a failed load through `loaded`; the server itself must not crash on it.
+    loaded.catch(() => {});
+    return loaded;
+  }
+
+  /** Counts requests in flight, checks the API key, closes connections while shutting down, and times responses. */
+  #addHooks(o: ResolvedOptions, metrics: ServerMetrics): void {
+    const app = this.app;
     // Counted from arrival until the connection is done with the response ("close" comes after it is sent, or when the client goes away).
     app.addHook("onRequest", async (_request, reply) => {
       this.#inFlight++;
@@ -300,7 +324,11 @@ export class LtgBertServer {
     app.addHook("onResponse", async (request, reply) => {
       metrics.response(routeOf(request), request.method, reply.statusCode, reply.elapsedTime / 1000);
     });
+  }
 
+  /** Errors as JSON bodies `{ error: { code, message } }`: thrown ones, and routes that do not exist. */
+  #addErrorHandlers(metrics: ServerMetrics): void {
+    const app = this.app;
     app.setErrorHandler((error: FastifyError | HttpError | Error, request, reply) => {
       const http = this.#toHttpError(error, request);
       if (http.statusCode === 503) metrics.rejection(http.code);
@@ -317,7 +345,11 @@ export class LtgBertServer {
       };
       return reply.code(404).send(body);
     });
+  }
 
+  /** GET /healthz, /readyz and /metrics, and POST /v1/classify with its body and response schemas. */
+  #addRoutes(o: ResolvedOptions): void {
+    const app = this.app;
     app.get("/healthz", { config: { public: true } }, async () => ({ status: "ok" }));
 
     app.get("/readyz", { config: { public: true } }, async () => {
@@ -356,33 +388,39 @@ export class LtgBertServer {
           },
         },
       },
-      async (request, reply) => {
-        const model = this.#model;
-        const tokenizer = this.#tokenizer;
-        if (model === null || tokenizer === null) {
-          throw unavailable(
-            "not_ready",
-            this.#loadError === null ? "the model is still loading" : "the model failed to load",
-          );
-        }
-        const { texts, topK } = request.body;
-        // Shed load before doing any work for the request.
-        if (!this.#batcher.hasRoomFor(texts.length)) throw this.#queueFull(texts.length);
-        const rows = await this.#encode(tokenizer, model, texts);
-        const controller = new AbortController();
-        reply.raw.once("close", () => {
-          if (!reply.raw.writableFinished) controller.abort();
-        });
-        const predictions = await this.#batcher.submit(rows, { signal: controller.signal });
-        const k = topK === undefined ? 0 : Math.min(topK, model.numLabels);
-        return {
-          predictions: predictions.map((p) => {
-            const { top, ...rest } = p;
-            return k > 0 ? { ...rest, top: top!.slice(0, k) } : rest;
-          }),
-        };
-      },
+      async (request, reply) => this.#classifyRoute(request, reply),
     );
+  }
+
+  /** POST /v1/classify: sheds load when the queue is full, then encodes the texts and waits for their batch. */
+  async #classifyRoute(
+    request: FastifyRequest<{ Body: ClassifyBody }>,
+    reply: FastifyReply,
+  ): Promise<{ predictions: unknown[] }> {
+    const model = this.#model;
+    const tokenizer = this.#tokenizer;
+    if (model === null || tokenizer === null) {
+      throw unavailable(
+        "not_ready",
+        this.#loadError === null ? "the model is still loading" : "the model failed to load",
+      );
+    }
+    const { texts, topK } = request.body;
+    // Shed load before doing any work for the request.
+    if (!this.#batcher.hasRoomFor(texts.length)) throw this.#queueFull(texts.length);
+    const rows = await this.#encode(tokenizer, model, texts);
+    const controller = new AbortController();
+    reply.raw.once("close", () => {
+      if (!reply.raw.writableFinished) controller.abort();
+    });
+    const predictions = await this.#batcher.submit(rows, { signal: controller.signal });
+    const k = topK === undefined ? 0 : Math.min(topK, model.numLabels);
+    return {
+      predictions: predictions.map((p) => {
+        const { top, ...rest } = p;
+        return k > 0 ? { ...rest, top: top!.slice(0, k) } : rest;
+      }),
+    };
   }
 
   /** Whether the model is loaded and the server is not shutting down: what /readyz answers. */
@@ -417,10 +455,8 @@ export class LtgBertServer {
    */
   async listen(options: { host?: string; port?: number } = {}): Promise<string> {
     const { host = "127.0.0.1", port = 8080 } = options;
-    if (typeof host !== "string" || host.length === 0)
-      throw invalidArgument("options.host", "a host name or address", host);
-    if (!Number.isSafeInteger(port) || port < 0 || port > 65535)
-      throw invalidArgument("options.port", "a port number from 0 to 65535", port);
+    nonEmptyString("options.host", host, "a host name or address");
+    integerIn("options.port", port, 0, 65535, PORT_EXPECTED);
     await this.app.listen({ host, port });
     const address = this.app.server.address();
     if (address === null || typeof address === "string") return String(address);

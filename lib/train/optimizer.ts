@@ -2,9 +2,10 @@
 // schedule and clipping, held in native memory next to the model it trains.
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { invalidArgument, LtgBertError } from "./errors.js";
-import { callNative, type NativeOptimizer, type NativeOptimizerOptions } from "./native.js";
-import { makeDirectory } from "./save.js";
+import { invalidArgument, LtgBertError } from "../errors.js";
+import { integer, nonEmptyString, number, object } from "../validate.js";
+import { callNative, type NativeOptimizer, type NativeOptimizerOptions } from "../native.js";
+import { makeDirectory } from "../save.js";
 
 export type ScheduleKind = "constant" | "constant_with_warmup" | "linear" | "cosine";
 
@@ -53,30 +54,9 @@ export const OPTIMIZER_FILE = "optimizer.safetensors";
 
 const SCHEDULES = new Set<ScheduleKind>(["constant", "constant_with_warmup", "linear", "cosine"]);
 
-function finite(name: string, value: unknown, min: number, max = Infinity, maxOpen = false): number {
-  if (
-    typeof value !== "number" ||
-    !Number.isFinite(value) ||
-    value < min ||
-    value > max ||
-    (maxOpen && value === max)
-  ) {
-    const range = max === Infinity ? `>= ${min}` : `in [${min}, ${max}${maxOpen ? ")" : "]"}`;
-    throw invalidArgument(name, `a number ${range}`, value);
-  }
-  return value;
-}
-
-function count(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw invalidArgument(name, `an integer >= ${min}`, value);
-  }
-  return value;
-}
-
 /** @internal Checks the options and fills in the defaults. */
 export function resolveOptimizerOptions(options: OptimizerOptions): NativeOptimizerOptions {
-  if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
+  object("options", options);
   const betas = options.betas ?? [0.9, 0.999];
   if (!Array.isArray(betas) || betas.length !== 2) throw invalidArgument("options.betas", "[beta1, beta2]", betas);
   const schedule = options.schedule ?? { kind: "constant" };
@@ -87,25 +67,25 @@ export function resolveOptimizerOptions(options: OptimizerOptions): NativeOptimi
       (schedule as { kind?: unknown } | null)?.kind,
     );
   }
-  const warmupSteps = count("options.schedule.warmupSteps", schedule.warmupSteps ?? 0, 0);
+  const warmupSteps = integer("options.schedule.warmupSteps", schedule.warmupSteps ?? 0, 0);
   let totalSteps = 0;
   if (schedule.kind === "linear" || schedule.kind === "cosine") {
-    totalSteps = count("options.schedule.totalSteps", schedule.totalSteps, 1);
+    totalSteps = integer("options.schedule.totalSteps", schedule.totalSteps, 1);
   } else if (schedule.totalSteps !== undefined) {
-    totalSteps = count("options.schedule.totalSteps", schedule.totalSteps, 0);
+    totalSteps = integer("options.schedule.totalSteps", schedule.totalSteps, 0);
   }
   return {
-    learningRate: finite("options.learningRate", options.learningRate, 0),
-    beta1: finite("options.betas[0]", betas[0], 0, 1, true),
-    beta2: finite("options.betas[1]", betas[1], 0, 1, true),
-    eps: finite("options.eps", options.eps ?? 1e-8, 0),
-    weightDecay: finite("options.weightDecay", options.weightDecay ?? 0, 0),
-    maxGradNorm: finite("options.maxGradNorm", options.maxGradNorm ?? 0, 0),
+    learningRate: number("options.learningRate", options.learningRate, { min: 0 }),
+    beta1: number("options.betas[0]", betas[0], { min: 0, max: 1, maxOpen: true }),
+    beta2: number("options.betas[1]", betas[1], { min: 0, max: 1, maxOpen: true }),
+    eps: number("options.eps", options.eps ?? 1e-8, { min: 0 }),
+    weightDecay: number("options.weightDecay", options.weightDecay ?? 0, { min: 0 }),
+    maxGradNorm: number("options.maxGradNorm", options.maxGradNorm ?? 0, { min: 0 }),
     schedule: schedule.kind,
     warmupSteps,
     totalSteps,
-    numCycles: finite("options.schedule.numCycles", schedule.numCycles ?? 0.5, 0),
-    seed: count("options.seed", options.seed ?? 42, 0),
+    numCycles: number("options.schedule.numCycles", schedule.numCycles ?? 0.5, { min: 0 }),
+    seed: integer("options.seed", options.seed ?? 42, 0),
   };
 }
 
@@ -153,7 +133,7 @@ export class Optimizer {
    * Creates `dir`; atomic, so a failed save keeps the previous file.
    */
   async save(dir: string): Promise<string> {
-    if (typeof dir !== "string" || dir === "") throw invalidArgument("dir", "a folder path", dir);
+    nonEmptyString("dir", dir, "a folder path");
     await makeDirectory(dir);
     const native = this.#require();
     return this.#run(() => callNative(() => native.save(path.join(dir, OPTIMIZER_FILE))));
@@ -165,7 +145,7 @@ export class Optimizer {
    * those this optimizer was made with.
    */
   async load(dir: string): Promise<void> {
-    if (typeof dir !== "string" || dir === "") throw invalidArgument("dir", "a folder path", dir);
+    nonEmptyString("dir", dir, "a folder path");
     const file = path.join(dir, OPTIMIZER_FILE);
     const found = await stat(file).catch(() => null);
     if (!found?.isFile()) throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${file}: no optimizer state here`);

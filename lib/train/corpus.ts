@@ -4,9 +4,10 @@
 // batch resumes the stream exactly, without reading what came before.
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { invalidArgument, LtgBertError } from "./errors.js";
+import { invalidArgument, LtgBertError } from "../errors.js";
+import { boolean, integer, isInteger, number, object, oneOf, textFiles } from "../validate.js";
 import { LTG_BERT_MAX_SPAN_LENGTH, maskTokens, Random, shuffleInPlace, type MaskOptions } from "./mlm.js";
-import { Tokenizer, type IdTensor } from "./tokenizer.js";
+import { Tokenizer, type IdTensor } from "../tokenizer.js";
 
 /**
  * Where one document ends and the next begins: at an empty (or
@@ -124,31 +125,14 @@ type Item =
 const SHUFFLE_STREAM = 1;
 const MASK_STREAM = 2;
 
-function integer(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min)
-    throw invalidArgument(name, `an integer >= ${min}`, value);
-  return value;
-}
-
 function resolve(options: CorpusOptions): CorpusSettings {
-  if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
-  const o = options;
-  if (o.shuffle !== undefined && typeof o.shuffle !== "boolean")
-    throw invalidArgument("options.shuffle", "a boolean", o.shuffle);
-  const boundary = o.documentBoundary ?? "emptyLine";
-  if (boundary !== "emptyLine" && boundary !== "line")
-    throw invalidArgument("options.documentBoundary", '"emptyLine" or "line"', boundary);
-  const replacement = o.replacement ?? "token";
-  if (replacement !== "token" && replacement !== "span")
-    throw invalidArgument("options.replacement", '"token" or "span"', replacement);
-  const p = o.maskProbability ?? 0.15;
-  if (typeof p !== "number" || !(p > 0 && p <= 1))
-    throw invalidArgument("options.maskProbability", "a number in (0, 1]", p);
-  const share = (name: "randomProbability" | "keepProbability"): number => {
-    const v = o[name] ?? 0.1;
-    if (typeof v !== "number" || !(v >= 0 && v <= 1)) throw invalidArgument(`options.${name}`, "a number in [0, 1]", v);
-    return v;
-  };
+  const o = object<CorpusOptions>("options", options);
+  if (o.shuffle !== undefined) boolean("options.shuffle", o.shuffle);
+  const boundary = oneOf("options.documentBoundary", o.documentBoundary ?? "emptyLine", ["emptyLine", "line"]);
+  const replacement = oneOf("options.replacement", o.replacement ?? "token", ["token", "span"]);
+  const p = number("options.maskProbability", o.maskProbability ?? 0.15, { min: 0, minOpen: true, max: 1 });
+  const share = (name: "randomProbability" | "keepProbability"): number =>
+    number(`options.${name}`, o[name] ?? 0.1, { min: 0, max: 1 });
   const randomProbability = share("randomProbability");
   const keepProbability = share("keepProbability");
   if (randomProbability + keepProbability > 1) {
@@ -176,11 +160,12 @@ function resolve(options: CorpusOptions): CorpusSettings {
 
 function checkPosition(position: unknown, files: number, T: number): CorpusPosition {
   const p = position as CorpusPosition;
-  const whole = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
   if (
     typeof position !== "object" ||
     position === null ||
-    !["epoch", "batch", "block", "used", "file", "byte", "line"].every((k) => whole(p[k as keyof CorpusPosition])) ||
+    !["epoch", "batch", "block", "used", "file", "byte", "line"].every((k) =>
+      isInteger(p[k as keyof CorpusPosition], 0),
+    ) ||
     p.file > files ||
     !Array.isArray(p.carry) ||
     p.carry.length > T - 2 ||
@@ -423,9 +408,7 @@ export class MaskedLMCorpus {
     tokenizer: Tokenizer,
     options: CorpusOptions = {},
   ): Promise<MaskedLMCorpus> {
-    const list = typeof files === "string" ? [files] : files;
-    if (!Array.isArray(list) || list.length === 0 || list.some((f) => typeof f !== "string" || f === ""))
-      throw invalidArgument("files", "a text file path or a non-empty array of them", files);
+    const list = textFiles("files", files);
     if (!(tokenizer instanceof Tokenizer)) throw invalidArgument("tokenizer", "a Tokenizer", tokenizer);
     const resolved = resolve(options);
     const sizes: number[] = [];

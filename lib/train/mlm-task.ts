@@ -2,11 +2,12 @@
 // (packed, shuffled in blocks, span-masked), and evaluation by the loss,
 // accuracy and perplexity of the masked-token predictions.
 import { MaskedLMCorpus, type CorpusBatch, type CorpusOptions, type CorpusPosition } from "./corpus.js";
-import { invalidArgument, LtgBertError } from "./errors.js";
+import { LtgBertError } from "../errors.js";
+import { textFiles as checkTextFiles } from "../validate.js";
 import { IGNORE_INDEX } from "./mlm.js";
-import type { LtgBertForMaskedLM } from "./model.js";
-import type { Tokenizer } from "./tokenizer.js";
-import type { Cursor, CursorBatch, Task, TaskRun } from "./train-task.js";
+import type { LtgBertForMaskedLM } from "../model.js";
+import type { Tokenizer } from "../tokenizer.js";
+import type { Cursor, CursorBatch, Task, TaskRun } from "./task.js";
 
 /** What `evaluate` gives for a masked LM. */
 export interface MaskedLMEvalMetrics {
@@ -32,12 +33,9 @@ export interface MaskedLMSettings {
   corpus: Omit<CorpusOptions, "batchSize" | "seed">;
 }
 
-/** Text files: one path or a non-empty array of them. */
+/** Text files: one path or a non-empty array of them, copied. */
 export function textFiles(name: string, value: unknown): string[] {
-  const list = typeof value === "string" ? [value] : value;
-  if (!Array.isArray(list) || list.length === 0 || list.some((f) => typeof f !== "string" || f === ""))
-    throw invalidArgument(name, "a text file path or a non-empty array of them", value);
-  return [...(list as string[])];
+  return [...checkTextFiles(name, value)];
 }
 
 /** Batches of the stream, epoch after epoch, from a saved position. */

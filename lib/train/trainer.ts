@@ -2,25 +2,26 @@
 // gradient accumulation, evaluation, checkpoints that a run resumes from
 // exactly, cancellation by AbortSignal, a JSON-lines log and a progress bar.
 // What the data is (labelled examples, or raw text for the masked LM) is the
-// task's business (train-classification.ts, train-mlm.ts).
+// task's business (classification-task.ts, mlm-task.ts).
 import { EventEmitter } from "node:events";
 import { appendFile, readdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { SingleBar } from "cli-progress";
 import type { CorpusOptions } from "./corpus.js";
-import type { Dataset, ReadDatasetOptions } from "./data.js";
-import { describe, invalidArgument, LtgBertError } from "./errors.js";
-import { LtgBertForMaskedLM, LtgBertForSequenceClassification } from "./model.js";
-import type { Optimizer, ScheduleKind } from "./optimizer.js";
-import { makeDirectory, replaceDirectory, writeFileAtomic } from "./save.js";
-import { Tokenizer } from "./tokenizer.js";
-import { checkData, ClassificationTask, type EvalMetrics } from "./train-classification.js";
-import { MaskedLMTask, textFiles, type MaskedLMEvalMetrics } from "./train-mlm.js";
-import type { Cursor, Task } from "./train-task.js";
+import type { Dataset, ReadDatasetOptions } from "../data.js";
+import { describe, invalidArgument, LtgBertError } from "../errors.js";
+import { boolean, choicesText, integer, isInteger, nonEmptyString, number, object, oneOf } from "../validate.js";
+import { LtgBertForMaskedLM, LtgBertForSequenceClassification } from "../model.js";
+import type { Optimizer, ScheduleKind, TrainStepResult } from "./optimizer.js";
+import { makeDirectory, replaceDirectory, writeFileAtomic } from "../save.js";
+import { Tokenizer } from "../tokenizer.js";
+import { checkData, ClassificationTask, type EvalMetrics } from "./classification-task.js";
+import { MaskedLMTask, textFiles, type MaskedLMEvalMetrics } from "./mlm-task.js";
+import type { Cursor, Task } from "./task.js";
 
-export type { EvalMetrics } from "./train-classification.js";
-export type { MaskedLMEvalMetrics } from "./train-mlm.js";
+export type { EvalMetrics } from "./classification-task.js";
+export type { MaskedLMEvalMetrics } from "./mlm-task.js";
 
 /** The evaluation value that picks the best checkpoint. */
 /** The evaluation value that picks a classifier's best checkpoint. */
@@ -281,24 +282,6 @@ interface RunState {
   bestCheckpoint: string | null;
 }
 
-function integer(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min)
-    throw invalidArgument(name, `an integer >= ${min}`, value);
-  return value;
-}
-
-function number(name: string, value: unknown, min: number, max = Infinity): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
-    throw invalidArgument(name, max === Infinity ? `a number >= ${min}` : `a number in [${min}, ${max}]`, value);
-  }
-  return value;
-}
-
-function boolean(name: string, value: unknown): boolean {
-  if (typeof value !== "boolean") throw invalidArgument(name, "a boolean", value);
-  return value;
-}
-
 function round(value: number): number {
   return Number(value.toPrecision(12));
 }
@@ -369,7 +352,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     const masked = model instanceof LtgBertForMaskedLM;
     if (!masked && !(model instanceof LtgBertForSequenceClassification))
       throw invalidArgument("model", "an LtgBertForSequenceClassification or an LtgBertForMaskedLM", model);
-    if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
+    object("options", options);
     if (!masked) {
       const problem = model.config.problem_type ?? "single_label_classification";
       if (problem !== "single_label_classification") {
@@ -417,8 +400,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
       const o = options as TrainerOptions;
       checkData("options.trainData", o.trainData);
       if (o.evalData !== undefined) checkData("options.evalData", o.evalData);
-      if (o.readOptions !== undefined && (typeof o.readOptions !== "object" || o.readOptions === null))
-        throw invalidArgument("options.readOptions", "readDataset's options", o.readOptions);
+      if (o.readOptions !== undefined) object("options.readOptions", o.readOptions, "readDataset's options");
       const maxPositions = model.config.max_position_embeddings;
       const maxLength = integer("options.maxLength", o.maxLength ?? maxPositions, 1);
       if (maxLength > maxPositions) {
@@ -449,21 +431,17 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
   #resolve(o: TrainerBaseOptions<MetricsOf<M>>, masked: boolean): Resolved {
     if (o.tokenizer !== undefined && !(o.tokenizer instanceof Tokenizer))
       throw invalidArgument("options.tokenizer", "a Tokenizer", o.tokenizer);
-    if (typeof o.outputDir !== "string" || o.outputDir === "")
-      throw invalidArgument("options.outputDir", "a folder path", o.outputDir);
+    nonEmptyString("options.outputDir", o.outputDir, "a folder path");
     if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
       throw invalidArgument("options.signal", "an AbortSignal", o.signal);
     for (const key of ["onStep", "onEvaluate", "onSave", "onLog"] as const) {
       if (o[key] !== undefined && typeof o[key] !== "function")
         throw invalidArgument(`options.${key}`, "a function", o[key]);
     }
-    const schedule = o.schedule ?? "linear";
-    if (!SCHEDULES.includes(schedule))
-      throw invalidArgument("options.schedule", SCHEDULES.map((s) => `"${s}"`).join(", "), schedule);
+    const schedule = oneOf("options.schedule", o.schedule ?? "linear", SCHEDULES, choicesText(SCHEDULES, ", "));
     const metrics: readonly string[] = masked ? MLM_METRICS : METRICS;
     const metric = (o as { metricForBestModel?: string }).metricForBestModel ?? (masked ? "loss" : "accuracy");
-    if (!metrics.includes(metric))
-      throw invalidArgument("options.metricForBestModel", metrics.map((s) => `"${s}"`).join(", "), metric);
+    oneOf("options.metricForBestModel", metric, metrics, choicesText(metrics, ", "));
     const progress = o.progress ?? "auto";
     if (progress !== "auto" && typeof progress !== "boolean")
       throw invalidArgument("options.progress", 'true, false or "auto"', progress);
@@ -475,12 +453,13 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
       maxSteps: optional("maxSteps", 1),
       batchSize,
       evalBatchSize: integer("options.evalBatchSize", o.evalBatchSize ?? batchSize, 1),
-      learningRate: number("options.learningRate", o.learningRate ?? 5e-5, 0),
-      warmupRatio: o.warmupRatio === undefined ? null : number("options.warmupRatio", o.warmupRatio, 0, 1),
+      learningRate: number("options.learningRate", o.learningRate ?? 5e-5, { min: 0 }),
+      warmupRatio:
+        o.warmupRatio === undefined ? null : number("options.warmupRatio", o.warmupRatio, { min: 0, max: 1 }),
       warmupSteps: optional("warmupSteps", 0),
       schedule,
-      weightDecay: number("options.weightDecay", o.weightDecay ?? 0, 0),
-      maxGradNorm: number("options.maxGradNorm", o.maxGradNorm ?? 1, 0),
+      weightDecay: number("options.weightDecay", o.weightDecay ?? 0, { min: 0 }),
+      maxGradNorm: number("options.maxGradNorm", o.maxGradNorm ?? 1, { min: 0 }),
       gradientAccumulationSteps: integer("options.gradientAccumulationSteps", o.gradientAccumulationSteps ?? 1, 1),
       evalEvery: optional("evalEvery", 1),
       saveEvery: optional("saveEvery", 1),
@@ -542,7 +521,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
    * step in flight (an evaluation due at that step is skipped).
    */
   async train(options: TrainOptions = {}): Promise<TrainResult<MetricsOf<M>>> {
-    if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
+    object("options", options);
     const { resumeFrom } = options;
     if (resumeFrom !== undefined && resumeFrom !== true && (typeof resumeFrom !== "string" || resumeFrom === ""))
       throw invalidArgument("options.resumeFrom", "a checkpoint folder or true (the newest in outputDir)", resumeFrom);
@@ -597,6 +576,11 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     }
   }
 
+  /**
+   * The run itself, step by step: restore the checkpoint resumed from, open
+   * the log, then train, log, evaluate and save until totalSteps or an abort;
+   * at the end, save the model and the run's state in outputDir.
+   */
   async #loop(
     cursor: Cursor,
     start: RunState,
@@ -614,15 +598,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     const { tokenizer, totalSteps, warmupSteps, stepsPerEpoch, args, checkpointDir } = run;
     let state = start;
     const signal = this.#options.signal;
-    if (signal?.aborted) {
-      return {
-        interrupted: true,
-        globalStep: state.globalStep,
-        epochs: state.epochs,
-        checkpoint: null,
-        outputDir: o.outputDir,
-      };
-    }
+    if (signal?.aborted) return this.#interrupted(state.globalStep, state.epochs, null);
 
     // From here on the model and outputDir change.
     beforeTrain();
@@ -636,44 +612,15 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     });
     const bar = await this.#progressBar();
     try {
-      if (checkpointDir !== null) {
-        await this.model.loadStateDict(checkpointDir);
-        await optimizer.load(checkpointDir);
-        if (optimizer.step !== state.globalStep) {
-          throw new LtgBertError(
-            "LTGBERT_BAD_CHECKPOINT",
-            `${checkpointDir}: optimizer.safetensors is at step ${optimizer.step}, ${TRAINER_STATE_FILE} at ${state.globalStep}`,
-          );
-        }
-      }
-      await makeDirectory(o.outputDir);
-      await this.#removeLeftovers();
-      const logFile = path.join(o.outputDir, TRAIN_LOG_FILE);
-      await writeFileAtomic(logFile, state.logHistory.map((e) => `${JSON.stringify(e)}\n`).join(""));
-      const log = async (entry: LogEntry): Promise<void> => {
-        state.logHistory.push(entry);
-        await appendFile(logFile, `${JSON.stringify(entry)}\n`);
-        this.emit("log", entry);
-      };
+      if (checkpointDir !== null) await this.#restore(checkpointDir, optimizer, state.globalStep);
+      const log = await this.#openLog(state.logHistory);
 
       bar?.start(totalSteps, state.globalStep, { epoch: state.epochs.toFixed(2), loss: "-" });
       let lastMetrics: MetricsOf<M> | undefined;
       let lastCheckpoint: { step: number; dir: string } | null = null;
-      let intervalLoss = 0;
-      let intervalSteps = 0;
+      const interval = { loss: 0, steps: 0 };
       while (state.globalStep < totalSteps) {
-        const started = performance.now();
-        // A step takes up to gradientAccumulationSteps batches, never past its epoch's end.
-        const micro = [];
-        let samples = 0;
-        let epochEnded = false;
-        while (micro.length < o.gradientAccumulationSteps && !epochEnded) {
-          const next = await cursor.next();
-          micro.push(next.batch);
-          samples += next.rows;
-          epochEnded = next.last;
-        }
-        const result = await this.model.trainStep(micro, optimizer);
+        const { result, samples, epochEnded, seconds } = await this.#trainStep(cursor, optimizer);
         state = {
           ...state,
           globalStep: result.step,
@@ -683,85 +630,189 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
         };
         const step = state.globalStep;
         const epoch = state.epochs;
-        const seconds = (performance.now() - started) / 1000;
-        this.emit("step", {
-          step,
-          epoch,
-          loss: result.loss,
-          learningRate: result.learningRate,
-          gradNorm: result.gradNorm,
-          samplesPerSecond: samples / seconds,
-        });
-        bar?.update(step, { epoch: epoch.toFixed(2), loss: result.loss.toFixed(4) });
-        intervalLoss += result.loss;
-        intervalSteps++;
-        if (step % o.logEvery === 0 || step === totalSteps) {
-          await log({
-            step,
-            epoch: round(epoch),
-            loss: intervalLoss / intervalSteps,
-            grad_norm: result.gradNorm,
-            learning_rate: result.learningRate,
-            samples_per_second: round(samples / seconds),
-          });
-          intervalLoss = 0;
-          intervalSteps = 0;
-        }
+        await this.#reportStep(step, epoch, { result, samples, seconds }, { interval, totalSteps, bar, log });
 
         const aborted = signal?.aborted ?? false;
-        let evaluated: MetricsOf<M> | null = null;
         const evalDue = o.evalEvery === null ? epochEnded : step % o.evalEvery === 0;
-        if (this.#task.hasEvalData && !aborted && (evalDue || step === totalSteps)) {
-          evaluated = await this.#task.evaluate(tokenizer);
-          lastMetrics = evaluated;
-          await log({ step, epoch: round(epoch), ...this.#task.evalLog(evaluated) });
-          this.emit("evaluate", { step, epoch, metrics: evaluated });
-        }
+        const evaluated =
+          this.#task.hasEvalData && !aborted && (evalDue || step === totalSteps)
+            ? await this.#evaluateStep(step, epoch, tokenizer, log)
+            : null;
+        if (evaluated !== null) lastMetrics = evaluated;
         const saveDue = o.saveEvery === null ? epochEnded : step % o.saveEvery === 0;
         if (saveDue || aborted || (o.loadBestModelAtEnd && evaluated !== null)) {
-          const dir = path.join(o.outputDir, `checkpoint-${step}`);
-          let best = false;
-          if (evaluated !== null) {
-            const value = (evaluated as unknown as Record<string, number>)[o.metricForBestModel];
-            const lowerIsBetter = LOWER_IS_BETTER.has(o.metricForBestModel);
-            if (state.bestMetric === null || (lowerIsBetter ? value < state.bestMetric : value > state.bestMetric)) {
-              state = { ...state, bestMetric: value, bestCheckpoint: dir };
-              best = true;
-            }
-          }
-          await this.#writeCheckpoint(dir, optimizer, this.#stateJson(state, args, stepsPerEpoch), args);
-          lastCheckpoint = { step, dir };
-          this.emit("save", { step, checkpoint: dir, best });
-          await this.#rotateCheckpoints(dir, state.bestCheckpoint);
+          state = await this.#saveStep(state, evaluated, optimizer, args, stepsPerEpoch);
+          lastCheckpoint = { step, dir: path.join(o.outputDir, `checkpoint-${step}`) };
         }
-        if (aborted) {
-          return {
-            interrupted: true,
-            globalStep: step,
-            epochs: epoch,
-            checkpoint: lastCheckpoint?.step === step ? lastCheckpoint.dir : null,
-            outputDir: o.outputDir,
-          };
-        }
+        if (aborted) return this.#interrupted(step, epoch, lastCheckpoint?.step === step ? lastCheckpoint.dir : null);
       }
-
-      if (o.loadBestModelAtEnd && state.bestCheckpoint !== null) await this.model.loadStateDict(state.bestCheckpoint);
-      await this.model.savePretrained(o.outputDir);
-      await writeFileAtomic(path.join(o.outputDir, TRAINER_STATE_FILE), this.#stateJson(state, args, stepsPerEpoch));
-      await writeFileAtomic(path.join(o.outputDir, TRAINING_ARGS_FILE), `${JSON.stringify(args, null, 2)}\n`);
-      return {
-        interrupted: false,
-        globalStep: state.globalStep,
-        epochs: state.epochs,
-        trainLoss: state.lossSum / Math.max(1, state.globalStep),
-        ...(lastMetrics === undefined ? {} : { metrics: lastMetrics }),
-        ...(state.bestCheckpoint === null ? {} : { bestCheckpoint: state.bestCheckpoint }),
-        outputDir: o.outputDir,
-      };
+      return await this.#complete(state, args, stepsPerEpoch, lastMetrics);
     } finally {
       bar?.stop();
       optimizer.dispose();
     }
+  }
+
+  /** What `train` resolves to when an abort stopped it. */
+  #interrupted(globalStep: number, epochs: number, checkpoint: string | null): TrainInterrupted {
+    return { interrupted: true, globalStep, epochs, checkpoint, outputDir: this.#o.outputDir };
+  }
+
+  /** Loads the weights and optimizer state of the checkpoint resumed from, which must be at the run state's step. */
+  async #restore(checkpointDir: string, optimizer: Optimizer, globalStep: number): Promise<void> {
+    await this.model.loadStateDict(checkpointDir);
+    await optimizer.load(checkpointDir);
+    if (optimizer.step !== globalStep) {
+      throw new LtgBertError(
+        "LTGBERT_BAD_CHECKPOINT",
+        `${checkpointDir}: optimizer.safetensors is at step ${optimizer.step}, ${TRAINER_STATE_FILE} at ${globalStep}`,
+      );
+    }
+  }
+
+  /**
+   * Creates outputDir, clears what an interrupted save left there, and
+   * rewrites train_log.jsonl from `history`; returns the function that logs
+   * an entry (into `history`, the file, and a "log" event).
+   */
+  async #openLog(history: LogEntry[]): Promise<(entry: LogEntry) => Promise<void>> {
+    const o = this.#o;
+    await makeDirectory(o.outputDir);
+    await this.#removeLeftovers();
+    const logFile = path.join(o.outputDir, TRAIN_LOG_FILE);
+    await writeFileAtomic(logFile, history.map((e) => `${JSON.stringify(e)}\n`).join(""));
+    return async (entry) => {
+      history.push(entry);
+      await appendFile(logFile, `${JSON.stringify(entry)}\n`);
+      this.emit("log", entry);
+    };
+  }
+
+  /** One optimizer step: up to gradientAccumulationSteps batches, never past its epoch's end. */
+  async #trainStep(
+    cursor: Cursor,
+    optimizer: Optimizer,
+  ): Promise<{ result: TrainStepResult; samples: number; epochEnded: boolean; seconds: number }> {
+    const started = performance.now();
+    const micro = [];
+    let samples = 0;
+    let epochEnded = false;
+    while (micro.length < this.#o.gradientAccumulationSteps && !epochEnded) {
+      const next = await cursor.next();
+      micro.push(next.batch);
+      samples += next.rows;
+      epochEnded = next.last;
+    }
+    const result = await this.model.trainStep(micro, optimizer);
+    return { result, samples, epochEnded, seconds: (performance.now() - started) / 1000 };
+  }
+
+  /**
+   * Tells of a step: a "step" event, the progress bar, and every logEvery
+   * steps (and at the last) a log entry with the mean loss since the last.
+   */
+  async #reportStep(
+    step: number,
+    epoch: number,
+    taken: { result: TrainStepResult; samples: number; seconds: number },
+    report: {
+      interval: { loss: number; steps: number };
+      totalSteps: number;
+      bar: SingleBar | null;
+      log: (entry: LogEntry) => Promise<void>;
+    },
+  ): Promise<void> {
+    const { result, samples, seconds } = taken;
+    const { interval } = report;
+    this.emit("step", {
+      step,
+      epoch,
+      loss: result.loss,
+      learningRate: result.learningRate,
+      gradNorm: result.gradNorm,
+      samplesPerSecond: samples / seconds,
+    });
+    report.bar?.update(step, { epoch: epoch.toFixed(2), loss: result.loss.toFixed(4) });
+    interval.loss += result.loss;
+    interval.steps++;
+    if (step % this.#o.logEvery === 0 || step === report.totalSteps) {
+      await report.log({
+        step,
+        epoch: round(epoch),
+        loss: interval.loss / interval.steps,
+        grad_norm: result.gradNorm,
+        learning_rate: result.learningRate,
+        samples_per_second: round(samples / seconds),
+      });
+      interval.loss = 0;
+      interval.steps = 0;
+    }
+  }
+
+  /** Evaluates on the eval data, logs the metrics and emits "evaluate". */
+  async #evaluateStep(
+    step: number,
+    epoch: number,
+    tokenizer: Tokenizer,
+    log: (entry: LogEntry) => Promise<void>,
+  ): Promise<MetricsOf<M>> {
+    const evaluated = await this.#task.evaluate(tokenizer);
+    await log({ step, epoch: round(epoch), ...this.#task.evalLog(evaluated) });
+    this.emit("evaluate", { step, epoch, metrics: evaluated });
+    return evaluated;
+  }
+
+  /**
+   * Writes checkpoint-<step> (marking it best when `evaluated` beats the
+   * best metric so far), emits "save" and rotates old checkpoints; returns
+   * the run state with the best metric updated.
+   */
+  async #saveStep(
+    state: RunState,
+    evaluated: MetricsOf<M> | null,
+    optimizer: Optimizer,
+    args: Record<string, unknown>,
+    stepsPerEpoch: number | null,
+  ): Promise<RunState> {
+    const o = this.#o;
+    const step = state.globalStep;
+    const dir = path.join(o.outputDir, `checkpoint-${step}`);
+    let best = false;
+    if (evaluated !== null) {
+      const value = (evaluated as unknown as Record<string, number>)[o.metricForBestModel];
+      const lowerIsBetter = LOWER_IS_BETTER.has(o.metricForBestModel);
+      if (state.bestMetric === null || (lowerIsBetter ? value < state.bestMetric : value > state.bestMetric)) {
+        state = { ...state, bestMetric: value, bestCheckpoint: dir };
+        best = true;
+      }
+    }
+    await this.#writeCheckpoint(dir, optimizer, this.#stateJson(state, args, stepsPerEpoch), args);
+    this.emit("save", { step, checkpoint: dir, best });
+    await this.#rotateCheckpoints(dir, state.bestCheckpoint);
+    return state;
+  }
+
+  /** After the last step: the final (or best) weights, trainer_state.json and training_args.json in outputDir. */
+  async #complete(
+    state: RunState,
+    args: Record<string, unknown>,
+    stepsPerEpoch: number | null,
+    lastMetrics: MetricsOf<M> | undefined,
+  ): Promise<TrainCompleted<MetricsOf<M>>> {
+    const o = this.#o;
+    if (o.loadBestModelAtEnd && state.bestCheckpoint !== null) await this.model.loadStateDict(state.bestCheckpoint);
+    await this.model.savePretrained(o.outputDir);
+    await writeFileAtomic(path.join(o.outputDir, TRAINER_STATE_FILE), this.#stateJson(state, args, stepsPerEpoch));
+    await writeFileAtomic(path.join(o.outputDir, TRAINING_ARGS_FILE), `${JSON.stringify(args, null, 2)}\n`);
+    return {
+      interrupted: false,
+      globalStep: state.globalStep,
+      epochs: state.epochs,
+      trainLoss: state.lossSum / Math.max(1, state.globalStep),
+      ...(lastMetrics === undefined ? {} : { metrics: lastMetrics }),
+      ...(state.bestCheckpoint === null ? {} : { bestCheckpoint: state.bestCheckpoint }),
+      outputDir: o.outputDir,
+    };
   }
 
   async #progressBar(): Promise<SingleBar | null> {
@@ -880,9 +931,8 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     const json = await read(TRAINER_STATE_FILE);
     const file = path.join(dir, TRAINER_STATE_FILE);
     const position = json.data_position as Record<string, unknown> | undefined;
-    const whole = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
     if (
-      !whole(json.global_step) ||
+      !isInteger(json.global_step, 0) ||
       typeof position !== "object" ||
       position === null ||
       Array.isArray(position) ||

@@ -1,7 +1,8 @@
 // Masked-language-model inputs: a seeded random stream whose state can be
 // saved, and LTG-BERT's span masking of a [B, T] batch of token ids.
-import { invalidArgument } from "./errors.js";
-import type { IdTensor } from "./tokenizer.js";
+import { invalidArgument } from "../errors.js";
+import { integerIn, isInteger, nonNegativeInteger, number, object, oneOf, positiveInteger } from "../validate.js";
+import type { IdTensor } from "../tokenizer.js";
 
 /** The label of a position the loss does not score (PyTorch's `ignore_index`). */
 export const IGNORE_INDEX = -100;
@@ -17,12 +18,6 @@ export function mix32(x: number): number {
 
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
-}
-
-function checkSeedPart(name: string, value: unknown): number {
-  if (!Number.isSafeInteger(value) || (value as number) < 0)
-    throw invalidArgument(name, "a non-negative integer", value);
-  return value as number;
 }
 
 /**
@@ -44,10 +39,10 @@ export class Random {
    * batch index, a stream name's number): each tuple gives its own stream.
    */
   constructor(seed: number, ...parts: number[]) {
-    let h = mix32(checkSeedPart("seed", seed) >>> 0);
+    let h = mix32(nonNegativeInteger("seed", seed) >>> 0);
     // Seeds above 2^32 still count: their high part goes in like a part.
     h = mix32((h + Math.floor(seed / 2 ** 32)) >>> 0);
-    parts.forEach((p, i) => (h = mix32((h + mix32(checkSeedPart(`parts[${i}]`, p) >>> 0)) >>> 0)));
+    parts.forEach((p, i) => (h = mix32((h + mix32(nonNegativeInteger(`parts[${i}]`, p) >>> 0)) >>> 0)));
     for (let i = 0; i < 4; i++) {
       h = mix32((h + 0x9e3779b9) >>> 0); // the golden-ratio increment of SplitMix
       this.#s[i] = h;
@@ -60,7 +55,7 @@ export class Random {
     if (
       !Array.isArray(state) ||
       state.length !== 4 ||
-      state.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff) ||
+      state.some((v) => !isInteger(v, 0, 0xffffffff)) ||
       state.every((v) => v === 0)
     ) {
       throw invalidArgument("state", "four integers in [0, 2^32), not all 0 (a Random's state)", state);
@@ -142,7 +137,7 @@ export function drawSpanLength(random: Random, maxSpanLength = LTG_BERT_MAX_SPAN
 
 /** The probability of a span of length k (1 ≤ k ≤ maxSpanLength) under `drawSpanLength`. */
 export function spanLengthProbability(k: number, maxSpanLength = LTG_BERT_MAX_SPAN_LENGTH): number {
-  if (!Number.isInteger(k) || k < 1 || k > maxSpanLength) return 0;
+  if (!isInteger(k, 1, maxSpanLength)) return 0;
   const q = 1 - SPAN_P;
   return (SPAN_P * q ** (k - 1)) / (1 - q ** maxSpanLength);
 }
@@ -189,13 +184,6 @@ export interface MaskedBatch {
 // token at a uniformly drawn free position, so masking always ends.
 const MAX_REJECTIONS = 100;
 
-function probability(name: string, value: unknown, fallback: number, open0: boolean): number {
-  const v = value ?? fallback;
-  if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 1 || (open0 && v === 0))
-    throw invalidArgument(name, open0 ? "a number in (0, 1]" : "a number in [0, 1]", v);
-  return v;
-}
-
 function idTensor(name: string, value: unknown): IdTensor {
   const t = value as IdTensor;
   if (
@@ -204,7 +192,7 @@ function idTensor(name: string, value: unknown): IdTensor {
     !(t.data instanceof Int32Array) ||
     !Array.isArray(t.shape) ||
     t.shape.length !== 2 ||
-    !t.shape.every((s) => Number.isSafeInteger(s) && s >= 0) ||
+    !t.shape.every((s) => isInteger(s, 0)) ||
     t.shape[0] * t.shape[1] !== t.data.length
   ) {
     throw invalidArgument(name, "{ data: Int32Array, shape: [B, T] } with B·T values", value);
@@ -253,30 +241,34 @@ export function maskTokens(inputIds: IdTensor, attentionMask: IdTensor | null, o
   const mask = attentionMask === null ? null : idTensor("attentionMask", attentionMask);
   if (mask !== null && (mask.shape[0] !== ids.shape[0] || mask.shape[1] !== ids.shape[1]))
     throw invalidArgument("attentionMask", `shape [${ids.shape.join(", ")}] like inputIds`, mask.shape);
-  if (typeof options !== "object" || options === null) throw invalidArgument("options", "an object", options);
-  const p = probability("options.maskProbability", options.maskProbability, 0.15, true);
-  const randomP = probability("options.randomProbability", options.randomProbability, 0.1, false);
-  const keepP = probability("options.keepProbability", options.keepProbability, 0.1, false);
+  object("options", options);
+  const p = number("options.maskProbability", options.maskProbability ?? 0.15, { min: 0, minOpen: true, max: 1 });
+  const randomP = number("options.randomProbability", options.randomProbability ?? 0.1, {
+    min: 0,
+    minOpen: false,
+    max: 1,
+  });
+  const keepP = number("options.keepProbability", options.keepProbability ?? 0.1, { min: 0, minOpen: false, max: 1 });
   if (randomP + keepP > 1)
     throw invalidArgument("options.randomProbability + keepProbability", "at most 1", randomP + keepP);
-  const maxSpan = options.maxSpanLength ?? LTG_BERT_MAX_SPAN_LENGTH;
-  if (!Number.isSafeInteger(maxSpan) || maxSpan < 1)
-    throw invalidArgument("options.maxSpanLength", "a positive integer", maxSpan);
-  const perSpan = (options.replacement ?? "token") === "span";
-  if (options.replacement !== undefined && options.replacement !== "token" && options.replacement !== "span")
-    throw invalidArgument("options.replacement", '"token" or "span"', options.replacement);
-  const { maskTokenId, vocabSize, random } = options;
-  if (!Number.isSafeInteger(vocabSize) || vocabSize < 1)
-    throw invalidArgument("options.vocabSize", "a positive integer", vocabSize);
-  if (!Number.isSafeInteger(maskTokenId) || maskTokenId < 0 || maskTokenId >= vocabSize)
-    throw invalidArgument("options.maskTokenId", `an id in [0, ${vocabSize})`, maskTokenId);
+  const maxSpan = positiveInteger("options.maxSpanLength", options.maxSpanLength ?? LTG_BERT_MAX_SPAN_LENGTH);
+  const perSpan = oneOf("options.replacement", options.replacement ?? "token", ["token", "span"]) === "span";
+  const { random } = options;
+  const vocabSize = positiveInteger("options.vocabSize", options.vocabSize);
+  const maskTokenId = integerIn(
+    "options.maskTokenId",
+    options.maskTokenId,
+    0,
+    vocabSize - 1,
+    `an id in [0, ${vocabSize})`,
+  );
   if (!(random instanceof Random)) throw invalidArgument("options.random", "a Random", random);
   if (options.specialTokenIds === null || typeof options.specialTokenIds !== "object")
     throw invalidArgument("options.specialTokenIds", "an iterable of ids", options.specialTokenIds);
   const special = new Set<number>(options.specialTokenIds);
   special.add(maskTokenId);
   let specialInVocab = 0;
-  for (const id of special) if (Number.isInteger(id) && id >= 0 && id < vocabSize) specialInVocab++;
+  for (const id of special) if (isInteger(id, 0, vocabSize - 1)) specialInVocab++;
   if (randomP > 0 && specialInVocab >= vocabSize)
     throw invalidArgument(
       "options.vocabSize",

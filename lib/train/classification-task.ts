@@ -1,12 +1,13 @@
 // The Trainer's sequence-classification task: labelled datasets read and
 // checked whole, seeded epochs of padded batches, and evaluation by
 // accuracy, macro-F1 and MCC.
-import { makeBatches, readDataset, type Batches, type Dataset, type ReadDatasetOptions } from "./data.js";
-import { invalidArgument, LtgBertError } from "./errors.js";
-import { classificationMetrics } from "./metrics.js";
-import type { LtgBertForSequenceClassification } from "./model.js";
-import type { Tokenizer } from "./tokenizer.js";
-import type { Cursor, CursorBatch, Task, TaskRun } from "./train-task.js";
+import { makeBatches, readDataset, type Batches, type Dataset, type ReadDatasetOptions } from "../data.js";
+import { invalidArgument, LtgBertError } from "../errors.js";
+import { isInteger } from "../validate.js";
+import { classificationMetrics } from "../metrics.js";
+import type { LtgBertForSequenceClassification } from "../model.js";
+import type { Tokenizer } from "../tokenizer.js";
+import type { Cursor, CursorBatch, Task, TaskRun } from "./task.js";
 
 /** What `evaluate` gives for a classifier. */
 export interface EvalMetrics {
@@ -245,8 +246,7 @@ export class ClassificationTask implements Task<EvalMetrics> {
         let epoch = 0;
         let batchInEpoch = 0;
         if (position !== null) {
-          const whole = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
-          if (!whole(position.epoch) || !whole(position.batch_in_epoch)) {
+          if (!isInteger(position.epoch, 0) || !isInteger(position.batch_in_epoch, 0)) {
             throw new LtgBertError(
               "LTGBERT_BAD_CHECKPOINT",
               `${file}: expected global_step, log_history and data_position { epoch, batch_in_epoch, batches_per_epoch }`,

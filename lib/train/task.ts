@@ -2,8 +2,8 @@
 // LM): its data as a cursor over batches whose position goes into
 // checkpoints, and its evaluation. The loop itself (steps, logging,
 // checkpoints, resume) is the same for every task.
-import type { ForwardInputs } from "./model.js";
-import type { Tokenizer } from "./tokenizer.js";
+import type { ForwardInputs } from "../model.js";
+import type { Tokenizer } from "../tokenizer.js";
 
 /** A training batch and what the loop reports about it. */
 export interface CursorBatch {
