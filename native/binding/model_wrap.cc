@@ -15,7 +15,7 @@
 #include "common/profile.h"
 #include "io/checkpoint.h"
 #include "io/state_dict.h"
-#include "model/fast_linear.h"
+#include "kernels/linear.h"
 
 namespace ltgbert::binding {
 namespace {
@@ -494,7 +494,7 @@ Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
   ReportMemory(info.Env(), 0);
   state_.reset();
-  model::fast::ReleasePackedWeights();  // those of this model, unless a call in flight still holds it
+  kernels::ReleasePackedWeights();  // those of this model, unless a call in flight still holds it
   return info.Env().Undefined();
 }
 

@@ -8,7 +8,7 @@
 #include "binding/task.h"
 #include "common/cpu_allocator.h"
 #include "io/checkpoint.h"
-#include "model/fast_linear.h"
+#include "kernels/linear.h"
 
 // Why the build has oneDNN or not, as the build decided it (CMakeLists.txt
 // and scripts/find-libtorch.mjs): used, not-found, config-failed,
@@ -57,9 +57,9 @@ Napi::Value SystemInfo(const Napi::CallbackInfo& info) {
     out.Set("cudaDeviceCount", static_cast<double>(torch::cuda::device_count()));
     out.Set("parallelInfo", at::get_parallel_info());
     // What the linear layers and attention products run on: "" without oneDNN.
-    out.Set("oneDnn", model::fast::DisabledByEnvironment() ? std::string() : model::fast::OneDnnVersion());
-    out.Set("oneDnnStatus", model::fast::DisabledByEnvironment() ? std::string("disabled-at-runtime")
-                                                                 : std::string(kOneDnnBuildStatus));
+    out.Set("oneDnn", kernels::DisabledByEnvironment() ? std::string() : kernels::OneDnnVersion());
+    out.Set("oneDnnStatus",
+            kernels::DisabledByEnvironment() ? std::string("disabled-at-runtime") : std::string(kOneDnnBuildStatus));
     out.Set("cachedCpuBytes", static_cast<double>(CachedCpuBytes()));
     const CpuCacheStats cache = GetCpuCacheStats();
     auto cpu_cache = Napi::Object::New(env);
@@ -71,7 +71,7 @@ Napi::Value SystemInfo(const Napi::CallbackInfo& info) {
     cpu_cache.Set("reusedBlocks", static_cast<double>(cache.reused_blocks));
     cpu_cache.Set("reusedBytes", static_cast<double>(cache.reused_bytes));
     out.Set("cpuCache", cpu_cache);
-    const model::fast::PackedWeightStats packed = model::fast::GetPackedWeightStats();
+    const kernels::PackedWeightStats packed = kernels::GetPackedWeightStats();
     auto packed_weights = Napi::Object::New(env);
     packed_weights.Set("tensors", static_cast<double>(packed.tensors));
     packed_weights.Set("bytes", static_cast<double>(packed.bytes));
