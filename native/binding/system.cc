@@ -2,11 +2,10 @@
 
 #include <torch/torch.h>
 
-#include <cstdlib>
-
 #include "binding/convert.h"
 #include "binding/task.h"
 #include "common/cpu_allocator.h"
+#include "common/settings.h"
 #include "io/checkpoint.h"
 #include "kernels/linear.h"
 
@@ -57,9 +56,10 @@ Napi::Value SystemInfo(const Napi::CallbackInfo& info) {
     out.Set("cudaDeviceCount", static_cast<double>(torch::cuda::device_count()));
     out.Set("parallelInfo", at::get_parallel_info());
     // What the linear layers and attention products run on: "" without oneDNN.
-    out.Set("oneDnn", kernels::DisabledByEnvironment() ? std::string() : kernels::OneDnnVersion());
+    const Settings& settings = GetSettings();
+    out.Set("oneDnn", settings.disable_onednn ? std::string() : kernels::OneDnnVersion());
     out.Set("oneDnnStatus",
-            kernels::DisabledByEnvironment() ? std::string("disabled-at-runtime") : std::string(kOneDnnBuildStatus));
+            settings.disable_onednn ? std::string("disabled-at-runtime") : std::string(kOneDnnBuildStatus));
     out.Set("cachedCpuBytes", static_cast<double>(CachedCpuBytes()));
     const CpuCacheStats cache = GetCpuCacheStats();
     auto cpu_cache = Napi::Object::New(env);
@@ -76,6 +76,17 @@ Napi::Value SystemInfo(const Napi::CallbackInfo& info) {
     packed_weights.Set("tensors", static_cast<double>(packed.tensors));
     packed_weights.Set("bytes", static_cast<double>(packed.bytes));
     out.Set("packedWeights", packed_weights);
+    // The LTGBERT_* environment as the addon read it (common/settings.h).
+    auto env_settings = Napi::Object::New(env);
+    env_settings.Set("disableOneDnn", settings.disable_onednn);
+    env_settings.Set("packWeights", settings.pack_weights);
+    // null: unset, 1024 MiB growing to the most in use at once.
+    Napi::Value cache_mb = env.Null();
+    if (settings.cpu_cache_mb) cache_mb = Napi::Number::New(env, static_cast<double>(*settings.cpu_cache_mb));
+    env_settings.Set("cpuCacheMb", cache_mb);
+    env_settings.Set("profileTrace", settings.profile_trace);
+    env_settings.Set("profileCall", static_cast<double>(settings.profile_call));
+    out.Set("settings", env_settings);
     out.Set("config", at::show_config());
     return out;
   });
@@ -113,10 +124,8 @@ Napi::Value ReleaseCachedMemory(const Napi::CallbackInfo& info) {
 // bound is 1024 MiB or the most the process has had in use at once, if
 // more: a training step's activations come back every step.
 void InstallAllocator() {
-  size_t megabytes = 1024;
-  const char* value = std::getenv("LTGBERT_CPU_CACHE_MB");
-  if (value != nullptr) megabytes = std::strtoull(value, nullptr, 10);
-  InstallCachingCpuAllocator(megabytes << 20, /*grow_to_peak=*/value == nullptr);
+  const std::optional<uint64_t> megabytes = GetSettings().cpu_cache_mb;
+  InstallCachingCpuAllocator(static_cast<size_t>(megabytes.value_or(1024)) << 20, /*grow_to_peak=*/!megabytes);
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 #include <tuple>
 #include <unordered_map>
 
-#include "common/env.h"
+#include "common/settings.h"
 
 #ifdef LTGBERT_WITH_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
@@ -27,15 +27,6 @@ torch::Tensor Fallback(const torch::Tensor& x, const torch::Tensor& weight, int6
   if (multiplier.defined()) y = y * multiplier;
   return y;
 }
-
-}  // namespace
-
-bool DisabledByEnvironment() {
-  static const bool disabled = EnvFlag("LTGBERT_DISABLE_ONEDNN", false);
-  return disabled;
-}
-
-namespace {
 
 #ifdef LTGBERT_WITH_DNNL
 
@@ -74,10 +65,7 @@ dnnl::matmul::primitive_desc MatmulDesc(const dnnl::memory::desc& src, const dnn
 // counter: in-place ops bump it, and so does the optimizer's step) and
 // dropped once the tensor is gone. It costs one more copy of the weights
 // that inference has used; LTGBERT_PACK_WEIGHTS=0 turns it off.
-bool PackingEnabled() {
-  static const bool enabled = EnvFlag("LTGBERT_PACK_WEIGHTS", true);
-  return enabled;
-}
+bool PackingEnabled() { return GetSettings().pack_weights; }
 
 struct PackedWeights {
   c10::weak_intrusive_ptr<c10::TensorImpl> owner;  // keeps the address from being reused while the entry lives
@@ -148,7 +136,7 @@ void ReleasePackedWeights() {
 bool BatchedMatmul(const StridedArray& a, const StridedArray& b, const StridedArray& out, float alpha,
                    bool accumulate) {
 #ifdef LTGBERT_WITH_DNNL
-  if (DisabledByEnvironment()) return false;
+  if (GetSettings().disable_onednn) return false;
   auto desc = [](const StridedArray& x) {
     return dnnl::memory::desc(x.sizes, dnnl::memory::data_type::f32, x.strides);
   };

@@ -19,10 +19,6 @@ namespace ltgbert::kernels {
 
 enum class Epilogue { kNone, kGeluTanh, kGeluErf };
 
-// True when LTGBERT_DISABLE_ONEDNN asks for libtorch's own ops throughout
-// (also the hand-written training kernels, so they can be compared).
-bool DisabledByEnvironment();
-
 // Which oneDNN the build uses ("3.4.1"), or "" without one.
 std::string OneDnnVersion();
 

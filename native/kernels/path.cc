@@ -1,6 +1,6 @@
 #include "kernels/path.h"
 
-#include "kernels/linear.h"
+#include "common/settings.h"
 
 namespace ltgbert::kernels {
 
@@ -9,12 +9,12 @@ Path ChoosePath(const torch::Tensor& x) {
   if (!torch::GradMode::is_enabled()) return Path::kInference;
   // Training's hand-written kernels are off with oneDNN under
   // LTGBERT_DISABLE_ONEDNN, so that they can be compared with libtorch's.
-  return DisabledByEnvironment() ? Path::kReference : Path::kTraining;
+  return GetSettings().disable_onednn ? Path::kReference : Path::kTraining;
 }
 
 bool OneDnnActive() {
 #ifdef LTGBERT_WITH_DNNL
-  return !DisabledByEnvironment();
+  return !GetSettings().disable_onednn;
 #else
   return false;
 #endif
