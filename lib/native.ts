@@ -125,6 +125,16 @@ export interface NativeSystemInfo {
   settings: NativeSettings;
 }
 
+/** The values config.json's optional keys take when absent (native/model/config.h). */
+export interface NativeConfigDefaults {
+  max_position_embeddings: number;
+  position_bucket_size: number;
+  layer_norm_eps: number;
+  hidden_dropout_prob: number;
+  attention_probs_dropout_prob: number;
+  position_qk_split: "per_head" | "global";
+}
+
 /**
  * The LTGBERT_* environment variables as the addon read them, once, when it
  * was loaded (native/common/settings.h); a later change has no effect.
@@ -187,6 +197,7 @@ interface Addon {
   setNumThreads(threads: number): void;
   getNumThreads(): number;
   systemInfo(): NativeSystemInfo;
+  configDefaults(): NativeConfigDefaults;
   readCheckpointInfo(path: string): Promise<NativeTensorEntry[]>;
   readStateDict(path: string): Promise<NativeStateDict>;
 }

@@ -8,6 +8,7 @@
 #include "common/settings.h"
 #include "io/checkpoint.h"
 #include "kernels/linear.h"
+#include "model/config.h"
 
 // Why the build has oneDNN or not, as the build decided it (CMakeLists.txt
 // and scripts/find-libtorch.mjs): used, not-found, config-failed,
@@ -115,6 +116,21 @@ Napi::Value ReadCheckpointInfo(const Napi::CallbackInfo& info) {
   });
 }
 
+// configDefaults() -> the values config.json's optional keys take when
+// absent (model/config.h), in the order lib/config.ts fills them.
+Napi::Value ConfigDefaults(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const model::Config d;
+  auto out = Napi::Object::New(env);
+  out.Set("max_position_embeddings", static_cast<double>(d.max_position_embeddings));
+  out.Set("position_bucket_size", static_cast<double>(d.position_bucket_size));
+  out.Set("layer_norm_eps", d.layer_norm_eps);
+  out.Set("hidden_dropout_prob", d.hidden_dropout_prob);
+  out.Set("attention_probs_dropout_prob", d.attention_probs_dropout_prob);
+  out.Set("position_qk_split", model::PositionSplitName(d.position_qk_split));
+  return out;
+}
+
 Napi::Value ReleaseCachedMemory(const Napi::CallbackInfo& info) {
   ReleaseCachedCpuMemory();
   return info.Env().Undefined();
@@ -136,6 +152,7 @@ void DefineSystemFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New<GetNumThreads>(env, "getNumThreads"));
   exports.Set("systemInfo", Napi::Function::New<SystemInfo>(env, "systemInfo"));
+  exports.Set("configDefaults", Napi::Function::New<ConfigDefaults>(env, "configDefaults"));
   exports.Set("readCheckpointInfo", Napi::Function::New<ReadCheckpointInfo>(env, "readCheckpointInfo"));
 }
 
