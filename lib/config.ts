@@ -3,6 +3,7 @@
 import os from "node:os";
 import { describe, LtgBertError } from "./errors.js";
 import { readRegularFile } from "./files.js";
+import { addon } from "./native.js";
 
 export type PositionQkSplit = "per_head" | "global";
 export type ClassifierHead = "linear" | "mlp";
@@ -38,15 +39,11 @@ export interface LtgBertConfig {
 export type LtgBertConfigInput = Partial<LtgBertConfig> &
   Pick<LtgBertConfig, "vocab_size" | "hidden_size" | "num_hidden_layers" | "num_attention_heads" | "intermediate_size">;
 
-const DEFAULTS = {
-  max_position_embeddings: 512,
-  position_bucket_size: 32,
-  layer_norm_eps: 1e-7,
-  hidden_dropout_prob: 0.1,
-  attention_probs_dropout_prob: 0.1,
-  position_qk_split: "per_head",
-  model_type: "ltgbert",
-} as const;
+/**
+ * The values config.json's optional keys take when absent: the native
+ * model's own (native/model/config.h), written there once and read here.
+ */
+const DEFAULTS: Readonly<Record<string, unknown>> = { ...addon.configDefaults(), model_type: "ltgbert" };
 
 const REQUIRED_INTS = [
   "vocab_size",

@@ -122,6 +122,34 @@ export interface NativeSystemInfo {
   config: string;
   cpuCache: CpuCacheStats;
   packedWeights: PackedWeightStats;
+  settings: NativeSettings;
+}
+
+/** The values config.json's optional keys take when absent (native/model/config.h). */
+export interface NativeConfigDefaults {
+  max_position_embeddings: number;
+  position_bucket_size: number;
+  layer_norm_eps: number;
+  hidden_dropout_prob: number;
+  attention_probs_dropout_prob: number;
+  position_qk_split: "per_head" | "global";
+}
+
+/**
+ * The LTGBERT_* environment variables as the addon read them, once, when it
+ * was loaded (native/common/settings.h); a later change has no effect.
+ */
+export interface NativeSettings {
+  /** `LTGBERT_DISABLE_ONEDNN` (default false): libtorch's own ops throughout, also in training. */
+  disableOneDnn: boolean;
+  /** `LTGBERT_PACK_WEIGHTS` (default true): inference keeps weights reordered for oneDNN. */
+  packWeights: boolean;
+  /** `LTGBERT_CPU_CACHE_MB`: the CPU tensor cache's bound in MiB; null (unset) is 1024 growing to the peak in use. */
+  cpuCacheMb: number | null;
+  /** `LTGBERT_PROFILE_TRACE` (default ""): where to write a Chrome trace of one call. */
+  profileTrace: string;
+  /** `LTGBERT_PROFILE_CALL` (default 3): which forward or training step the trace records. */
+  profileCall: number;
 }
 
 /**
@@ -169,6 +197,7 @@ interface Addon {
   setNumThreads(threads: number): void;
   getNumThreads(): number;
   systemInfo(): NativeSystemInfo;
+  configDefaults(): NativeConfigDefaults;
   readCheckpointInfo(path: string): Promise<NativeTensorEntry[]>;
   readStateDict(path: string): Promise<NativeStateDict>;
 }

@@ -5,12 +5,13 @@ import {
   addon,
   callNative,
   type CpuCacheStats,
+  type NativeSettings,
   type NativeTensorEntry,
   type OneDnnStatus,
   type PackedWeightStats,
 } from "./native.js";
 
-export type { CpuCacheStats, OneDnnStatus, PackedWeightStats };
+export type { CpuCacheStats, NativeSettings, OneDnnStatus, PackedWeightStats };
 
 /**
  * The most intra-op threads `setNumThreads` takes: as many cores as a large
@@ -55,6 +56,8 @@ export function systemInfo(): {
   cpuCache: CpuCacheStats;
   /** Inference's reordered copies of weights (one more copy of each weight it has used). */
   packedWeights: PackedWeightStats;
+  /** The LTGBERT_* environment variables as the addon read them when it was loaded. */
+  settings: NativeSettings;
 } {
   const info = addon.systemInfo();
   return {
@@ -67,6 +70,7 @@ export function systemInfo(): {
     oneDnnStatus: info.oneDnnStatus,
     cpuCache: { ...info.cpuCache },
     packedWeights: { ...info.packedWeights },
+    settings: { ...info.settings },
   };
 }
 

@@ -44,6 +44,23 @@ describe("systemInfo", () => {
     expect(oneDnnStatus === "used").toBe(oneDnn !== "");
   });
 
+  it("shows the LTGBERT_* settings as the addon read them from this environment", () => {
+    const flag = (name: string, otherwise: boolean): boolean => {
+      const value = process.env[name];
+      return value === undefined || value === "" ? otherwise : value !== "0";
+    };
+    const { settings, oneDnnStatus } = systemInfo();
+    expect(settings.disableOneDnn).toBe(flag("LTGBERT_DISABLE_ONEDNN", false));
+    expect(settings.disableOneDnn).toBe(oneDnnStatus === "disabled-at-runtime");
+    expect(settings.packWeights).toBe(flag("LTGBERT_PACK_WEIGHTS", true));
+    const cacheMb = process.env.LTGBERT_CPU_CACHE_MB;
+    expect(settings.cpuCacheMb).toBe(cacheMb === undefined ? null : Number.parseInt(cacheMb, 10) || 0);
+    expect(settings.profileTrace).toBe(process.env.LTGBERT_PROFILE_TRACE ?? "");
+    expect(settings.profileCall).toBe(
+      process.env.LTGBERT_PROFILE_CALL === undefined ? 3 : Number.parseInt(process.env.LTGBERT_PROFILE_CALL, 10) || 0,
+    );
+  });
+
   it("counts the large blocks a forward takes, fresh or from the cache, and the logits held in JS as live", async () => {
     const mlm = await LtgBertForMaskedLM.fromConfig(SMALL_MLM);
     const before = systemInfo().cpuCache;

@@ -24,6 +24,34 @@ Napi::Object RequireObject(const Napi::CallbackInfo& info, size_t index, const c
   return info[index].As<Napi::Object>();
 }
 
+namespace {
+
+bool Absent(const Napi::Object& options, const char* key) {
+  return !options.Has(key) || options.Get(key).IsUndefined();
+}
+
+}  // namespace
+
+std::optional<std::string> OptionalString(const Napi::Object& options, const char* key) {
+  if (Absent(options, key) || !options.Get(key).IsString()) return std::nullopt;
+  return options.Get(key).As<Napi::String>().Utf8Value();
+}
+
+std::string OptionalString(const Napi::Object& options, const char* key, const std::string& otherwise) {
+  return OptionalString(options, key).value_or(otherwise);
+}
+
+double OptionalNumber(const Napi::Object& options, const char* key, double otherwise) {
+  if (Absent(options, key)) return otherwise;
+  if (!options.Get(key).IsNumber()) ThrowArgument(options.Env(), std::string("options.") + key + ": expected a number");
+  return options.Get(key).As<Napi::Number>().DoubleValue();
+}
+
+bool OptionalBool(const Napi::Object& options, const char* key, bool otherwise) {
+  if (Absent(options, key)) return otherwise;
+  return options.Get(key).ToBoolean();
+}
+
 std::vector<int64_t> RequireShape(Napi::Env env, Napi::Value value, const char* name) {
   if (!value.IsArray()) ThrowArgument(env, std::string(name) + ": expected a shape array");
   auto array = value.As<Napi::Array>();

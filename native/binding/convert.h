@@ -6,6 +6,7 @@
 #include <napi.h>
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,15 @@ namespace ltgbert::binding {
 std::string RequireString(const Napi::CallbackInfo& info, size_t index, const char* name);
 Napi::Object RequireObject(const Napi::CallbackInfo& info, size_t index, const char* name);
 std::vector<int64_t> RequireShape(Napi::Env env, Napi::Value value, const char* name);
+
+// Optional members of an options object, each `otherwise` where the key is
+// absent or undefined. A string option of another type is `otherwise` too;
+// a number option of another type throws "options.<key>: expected a
+// number"; a bool option takes any value's truthiness.
+std::optional<std::string> OptionalString(const Napi::Object& options, const char* key);
+std::string OptionalString(const Napi::Object& options, const char* key, const std::string& otherwise);
+double OptionalNumber(const Napi::Object& options, const char* key, double otherwise);
+bool OptionalBool(const Napi::Object& options, const char* key, bool otherwise);
 
 // Copies an Int32Array, BigInt64Array or Float32Array with the given shape
 // into a new CPU tensor (int64 for integer arrays, float32 otherwise).

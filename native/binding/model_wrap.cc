@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -15,41 +14,13 @@
 #include "common/profile.h"
 #include "io/checkpoint.h"
 #include "io/state_dict.h"
-#include "model/fast_linear.h"
+#include "kernels/linear.h"
+#include "load/load_model.h"
 
 namespace ltgbert::binding {
 namespace {
 
-using model::ClassifierHead;
 using model::Config;
-
-torch::Device ParseDevice(const std::string& text) {
-  torch::Device device = torch::kCPU;
-  try {
-    device = torch::Device(text);
-  } catch (const c10::Error&) {
-    Fail(ErrorCode::kInvalidArgument, "device: expected \"cpu\", \"cuda\" or \"cuda:N\", got \"", text, "\"");
-  }
-  if (device.is_cuda()) {
-    if (!torch::cuda::is_available()) {
-      Fail(ErrorCode::kDeviceUnavailable, "device \"", text, "\": this libtorch build or machine has no CUDA device");
-    }
-    const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
-    if (device.has_index() && device.index() >= count) {
-      Fail(ErrorCode::kDeviceUnavailable, "device \"", text, "\": only ", count, " CUDA device(s) present");
-    }
-  } else if (!device.is_cpu()) {
-    Fail(ErrorCode::kInvalidArgument, "device: expected \"cpu\", \"cuda\" or \"cuda:N\", got \"", text, "\"");
-  }
-  return device;
-}
-
-ClassifierHead DetectHead(const io::TensorList& tensors) {
-  for (const auto& t : tensors) {
-    if (t.name.rfind("head.nonlinearity.", 0) == 0) return ClassifierHead::kMlp;
-  }
-  return ClassifierHead::kLinear;
-}
 
 int64_t ModuleBytes(torch::nn::Module& module) {
   int64_t bytes = 0;
@@ -156,25 +127,18 @@ Napi::Value ModelWrap::Load(const Napi::CallbackInfo& info) {
   return Guard(env, [&]() -> Napi::Value {
     if (!state_) throw MakeError(env, "LTGBERT_DISPOSED", "model: used after dispose()");
     if (loaded_) ThrowArgument(env, "model: load() may be called once");
-    std::string config_json = RequireString(info, 0, "config");
+    load::LoadSpec spec;
+    spec.config_json = RequireString(info, 0, "config");
     Napi::Object options = RequireObject(info, 1, "options");
-    std::string checkpoint = options.Has("checkpoint") && options.Get("checkpoint").IsString()
-                                 ? options.Get("checkpoint").As<Napi::String>().Utf8Value()
-                                 : "";
-    uint64_t seed = options.Has("seed") && options.Get("seed").IsNumber()
-                        ? static_cast<uint64_t>(options.Get("seed").As<Napi::Number>().Int64Value())
-                        : 42;
-    bool strict = !options.Has("strict") || options.Get("strict").ToBoolean();
-    std::string strip_prefix = options.Has("stripPrefix") && options.Get("stripPrefix").IsString()
-                                   ? options.Get("stripPrefix").As<Napi::String>().Utf8Value()
-                                   : "";
-    std::string device_text = options.Has("device") && options.Get("device").IsString()
-                                  ? options.Get("device").As<Napi::String>().Utf8Value()
-                                  : "cpu";
+    spec.checkpoint = OptionalString(options, "checkpoint", "");
+    spec.seed = static_cast<uint64_t>(OptionalNumber(options, "seed", 42));
+    spec.strict = OptionalBool(options, "strict", true);
+    spec.strip_prefix = OptionalString(options, "stripPrefix", "");
+    spec.device = OptionalString(options, "device", "cpu");
     loaded_ = true;  // a second load() is refused even while this one runs
 
     struct Result {
-      ClassifierHead head = ClassifierHead::kAuto;
+      model::ClassifierHead head = model::ClassifierHead::kAuto;
       std::optional<io::LoadReport> report;
       int64_t bytes = 0;
     };
@@ -184,55 +148,12 @@ Napi::Value ModelWrap::Load(const Napi::CallbackInfo& info) {
         env, Value(),
         [=]() {
           std::lock_guard<std::mutex> lock(state->mutex);
-          Config config = model::ParseConfig(config_json);
-          torch::Device device = ParseDevice(device_text);
-          io::TensorList tensors;
-          std::string source;
-          if (!checkpoint.empty()) {
-            source = io::FindCheckpointFile(checkpoint);
-            tensors = io::ReadCheckpoint(source);
-            if (!strip_prefix.empty()) tensors = io::StripPrefix(tensors, strip_prefix);
-          }
-          if (config.task == model::Task::kSequenceClassification && config.classifier_head == ClassifierHead::kAuto) {
-            config.classifier_head = DetectHead(tensors);
-          }
-          // The checkpoint is matched against the shapes the config gives
-          // before the model is built: a config that disagrees with its
-          // checkpoint (a vocab_size of 50 million beside 16k rows) fails
-          // here without allocating the model it describes.
-          std::optional<io::LoadReport> matched;
-          if (!checkpoint.empty()) {
-            const io::ShapeMap shapes = model::StateShapes(config);
-            io::LoadOptions load_options;
-            load_options.source = source;
-            load_options.strict = strict;
-            load_options.tied = model::TiedKeys(config);
-            io::LoadReport report = io::MatchStateDict(shapes, tensors, load_options);
-            if (strip_prefix.empty() && !report.complete()) {
-              report.detected_prefix = io::DetectWrapperPrefix(shapes, tensors);
-            }
-            io::CheckStrict(report, load_options);
-            matched = std::move(report);
-          }
-          model::LtgBert module(config);
-          if (matched) {
-            io::LoadReport& report = *matched;
-            if (!report.missing.empty()) {
-              const std::set<std::string> missing(report.missing.begin(), report.missing.end());
-              module->Initialize(seed, &missing);
-            }
-            io::CopyLoaded(*module, tensors, report, /*drop_source=*/true);
-            result->report = std::move(report);
-          } else {
-            module->Initialize(seed);
-          }
-          tensors.clear();  // drops the file's buffer before the model moves
-          module->eval();
-          module->to(device);
-          state->device = device;
-          state->module = module;
-          result->head = config.classifier_head;
-          result->bytes = ModuleBytes(*module);
+          load::LoadedModel loaded = load::LoadModel(spec);
+          state->device = loaded.device;
+          state->module = loaded.module;
+          result->head = loaded.head;
+          result->report = std::move(loaded.report);
+          result->bytes = ModuleBytes(*loaded.module);
         },
         [this, result](Napi::Env env) -> Napi::Value {
           auto out = Napi::Object::New(env);
@@ -414,10 +335,8 @@ Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
     StateDictWrap* source = info.Length() > 0 ? StateDictWrap::From(info[0]) : nullptr;
     if (source == nullptr) ThrowArgument(env, "stateDict: expected a StateDict");
     Napi::Object options = RequireObject(info, 1, "options");
-    const bool strict = !options.Has("strict") || options.Get("strict").ToBoolean();
-    const std::string prefix = options.Has("stripPrefix") && options.Get("stripPrefix").IsString()
-                                   ? options.Get("stripPrefix").As<Napi::String>().Utf8Value()
-                                   : "";
+    const bool strict = OptionalBool(options, "strict", true);
+    const std::string prefix = OptionalString(options, "stripPrefix", "");
     auto tensors = source->tensors();
     const std::string source_name = source->source();
     auto report = std::make_shared<io::LoadReport>();
@@ -425,17 +344,7 @@ Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
         env, Value(),
         [=]() {
           std::lock_guard<std::mutex> lock(state->mutex);
-          auto& module = *state->module;
-          io::TensorList named = prefix.empty() ? *tensors : io::StripPrefix(*tensors, prefix);
-          io::LoadOptions load_options;
-          load_options.source = source_name;
-          load_options.strict = strict;
-          load_options.tied = module.TiedKeys();
-          const io::ShapeMap shapes = io::ModuleShapes(module);
-          *report = io::MatchStateDict(shapes, named, load_options);
-          if (prefix.empty() && !report->complete()) report->detected_prefix = io::DetectWrapperPrefix(shapes, named);
-          io::CheckStrict(*report, load_options);
-          io::CopyLoaded(module, named, *report, /*drop_source=*/false);
+          *report = load::LoadStateDict(*state->module, *tensors, source_name, strict, prefix);
         },
         [report](Napi::Env env) -> Napi::Value { return ReportToJs(env, *report); });
   });
@@ -454,9 +363,7 @@ Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
     auto state = Require(env);
     std::string dir = RequireString(info, 0, "dir");
     Napi::Object options = RequireObject(info, 1, "options");
-    std::string format = options.Has("format") && options.Get("format").IsString()
-                             ? options.Get("format").As<Napi::String>().Utf8Value()
-                             : "";
+    const std::string format = OptionalString(options, "format", "");
     if (format != "safetensors" && format != "pytorch") {
       ThrowArgument(env, "options.format: expected \"safetensors\" or \"pytorch\", got \"" + format + "\"");
     }
@@ -494,7 +401,7 @@ Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
   ReportMemory(info.Env(), 0);
   state_.reset();
-  model::fast::ReleasePackedWeights();  // those of this model, unless a call in flight still holds it
+  kernels::ReleasePackedWeights();  // those of this model, unless a call in flight still holds it
   return info.Env().Undefined();
 }
 

@@ -15,28 +15,19 @@
 namespace ltgbert::binding {
 namespace {
 
-double NumberOption(const Napi::Object& options, const char* name, double fallback) {
-  if (!options.Has(name) || options.Get(name).IsUndefined()) return fallback;
-  if (!options.Get(name).IsNumber())
-    ThrowArgument(options.Env(), std::string("options.") + name + ": expected a number");
-  return options.Get(name).As<Napi::Number>().DoubleValue();
-}
-
 train::AdamWOptions ReadOptions(const Napi::Object& o) {
   train::AdamWOptions options;
-  options.learning_rate = NumberOption(o, "learningRate", options.learning_rate);
-  options.beta1 = NumberOption(o, "beta1", options.beta1);
-  options.beta2 = NumberOption(o, "beta2", options.beta2);
-  options.eps = NumberOption(o, "eps", options.eps);
-  options.weight_decay = NumberOption(o, "weightDecay", options.weight_decay);
-  options.max_grad_norm = NumberOption(o, "maxGradNorm", options.max_grad_norm);
-  options.seed = static_cast<uint64_t>(NumberOption(o, "seed", static_cast<double>(options.seed)));
-  if (o.Has("schedule") && o.Get("schedule").IsString()) {
-    options.schedule.kind = train::ParseScheduleKind(o.Get("schedule").As<Napi::String>().Utf8Value());
-  }
-  options.schedule.warmup_steps = static_cast<int64_t>(NumberOption(o, "warmupSteps", 0));
-  options.schedule.total_steps = static_cast<int64_t>(NumberOption(o, "totalSteps", 0));
-  options.schedule.num_cycles = NumberOption(o, "numCycles", options.schedule.num_cycles);
+  options.learning_rate = OptionalNumber(o, "learningRate", options.learning_rate);
+  options.beta1 = OptionalNumber(o, "beta1", options.beta1);
+  options.beta2 = OptionalNumber(o, "beta2", options.beta2);
+  options.eps = OptionalNumber(o, "eps", options.eps);
+  options.weight_decay = OptionalNumber(o, "weightDecay", options.weight_decay);
+  options.max_grad_norm = OptionalNumber(o, "maxGradNorm", options.max_grad_norm);
+  options.seed = static_cast<uint64_t>(OptionalNumber(o, "seed", static_cast<double>(options.seed)));
+  if (auto schedule = OptionalString(o, "schedule")) options.schedule.kind = train::ParseScheduleKind(*schedule);
+  options.schedule.warmup_steps = static_cast<int64_t>(OptionalNumber(o, "warmupSteps", 0));
+  options.schedule.total_steps = static_cast<int64_t>(OptionalNumber(o, "totalSteps", 0));
+  options.schedule.num_cycles = OptionalNumber(o, "numCycles", options.schedule.num_cycles);
   return options;
 }
 

@@ -2,13 +2,13 @@
 
 #include <torch/torch.h>
 
-#include <cstdlib>
-
 #include "binding/convert.h"
 #include "binding/task.h"
 #include "common/cpu_allocator.h"
+#include "common/settings.h"
 #include "io/checkpoint.h"
-#include "model/fast_linear.h"
+#include "kernels/linear.h"
+#include "model/config.h"
 
 // Why the build has oneDNN or not, as the build decided it (CMakeLists.txt
 // and scripts/find-libtorch.mjs): used, not-found, config-failed,
@@ -57,9 +57,10 @@ Napi::Value SystemInfo(const Napi::CallbackInfo& info) {
     out.Set("cudaDeviceCount", static_cast<double>(torch::cuda::device_count()));
     out.Set("parallelInfo", at::get_parallel_info());
     // What the linear layers and attention products run on: "" without oneDNN.
-    out.Set("oneDnn", model::fast::DisabledByEnvironment() ? std::string() : model::fast::OneDnnVersion());
-    out.Set("oneDnnStatus", model::fast::DisabledByEnvironment() ? std::string("disabled-at-runtime")
-                                                                 : std::string(kOneDnnBuildStatus));
+    const Settings& settings = GetSettings();
+    out.Set("oneDnn", settings.disable_onednn ? std::string() : kernels::OneDnnVersion());
+    out.Set("oneDnnStatus",
+            settings.disable_onednn ? std::string("disabled-at-runtime") : std::string(kOneDnnBuildStatus));
     out.Set("cachedCpuBytes", static_cast<double>(CachedCpuBytes()));
     const CpuCacheStats cache = GetCpuCacheStats();
     auto cpu_cache = Napi::Object::New(env);
@@ -71,11 +72,22 @@ Napi::Value SystemInfo(const Napi::CallbackInfo& info) {
     cpu_cache.Set("reusedBlocks", static_cast<double>(cache.reused_blocks));
     cpu_cache.Set("reusedBytes", static_cast<double>(cache.reused_bytes));
     out.Set("cpuCache", cpu_cache);
-    const model::fast::PackedWeightStats packed = model::fast::GetPackedWeightStats();
+    const kernels::PackedWeightStats packed = kernels::GetPackedWeightStats();
     auto packed_weights = Napi::Object::New(env);
     packed_weights.Set("tensors", static_cast<double>(packed.tensors));
     packed_weights.Set("bytes", static_cast<double>(packed.bytes));
     out.Set("packedWeights", packed_weights);
+    // The LTGBERT_* environment as the addon read it (common/settings.h).
+    auto env_settings = Napi::Object::New(env);
+    env_settings.Set("disableOneDnn", settings.disable_onednn);
+    env_settings.Set("packWeights", settings.pack_weights);
+    // null: unset, 1024 MiB growing to the most in use at once.
+    Napi::Value cache_mb = env.Null();
+    if (settings.cpu_cache_mb) cache_mb = Napi::Number::New(env, static_cast<double>(*settings.cpu_cache_mb));
+    env_settings.Set("cpuCacheMb", cache_mb);
+    env_settings.Set("profileTrace", settings.profile_trace);
+    env_settings.Set("profileCall", static_cast<double>(settings.profile_call));
+    out.Set("settings", env_settings);
     out.Set("config", at::show_config());
     return out;
   });
@@ -104,6 +116,21 @@ Napi::Value ReadCheckpointInfo(const Napi::CallbackInfo& info) {
   });
 }
 
+// configDefaults() -> the values config.json's optional keys take when
+// absent (model/config.h), in the order lib/config.ts fills them.
+Napi::Value ConfigDefaults(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const model::Config d;
+  auto out = Napi::Object::New(env);
+  out.Set("max_position_embeddings", static_cast<double>(d.max_position_embeddings));
+  out.Set("position_bucket_size", static_cast<double>(d.position_bucket_size));
+  out.Set("layer_norm_eps", d.layer_norm_eps);
+  out.Set("hidden_dropout_prob", d.hidden_dropout_prob);
+  out.Set("attention_probs_dropout_prob", d.attention_probs_dropout_prob);
+  out.Set("position_qk_split", model::PositionSplitName(d.position_qk_split));
+  return out;
+}
+
 Napi::Value ReleaseCachedMemory(const Napi::CallbackInfo& info) {
   ReleaseCachedCpuMemory();
   return info.Env().Undefined();
@@ -113,10 +140,8 @@ Napi::Value ReleaseCachedMemory(const Napi::CallbackInfo& info) {
 // bound is 1024 MiB or the most the process has had in use at once, if
 // more: a training step's activations come back every step.
 void InstallAllocator() {
-  size_t megabytes = 1024;
-  const char* value = std::getenv("LTGBERT_CPU_CACHE_MB");
-  if (value != nullptr) megabytes = std::strtoull(value, nullptr, 10);
-  InstallCachingCpuAllocator(megabytes << 20, /*grow_to_peak=*/value == nullptr);
+  const std::optional<uint64_t> megabytes = GetSettings().cpu_cache_mb;
+  InstallCachingCpuAllocator(static_cast<size_t>(megabytes.value_or(1024)) << 20, /*grow_to_peak=*/!megabytes);
 }
 
 }  // namespace
@@ -127,6 +152,7 @@ void DefineSystemFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New<GetNumThreads>(env, "getNumThreads"));
   exports.Set("systemInfo", Napi::Function::New<SystemInfo>(env, "systemInfo"));
+  exports.Set("configDefaults", Napi::Function::New<ConfigDefaults>(env, "configDefaults"));
   exports.Set("readCheckpointInfo", Napi::Function::New<ReadCheckpointInfo>(env, "readCheckpointInfo"));
 }
 

@@ -3,8 +3,9 @@
 #include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <string>
+
+#include "common/settings.h"
 
 namespace ltgbert {
 namespace {
@@ -20,13 +21,11 @@ class RecordingScope final : public ProfileScope {
 }  // namespace
 
 std::unique_ptr<ProfileScope> MaybeProfile() {
-  static const char* file = std::getenv("LTGBERT_PROFILE_TRACE");
-  if (file == nullptr || *file == '\0') return nullptr;
-  static const char* which = std::getenv("LTGBERT_PROFILE_CALL");
-  static const long target = which != nullptr ? std::strtol(which, nullptr, 10) : 3;
+  const Settings& settings = GetSettings();
+  if (settings.profile_trace.empty()) return nullptr;
   static std::atomic<long> count{0};
-  if (++count != target) return nullptr;
-  return std::make_unique<RecordingScope>(std::string(file));
+  if (++count != settings.profile_call) return nullptr;
+  return std::make_unique<RecordingScope>(settings.profile_trace);
 }
 
 }  // namespace ltgbert

@@ -7,6 +7,7 @@
 
 #include <utility>
 
+#include "kernels/attention.h"
 #include "model/config.h"
 #include "model/dropout.h"
 
@@ -37,31 +38,17 @@ class AttentionImpl : public torch::nn::Module {
   Dropout dropout{nullptr};            // hidden_dropout_prob: position table and output
   Dropout attention_dropout{nullptr};  // attention_probs_dropout_prob: the probabilities
 
-  // The forward of training's fused probabilities (no autograd inside).
-  torch::Tensor ProbabilitiesForTraining(const torch::Tensor& qk, const torch::Tensor& pos,
-                                         const torch::Tensor& padding_mask) const;
-
  private:
   // (query_pos, key_pos), each (H, R, d), as position_qk_split cuts them.
   std::pair<torch::Tensor, torch::Tensor> SplitPositions(const torch::Tensor& pos) const;
-  // Column of the projected table (R, 2D) where a head's query or key half starts.
-  int64_t PositionColumn(int64_t head, bool key_half) const;
   // Attention probabilities (B, H, T, T) from qk (B, T, 2D) and the projected
-  // table pos (R, 2D): through libtorch's autograd (other devices or dtypes,
-  // LTGBERT_DISABLE_ONEDNN=1), or fused for CPU float32 inference; CPU float32
-  // training takes ProbabilitiesFunction in attention.cc, whose forward is
-  // ProbabilitiesForTraining.
-  torch::Tensor ProbabilitiesAutograd(const torch::Tensor& qk, const torch::Tensor& pos,
-                                      const torch::Tensor& padding_mask) const;
-  torch::Tensor ProbabilitiesInference(const torch::Tensor& qk, const torch::Tensor& pos,
-                                       const torch::Tensor& padding_mask) const;
-  // Pre-softmax scores (B, H, T, T) into `scores`: oneDNN's batched products
-  // (false where it cannot), or per-thread BLAS products.
-  bool ScoresOneDnn(const torch::Tensor& qk, const torch::Tensor& pos, const int32_t* index,
-                    torch::Tensor& scores) const;
-  void ScoresBlas(const torch::Tensor& qk, const torch::Tensor& pos, const int32_t* index, torch::Tensor& scores) const;
-  torch::Tensor ContextInference(const torch::Tensor& probs, const torch::Tensor& value) const;
+  // table pos (R, 2D) through libtorch's autograd, as the reference computes
+  // them; kernels::InferenceProbabilities and TrainingProbabilities give the
+  // same numbers on CPU float32.
+  torch::Tensor Probabilities(const torch::Tensor& qk, const torch::Tensor& pos,
+                              const torch::Tensor& padding_mask) const;
 
+  kernels::AttentionLayout layout_;  // how qk and the position table are cut, for the kernels
   int64_t num_heads_;
   int64_t head_size_;
   double scale_;

@@ -49,17 +49,20 @@ Config ParseConfig(const std::string& json_text) {
   }
   if (!j.is_object()) Fail(ErrorCode::kBadConfig, "config: expected a JSON object");
 
+  // Optional keys take the defaults written once, in Config's members (the
+  // TypeScript layer reads them from here through configDefaults()).
+  const Config d;
   Config c;
   c.vocab_size = PositiveInt(j, "vocab_size", true, 0);
   c.hidden_size = PositiveInt(j, "hidden_size", true, 0);
   c.num_hidden_layers = PositiveInt(j, "num_hidden_layers", true, 0);
   c.num_attention_heads = PositiveInt(j, "num_attention_heads", true, 0);
   c.intermediate_size = PositiveInt(j, "intermediate_size", true, 0);
-  c.max_position_embeddings = PositiveInt(j, "max_position_embeddings", false, 512);
-  c.position_bucket_size = PositiveInt(j, "position_bucket_size", false, 32);
-  c.num_labels = PositiveInt(j, "num_labels", false, 2);
-  c.hidden_dropout_prob = Probability(j, "hidden_dropout_prob", 0.1);
-  c.attention_probs_dropout_prob = Probability(j, "attention_probs_dropout_prob", 0.1);
+  c.max_position_embeddings = PositiveInt(j, "max_position_embeddings", false, d.max_position_embeddings);
+  c.position_bucket_size = PositiveInt(j, "position_bucket_size", false, d.position_bucket_size);
+  c.num_labels = PositiveInt(j, "num_labels", false, d.num_labels);
+  c.hidden_dropout_prob = Probability(j, "hidden_dropout_prob", d.hidden_dropout_prob);
+  c.attention_probs_dropout_prob = Probability(j, "attention_probs_dropout_prob", d.attention_probs_dropout_prob);
   c.classifier_dropout = Probability(j, "classifier_dropout", c.hidden_dropout_prob);
 
   if (j.contains("layer_norm_eps") && !j["layer_norm_eps"].is_null()) {
@@ -77,7 +80,7 @@ Config ParseConfig(const std::string& json_text) {
     Fail(ErrorCode::kBadConfig, "config: position_bucket_size: expected at least 2, got ", c.position_bucket_size);
   }
 
-  const std::string split = Word(j, "position_qk_split", "per_head");
+  const std::string split = Word(j, "position_qk_split", PositionSplitName(d.position_qk_split));
   if (split == "per_head") {
     c.position_qk_split = PositionSplit::kPerHead;
   } else if (split == "global") {
@@ -86,7 +89,7 @@ Config ParseConfig(const std::string& json_text) {
     Fail(ErrorCode::kBadConfig, "config: position_qk_split: expected \"per_head\" or \"global\", got \"", split, "\"");
   }
 
-  const std::string task = Word(j, "task", "masked_lm");
+  const std::string task = Word(j, "task", TaskName(d.task));
   if (task == "masked_lm") {
     c.task = Task::kMaskedLM;
   } else if (task == "sequence_classification") {
@@ -96,7 +99,7 @@ Config ParseConfig(const std::string& json_text) {
          "\"");
   }
 
-  const std::string head = Word(j, "classifier_head", "auto");
+  const std::string head = Word(j, "classifier_head", ClassifierHeadName(d.classifier_head));
   if (head == "auto") {
     c.classifier_head = ClassifierHead::kAuto;
   } else if (head == "linear") {
@@ -107,7 +110,7 @@ Config ParseConfig(const std::string& json_text) {
     Fail(ErrorCode::kBadConfig, "config: classifier_head: expected \"linear\" or \"mlp\", got \"", head, "\"");
   }
 
-  const std::string problem = Word(j, "problem_type", "single_label_classification");
+  const std::string problem = Word(j, "problem_type", ProblemTypeName(d.problem_type));
   if (problem == "single_label_classification") {
     c.problem_type = ProblemType::kSingleLabel;
   } else if (problem == "multi_label_classification") {
@@ -121,6 +124,24 @@ Config ParseConfig(const std::string& json_text) {
          problem, "\"");
   }
   return c;
+}
+
+const char* PositionSplitName(PositionSplit split) { return split == PositionSplit::kGlobal ? "global" : "per_head"; }
+
+const char* TaskName(Task task) {
+  return task == Task::kSequenceClassification ? "sequence_classification" : "masked_lm";
+}
+
+const char* ProblemTypeName(ProblemType problem) {
+  switch (problem) {
+    case ProblemType::kMultiLabel:
+      return "multi_label_classification";
+    case ProblemType::kRegression:
+      return "regression";
+    case ProblemType::kSingleLabel:
+      break;
+  }
+  return "single_label_classification";
 }
 
 const char* ClassifierHeadName(ClassifierHead head) {

@@ -1,6 +1,8 @@
 // The model's sizes and variant switches, as config.json spells them. The
-// TypeScript layer validates config.json and fills defaults; this struct
-// re-checks what would make libtorch fail in a way that is hard to read.
+// defaults of the optional keys are written here, once: the TypeScript layer
+// reads them (configDefaults() of the addon) to fill config.json, validates
+// it, and ParseConfig re-checks what would make libtorch fail in a way that
+// is hard to read.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +32,7 @@ struct Config {
   double layer_norm_eps = 1e-7;
   double hidden_dropout_prob = 0.1;
   double attention_probs_dropout_prob = 0.1;
-  double classifier_dropout = 0.1;
+  double classifier_dropout = 0.1;  // absent from config.json: hidden_dropout_prob
   PositionSplit position_qk_split = PositionSplit::kPerHead;
 
   Task task = Task::kMaskedLM;
@@ -45,6 +47,10 @@ struct Config {
 // keys plus "task"). Throws ltgbert::Error(kBadConfig) naming the key.
 Config ParseConfig(const std::string& json_text);
 
+// The names config.json uses for each value.
+const char* PositionSplitName(PositionSplit split);
+const char* TaskName(Task task);
+const char* ProblemTypeName(ProblemType problem);
 const char* ClassifierHeadName(ClassifierHead head);
 
 }  // namespace ltgbert::model

@@ -1,6 +1,7 @@
 #include "model/heads.h"
 
-#include "model/fast_linear.h"
+#include "kernels/linear.h"
+#include "kernels/path.h"
 
 namespace ltgbert::model {
 
@@ -19,7 +20,8 @@ TiedDecoderImpl::TiedDecoderImpl(torch::Tensor tied_weight, int64_t vocab_size) 
 }
 
 torch::Tensor TiedDecoderImpl::forward(const torch::Tensor& x) {
-  if (fast::Usable(x)) return fast::Linear(x, weight_, 0, weight_.size(0), bias, fast::Epilogue::kNone);
+  if (kernels::FusedLinear(kernels::ChoosePath(x)) && x.dim() == 2)
+    return kernels::LinearRows(x, weight_, 0, weight_.size(0), bias, kernels::Epilogue::kNone);
   return torch::linear(x, weight_, bias);
 }
 
@@ -35,10 +37,12 @@ torch::Tensor MaskClassifierImpl::forward(const torch::Tensor& x) {
   auto flat = x.reshape({-1, x.size(-1)});  // 2-D: the bias is fused into the product
   auto decoder = nonlinearity[5]->as<TiedDecoder>();
   torch::Tensor logits;
-  if (fast::Usable(flat)) {
-    // Inference: the GELU rides on the dense layer's product.
-    auto h = fast::Apply(*nonlinearity->ptr<torch::nn::LinearImpl>(1),
-                         nonlinearity[0]->as<torch::nn::LayerNorm>()->forward(flat), fast::Epilogue::kGeluErf);
+  const kernels::Path path = kernels::ChoosePath(flat);
+  if (kernels::FusedLinear(path)) {
+    // Inference on oneDNN: the GELU rides on the dense layer's product.
+    auto h =
+        kernels::Linear(*nonlinearity->ptr<torch::nn::LinearImpl>(1),
+                        nonlinearity[0]->as<torch::nn::LayerNorm>()->forward(flat), path, kernels::Epilogue::kGeluErf);
     logits = decoder->forward(nonlinearity[3]->as<torch::nn::LayerNorm>()->forward(h));
   } else {
     logits = nonlinearity->forward(flat);

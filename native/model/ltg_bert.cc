@@ -4,24 +4,11 @@
 #include <set>
 #include <string>
 
-#include "common/env.h"
 #include "common/error.h"
 
 namespace ltgbert::model {
 
 namespace F = torch::nn::functional;
-
-namespace {
-
-// LTGBERT_FULL_LAST_LAYER=1: the last layer computes every position, as the
-// reference does, also where only some are read (training; a classifier's
-// forward without hidden states). For comparison: the results are the same.
-bool FullLastLayer() {
-  static const bool full = EnvFlag("LTGBERT_FULL_LAST_LAYER", false);
-  return full;
-}
-
-}  // namespace
 
 ShapeMap StateShapes(const Config& c) {
   const int64_t D = c.hidden_size, I = c.intermediate_size;
@@ -120,7 +107,7 @@ Output LtgBertImpl::forward(const torch::Tensor& input_ids, const torch::Tensor&
     out.logits = mlm_head(out.last_hidden_state);  // (B, T, vocab)
   } else {
     torch::Tensor first;  // (B, D): the [CLS] position, all the head reads
-    if (need_hidden || FullLastLayer()) {
+    if (need_hidden) {
       out.last_hidden_state = Encode(input_ids, attention_mask);
       first = out.last_hidden_state.select(1, 0);
     } else {
@@ -141,7 +128,7 @@ torch::Tensor LtgBertImpl::TrainingLoss(const torch::Tensor& input_ids, const to
   auto scored = flat_labels.ne(-100).nonzero().squeeze(1);  // positions the loss looks at
   // The last layer computes only the scored positions (all of them when none is).
   torch::Tensor rows;
-  if (scored.numel() > 0 && !FullLastLayer()) {
+  if (scored.numel() > 0) {
     rows = Encode(input_ids, attention_mask, scored);
   } else {
     auto hidden = Encode(input_ids, attention_mask);

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "io/checkpoint.h"
-#include "model/dropout.h"
+#include "kernels/dropout.h"
 #include "train/schedule.h"
 
 namespace ltgbert::train {
@@ -56,7 +56,7 @@ class AdamW {
   // The random streams of this optimizer's steps, so that a run resumed
   // from a checkpoint draws the same dropout masks: the model's own dropout
   // stream (CPU), and the device generator's state for what else draws.
-  model::RandomStream& dropout_stream() { return dropout_stream_; }
+  kernels::RandomStream& dropout_stream() { return dropout_stream_; }
   torch::Tensor& rng_state() { return rng_state_; }
 
   // Moments, step count and random state as named tensors, and back. Load
@@ -68,7 +68,7 @@ class AdamW {
   std::vector<Parameter> params_;
   AdamWOptions options_;
   int64_t step_ = 0;
-  model::RandomStream dropout_stream_;
+  kernels::RandomStream dropout_stream_;
   torch::Tensor rng_state_;
 };
 

@@ -88,7 +88,7 @@ StepResult TrainStep(model::LtgBertImpl& module, const std::vector<Batch>& batch
     torch::AutoGradMode grad_mode(true);
     TrainMode train_mode(module);
     RngSwap rng(device, &optimizer.rng_state());
-    model::ScopedRandomStream stream(&optimizer.dropout_stream());
+    kernels::ScopedRandomStream stream(&optimizer.dropout_stream());
     const double scale = 1.0 / static_cast<double>(batches.size());
     for (const auto& batch : batches) {
       auto loss =

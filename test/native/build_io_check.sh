@@ -7,24 +7,22 @@
 #   test/native/build_io_check.sh --run    build, write the cases with
 #                                          make_bad_checkpoints.py, run io_check,
 #                                          then verify_written.py in Python
-#   test/native/build_io_check.sh --fuzz [N]
-#                                          build io_check and io_fuzz with
+#   test/native/build_io_check.sh --asan   the same with io_check built with
 #                                          AddressSanitizer and UBSan in
-#                                          build/native-test/asan, run io_check
-#                                          and N (default 3000) fuzz iterations
+#                                          build/native-test/asan (CI runs this:
+#                                          .ci/in-root)
 #
-# FIXTURES (default ../shared/fixtures beside the repo, else
-# /work/shared/fixtures) and PYTHON (default /usr/bin/python3, which must have
-# torch) can be overridden. LIBTORCH=/path/to/libtorch (an unpacked libtorch,
-# or site-packages/torch of a pip install) builds against that one instead,
-# with C++20, into build/native-test/<path>.
+# Mutation fuzzing of the same readers is fuzz/run.sh's (libFuzzer, also in
+# CI). FIXTURES (default test/fixtures) and PYTHON (default /usr/bin/python3,
+# which must have torch: Debian's python3-torch) can be overridden.
+# LIBTORCH=/path/to/libtorch (an unpacked libtorch, or site-packages/torch of
+# a pip install) builds against that one instead, with C++20, into
+# build/native-test/<path>.
 set -eu
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 PYTHON=${PYTHON:-/usr/bin/python3}
-if [ -z "${FIXTURES:-}" ]; then
-  if [ -d "$ROOT/../shared/fixtures" ]; then FIXTURES="$ROOT/../shared/fixtures"; else FIXTURES=/work/shared/fixtures; fi
-fi
+FIXTURES=${FIXTURES:-$ROOT/test/fixtures}
 CXX=${CXX:-g++}
 if [ -n "${LIBTORCH:-}" ]; then
   TORCH_FLAGS="-std=c++20 -I$LIBTORCH/include -I$LIBTORCH/include/torch/csrc/api/include"
@@ -35,7 +33,7 @@ else
   TORCH_LIBS=""
   OUT_BASE="$ROOT/build/native-test"
 fi
-IO_SOURCES="native/io/files.cc native/io/unpickler.cc native/io/checkpoint.cc native/io/safetensors.cc native/io/torch_archive.cc"
+IO_SOURCES=$(ls native/io/*.cc)
 
 # build OUT_DIR "FLAGS" PROGRAM...: one object per source, rebuilt only when
 # older than its source or any header under native/io, native/common;
@@ -79,25 +77,31 @@ make_cases() {
   "$PYTHON" test/native/make_bad_checkpoints.py "$CASES"
 }
 
+# check: writes the cases, runs io_check and verify_written.py.
+check() {
+  make_cases
+  "$1/io_check" "$FIXTURES" "$CASES" "$WORK"
+  "$PYTHON" test/native/verify_written.py "$WORK" "$FIXTURES"
+  echo "verify_written.py: Python reads the written files"
+}
+
 case "${1:-}" in
-  --fuzz)
+  --asan)
     out="$OUT_BASE/asan"
-    build "$out" "-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined" io_check io_fuzz
-    make_cases
+    build "$out" "-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" io_check
     # libtorch is not instrumented; its one-time allocations are not ours.
     export ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-    "$out/io_check" "$FIXTURES" "$CASES" "$WORK"
-    "$out/io_fuzz" "$FIXTURES/ltgbert-tiny/hub-mlm/model.safetensors" \
-      "$FIXTURES/ltgbert-tiny/seed-mlm/pytorch_model.bin" "$WORK" "${2:-3000}"
+    check "$out"
+    ;;
+  --run)
+    build "$OUT_BASE" "-O1" io_check
+    check "$OUT_BASE"
+    ;;
+  "")
+    build "$OUT_BASE" "-O1" io_check
     ;;
   *)
-    out="$OUT_BASE"
-    build "$out" "-O1" io_check
-    if [ "${1:-}" = "--run" ]; then
-      make_cases
-      "$out/io_check" "$FIXTURES" "$CASES" "$WORK"
-      "$PYTHON" test/native/verify_written.py "$WORK" "$FIXTURES"
-      echo "verify_written.py: Python reads the written files"
-    fi
+    echo "build_io_check.sh: --run, --asan or nothing" >&2
+    exit 2
     ;;
 esac

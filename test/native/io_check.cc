@@ -3,7 +3,7 @@
 //
 //   io_check FIXTURES_DIR CASES_DIR WORK_DIR
 //
-// FIXTURES_DIR is ../shared/fixtures, CASES_DIR the output of
+// FIXTURES_DIR is test/fixtures, CASES_DIR the output of
 // make_bad_checkpoints.py, WORK_DIR an empty folder for written files (which
 // verify_written.py then loads in Python). Prints one line per failure and a
 // summary; exits 1 if anything failed. IO_CHECK_VERBOSE=1 also prints every

@@ -453,7 +453,7 @@ def write_torch_cases(w, marker):
     good = torch_save_bytes(collections.OrderedDict(
         [("weight", pattern(torch.float32, (10,))), ("bias", pattern(torch.float32, (3,)))]))
     w.write("bad/truncated.bin", good[: len(good) // 2])
-    w.bad("bad/truncated.bin", "torch", BAD, "not a readable torch.save archive")
+    w.bad("bad/truncated.bin", "torch", BAD, "not a zip archive (no end-of-directory record)")
     records = zip_records(good)
     pkl = next(data for name, data in records if name.endswith("/data.pkl"))
     w.write("bad/truncated_pickle.bin", replace_record(good, "/data.pkl", pkl[: len(pkl) // 2]))
@@ -466,8 +466,7 @@ def write_torch_cases(w, marker):
     w.write("bad/stack_underflow.bin", replace_record(good, "/data.pkl", b"\x80\x02s."))
     w.bad("bad/stack_underflow.bin", "torch", BAD, "data.pkl: SETITEM at offset 2: the stack is empty")
     w.write("bad/short_record.bin", replace_record(good, "/data/0", bytes(20)))
-    w.bad("bad/short_record.bin", "torch", BAD,
-          "weight: data/0 holds 20 bytes, expected 10 elements of torch.FloatStorage")
+    w.bad("bad/short_record.bin", "torch", BAD, "the record data/0 declares 20 bytes, but its tensor needs 40")
     w.write("bad/missing_record.bin", replace_record(good, "/data/1", None))
     w.bad("bad/missing_record.bin", "torch", BAD, "bias: the archive has no record data/1")
     w.write("bad/no_data_pkl.bin", replace_record(good, "/data.pkl", None))

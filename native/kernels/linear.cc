@@ -1,4 +1,4 @@
-#include "model/fast_linear.h"
+#include "kernels/linear.h"
 
 #include <ATen/record_function.h>
 #include <c10/util/intrusive_ptr.h>
@@ -9,13 +9,13 @@
 #include <tuple>
 #include <unordered_map>
 
-#include "common/env.h"
+#include "common/settings.h"
 
 #ifdef LTGBERT_WITH_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
 
-namespace ltgbert::model::fast {
+namespace ltgbert::kernels {
 namespace {
 
 torch::Tensor Fallback(const torch::Tensor& x, const torch::Tensor& weight, int64_t row_begin, int64_t row_count,
@@ -27,15 +27,6 @@ torch::Tensor Fallback(const torch::Tensor& x, const torch::Tensor& weight, int6
   if (multiplier.defined()) y = y * multiplier;
   return y;
 }
-
-}  // namespace
-
-bool DisabledByEnvironment() {
-  static const bool disabled = EnvFlag("LTGBERT_DISABLE_ONEDNN", false);
-  return disabled;
-}
-
-namespace {
 
 #ifdef LTGBERT_WITH_DNNL
 
@@ -74,10 +65,7 @@ dnnl::matmul::primitive_desc MatmulDesc(const dnnl::memory::desc& src, const dnn
 // counter: in-place ops bump it, and so does the optimizer's step) and
 // dropped once the tensor is gone. It costs one more copy of the weights
 // that inference has used; LTGBERT_PACK_WEIGHTS=0 turns it off.
-bool PackingEnabled() {
-  static const bool enabled = EnvFlag("LTGBERT_PACK_WEIGHTS", true);
-  return enabled;
-}
+bool PackingEnabled() { return GetSettings().pack_weights; }
 
 struct PackedWeights {
   c10::weak_intrusive_ptr<c10::TensorImpl> owner;  // keeps the address from being reused while the entry lives
@@ -145,21 +133,10 @@ void ReleasePackedWeights() {
 #endif
 }
 
-bool Usable(const torch::Tensor& x) {
-#ifdef LTGBERT_WITH_DNNL
-  return !DisabledByEnvironment() && !torch::GradMode::is_enabled() && x.is_cpu() &&
-         x.scalar_type() == torch::kFloat32 && x.dim() == 2;
-#else
-  (void)x;
-  (void)DisabledByEnvironment;
-  return false;
-#endif
-}
-
 bool BatchedMatmul(const StridedArray& a, const StridedArray& b, const StridedArray& out, float alpha,
                    bool accumulate) {
 #ifdef LTGBERT_WITH_DNNL
-  if (DisabledByEnvironment()) return false;
+  if (GetSettings().disable_onednn) return false;
   auto desc = [](const StridedArray& x) {
     return dnnl::memory::desc(x.sizes, dnnl::memory::data_type::f32, x.strides);
   };
@@ -199,8 +176,15 @@ std::string OneDnnVersion() {
 #endif
 }
 
-torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, int64_t row_begin, int64_t row_count,
-                     const torch::Tensor& bias, Epilogue epilogue, const torch::Tensor& multiplier) {
+namespace {
+
+// True when `x` can take the oneDNN product: inference on it, 2-D.
+bool Usable(const torch::Tensor& x) { return FusedLinear(ChoosePath(x)) && x.dim() == 2; }
+
+}  // namespace
+
+torch::Tensor LinearRows(const torch::Tensor& x, const torch::Tensor& weight, int64_t row_begin, int64_t row_count,
+                         const torch::Tensor& bias, Epilogue epilogue, const torch::Tensor& multiplier) {
   if (!Usable(x)) return Fallback(x, weight, row_begin, row_count, bias, epilogue, multiplier);
 #ifdef LTGBERT_WITH_DNNL
   RECORD_FUNCTION("ltgbert::linear", std::vector<c10::IValue>());
@@ -295,13 +279,13 @@ torch::autograd::tensor_list LinearBackward(torch::autograd::AutogradContext* ct
 }
 
 // y = x W^T + b, forward and backward on oneDNN (grad mode is off inside
-// forward, so Linear takes its oneDNN path).
+// forward, so LinearRows takes its oneDNN path).
 class LinearFunction : public torch::autograd::Function<LinearFunction> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& bias) {
     ctx->save_for_backward({x, weight});
-    return Linear(x, weight, 0, weight.size(0), bias);
+    return LinearRows(x, weight, 0, weight.size(0), bias);
   }
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
@@ -315,7 +299,7 @@ class LinearNoBiasFunction : public torch::autograd::Function<LinearNoBiasFuncti
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight) {
     ctx->save_for_backward({x, weight});
-    return Linear(x, weight, 0, weight.size(0), torch::Tensor());
+    return LinearRows(x, weight, 0, weight.size(0), torch::Tensor());
   }
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
@@ -323,23 +307,19 @@ class LinearNoBiasFunction : public torch::autograd::Function<LinearNoBiasFuncti
   }
 };
 
-bool TrainingUsable(const torch::Tensor& x, const torch::Tensor& weight) {
-#ifdef LTGBERT_WITH_DNNL
-  return !DisabledByEnvironment() && torch::GradMode::is_enabled() && x.is_cpu() &&
-         x.scalar_type() == torch::kFloat32 && weight.scalar_type() == torch::kFloat32 && x.dim() == 2 &&
-         x.is_contiguous() && weight.is_contiguous();
-#else
-  (void)x, (void)weight;
-  return false;
-#endif
+// True when training's product of `x` and `weight` can run on oneDNN.
+bool TrainingUsable(Path path, const torch::Tensor& x, const torch::Tensor& weight) {
+  return path == Path::kTraining && OneDnnActive() && x.is_cpu() && x.scalar_type() == torch::kFloat32 &&
+         weight.scalar_type() == torch::kFloat32 && x.dim() == 2 && x.is_contiguous() && weight.is_contiguous();
 }
 
 }  // namespace
 
-torch::Tensor Apply(torch::nn::LinearImpl& linear, const torch::Tensor& x, Epilogue epilogue) {
-  if (Usable(x)) return Linear(x, linear.weight, 0, linear.weight.size(0), linear.bias, epilogue);
+torch::Tensor Linear(torch::nn::LinearImpl& linear, const torch::Tensor& x, Path path, Epilogue epilogue) {
+  if (FusedLinear(path) && x.dim() == 2)
+    return LinearRows(x, linear.weight, 0, linear.weight.size(0), linear.bias, epilogue);
   torch::Tensor y;
-  if (!TrainingUsable(x, linear.weight)) {
+  if (!TrainingUsable(path, x, linear.weight)) {
     y = linear.forward(x);
   } else if (linear.bias.defined()) {
     y = LinearFunction::apply(x, linear.weight, linear.bias);
@@ -351,4 +331,4 @@ torch::Tensor Apply(torch::nn::LinearImpl& linear, const torch::Tensor& x, Epilo
   return y;
 }
 
-}  // namespace ltgbert::model::fast
+}  // namespace ltgbert::kernels

@@ -1,10 +1,11 @@
 // Linear layers for CPU float32 on oneDNN, when the build has it: its
 // AVX-512/AMX-era matmul kernels run ahead of the BLAS libtorch links. At
-// inference they add the bias inside the product and fuse the GELU and the
-// GeGLU product into the same pass; in training (Apply with autograd on)
-// the forward and both backward products run on it. Everywhere else (other
-// devices or dtypes, a build without oneDNN, LTGBERT_DISABLE_ONEDNN=1) the
-// plain libtorch ops run.
+// inference (Path::kInference) they add the bias inside the product and
+// fuse the GELU and the GeGLU product into the same pass, reading weights
+// reordered once into oneDNN's preferred layout; in training
+// (Path::kTraining) the forward and both backward products run on it.
+// Everywhere else (other devices or dtypes, a build without oneDNN,
+// LTGBERT_DISABLE_ONEDNN=1) the plain libtorch ops run.
 #pragma once
 
 #include <torch/torch.h>
@@ -12,27 +13,22 @@
 #include <string>
 #include <vector>
 
-namespace ltgbert::model::fast {
+#include "kernels/path.h"
+
+namespace ltgbert::kernels {
 
 enum class Epilogue { kNone, kGeluTanh, kGeluErf };
-
-// True when `x` (2-D) can take the oneDNN path: no autograd, CPU, float32.
-bool Usable(const torch::Tensor& x);
-
-// True when LTGBERT_DISABLE_ONEDNN asks for libtorch's own ops throughout
-// (also the hand-written training kernels, so they can be compared).
-bool DisabledByEnvironment();
 
 // Which oneDNN the build uses ("3.4.1"), or "" without one.
 std::string OneDnnVersion();
 
 // epilogue(x @ W[rows]^T + bias) * multiplier, where W[rows] are rows
 // [row_begin, row_begin + row_count) of `weight` (N_total, K), x is (M, K),
-// bias (row_count) and multiplier (M, row_count) are optional. Falls back to
-// libtorch ops when Usable(x) is false.
-torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight, int64_t row_begin, int64_t row_count,
-                     const torch::Tensor& bias, Epilogue epilogue = Epilogue::kNone,
-                     const torch::Tensor& multiplier = {});
+// bias (row_count) and multiplier (M, row_count) are optional. On oneDNN
+// where FusedLinear(ChoosePath(x)) holds and x is 2-D, else libtorch's ops.
+torch::Tensor LinearRows(const torch::Tensor& x, const torch::Tensor& weight, int64_t row_begin, int64_t row_count,
+                         const torch::Tensor& bias, Epilogue epilogue = Epilogue::kNone,
+                         const torch::Tensor& multiplier = {});
 
 // Drops the reordered weights that inference kept for tensors that are gone
 // (a disposed model's); Linear also does so when it meets a new weight.
@@ -60,8 +56,10 @@ struct StridedArray {
 bool BatchedMatmul(const StridedArray& a, const StridedArray& b, const StridedArray& out, float alpha,
                    bool accumulate = false);
 
-// A torch::nn::Linear applied to 2-D x with an optional fused epilogue; with
-// autograd on, a oneDNN product whose backward is oneDNN's too.
-torch::Tensor Apply(torch::nn::LinearImpl& linear, const torch::Tensor& x, Epilogue epilogue = Epilogue::kNone);
+// A torch::nn::Linear applied to 2-D x on `path`, then `epilogue`: fused
+// into a oneDNN product where FusedLinear(path); on kTraining with oneDNN, a
+// oneDNN product whose backward is oneDNN's too; else linear.forward(x).
+torch::Tensor Linear(torch::nn::LinearImpl& linear, const torch::Tensor& x, Path path,
+                     Epilogue epilogue = Epilogue::kNone);
 
-}  // namespace ltgbert::model::fast
+}  // namespace ltgbert::kernels
