@@ -2,7 +2,6 @@
 // snake_case, as Hugging Face writes them, so a config round-trips unchanged.
 import os from "node:os";
 import { describe, LtgBertError } from "./errors.js";
-import { readRegularFile } from "./files.js";
 import { addon } from "./native.js";
 
 export type PositionQkSplit = "per_head" | "global";
@@ -54,34 +53,6 @@ const REQUIRED_INTS = [
 ] as const;
 const OPTIONAL_INTS = ["max_position_embeddings", "position_bucket_size", "num_labels"] as const;
 const PROBABILITIES = ["hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"] as const;
-
-/** Reads and parses `<dir>/config.json`. */
-export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readRegularFile(file, 64 << 20);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") {
-      throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${file}: no such file (a model directory needs a config.json)`);
-    }
-    throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: cannot be read: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: not valid JSON: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: expected a JSON object, got ${describe(parsed)}`);
-  }
-  return parsed as Record<string, unknown>;
-}
 
 function bad(source: string, key: string, expected: string, actual: unknown): LtgBertError {
   return new LtgBertError("LTGBERT_BAD_CONFIG", `${source}: ${key}: expected ${expected}, got ${describe(actual)}`);

@@ -2,6 +2,7 @@
 // tokenizer's JSON files): regular files only, and bounded in size.
 import { constants, type Stats } from "node:fs";
 import { open } from "node:fs/promises";
+import { describe, LtgBertError } from "./errors.js";
 
 /** What a path that is not a regular file is, for messages. */
 export function fileKind(stats: Stats): string {
@@ -36,4 +37,35 @@ export async function readRegularFile(file: string, maxBytes: number): Promise<s
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Reads and parses `<dir>/config.json` (here, not in config.ts, so that the
+ * command line's help reads it without loading the addon).
+ */
+export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readRegularFile(file, 64 << 20);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${file}: no such file (a model directory needs a config.json)`);
+    }
+    throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: cannot be read: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new LtgBertError("LTGBERT_BAD_CONFIG", `${file}: expected a JSON object, got ${describe(parsed)}`);
+  }
+  return parsed as Record<string, unknown>;
 }

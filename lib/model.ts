@@ -2,14 +2,9 @@
 // time (later calls queue) and never lets weights cross into JS.
 import { access, stat } from "node:fs/promises";
 import path from "node:path";
-import {
-  checkModelMemory,
-  readConfigFile,
-  resolveConfig,
-  type LtgBertConfig,
-  type LtgBertConfigInput,
-} from "./config.js";
+import { checkModelMemory, resolveConfig, type LtgBertConfig, type LtgBertConfigInput } from "./config.js";
 import { defaultModelHint } from "./default-model.js";
+import { readConfigFile } from "./files.js";
 import { invalidArgument, LtgBertError } from "./errors.js";
 import { boolean, nonEmptyString, nonNegativeInteger, object, oneOf, positiveInteger, string } from "./validate.js";
 import { onesLike, toIdMatrix, toLabels, type IdMatrix, type LabelInput, type TensorData } from "./inputs.js";

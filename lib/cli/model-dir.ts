@@ -4,7 +4,7 @@
 import { existsSync, statSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { readConfigFile } from "../config.js";
+import { readConfigFile } from "../files.js";
 import { DEFAULT_MODEL_DIR } from "../default-model.js";
 import { LtgBertError } from "../errors.js";
 
