@@ -42,7 +42,22 @@ export type LtgBertConfigInput = Partial<LtgBertConfig> &
  * The values config.json's optional keys take when absent: the native
  * model's own (native/model/config.h), written there once and read here.
  */
-const DEFAULTS: Readonly<Record<string, unknown>> = { ...addon.configDefaults(), model_type: "ltgbert" };
+const {
+  num_labels: DEFAULT_NUM_LABELS,
+  problem_type: DEFAULT_PROBLEM_TYPE,
+  ...GENERAL_DEFAULTS
+} = addon.configDefaults();
+const DEFAULTS: Readonly<Record<string, unknown>> = { ...GENERAL_DEFAULTS, model_type: "ltgbert" };
+
+/** A classifier's number of labels: config.json's, else the default. */
+export function numLabelsOf(config: Pick<LtgBertConfig, "num_labels">): number {
+  return config.num_labels ?? DEFAULT_NUM_LABELS;
+}
+
+/** A classifier's problem type: config.json's, else the default. */
+export function problemTypeOf(config: Pick<LtgBertConfig, "problem_type">): ProblemType {
+  return config.problem_type ?? DEFAULT_PROBLEM_TYPE;
+}
 
 const REQUIRED_INTS = [
   "vocab_size",
@@ -145,7 +160,7 @@ export function estimateModelBytes(
   const d = config.hidden_size;
   const layers = config.num_hidden_layers;
   const positions = config.max_position_embeddings;
-  const labels = task === "sequence_classification" ? (config.num_labels ?? 2) : 0;
+  const labels = task === "sequence_classification" ? numLabelsOf(config) : 0;
   // Parameters, as the reference's modules hold them.
   const word = config.vocab_size * d + (task === "masked_lm" ? config.vocab_size : 0);
   const relative = (2 * config.position_bucket_size - 1) * d + 2 * d;

@@ -2,7 +2,14 @@
 // time (later calls queue) and never lets weights cross into JS.
 import { access, stat } from "node:fs/promises";
 import path from "node:path";
-import { checkModelMemory, resolveConfig, type LtgBertConfig, type LtgBertConfigInput } from "./config.js";
+import {
+  checkModelMemory,
+  numLabelsOf,
+  problemTypeOf,
+  resolveConfig,
+  type LtgBertConfig,
+  type LtgBertConfigInput,
+} from "./config.js";
 import { defaultModelHint } from "./default-model.js";
 import { readConfigFile } from "./files.js";
 import { invalidArgument, LtgBertError } from "./errors.js";
@@ -737,7 +744,7 @@ export class LtgBertForSequenceClassification extends LtgBertModel {
 
   /** Number of output labels. */
   get numLabels(): number {
-    return this.config.num_labels ?? 2;
+    return numLabelsOf(this.config);
   }
 
   /** The name of each class, by id: config.json's `id2label`, or "LABEL_i" where it says nothing. */
@@ -817,7 +824,7 @@ export class LtgBertForSequenceClassification extends LtgBertModel {
         "predict: the model has no tokenizer; load one with Tokenizer.fromPretrained(dir) and set model.tokenizer, or load the model from a directory that has a tokenizer.json",
       );
     }
-    const problem = this.config.problem_type ?? "single_label_classification";
+    const problem = problemTypeOf(this.config);
     if (problem !== "single_label_classification") {
       throw new LtgBertError(
         "LTGBERT_INVALID_ARGUMENT",
@@ -854,7 +861,7 @@ export class LtgBertForSequenceClassification extends LtgBertModel {
   }
 
   protected override get integerLabels(): boolean {
-    return (this.config.problem_type ?? "single_label_classification") === "single_label_classification";
+    return problemTypeOf(this.config) === "single_label_classification";
   }
 
   protected override savedConfig(): Record<string, unknown> {

@@ -133,6 +133,9 @@ export interface NativeConfigDefaults {
   hidden_dropout_prob: number;
   attention_probs_dropout_prob: number;
   position_qk_split: "per_head" | "global";
+  /** A classifier's only: lib/config.ts does not put them into a masked LM's config. */
+  num_labels: number;
+  problem_type: "single_label_classification" | "multi_label_classification" | "regression";
 }
 
 /**

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { lstat, mkdir, mkdtemp, open, readFile, realpath, rename, rm, stat, unlink } from "node:fs/promises";
 import path from "node:path";
-import type { LtgBertConfig } from "./config.js";
+import { problemTypeOf, type LtgBertConfig } from "./config.js";
 import { LtgBertError, type LtgBertErrorCode } from "./errors.js";
 import { nonEmptyString, object, oneOf } from "./validate.js";
 import { fileKind } from "./files.js";
@@ -137,7 +137,7 @@ export function savedConfig(
       num_labels: n,
       id2label,
       label2id,
-      problem_type: config.problem_type ?? "single_label_classification",
+      problem_type: problemTypeOf(config),
       classifier_head: config.classifier_head,
     });
   }

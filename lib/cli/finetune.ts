@@ -138,10 +138,12 @@ async function randomModel(
   train: Dataset,
   options: FinetuneOptions,
 ): Promise<LtgBertForSequenceClassification> {
-  const { LtgBertForSequenceClassification, Tokenizer } = await runtime();
+  const { LtgBertForSequenceClassification, Tokenizer, numLabelsOf } = await runtime();
   const classifier = kind === "sequence_classification";
   const numLabels =
-    classifier && options.numLabels === undefined ? Number(config.num_labels ?? 2) : newHeadLabels(train, options);
+    classifier && options.numLabels === undefined
+      ? numLabelsOf(config as LtgBertConfigInput)
+      : newHeadLabels(train, options);
   const head = options.head ?? (classifier ? undefined : "linear");
   const model = await LtgBertForSequenceClassification.fromConfig(config as LtgBertConfigInput, {
     numLabels,

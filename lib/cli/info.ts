@@ -139,7 +139,7 @@ function trainingInfo(dir: string, args: Json | null, state: Json | null): Json 
 
 /** What the model itself says: its architecture, config, head, labels, size and weights. */
 async function modelFacts(dir: string) {
-  const { LtgBertForMaskedLM, LtgBertForSequenceClassification } = await runtime();
+  const { LtgBertForMaskedLM, LtgBertForSequenceClassification, problemTypeOf } = await runtime();
   const { kind, config: raw } = await modelKind(dir);
   // Checkpoints cannot tell the two splits apart; without the key the
   // package takes per_head, which a checkpoint of LTG's BabyLM code does not want.
@@ -168,7 +168,7 @@ async function modelFacts(dir: string) {
       positionQkSplitAssumed: splitAssumed,
       head,
       numLabels,
-      problemType: classifier ? (c.problem_type ?? "single_label_classification") : null,
+      problemType: classifier ? problemTypeOf(c) : null,
     },
     labels: classifier ? model.labelNames : null,
     parameters,

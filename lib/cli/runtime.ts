@@ -2,9 +2,10 @@
 // tokenizer, the trainer and the thread count load libtorch and the
 // tokenizers library, which `ltgbert --help` does without.
 
-/** The package's model, tokenizer, trainer and system API, and the CLI's loaders over them (load.ts). */
+/** The package's config, model, tokenizer, trainer and system API, and the CLI's loaders over them (load.ts). */
 export async function runtime() {
   return {
+    ...(await import("../config.js")),
     ...(await import("../model.js")),
     ...(await import("../system.js")),
     ...(await import("../tokenizer.js")),

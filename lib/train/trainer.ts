@@ -10,6 +10,7 @@ import { performance } from "node:perf_hooks";
 import type { SingleBar } from "cli-progress";
 import type { CorpusOptions } from "./corpus.js";
 import type { Dataset, ReadDatasetOptions } from "../data.js";
+import { problemTypeOf } from "../config.js";
 import { describe, invalidArgument, LtgBertError } from "../errors.js";
 import { boolean, choicesText, integer, isInteger, nonEmptyString, number, object, oneOf } from "../validate.js";
 import { LtgBertForMaskedLM, LtgBertForSequenceClassification } from "../model.js";
@@ -354,7 +355,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
       throw invalidArgument("model", "an LtgBertForSequenceClassification or an LtgBertForMaskedLM", model);
     object("options", options);
     if (!masked) {
-      const problem = model.config.problem_type ?? "single_label_classification";
+      const problem = problemTypeOf(model.config);
       if (problem !== "single_label_classification") {
         throw new LtgBertError(
           "LTGBERT_INVALID_ARGUMENT",

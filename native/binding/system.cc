@@ -117,7 +117,8 @@ Napi::Value ReadCheckpointInfo(const Napi::CallbackInfo& info) {
 }
 
 // configDefaults() -> the values config.json's optional keys take when
-// absent (model/config.h), in the order lib/config.ts fills them.
+// absent (model/config.h), in the order lib/config.ts fills them; the last
+// two, num_labels and problem_type, a classifier's only.
 Napi::Value ConfigDefaults(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const model::Config d;
@@ -128,6 +129,8 @@ Napi::Value ConfigDefaults(const Napi::CallbackInfo& info) {
   out.Set("hidden_dropout_prob", d.hidden_dropout_prob);
   out.Set("attention_probs_dropout_prob", d.attention_probs_dropout_prob);
   out.Set("position_qk_split", model::PositionSplitName(d.position_qk_split));
+  out.Set("num_labels", static_cast<double>(d.num_labels));  // a classifier's alone
+  out.Set("problem_type", model::ProblemTypeName(d.problem_type));
   return out;
 }
 
