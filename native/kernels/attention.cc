@@ -151,27 +151,33 @@ torch::Tensor InferenceProbabilities(const torch::Tensor& qk, const torch::Tenso
       .masked_fill_(padding_mask, 0.0);
 }
 
-torch::Tensor InferenceContext(const torch::Tensor& probs, const torch::Tensor& value, const AttentionLayout& layout) {
-  const int64_t B = value.size(0), T = value.size(1), D = value.size(2);
-  const int64_t H = layout.heads, d = layout.head_size;
+// context (B, T, H * d) = probs (B, H, T, T) . value (B, T, H * d) per
+// head, all contiguous: each (batch, head) reads and writes its columns in
+// place through the leading dimension, no transposed copies. Inference and
+// training's forward share it.
+static torch::Tensor ContextProduct(const torch::Tensor& probs, const torch::Tensor& value, int64_t heads) {
+  const int64_t B = value.size(0), T = value.size(1), D = value.size(2), H = heads, d = D / H;
   RECORD_FUNCTION("ltgbert::attention_context", std::vector<c10::IValue>());
   auto context = torch::empty({B, T, D}, value.options());  // (B, T, H, d) in place
-  if (BatchedMatmul({probs.data_ptr<float>(), {B, H, T, T}, {H * T * T, T * T, T, 1}},
-                    {value.data_ptr<float>(), {B, H, T, d}, {T * D, d, D, 1}},
-                    {context.data_ptr<float>(), {B, H, T, d}, {T * D, d, D, 1}}, 1.f)) {
+  const float* p_data = probs.data_ptr<float>();
+  const float* v_data = value.data_ptr<float>();
+  float* c_data = context.data_ptr<float>();
+  if (BatchedMatmul({p_data, {B, H, T, T}, {H * T * T, T * T, T, 1}}, {v_data, {B, H, T, d}, {T * D, d, D, 1}},
+                    {c_data, {B, H, T, d}, {T * D, d, D, 1}}, 1.f)) {
     return context;
   }
-  const float* probs_data = probs.data_ptr<float>();
-  const float* value_data = value.data_ptr<float>();
-  float* context_data = context.data_ptr<float>();
   at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const int64_t b = i / H, h = i % H;
-      RowMajorGemm(T, d, T, 1.0f, probs_data + i * T * T, T, false, value_data + b * T * D + h * d, D, false,
-                   context_data + b * T * D + h * d, D);
+      RowMajorGemm(T, d, T, 1.0f, p_data + i * T * T, T, false, v_data + b * T * D + h * d, D, false,
+                   c_data + b * T * D + h * d, D);
     }
   });
   return context;
+}
+
+torch::Tensor InferenceContext(const torch::Tensor& probs, const torch::Tensor& value, const AttentionLayout& layout) {
+  return ContextProduct(probs, value, layout.heads);
 }
 
 namespace {
@@ -348,27 +354,10 @@ class ContextFunction : public torch::autograd::Function<ContextFunction> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& probs,
                                const torch::Tensor& value, int64_t heads) {
-    RECORD_FUNCTION("ltgbert::attention_context", std::vector<c10::IValue>());
     auto p = probs.contiguous(), v = value.contiguous();
     ctx->save_for_backward({p, v});
     ctx->saved_data["heads"] = heads;
-    const int64_t B = v.size(0), T = v.size(1), D = v.size(2), H = heads, d = D / H;
-    auto context = torch::empty_like(v);
-    const float* p_data = p.data_ptr<float>();
-    const float* v_data = v.data_ptr<float>();
-    float* c_data = context.data_ptr<float>();
-    if (BatchedMatmul({p_data, {B, H, T, T}, {H * T * T, T * T, T, 1}}, {v_data, {B, H, T, d}, {T * D, d, D, 1}},
-                      {c_data, {B, H, T, d}, {T * D, d, D, 1}}, 1.f)) {
-      return context;
-    }
-    at::parallel_for(0, B * H, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        const int64_t b = i / H, h = i % H;
-        RowMajorGemm(T, d, T, 1.0f, p_data + i * T * T, T, false, v_data + b * T * D + h * d, D, false,
-                     c_data + b * T * D + h * d, D);
-      }
-    });
-    return context;
+    return ContextProduct(p, v, heads);
   }
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
