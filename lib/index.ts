@@ -85,6 +85,9 @@ export {
   type EncodeBatchOptions,
   type BatchEncoding,
   type RaggedEncoding,
+  type TokenDetails,
+  type DetailedBatchEncoding,
+  type DetailedRaggedEncoding,
 } from "./tokenizer.js";
 export {
   readDataset,
