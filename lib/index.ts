@@ -17,7 +17,11 @@ export {
   type PredictOptions,
   type Prediction,
   type RankedLabel,
+  type EmbedOptions,
+  type EmbedIdsInput,
+  type Embeddings,
 } from "./model.js";
+export type { Pooling } from "./pooling.js";
 export { DEFAULT_MODEL_DIR } from "./default-model.js";
 export { classificationMetrics, confusionMatrix, type ClassificationMetrics } from "./metrics.js";
 export {
