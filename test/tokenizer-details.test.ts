@@ -283,7 +283,7 @@ describe("word ids of the BabyLM tokenizer", () => {
 
   it("pairs: tokens and type ids as Python's, sequence ids from them, spans into the right text", async () => {
     for (const c of python.pairs) {
-      const input: TextInput = [c.text, c.pair];
+      const input: TextInput = [c.text, c.pair!];
       const [row] = rowsOf(tok, await tok.encodeBatchWithDetails([input]));
       expect(row.map((r) => r.token)).toEqual(c.tokens);
       // Python's type ids are 1 on B and its [SEP]; the sequence of a text token is its type id.
