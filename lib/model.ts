@@ -471,9 +471,8 @@ abstract class LtgBertModel {
       rows: number[],
       into: Float32Array,
     ) => {
-      const { lastHiddenState } = await this.forward(batch, { hiddenStates: true });
-      if (!lastHiddenState) throw new LtgBertError("LTGBERT_INTERNAL", "embed: the forward pass gave no hidden state");
-      poolHiddenStates(lastHiddenState.data, lastHiddenState.shape, mask, pooling, normalize, into, rows);
+      const hidden = await this.lastHiddenStateOf(batch);
+      poolHiddenStates(hidden.data, hidden.shape, mask, pooling, normalize, into, rows);
     };
 
     if (!Array.isArray(inputs)) {
@@ -531,6 +530,17 @@ abstract class LtgBertModel {
       await pooled({ inputIds, attentionMask }, attentionMask.data, rows, out);
     }
     return { data: out, shape: [inputs.length, width] };
+  }
+
+  /**
+   * @internal The encoder's last hidden state [B, T, hidden] of one padded
+   * batch: what `embed` pools. Here a full forward whose head output is
+   * dropped; a class with a cheaper way to the encoder's output overrides it.
+   */
+  protected async lastHiddenStateOf(batch: { inputIds: IdMatrix; attentionMask: IdMatrix }): Promise<TensorData> {
+    const { lastHiddenState } = await this.forward(batch, { hiddenStates: true });
+    if (!lastHiddenState) throw new LtgBertError("LTGBERT_INTERNAL", "embed: the forward pass gave no hidden state");
+    return lastHiddenState;
   }
 
   /**
