@@ -17,7 +17,11 @@ export {
   type PredictOptions,
   type Prediction,
   type RankedLabel,
+  type EmbedOptions,
+  type EmbedIdsInput,
+  type Embeddings,
 } from "./model.js";
+export type { Pooling } from "./pooling.js";
 export { DEFAULT_MODEL_DIR } from "./default-model.js";
 export { classificationMetrics, confusionMatrix, type ClassificationMetrics } from "./metrics.js";
 export {
@@ -85,6 +89,9 @@ export {
   type EncodeBatchOptions,
   type BatchEncoding,
   type RaggedEncoding,
+  type TokenDetails,
+  type DetailedBatchEncoding,
+  type DetailedRaggedEncoding,
 } from "./tokenizer.js";
 export {
   readDataset,

@@ -24,6 +24,7 @@ import {
   type NativeModel,
   type NativeStateDict,
   type NativeTensorEntry,
+  type IdArray,
 } from "./native.js";
 import { Optimizer, resolveOptimizerOptions, type OptimizerOptions, type TrainStepResult } from "./train/optimizer.js";
 import {
@@ -36,6 +37,7 @@ import {
   type SaveOptions,
 } from "./save.js";
 import { Tokenizer, type BatchEncoding, type TextInput } from "./tokenizer.js";
+import { poolHiddenStates, type Pooling } from "./pooling.js";
 
 /** Options of `fromPretrained` and `fromConfig`. */
 export interface LoadOptions {
@@ -111,6 +113,40 @@ export interface ModelOutput {
   /** [B, T, hidden]. */
   lastHiddenState?: TensorData;
   loss?: number;
+}
+
+/** Token ids with their mask, already encoded and padded, for `embed`. */
+export interface EmbedIdsInput {
+  inputIds: IdMatrix;
+  /** 1 = token, 0 = padding. Default: all ones. */
+  attentionMask?: IdMatrix;
+}
+
+/** Options of `embed`. */
+export interface EmbedOptions {
+  /**
+   * "mean" (default): the average of the last hidden state over the
+   * text's tokens, [CLS] and [SEP] included, padding left out. "cls": the
+   * first position's vector ([CLS]).
+   */
+  pooling?: Pooling;
+  /** Divide each vector by its L2 norm (default false), so that dot products are cosine similarities. */
+  normalize?: boolean;
+  /** Texts (or rows) per forward pass (default 32). */
+  batchSize?: number;
+  /**
+   * Cut texts longer than the model's `max_position_embeddings` (default
+   * false: such a text is an LTGBERT_INVALID_ARGUMENT error naming it, since
+   * the vector of a cut text stands for its beginning only).
+   */
+  truncation?: boolean;
+}
+
+/** Sentence embeddings: row i is the vector of input i. */
+export interface Embeddings {
+  data: Float32Array;
+  /** [N, hidden_size]. */
+  shape: [number, number];
 }
 
 type Task = "masked_lm" | "sequence_classification";
@@ -400,6 +436,111 @@ abstract class LtgBertModel {
     if (hiddenState && out.hiddenShape) result.lastHiddenState = { data: hiddenState, shape: out.hiddenShape };
     if (out.loss !== undefined) result.loss = out.loss;
     return result;
+  }
+
+  /**
+   * Sentence embeddings: runs the encoder on texts (encoded with the
+   * model's `tokenizer`, in batches of similar length) or on encoded rows,
+   * and pools each row's last hidden state into one vector: the mean over
+   * its tokens (padding left out) or its first token. Every model class has
+   * it; a head, if any, is computed and not read.
+   *
+   * @example
+   * const v = await model.embed(["a cat sat on the mat", "a dog lay on the rug"], { normalize: true });
+   * v.shape; // [2, hidden_size]
+   * let cos = 0; // the two rows are unit vectors: their dot product is the cosine similarity
+   * for (let d = 0; d < v.shape[1]; d++) cos += v.data[d] * v.data[v.shape[1] + d];
+   * await model.embed({ inputIds, attentionMask }, { pooling: "cls" }); // rows already encoded
+   */
+  async embed(inputs: readonly TextInput[] | EmbedIdsInput, options: EmbedOptions = {}): Promise<Embeddings> {
+    this.#ensureNotDisposed();
+    const {
+      pooling = "mean",
+      normalize = false,
+      batchSize = 32,
+      truncation = false,
+    } = object<EmbedOptions>("options", options);
+    oneOf("options.pooling", pooling, ["mean", "cls"]);
+    boolean("options.normalize", normalize);
+    positiveInteger("options.batchSize", batchSize);
+    boolean("options.truncation", truncation);
+    const width = this.config.hidden_size;
+    const pooled = async (
+      batch: { inputIds: IdMatrix; attentionMask: IdMatrix },
+      mask: IdArray,
+      rows: number[],
+      into: Float32Array,
+    ) => {
+      const hidden = await this.lastHiddenStateOf(batch);
+      poolHiddenStates(hidden.data, hidden.shape, mask, pooling, normalize, into, rows);
+    };
+
+    if (!Array.isArray(inputs)) {
+      if (typeof inputs !== "object" || inputs === null) {
+        throw invalidArgument("inputs", "an array of texts or { inputIds, attentionMask? }", inputs);
+      }
+      const ids = toIdMatrix("inputIds", (inputs as EmbedIdsInput).inputIds);
+      const given = (inputs as EmbedIdsInput).attentionMask;
+      const mask =
+        given === undefined ? { data: onesLike(ids.shape), shape: ids.shape } : toIdMatrix("attentionMask", given);
+      if (mask.shape[0] !== ids.shape[0] || mask.shape[1] !== ids.shape[1]) {
+        throw invalidArgument(
+          "attentionMask",
+          `shape [${ids.shape.join(", ")}] like inputIds`,
+          `shape [${mask.shape.join(", ")}]`,
+        );
+      }
+      const [count, length] = ids.shape;
+      const out = new Float32Array(count * width);
+      for (let start = 0; start < count; start += batchSize) {
+        const end = Math.min(start + batchSize, count);
+        const slice = <T extends IdArray>(data: T): T => data.subarray(start * length, end * length) as T;
+        const shape: [number, number] = [end - start, length];
+        const rows = Array.from({ length: end - start }, (_, r) => start + r);
+        const maskRows = slice(mask.data);
+        await pooled(
+          { inputIds: { data: slice(ids.data), shape }, attentionMask: { data: maskRows, shape } },
+          maskRows,
+          rows,
+          out,
+        );
+      }
+      return { data: out, shape: [count, width] };
+    }
+
+    const tokenizer = this.tokenizer;
+    if (tokenizer === null) {
+      throw new LtgBertError(
+        "LTGBERT_INVALID_ARGUMENT",
+        "embed: the model has no tokenizer; load one with Tokenizer.fromPretrained(dir) and set model.tokenizer, load the model from a directory that has a tokenizer.json, or pass encoded { inputIds, attentionMask }",
+      );
+    }
+    if (inputs.length === 0) return { data: new Float32Array(0), shape: [0, width] };
+    const ragged = await tokenizer.encodeBatch(inputs, {
+      maxLength: this.config.max_position_embeddings,
+      truncation,
+      padding: "none",
+    });
+    // Longest first, as predict does: rows of a batch have similar lengths.
+    const order = Array.from(inputs, (_, i) => i).sort((a, b) => ragged.lengths[b] - ragged.lengths[a]);
+    const out = new Float32Array(inputs.length * width);
+    for (let start = 0; start < order.length; start += batchSize) {
+      const rows = order.slice(start, start + batchSize);
+      const { inputIds, attentionMask } = tokenizer.pad(ragged, rows);
+      await pooled({ inputIds, attentionMask }, attentionMask.data, rows, out);
+    }
+    return { data: out, shape: [inputs.length, width] };
+  }
+
+  /**
+   * @internal The encoder's last hidden state [B, T, hidden] of one padded
+   * batch: what `embed` pools. Here a full forward whose head output is
+   * dropped; a class with a cheaper way to the encoder's output overrides it.
+   */
+  protected async lastHiddenStateOf(batch: { inputIds: IdMatrix; attentionMask: IdMatrix }): Promise<TensorData> {
+    const { lastHiddenState } = await this.forward(batch, { hiddenStates: true });
+    if (!lastHiddenState) throw new LtgBertError("LTGBERT_INTERNAL", "embed: the forward pass gave no hidden state");
+    return lastHiddenState;
   }
 
   /**

@@ -86,6 +86,50 @@ export interface RaggedEncoding {
   numTruncated: Int32Array;
 }
 
+/**
+ * Where each token of a padded batch came from. Row-major [B, T] like
+ * `inputIds`; special tokens and padding have word and sequence id -1 (where
+ * Python's `word_ids()` and `sequence_ids()` give None) and offsets [0, 0].
+ */
+export interface TokenDetails {
+  /**
+   * The index of the word each token belongs to, counted from 0 in its own
+   * text (the second text of a pair counts from 0 again). A word is a piece
+   * the tokenizer's pre-tokenizer splits off, so the subwords of one word
+   * share an id (Python's `word_ids()`). For the byte-level LTG-BERT
+   * tokenizers a word is a run of letters with the space before it, a run
+   * of punctuation, a single digit, or a contraction such as "'s".
+   */
+  wordIds: IdTensor;
+  /** 0 for a token of the first text, 1 for one of the second text of a pair. */
+  sequenceIds: IdTensor;
+  /**
+   * [B, T, 2]: the start and end of each token in its own text (the first or
+   * second of a pair, as `sequenceIds` says), as JavaScript string indices:
+   * UTF-16 code units, so `text.slice(start, end)` is the text the token came
+   * from. A character outside the Basic Multilingual Plane (an emoji) counts
+   * 2, as in `text.length`; Python's `tokenizers` counts code points instead.
+   * Tokens that split one character's bytes (byte-level tokenizers) each
+   * span the whole character. The span is of the original text, before the
+   * normalizer (lowercasing, accent stripping) ran.
+   */
+  charOffsets: { data: Int32Array; shape: [number, number, 2] };
+}
+
+/** A padded batch with the origin of every token. */
+export interface DetailedBatchEncoding extends BatchEncoding, TokenDetails {}
+
+/**
+ * An unpadded batch with the origin of every token: token j of row i is at
+ * index `offsets[i] + j` of `ids`, `wordIds` and `sequenceIds`, and its
+ * character span at `2 * (offsets[i] + j)` of `charOffsets`.
+ */
+export interface DetailedRaggedEncoding extends RaggedEncoding {
+  wordIds: Int32Array;
+  sequenceIds: Int32Array;
+  charOffsets: Int32Array;
+}
+
 /** The special-token names LTG-BERT needs, with the names its tokenizers use. */
 const DEFAULT_SPECIAL = { unk: "[UNK]", cls: "[CLS]", sep: "[SEP]", pad: "[PAD]", mask: "[MASK]" } as const;
 type SpecialRole = keyof typeof DEFAULT_SPECIAL;
@@ -248,7 +292,7 @@ export class Tokenizer {
     string("text", text);
     if (pair !== undefined) string("pair", pair);
     checkOptions(options, false);
-    const { ids } = await this.#encode([pair === undefined ? text : [text, pair]], options, "text");
+    const { ids } = await this.#encode([pair === undefined ? text : [text, pair]], options, "text", false);
     return Array.from(ids);
   }
 
@@ -271,7 +315,38 @@ export class Tokenizer {
   ): Promise<BatchEncoding | RaggedEncoding> {
     const inputs = checkInputs(texts);
     checkOptions(options, true);
-    const ragged = await this.#encode(inputs, options, "texts");
+    const ragged = await this.#encode(inputs, options, "texts", false);
+    return options.padding === "none" ? ragged : this.pad(ragged);
+  }
+
+  /**
+   * `encodeBatch`, and where every token came from: the word of its text it
+   * belongs to, which text of a pair, and its span in that text as
+   * JavaScript string indices (see `TokenDetails`). What labelling words
+   * (token classification) and finding answers in a text (question
+   * answering) need. Truncation and padding as `encodeBatch`.
+   *
+   * @example
+   * const b = await tok.encodeBatchWithDetails(["Naïve café"]);
+   * const [start, end] = b.charOffsets.data.subarray(2, 4); // token 1 (after [CLS])
+   * "Naïve café".slice(start, end); // the text of token 1
+   * b.wordIds.data; // Int32Array [-1, 0, 0, …, 1, …, -1]: -1 for [CLS], [SEP] and padding
+   */
+  async encodeBatchWithDetails(
+    texts: readonly TextInput[],
+    options?: EncodeOptions & { padding?: "longest" },
+  ): Promise<DetailedBatchEncoding>;
+  async encodeBatchWithDetails(
+    texts: readonly TextInput[],
+    options: EncodeOptions & { padding: "none" },
+  ): Promise<DetailedRaggedEncoding>;
+  async encodeBatchWithDetails(
+    texts: readonly TextInput[],
+    options: EncodeBatchOptions = {},
+  ): Promise<DetailedBatchEncoding | DetailedRaggedEncoding> {
+    const inputs = checkInputs(texts);
+    checkOptions(options, true);
+    const ragged = (await this.#encode(inputs, options, "texts", true)) as DetailedRaggedEncoding;
     return options.padding === "none" ? ragged : this.pad(ragged);
   }
 
@@ -308,9 +383,13 @@ export class Tokenizer {
 
   /**
    * Pads rows of a ragged encoding (all, or those listed in `rows`, in that
-   * order) with `padTokenId` to the longest of them.
+   * order) with `padTokenId` to the longest of them; the details of a
+   * detailed encoding come along, padded with -1 (word and sequence ids)
+   * and [0, 0] (character offsets).
    */
-  pad(ragged: RaggedEncoding, rows?: ArrayLike<number>): BatchEncoding {
+  pad(ragged: DetailedRaggedEncoding, rows?: ArrayLike<number>): DetailedBatchEncoding;
+  pad(ragged: RaggedEncoding, rows?: ArrayLike<number>): BatchEncoding;
+  pad(ragged: RaggedEncoding | DetailedRaggedEncoding, rows?: ArrayLike<number>): BatchEncoding {
     const { ids, offsets } = ragged;
     const count = rows === undefined ? offsets.length - 1 : rows.length;
     const row = (i: number): number => (rows === undefined ? i : rows[i]);
@@ -328,12 +407,30 @@ export class Tokenizer {
       lengths[i] = n;
       numTruncated[i] = ragged.numTruncated[r];
     }
-    return {
+    const batch: BatchEncoding = {
       inputIds: { data, shape: [count, width] },
       attentionMask: { data: mask, shape: [count, width] },
       lengths,
       numTruncated,
     };
+    if (!("wordIds" in ragged)) return batch;
+    const wordIds = new Int32Array(count * width).fill(-1);
+    const sequenceIds = new Int32Array(count * width).fill(-1);
+    const charOffsets = new Int32Array(count * width * 2);
+    for (let i = 0; i < count; i++) {
+      const from = offsets[row(i)];
+      const to = from + lengths[i];
+      wordIds.set(ragged.wordIds.subarray(from, to), i * width);
+      sequenceIds.set(ragged.sequenceIds.subarray(from, to), i * width);
+      charOffsets.set(ragged.charOffsets.subarray(2 * from, 2 * to), 2 * i * width);
+    }
+    const detailed: DetailedBatchEncoding = {
+      ...batch,
+      wordIds: { data: wordIds, shape: [count, width] },
+      sequenceIds: { data: sequenceIds, shape: [count, width] },
+      charOffsets: { data: charOffsets, shape: [count, width, 2] },
+    };
+    return detailed;
   }
 
   /**
@@ -349,7 +446,12 @@ export class Tokenizer {
     return this.#setup.plain.decode(list as number[], options.skipSpecialTokens ?? true);
   }
 
-  async #encode(inputs: readonly TextInput[], options: EncodeOptions, name: string): Promise<RaggedEncoding> {
+  async #encode(
+    inputs: readonly TextInput[],
+    options: EncodeOptions,
+    name: string,
+    details: boolean,
+  ): Promise<RaggedEncoding | DetailedRaggedEncoding> {
     const { plain, addedSingle, addedPair } = this.#setup;
     const maxLength = options.maxLength ?? this.modelMaxLength;
     const truncation = options.truncation ?? true;
@@ -388,6 +490,7 @@ export class Tokenizer {
     }
     const processor = truncation && maxLength !== null ? this.#truncatingFor(maxLength) : plain;
     const rows: number[][] = [];
+    const origins: Origin[] = [];
     const numTruncated = new Int32Array(inputs.length);
     let k = 0;
     for (let i = 0; i < inputs.length; i++) {
@@ -401,14 +504,15 @@ export class Tokenizer {
           `${name}[${i}]: ${full} tokens with the special tokens, more than maxLength ${maxLength} (pass truncation: true to cut it)`,
         );
       }
-      let ids: number[];
+      let encoding: Encoding;
       try {
-        ids = processor.postProcess(first, second, true).getIds();
+        encoding = processor.postProcess(first, second, true);
       } catch (error) {
         throw new LtgBertError("LTGBERT_INVALID_ARGUMENT", `${name}[${i}]: ${(error as Error).message}`, {
           cause: error,
         });
       }
+      const ids = encoding.getIds();
       if (maxLength !== null && ids.length > maxLength) {
         throw new LtgBertError(
           "LTGBERT_INTERNAL",
@@ -417,12 +521,23 @@ export class Tokenizer {
       }
       numTruncated[i] = full - ids.length;
       rows.push(ids);
+      if (details) origins.push(originOf(encoding, inputs[i]));
     }
     const offsets = new Int32Array(rows.length + 1);
     rows.forEach((r, i) => (offsets[i + 1] = offsets[i] + r.length));
     const ids = new Int32Array(offsets[rows.length]);
     rows.forEach((r, i) => ids.set(r, offsets[i]));
-    return { ids, offsets, lengths: Int32Array.from(rows, (r) => r.length), numTruncated };
+    const ragged: RaggedEncoding = { ids, offsets, lengths: Int32Array.from(rows, (r) => r.length), numTruncated };
+    if (!details) return ragged;
+    const wordIds = new Int32Array(ids.length);
+    const sequenceIds = new Int32Array(ids.length);
+    const charOffsets = new Int32Array(2 * ids.length);
+    origins.forEach((o, i) => {
+      wordIds.set(o.wordIds, offsets[i]);
+      sequenceIds.set(o.sequenceIds, offsets[i]);
+      charOffsets.set(o.charOffsets, 2 * offsets[i]);
+    });
+    return { ...ragged, wordIds, sequenceIds, charOffsets };
   }
 
   #truncatingFor(maxLength: number): HfTokenizer {
@@ -434,6 +549,65 @@ export class Tokenizer {
     }
     return tok;
   }
+}
+
+/** One row's details, before the batch is packed. */
+interface Origin {
+  wordIds: Int32Array;
+  sequenceIds: Int32Array;
+  charOffsets: Int32Array;
+}
+
+/** Whether a string holds a UTF-16 surrogate: a character that takes two code units. */
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * Code-point index → UTF-16 index of `text`, or null where the two agree
+ * (no character outside the Basic Multilingual Plane).
+ */
+function utf16Positions(text: string): Int32Array | null {
+  if (!SURROGATE.test(text)) return null;
+  const positions: number[] = [];
+  let unit = 0;
+  for (const char of text) {
+    positions.push(unit);
+    unit += char.length;
+  }
+  positions.push(unit);
+  return Int32Array.from(positions);
+}
+
+/**
+ * The word ids, sequence ids and character offsets of a post-processed
+ * encoding. The library reports offsets in code points (as Python does);
+ * they become UTF-16 indices of the text of their sequence.
+ */
+function originOf(encoding: Encoding, input: TextInput): Origin {
+  const words = encoding.getWordIds();
+  const sequences = encoding.getSequenceIds();
+  const special = encoding.getSpecialTokensMask();
+  const spans = encoding.getOffsets();
+  const n = words.length;
+  const texts = typeof input === "string" ? [input] : input;
+  const positions = texts.map(utf16Positions);
+  const wordIds = new Int32Array(n);
+  const sequenceIds = new Int32Array(n);
+  const charOffsets = new Int32Array(2 * n);
+  for (let t = 0; t < n; t++) {
+    // The library's post-processor marks only the second text of a pair
+    // (the first text's encoding comes from encodeBatch with no sequence
+    // range); every token it did not add ([CLS], [SEP]) and leaves unmarked
+    // is of the first text.
+    const sequence = sequences[t] ?? (special[t] === 1 ? -1 : 0);
+    wordIds[t] = words[t] ?? -1;
+    sequenceIds[t] = sequence;
+    if (sequence < 0) continue;
+    const map = positions[sequence];
+    const [start, end] = spans[t];
+    charOffsets[2 * t] = map === null ? start : map[Math.min(start, map.length - 1)];
+    charOffsets[2 * t + 1] = map === null ? end : map[Math.min(end, map.length - 1)];
+  }
+  return { wordIds, sequenceIds, charOffsets };
 }
 
 interface Setup {

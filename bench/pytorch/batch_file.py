@@ -1,10 +1,12 @@
-"""The batches file: how bench/epoch.mjs and bench/pretrain.mjs hand their
-batches to epoch_bench.py and pretrain_bench.py. This docstring is the one
+"""The batches file: how bench/epoch.mjs, bench/pretrain.mjs and
+bench/embed.mjs hand their batches to epoch_bench.py, pretrain_bench.py and
+embed_bench.py. This docstring is the one
 description of the format; the writers (bench/common.mjs `writeBatchFile`,
-the container; `writeEpochFile` in epoch.mjs and `writePretrainFile` in
-pretrain.mjs, the arrays) and the readers (`read_batch_file` below, the
-container; `read_batches` in epoch_bench.py and `read_mlm_batches` in
-pretrain_bench.py, the arrays) follow it: change them together.
+the container; `writeEpochFile` in epoch.mjs, `writePretrainFile` in
+pretrain.mjs and `writeEmbedFile` in embed.mjs, the arrays) and the readers
+(`read_batch_file` below, the container; `read_batches` in epoch_bench.py,
+`read_mlm_batches` in pretrain_bench.py and `read_embed_batches` in
+embed_bench.py, the arrays) follow it: change them together.
 
 The container, all integers little-endian:
 
@@ -15,7 +17,7 @@ The container, all integers little-endian:
     then int32 arrays back to back; the header's "format" (and "version",
     1 for both formats below) says which.
 
-In both formats the header's "shapes" lists [B_i, T_i] for every batch i
+In every format the header's "shapes" lists [B_i, T_i] for every batch i
 (T_i: the batch's own length, its longest row: dynamic padding), and the
 arrays hold batch after batch, each batch row-major.
 
@@ -40,6 +42,14 @@ then three arrays:
     attention_mask  sum of B_i * T_i values (1 = token, 0 = padding)
     labels          sum of B_i * T_i values: the original id where a token
                     was chosen for the loss, -100 elsewhere
+
+"ltgbert-embed-batches" (embed.mjs: sentence embeddings), the header
+    {"format": "ltgbert-embed-batches", "version": 1, "shapes": [[B_0, T_0], ...],
+     and where the batches came from: "data", "tokenizer", "sentences",
+     "batch_size"; rows are the sentences longest first, as `embed` orders them}
+then two arrays:
+    input_ids       sum of B_i * T_i values
+    attention_mask  sum of B_i * T_i values (1 = token, 0 = padding)
 """
 
 from __future__ import annotations

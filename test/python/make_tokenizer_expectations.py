@@ -7,9 +7,10 @@ Usage: python3 make_tokenizer_expectations.py TOKENIZERS_DIR OUT_JSON
 TOKENIZERS_DIR holds `ltg-bert-babylm/tokenizer.json` and
 `ltg-bert-babylm-10m/tokenizer.json`. For each tokenizer and each case the
 output holds the ids from `Tokenizer.encode` (add_special_tokens=True, as
-the file's own post-processor defines it), the tokens, and, for the
-truncation cases, the ids with `enable_truncation(max_length,
-strategy="longest_first")`. Decoding is recorded with
+the file's own post-processor defines it), the tokens, each token's
+offsets, word id and sequence id, and, for the truncation cases, the ids
+with `enable_truncation(max_length, strategy="longest_first")`. Decoding is
+recorded with
 skip_special_tokens=True. Needs only the `tokenizers` package.
 """
 
@@ -55,6 +56,11 @@ def case(tok, first, second):
         "ids": enc.ids,
         "tokens": enc.tokens,
         "type_ids": enc.type_ids,
+        # Where each token came from, as Python gives it: offsets in code
+        # points of the text of the token's sequence, None for added tokens.
+        "offsets": [list(o) for o in enc.offsets],
+        "word_ids": enc.word_ids,
+        "sequence_ids": enc.sequence_ids,
         "decoded": tok.decode(enc.ids, skip_special_tokens=True),
     }
 
