@@ -167,7 +167,9 @@ async function onnxSide(file, plan, opts, deadline) {
   try {
     ort = (await import("onnxruntime-node")).default;
   } catch (e) {
-    throw new Error(`onnxruntime-node does not load (npm install --include=dev; see bench/README.md): ${e.message}`);
+    throw new Error(
+      `onnxruntime-node does not load (npm run bench:onnxruntime installs it; see bench/README.md): ${e.message}`,
+    );
   }
   const session = await ort.InferenceSession.create(file, {
     executionProviders: ["cpu"],
