@@ -90,8 +90,8 @@ void CheckInputs(const model::Config& c, const torch::Tensor& ids, const torch::
     case model::Task::kQuestionAnswering:
       // Positions outside [0, T) are valid: clamped and ignored, as the reference does.
       if (labels.dim() != 2 || labels.size(0) != B || labels.size(1) != 2) {
-        Fail(ErrorCode::kInvalidArgument, "startPositions, endPositions: expected ", B, " of each, got labels of shape ",
-             io::ShapeString(labels.sizes().vec()));
+        Fail(ErrorCode::kInvalidArgument, "startPositions, endPositions: expected ", B,
+             " of each, got labels of shape ", io::ShapeString(labels.sizes().vec()));
       }
       return;
     case model::Task::kSequenceClassification:

@@ -67,7 +67,8 @@ torch::Tensor ClassificationHeadImpl::forward(const torch::Tensor& x) {
     // Inference on oneDNN: the GELU rides on the dense layer's product, as in the masked-LM head.
     auto h = kernels::Linear(*nonlinearity->ptr<nn::LinearImpl>(1), nonlinearity[0]->as<nn::LayerNorm>()->forward(flat),
                              path, kernels::Epilogue::kGeluErf);
-    out = kernels::Linear(*nonlinearity->ptr<nn::LinearImpl>(5), nonlinearity[3]->as<nn::LayerNorm>()->forward(h), path);
+    out =
+        kernels::Linear(*nonlinearity->ptr<nn::LinearImpl>(5), nonlinearity[3]->as<nn::LayerNorm>()->forward(h), path);
   } else {
     out = nonlinearity->forward(flat);
   }
