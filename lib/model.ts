@@ -124,8 +124,10 @@ export interface ForwardOptions {
   outputAttentions?: boolean;
   /**
    * Float32Arrays to write the outputs into, each exactly the output's size
-   * (`logits`: B·T·vocab for the masked LM, B·numLabels for classification;
-   * `lastHiddenState`: B·T·hidden). The result's `data` is then the array
+   * (`logits`: B·T·vocab for the masked LM, B·numLabels for sequence
+   * classification, B·T·numLabels for token classification, B·C for
+   * multiple choice; none for the bare encoder and question answering;
+   * `lastHiddenState`: B·T·hidden, B·C·T·hidden for multiple choice). The result's `data` is then the array
    * given, and the call allocates no new JS memory: in a loop of forwards
    * this spares V8 the collection that each large new result would set
    * off. The outputs are computed in native memory (reused from call to
@@ -460,6 +462,42 @@ export abstract class LtgBertPreTrainedModel<Inputs extends object = ForwardInpu
     if (out.layerOutputs) common.layerOutputs = out.layerOutputs;
     if (out.attentions) common.attentions = out.attentions;
     return this.headOutput(out, into.logits, common);
+  }
+
+  /**
+   * @internal The encoder's last hidden state [B, T, hidden] for a batch of
+   * single sequences, whatever the class: its head is skipped where it can
+   * be, and a multiple-choice model takes the rows as one choice each. For
+   * what every class offers on top of its encoder (pooled embeddings).
+   */
+  protected async encoderOutput(
+    batch: { inputIds: Int32Array | BigInt64Array; attentionMask: Int32Array | BigInt64Array; shape: [number, number] },
+    options: Pick<ForwardOptions, "outputHiddenStates" | "outputAttentions"> = {},
+  ): Promise<EncoderOutput & { lastHiddenState: TensorData }> {
+    const [rows, length] = batch.shape;
+    const out = await this.enqueue((native) =>
+      native.forward({
+        ...batch,
+        shape: this.encoderRowsShape(rows, length),
+        hidden: true,
+        hiddenStates: options.outputHiddenStates ?? false,
+        attentions: options.outputAttentions ?? false,
+      }),
+    );
+    if (!out.lastHiddenState || !out.hiddenShape)
+      throw new LtgBertError("LTGBERT_INTERNAL", "forward: the native result has no hidden states");
+    const result: EncoderOutput & { lastHiddenState: TensorData } = {
+      lastHiddenState: { data: out.lastHiddenState, shape: out.hiddenShape },
+    };
+    if (out.hiddenStates) result.hiddenStates = out.hiddenStates;
+    if (out.layerOutputs) result.layerOutputs = out.layerOutputs;
+    if (out.attentions) result.attentions = out.attentions;
+    return result;
+  }
+
+  /** @internal The native shape of B single sequences of length T for this class's model. */
+  protected encoderRowsShape(rows: number, length: number): number[] {
+    return [rows, length];
   }
 
   /**
@@ -1442,6 +1480,11 @@ export class LtgBertForMultipleChoice extends LtgBertPreTrainedModel<MultipleCho
       labels: labels?.data,
       labelsShape: labels?.shape,
     };
+  }
+
+  /** @internal Each sequence as a row with one choice, [B, 1, T]. */
+  protected override encoderRowsShape(rows: number, length: number): number[] {
+    return [rows, 1, length];
   }
 
   protected override savedConfig(): Record<string, unknown> {

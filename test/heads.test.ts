@@ -564,3 +564,33 @@ describe.skipIf(python === null)(
     }
   },
 );
+
+describe("the encoder under every head (the base class's encoderOutput, for what builds on it)", () => {
+  type Probe = {
+    encoderOutput(batch: {
+      inputIds: BigInt64Array;
+      attentionMask: BigInt64Array;
+      shape: [number, number];
+    }): Promise<{ lastHiddenState: TensorData }>;
+  };
+  const batch = {
+    inputIds: inputs.inputIds.data,
+    attentionMask: inputs.attentionMask.data,
+    shape: [3, 17] as [number, number],
+  };
+  const loads = [
+    ["base", () => LtgBertModel.fromPretrained(path.join(HEADS, "base"))],
+    ["tok", () => LtgBertForTokenClassification.fromPretrained(path.join(HEADS, "tok"))],
+    ["qa", () => LtgBertForQuestionAnswering.fromPretrained(path.join(HEADS, "qa"))],
+    ["mc", () => LtgBertForMultipleChoice.fromPretrained(path.join(HEADS, "mc"))],
+  ] as const;
+  for (const [name, load] of loads) {
+    it(`${name}: [B, T] sequences give the shared encoder's last hidden state`, async () => {
+      const model = await load();
+      const out = await (model as unknown as Probe).encoderOutput(batch);
+      expect(out.lastHiddenState.shape).toEqual([3, 17, 48]);
+      expect(maxAbsDiff(out.lastHiddenState.data, f32(heads, "base.last_hidden_state"))).toBeLessThan(TOL);
+      model.dispose();
+    });
+  }
+});
