@@ -19,7 +19,7 @@ import {
   type OptimizerOptions,
   type TensorData,
 } from "../lib/index.js";
-import { f32, HEADS, i64, maxAbsDiff, PYTHON_WITH_TORCH, readExpected, TINY } from "./helpers/fixtures.js";
+import { BABYLM, f32, HEADS, i64, maxAbsDiff, PYTHON_WITH_TORCH, readExpected, TINY } from "./helpers/fixtures.js";
 
 const TOL = 1e-5;
 const PROB_TOL = 1e-6;
@@ -593,4 +593,50 @@ describe("the encoder under every head (the base class's encoderOutput, for what
       model.dispose();
     });
   }
+});
+
+describe("variants", () => {
+  it("the global position split (ltgbert-babylm) under the bare encoder gives that fixture's hidden state", async () => {
+    const babylm = readExpected(path.join(BABYLM, "expected.safetensors"));
+    const enc = await LtgBertModel.fromPretrained(BABYLM);
+    expect(enc.config.position_qk_split).toBe("global");
+    const out = await enc.forward(
+      { inputIds: i64(babylm, "input_ids"), attentionMask: i64(babylm, "attention_mask") },
+      { outputHiddenStates: true },
+    );
+    expect(maxAbsDiff(out.lastHiddenState.data, f32(babylm, "mlm.last_hidden_state"))).toBeLessThan(TOL);
+    expect(out.layerOutputs![LAYERS].data).toEqual(out.lastHiddenState.data);
+    enc.dispose();
+  });
+
+  it("takes int32 and int64 labels and positions alike, one row, one choice, one token", async () => {
+    const tok = await LtgBertForTokenClassification.fromPretrained(path.join(HEADS, "tok"));
+    const labels = i64(heads, "tok_labels");
+    const a = await tok.forward({ ...inputs, labels });
+    const b = await tok.forward({ ...inputs, labels: { data: Int32Array.from(labels.data, Number), shape: [3, 17] } });
+    expect(b.loss).toBe(a.loss);
+    const single = await tok.forward({ inputIds: [[5]], labels: [[2]] });
+    expect(single.logits.shape).toEqual([1, 1, 5]);
+    expect(Number.isFinite(single.loss!)).toBe(true);
+    tok.dispose();
+
+    const qa = await LtgBertForQuestionAnswering.fromPretrained(path.join(HEADS, "qa"));
+    const s = i64(heads, "qa_start_positions").data;
+    const e = i64(heads, "qa_end_positions").data;
+    const big = await qa.forward({ ...inputs, startPositions: s, endPositions: e });
+    const small = await qa.forward({
+      ...inputs,
+      startPositions: Int32Array.from(s, Number),
+      endPositions: [...e].map(Number),
+    });
+    expect(relative(big.loss!, f32(heads, "qa.loss")[0])).toBeLessThan(TOL);
+    expect(small.loss).toBe(big.loss);
+    qa.dispose();
+
+    const mc = await LtgBertForMultipleChoice.fromPretrained(path.join(HEADS, "mc"));
+    const one = await mc.forward({ inputIds: [[[1, 5, 7]]], labels: BigInt64Array.from([0n]) });
+    expect(one.logits.shape).toEqual([1, 1]);
+    expect(one.loss).toBe(0); // one choice: certain
+    mc.dispose();
+  });
 });
