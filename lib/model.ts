@@ -1099,6 +1099,27 @@ function configFromObject(config: unknown, options: LoadOptions, overrides: Reco
   return resolveConfig(config as Record<string, unknown>, { ...(options.config ?? {}), ...overrides }, "config");
 }
 
+/**
+ * `saved` with an `auto_map` entry for `autoClass` when config.json has an
+ * auto_map that names the model's code but not that class: Python's
+ * `AutoModelFor…` with `trust_remote_code` then finds the class in the same
+ * module as the others (a masked-LM repository often lists only its own).
+ */
+function withAutoMapEntry(
+  saved: Record<string, unknown>,
+  autoClass: string,
+  architecture: string,
+): Record<string, unknown> {
+  const map = saved.auto_map;
+  if (typeof map !== "object" || map === null || Array.isArray(map) || autoClass in map) return saved;
+  const entries = Object.entries(map as Record<string, unknown>);
+  const model = entries.find(([key, value]) => key.startsWith("AutoModel") && typeof value === "string");
+  if (!model) return saved;
+  const module = (model[1] as string).slice(0, (model[1] as string).lastIndexOf("."));
+  if (module === "") return saved;
+  return { ...saved, auto_map: { ...(map as Record<string, unknown>), [autoClass]: `${module}.${architecture}` } };
+}
+
 /** Options of `fromMaskedLM` for the heads without labels of their own. */
 export interface HeadTransferOptions {
   /** Seed of the new head's initialisation (default 42). */
@@ -1202,6 +1223,14 @@ export class LtgBertModel extends LtgBertPreTrainedModel<EncoderInputs, BaseMode
       throw new LtgBertError("LTGBERT_INTERNAL", "forward: the native result has no hidden states");
     return { ...common, lastHiddenState: common.lastHiddenState };
   }
+
+  protected override savedConfig(): Record<string, unknown> {
+    return withAutoMapEntry(
+      savedConfig(this.config, LtgBertModel.architecture, null),
+      "AutoModel",
+      LtgBertModel.architecture,
+    );
+  }
 }
 
 /**
@@ -1282,7 +1311,7 @@ export class LtgBertForTokenClassification extends LtgBertPreTrainedModel<Forwar
     // Sequence classification's keys: the reference's token classifier reads neither.
     if (this.config.problem_type === undefined) delete saved.problem_type;
     delete saved.classifier_head;
-    return saved;
+    return withAutoMapEntry(saved, "AutoModelForTokenClassification", LtgBertForTokenClassification.architecture);
   }
 }
 
@@ -1397,7 +1426,8 @@ export class LtgBertForQuestionAnswering extends LtgBertPreTrainedModel<
   }
 
   protected override savedConfig(): Record<string, unknown> {
-    return { ...savedConfig(this.config, LtgBertForQuestionAnswering.architecture, null), num_labels: 2 };
+    const saved = { ...savedConfig(this.config, LtgBertForQuestionAnswering.architecture, null), num_labels: 2 };
+    return withAutoMapEntry(saved, "AutoModelForQuestionAnswering", LtgBertForQuestionAnswering.architecture);
   }
 }
 
@@ -1488,6 +1518,7 @@ export class LtgBertForMultipleChoice extends LtgBertPreTrainedModel<MultipleCho
   }
 
   protected override savedConfig(): Record<string, unknown> {
-    return { ...savedConfig(this.config, LtgBertForMultipleChoice.architecture, null), num_labels: 1 };
+    const saved = { ...savedConfig(this.config, LtgBertForMultipleChoice.architecture, null), num_labels: 1 };
+    return withAutoMapEntry(saved, "AutoModelForMultipleChoice", LtgBertForMultipleChoice.architecture);
   }
 }

@@ -2,7 +2,7 @@
 // multiple choice) and the per-layer outputs, against the Python
 // reference's fixtures (test/fixtures/ltgbert-heads/README.md).
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -638,5 +638,43 @@ describe("variants", () => {
     expect(one.logits.shape).toEqual([1, 1]);
     expect(one.loss).toBe(0); // one choice: certain
     mc.dispose();
+  });
+});
+
+describe("savePretrained's auto_map", () => {
+  it("gains the class's AutoModel entry beside the others, in the same module, and keeps one already there", async () => {
+    const work = mkdtempSync(path.join(os.tmpdir(), "ltgbert-heads-automap-"));
+    const source = path.join(work, "source");
+    mkdirSync(source);
+    copyFileSync(path.join(TINY, "hub-mlm", "model.safetensors"), path.join(source, "model.safetensors"));
+    const config = JSON.parse(readFileSync(path.join(TINY, "hub-mlm", "config.json"), "utf8"));
+    config.auto_map = {
+      AutoConfig: "configuration_ltgbert.LtgBertConfig",
+      AutoModelForMaskedLM: "modeling_ltgbert.LtgBertForMaskedLM",
+      AutoModelForMultipleChoice: "modeling_other.Elsewhere",
+    };
+    writeFileSync(path.join(source, "config.json"), JSON.stringify(config));
+    const saved = async (model: LtgBertPreTrainedModel<object, unknown>, name: string) => {
+      await model.savePretrained(path.join(work, name));
+      model.dispose();
+      return JSON.parse(readFileSync(path.join(work, name, "config.json"), "utf8")).auto_map;
+    };
+    expect(await saved(await LtgBertModel.fromPretrained(source), "base")).toEqual({
+      ...config.auto_map,
+      AutoModel: "modeling_ltgbert.LtgBertModel",
+    });
+    expect(await saved(await LtgBertForTokenClassification.fromPretrained(source), "tok")).toEqual({
+      ...config.auto_map,
+      AutoModelForTokenClassification: "modeling_ltgbert.LtgBertForTokenClassification",
+    });
+    expect(await saved(await LtgBertForQuestionAnswering.fromPretrained(source), "qa")).toEqual({
+      ...config.auto_map,
+      AutoModelForQuestionAnswering: "modeling_ltgbert.LtgBertForQuestionAnswering",
+    });
+    expect(await saved(await LtgBertForMultipleChoice.fromPretrained(source), "mc")).toEqual(config.auto_map);
+    // Without an auto_map, none is made up.
+    const plain = await LtgBertForQuestionAnswering.fromPretrained(path.join(TINY, "hub-mlm"));
+    expect(await saved(plain, "plain")).toBeUndefined();
+    rmSync(work, { recursive: true, force: true });
   });
 });
