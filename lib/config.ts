@@ -7,6 +7,24 @@ import { addon } from "./native.js";
 export type PositionQkSplit = "per_head" | "global";
 export type ClassifierHead = "linear" | "mlp";
 export type ProblemType = "single_label_classification" | "multi_label_classification" | "regression";
+/** Which head a model has (the native model's `task`). */
+export type ModelTask =
+  "masked_lm" | "sequence_classification" | "base" | "token_classification" | "question_answering" | "multiple_choice";
+
+/** Outputs of the MLP head per position it reads (none for the masked LM and the bare encoder). */
+export function headOutputsOf(config: Pick<LtgBertConfig, "num_labels">, task: ModelTask): number {
+  switch (task) {
+    case "question_answering":
+      return 2;
+    case "multiple_choice":
+      return 1;
+    case "sequence_classification":
+    case "token_classification":
+      return numLabelsOf(config);
+    default:
+      return 0;
+  }
+}
 
 /** An LTG-BERT config.json (snake_case, as Python writes it). Unknown keys are kept. */
 export interface LtgBertConfig {
@@ -153,20 +171,19 @@ export const HARD_LIMITS = {
 } as const;
 
 /** Bytes a model of this config takes in memory, and its parameter count. */
-export function estimateModelBytes(
-  config: LtgBertConfig,
-  task: "masked_lm" | "sequence_classification",
-): { bytes: number; parameters: number } {
+export function estimateModelBytes(config: LtgBertConfig, task: ModelTask): { bytes: number; parameters: number } {
   const d = config.hidden_size;
   const layers = config.num_hidden_layers;
   const positions = config.max_position_embeddings;
-  const labels = task === "sequence_classification" ? numLabelsOf(config) : 0;
+  const labels = headOutputsOf(config, task);
   // Parameters, as the reference's modules hold them.
   const word = config.vocab_size * d + (task === "masked_lm" ? config.vocab_size : 0);
   const relative = (2 * config.position_bucket_size - 1) * d + 2 * d;
   const attention = 4 * d * d + 6 * d;
   const feedForward = 3 * d * config.intermediate_size;
-  const head = task === "masked_lm" ? d * d + d : d * d + d + (d + 1) * labels;
+  // The masked-LM head and the MLP heads have a dense layer; the linear
+  // classifier has none, but counting it errs on the safe side.
+  const head = task === "base" ? 0 : task === "masked_lm" ? d * d + d : d * d + d + (d + 1) * labels;
   const parameters = word + relative + layers * (attention + feedForward) + head;
   // Each layer keeps a (positions, positions) table of int64 bucket indices
   // and builds it through a few temporaries of the same size; a layer's
@@ -195,7 +212,7 @@ const BASE_SIZES: Record<string, number> = {
  */
 export function checkModelMemory(
   config: LtgBertConfig,
-  task: "masked_lm" | "sequence_classification",
+  task: ModelTask,
   source: string,
   maxMemory: number | undefined,
 ): void {

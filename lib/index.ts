@@ -1,9 +1,21 @@
 export { LtgBertError, type LtgBertErrorCode } from "./errors.js";
-export type { LtgBertConfig, LtgBertConfigInput, PositionQkSplit, ClassifierHead, ProblemType } from "./config.js";
-export type { TensorData, IdMatrix, LabelInput } from "./inputs.js";
+export type {
+  LtgBertConfig,
+  LtgBertConfigInput,
+  PositionQkSplit,
+  ClassifierHead,
+  ProblemType,
+  ModelTask,
+} from "./config.js";
+export type { TensorData, IdMatrix, IdTensor3, LabelInput, PositionInput } from "./inputs.js";
 export {
+  LtgBertPreTrainedModel,
+  LtgBertModel,
   LtgBertForMaskedLM,
   LtgBertForSequenceClassification,
+  LtgBertForTokenClassification,
+  LtgBertForQuestionAnswering,
+  LtgBertForMultipleChoice,
   StateDict,
   readStateDict,
   type LoadStateDictOptions,
@@ -11,9 +23,17 @@ export {
   type LoadOptions,
   type ClassificationLoadOptions,
   type LoadReport,
+  type EncoderInputs,
   type ForwardInputs,
+  type QuestionAnsweringInputs,
+  type MultipleChoiceInputs,
   type ForwardOptions,
+  type EncoderOutput,
   type ModelOutput,
+  type BaseModelOutput,
+  type QuestionAnsweringOutput,
+  type HeadTransferOptions,
+  type TokenClassificationTransferOptions,
   type PredictOptions,
   type Prediction,
   type RankedLabel,

@@ -78,9 +78,78 @@ export function toIdMatrix(name: string, value: unknown): { data: IdArray; shape
   throw invalidArgument(name, "number[][] or { data: Int32Array | BigInt64Array, shape: [B, T] }", value);
 }
 
+/** Token ids or a mask of multiple choice: `number[][][]` or a typed array with shape [B, C, T]. */
+export type IdTensor3 = number[][][] | { data: Int32Array | BigInt64Array; shape: [number, number, number] | number[] };
+
+/** Converts [B, C, T] ids or a mask to a flat Int32Array/BigInt64Array. */
+export function toIdTensor3(name: string, value: unknown): { data: IdArray; shape: [number, number, number] } {
+  if (Array.isArray(value)) {
+    if (value.length === 0) throw invalidArgument(name, "a non-empty batch", value);
+    const choices = Array.isArray(value[0]) ? (value[0] as unknown[]).length : -1;
+    const parts: IdArray[] = [];
+    let width = -1;
+    value.forEach((row, i) => {
+      if (!Array.isArray(row) || row.length === 0)
+        throw invalidArgument(`${name}[${i}]`, "a non-empty array of choices", row);
+      if (row.length !== choices)
+        throw invalidArgument(
+          `${name}[${i}]`,
+          `${choices} choices like row 0 (every row has the same choices count)`,
+          row,
+        );
+      const matrix = toIdMatrix(`${name}[${i}]`, row);
+      if (width === -1) width = matrix.shape[1];
+      if (matrix.shape[1] !== width)
+        throw invalidArgument(`${name}[${i}]`, `choices of length ${width} like row 0 (pad them to one length)`, row);
+      parts.push(matrix.data);
+    });
+    const data = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const part of parts) {
+      data.set(part as Int32Array, offset);
+      offset += part.length;
+    }
+    return { data, shape: [value.length, choices, width] };
+  }
+  if (typeof value === "object" && value !== null && "data" in value) {
+    const { data, shape } = value as { data: unknown; shape: unknown };
+    if (!(data instanceof Int32Array) && !(data instanceof BigInt64Array)) {
+      throw invalidArgument(`${name}.data`, "an Int32Array or BigInt64Array", data);
+    }
+    return { data, shape: checkShape(name, shape, 3, data.length) as [number, number, number] };
+  }
+  throw invalidArgument(name, "number[][][] or { data: Int32Array | BigInt64Array, shape: [B, C, T] }", value);
+}
+
+/** Start or end positions of question answering: `number[]` or a 1-D integer typed array. */
+export type PositionInput = number[] | Int32Array | BigInt64Array;
+
+/** Converts start or end positions to an Int32Array/BigInt64Array of length `batch`. */
+export function toPositions(name: string, value: unknown, batch: number): IdArray {
+  let out: IdArray;
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => {
+      if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647)
+        throw invalidArgument(`${name}[${i}]`, "a 32-bit integer", v);
+    });
+    out = Int32Array.from(value as number[]);
+  } else if (value instanceof Int32Array || value instanceof BigInt64Array) {
+    out = value;
+  } else {
+    throw invalidArgument(name, "number[], an Int32Array or a BigInt64Array", value);
+  }
+  if (out.length !== batch) {
+    throw new LtgBertError(
+      "LTGBERT_INVALID_ARGUMENT",
+      `${name}: expected ${batch} positions (one per row of inputIds), got ${out.length}`,
+    );
+  }
+  return out;
+}
+
 /** A mask of ones with the given shape (every position is a token). */
-export function onesLike(shape: [number, number]): Int32Array {
-  return new Int32Array(shape[0] * shape[1]).fill(1);
+export function onesLike(shape: readonly number[]): Int32Array {
+  return new Int32Array(shape.reduce((a, b) => a * b, 1)).fill(1);
 }
 
 /** Converts labels; integer labels become Int32Array, others Float32Array. */

@@ -9,16 +9,29 @@ import {
   resolveConfig,
   type LtgBertConfig,
   type LtgBertConfigInput,
+  type ModelTask,
 } from "./config.js";
 import { defaultModelHint } from "./default-model.js";
 import { readConfigFile } from "./files.js";
 import { invalidArgument, LtgBertError } from "./errors.js";
 import { boolean, nonEmptyString, nonNegativeInteger, object, oneOf, positiveInteger, string } from "./validate.js";
-import { onesLike, toIdMatrix, toLabels, type IdMatrix, type LabelInput, type TensorData } from "./inputs.js";
+import {
+  onesLike,
+  toIdMatrix,
+  toIdTensor3,
+  toLabels,
+  toPositions,
+  type IdMatrix,
+  type IdTensor3,
+  type LabelInput,
+  type PositionInput,
+  type TensorData,
+} from "./inputs.js";
 import {
   addon,
   callNative,
   callNativeSync,
+  type NativeForwardResult,
   type NativeLoadReport,
   type NativeBatch,
   type NativeModel,
@@ -77,10 +90,14 @@ export interface LoadOptions {
 /** What a load moved, keyed by state-dict name. */
 export type LoadReport = NativeLoadReport;
 
-export interface ForwardInputs {
+/** What every model's `forward` takes: token ids and their attention mask. */
+export interface EncoderInputs {
   inputIds: IdMatrix;
   /** 1 = token, 0 = padding. Default: all ones. */
   attentionMask?: IdMatrix;
+}
+
+export interface ForwardInputs extends EncoderInputs {
   /** When given, the output has `loss`. */
   labels?: LabelInput;
 }
@@ -89,13 +106,30 @@ export interface ForwardOptions {
   /**
    * Return `lastHiddenState` too (default true). Without it a classifier's
    * last layer computes only the first token (the one its head reads):
-   * the same logits, less work.
+   * the same logits, less work. The bare encoder (`LtgBertModel`) always
+   * returns it.
    */
   hiddenStates?: boolean;
   /**
+   * Return every layer's output (default false; nothing is kept when off):
+   * `hiddenStates` exactly as the Python reference's `output_hidden_states`
+   * gives them (the embedding's output, then each layer's output minus the
+   * previous layer's), and `layerOutputs`, the plain outputs of the
+   * embedding and of each layer. L + 1 tensors [B, T, hidden] each.
+   */
+  outputHiddenStates?: boolean;
+  /**
+   * Return each layer's attention probabilities as `attentions` (default
+   * false): L tensors [B, heads, T, T], after the masked softmax (0 at
+   * padding keys) and before dropout, as `output_attentions` gives them.
+   */
+  outputAttentions?: boolean;
+  /**
    * Float32Arrays to write the outputs into, each exactly the output's size
-   * (`logits`: B·T·vocab for the masked LM, B·numLabels for classification;
-   * `lastHiddenState`: B·T·hidden). The result's `data` is then the array
+   * (`logits`: B·T·vocab for the masked LM, B·numLabels for sequence
+   * classification, B·T·numLabels for token classification, B·C for
+   * multiple choice; none for the bare encoder and question answering;
+   * `lastHiddenState`: B·T·hidden, B·C·T·hidden for multiple choice). The result's `data` is then the array
    * given, and the call allocates no new JS memory: in a loop of forwards
    * this spares V8 the collection that each large new result would set
    * off. The outputs are computed in native memory (reused from call to
@@ -107,12 +141,17 @@ export interface ForwardOptions {
   out?: { logits?: Float32Array; lastHiddenState?: Float32Array };
 }
 
-export interface ModelOutput {
-  /** [B, T, vocab] for the masked LM, [B, numLabels] for classification. */
-  logits: TensorData;
-  /** [B, T, hidden]. */
+/** What every model's `forward` may return besides its head's outputs. */
+export interface EncoderOutput {
+  /** [B, T, hidden] ([B·C, T, hidden] for multiple choice). */
   lastHiddenState?: TensorData;
   loss?: number;
+  /** With `outputHiddenStates`: the reference's L + 1 tensors (layer 0 the embedding's output, then differences). */
+  hiddenStates?: TensorData[];
+  /** With `outputHiddenStates`: the embedding's output, then each layer's output. */
+  layerOutputs?: TensorData[];
+  /** With `outputAttentions`: L tensors [B, heads, T, T]. */
+  attentions?: TensorData[];
 }
 
 /** Token ids with their mask, already encoded and padded, for `embed`. */
@@ -149,7 +188,14 @@ export interface Embeddings {
   shape: [number, number];
 }
 
-type Task = "masked_lm" | "sequence_classification";
+export interface ModelOutput extends EncoderOutput {
+  /**
+   * [B, T, vocab] for the masked LM, [B, numLabels] for sequence
+   * classification, [B, T, numLabels] for token classification, [B, C] for
+   * multiple choice.
+   */
+  logits: TensorData;
+}
 
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("nodejs.asyncDispose");
 
@@ -305,7 +351,12 @@ export interface LoadStateDictOptions {
   stripPrefix?: string;
 }
 
-abstract class LtgBertModel {
+/**
+ * What every model class shares: loading, `forward`, training steps, state
+ * dicts, saving and disposal, one call at a time. `Inputs` and `Output` are
+ * what the class's `forward` takes and gives.
+ */
+export abstract class LtgBertPreTrainedModel<Inputs extends object = ForwardInputs, Output = ModelOutput> {
   /** The resolved config.json of this model (snake_case). */
   readonly config: LtgBertConfig;
   /** The device the weights live on. */
@@ -367,7 +418,7 @@ abstract class LtgBertModel {
   /** @internal Builds and loads the native model for a subclass. */
   protected static async loadNative(
     config: LtgBertConfig,
-    task: Task,
+    task: ModelTask,
     options: LoadOptions,
     checkpoint: string | null,
     strict: boolean,
@@ -419,23 +470,82 @@ abstract class LtgBertModel {
    * const out = await mlm.forward({ inputIds: [[1, 42, 2]], attentionMask: [[1, 1, 1]] });
    * out.logits.shape // [1, 3, vocab]
    */
-  async forward(inputs: ForwardInputs, options: ForwardOptions = {}): Promise<ModelOutput> {
+  async forward(inputs: Inputs, options: ForwardOptions = {}): Promise<Output> {
     this.#ensureNotDisposed();
-    const batch = this.#toNativeBatch("inputs", inputs, false);
-    const hidden = options.hiddenStates ?? true;
+    object("options", options);
+    const batch = this.toNativeBatch("inputs", inputs, false);
+    const hidden = boolean("options.hiddenStates", options.hiddenStates ?? true);
+    const hiddenStates = boolean("options.outputHiddenStates", options.outputHiddenStates ?? false);
+    const attentions = boolean("options.outputAttentions", options.outputAttentions ?? false);
     const into = options.out ?? {};
     if (typeof into !== "object" || into === null)
       throw invalidArgument("out", "{ logits?: Float32Array, lastHiddenState?: Float32Array }", into);
     const out = await this.enqueue((native) =>
-      native.forward({ ...batch, hidden, logitsInto: into.logits, hiddenInto: into.lastHiddenState }),
+      native.forward({
+        ...batch,
+        hidden,
+        hiddenStates,
+        attentions,
+        logitsInto: into.logits,
+        hiddenInto: into.lastHiddenState,
+      }),
     );
-    const logits = into.logits ?? out.logits;
-    if (!logits) throw new LtgBertError("LTGBERT_INTERNAL", "forward: the native result has no logits");
-    const result: ModelOutput = { logits: { data: logits, shape: out.logitsShape } };
+    const common: EncoderOutput = {};
     const hiddenState = into.lastHiddenState ?? out.lastHiddenState;
-    if (hiddenState && out.hiddenShape) result.lastHiddenState = { data: hiddenState, shape: out.hiddenShape };
-    if (out.loss !== undefined) result.loss = out.loss;
+    if (hiddenState && out.hiddenShape) common.lastHiddenState = { data: hiddenState, shape: out.hiddenShape };
+    if (out.loss !== undefined) common.loss = out.loss;
+    if (out.hiddenStates) common.hiddenStates = out.hiddenStates;
+    if (out.layerOutputs) common.layerOutputs = out.layerOutputs;
+    if (out.attentions) common.attentions = out.attentions;
+    return this.headOutput(out, into.logits, common);
+  }
+
+  /**
+   * @internal The encoder's last hidden state [B, T, hidden] for a batch of
+   * single sequences, whatever the class: its head is skipped where it can
+   * be, and a multiple-choice model takes the rows as one choice each. For
+   * what every class offers on top of its encoder (pooled embeddings).
+   */
+  protected async encoderOutput(
+    batch: { inputIds: Int32Array | BigInt64Array; attentionMask: Int32Array | BigInt64Array; shape: [number, number] },
+    options: Pick<ForwardOptions, "outputHiddenStates" | "outputAttentions"> = {},
+  ): Promise<EncoderOutput & { lastHiddenState: TensorData }> {
+    const [rows, length] = batch.shape;
+    const out = await this.enqueue((native) =>
+      native.forward({
+        ...batch,
+        shape: this.encoderRowsShape(rows, length),
+        hidden: true,
+        hiddenStates: options.outputHiddenStates ?? false,
+        attentions: options.outputAttentions ?? false,
+      }),
+    );
+    if (!out.lastHiddenState || !out.hiddenShape)
+      throw new LtgBertError("LTGBERT_INTERNAL", "forward: the native result has no hidden states");
+    const result: EncoderOutput & { lastHiddenState: TensorData } = {
+      lastHiddenState: { data: out.lastHiddenState, shape: out.hiddenShape },
+    };
+    if (out.hiddenStates) result.hiddenStates = out.hiddenStates;
+    if (out.layerOutputs) result.layerOutputs = out.layerOutputs;
+    if (out.attentions) result.attentions = out.attentions;
     return result;
+  }
+
+  /** @internal The native shape of B single sequences of length T for this class's model. */
+  protected encoderRowsShape(rows: number, length: number): number[] {
+    return [rows, length];
+  }
+
+  /**
+   * @internal The class's output from the native result: its head's
+   * outputs, then `common`. The default: `logits`.
+   */
+  protected headOutput(out: NativeForwardResult, logitsInto: Float32Array | undefined, common: EncoderOutput): Output {
+    const logits = logitsInto ?? out.logits;
+    if (!logits || !out.logitsShape)
+      throw new LtgBertError("LTGBERT_INTERNAL", "forward: the native result has no logits");
+    const result: ModelOutput = { logits: { data: logits, shape: out.logitsShape }, ...common };
+    return result as Output;
   }
 
   /**
@@ -534,13 +644,16 @@ abstract class LtgBertModel {
 
   /**
    * @internal The encoder's last hidden state [B, T, hidden] of one padded
-   * batch: what `embed` pools. Here a full forward whose head output is
-   * dropped; a class with a cheaper way to the encoder's output overrides it.
+   * batch: what `embed` pools, from the encoder alone (a head is skipped
+   * where the class can skip it; see encoderOutput).
    */
   protected async lastHiddenStateOf(batch: { inputIds: IdMatrix; attentionMask: IdMatrix }): Promise<TensorData> {
-    const { lastHiddenState } = await this.forward(batch, { hiddenStates: true });
-    if (!lastHiddenState) throw new LtgBertError("LTGBERT_INTERNAL", "embed: the forward pass gave no hidden state");
-    return lastHiddenState;
+    const ids = toIdMatrix("inputIds", batch.inputIds);
+    const mask = toIdMatrix("attentionMask", batch.attentionMask);
+    if (mask.shape[0] !== ids.shape[0] || mask.shape[1] !== ids.shape[1])
+      throw invalidArgument("attentionMask", `shape [${ids.shape.join(", ")}] as inputIds`, mask.shape);
+    const out = await this.encoderOutput({ inputIds: ids.data, attentionMask: mask.data, shape: ids.shape });
+    return out.lastHiddenState;
   }
 
   /**
@@ -572,23 +685,28 @@ abstract class LtgBertModel {
    * const r = await cls.trainStep({ inputIds, attentionMask, labels }, opt);
    * r.loss; r.gradNorm; r.learningRate;
    */
-  async trainStep(batch: ForwardInputs | ForwardInputs[], optimizer: Optimizer): Promise<TrainStepResult> {
+  async trainStep(batch: Inputs | Inputs[], optimizer: Optimizer): Promise<TrainStepResult> {
     this.#ensureNotDisposed();
     if (!(optimizer instanceof Optimizer) || !this.#optimizers.has(optimizer)) {
       throw invalidArgument("optimizer", "an Optimizer made by this model's createOptimizer()", optimizer);
     }
     const list = Array.isArray(batch) ? batch : [batch];
     if (list.length === 0) throw invalidArgument("batch", "a batch or a non-empty array of batches", batch);
-    const batches = list.map((b, i) => this.#toNativeBatch(Array.isArray(batch) ? `batch[${i}]` : "batch", b, true));
+    const batches = list.map((b, i) => this.toNativeBatch(Array.isArray(batch) ? `batch[${i}]` : "batch", b, true));
     const native = optimizer.native;
     const result = await this.enqueue(() => native.trainStep(batches));
     optimizer.recordStep(result.step);
     return result;
   }
 
-  #toNativeBatch(name: string, inputs: ForwardInputs, requireLabels: boolean): NativeBatch {
-    if (typeof inputs !== "object" || inputs === null)
-      throw invalidArgument(name, "{ inputIds, attentionMask?, labels? }", inputs);
+  /**
+   * @internal The inputs as the addon takes them, checked; the default reads
+   * `{ inputIds [B, T], attentionMask?, labels? }`.
+   */
+  protected toNativeBatch(name: string, batch: Inputs, requireLabels: boolean): NativeBatch {
+    if (typeof batch !== "object" || batch === null)
+      throw invalidArgument(name, "{ inputIds, attentionMask?, labels? }", batch);
+    const inputs = batch as ForwardInputs;
     const ids = toIdMatrix("inputIds", inputs.inputIds);
     let maskData: Int32Array | BigInt64Array;
     if (inputs.attentionMask === undefined) {
@@ -604,10 +722,11 @@ abstract class LtgBertModel {
       }
       maskData = m.data;
     }
-    if (requireLabels && inputs.labels === undefined) {
+    const given = inputs.labels;
+    if (requireLabels && given === undefined) {
       throw invalidArgument(`${name}.labels`, "the labels a training step needs", undefined);
     }
-    const labels = inputs.labels === undefined ? undefined : toLabels(inputs.labels, this.integerLabels);
+    const labels = given === undefined ? undefined : toLabels(given, this.integerLabels);
     return {
       inputIds: ids.data,
       attentionMask: maskData,
@@ -765,7 +884,7 @@ abstract class LtgBertModel {
  * const mlm = await LtgBertForMaskedLM.fromPretrained("./babylm-checkpoint");
  * const { logits } = await mlm.forward({ inputIds: [[1, 42, 4, 2]] });
  */
-export class LtgBertForMaskedLM extends LtgBertModel {
+export class LtgBertForMaskedLM extends LtgBertPreTrainedModel {
   static readonly architecture = "LtgBertForMaskedLM";
 
   /** Loads a directory Python wrote: config.json plus model.safetensors (sharded too) or pytorch_model.bin. */
@@ -802,7 +921,7 @@ export interface ClassificationLoadOptions extends LoadOptions {
  * const cls = await LtgBertForSequenceClassification.fromPretrained("./sst2-model");
  * const { logits, loss } = await cls.forward({ inputIds, attentionMask, labels: [1, 0] });
  */
-export class LtgBertForSequenceClassification extends LtgBertModel {
+export class LtgBertForSequenceClassification extends LtgBertPreTrainedModel {
   static readonly architecture = "LtgBertForSequenceClassification";
 
   /** Loads a directory Python wrote. A masked-LM directory loads its encoder and gets a fresh head (see `loadReport`). */
@@ -1095,4 +1214,455 @@ function labelConfig(id2label: TransferOptions["id2label"], numLabels: number): 
 function numLabelsOverride(options: ClassificationLoadOptions): Record<string, unknown> {
   if (options.numLabels === undefined) return {};
   return { num_labels: positiveInteger("options.numLabels", options.numLabels) };
+}
+
+/** The name of each of `count` classes, by id: config.json's `id2label`, or "LABEL_i" where it says nothing. */
+function labelNamesOf(config: LtgBertConfig, count: number): string[] {
+  const given = config.id2label ?? {};
+  return Array.from({ length: count }, (_, i) => given[String(i)] ?? `LABEL_${i}`);
+}
+
+/** Sets config.json's `id2label` and `label2id` from `names`, checked against `count`. */
+function setLabelNamesOf(config: LtgBertConfig, count: number, names: readonly string[]): void {
+  if (
+    !Array.isArray(names) ||
+    names.length !== count ||
+    names.some((n) => typeof n !== "string" || n === "") ||
+    new Set(names).size !== names.length
+  ) {
+    throw invalidArgument("names", `${count} distinct non-empty label names (numLabels)`, names);
+  }
+  config.id2label = Object.fromEntries(names.map((name, i) => [String(i), name]));
+  config.label2id = Object.fromEntries(names.map((name, i) => [name, i]));
+}
+
+/** A config object as `fromConfig` takes it, checked and resolved with `overrides` on top of `options.config`. */
+function configFromObject(config: unknown, options: LoadOptions, overrides: Record<string, unknown>): LtgBertConfig {
+  checkLoadOptions(options);
+  if (typeof config !== "object" || config === null) throw invalidArgument("config", "a config.json object", config);
+  return resolveConfig(config as Record<string, unknown>, { ...(options.config ?? {}), ...overrides }, "config");
+}
+
+/**
+ * `saved` with an `auto_map` entry for `autoClass` when config.json has an
+ * auto_map that names the model's code but not that class: Python's
+ * `AutoModelFor…` with `trust_remote_code` then finds the class in the same
+ * module as the others (a masked-LM repository often lists only its own).
+ */
+function withAutoMapEntry(
+  saved: Record<string, unknown>,
+  autoClass: string,
+  architecture: string,
+): Record<string, unknown> {
+  const map = saved.auto_map;
+  if (typeof map !== "object" || map === null || Array.isArray(map) || autoClass in map) return saved;
+  const entries = Object.entries(map as Record<string, unknown>);
+  const model = entries.find(([key, value]) => key.startsWith("AutoModel") && typeof value === "string");
+  if (!model) return saved;
+  const module = (model[1] as string).slice(0, (model[1] as string).lastIndexOf("."));
+  if (module === "") return saved;
+  return { ...saved, auto_map: { ...(map as Record<string, unknown>), [autoClass]: `${module}.${architecture}` } };
+}
+
+/** Options of `fromMaskedLM` for the heads without labels of their own. */
+export interface HeadTransferOptions {
+  /** Seed of the new head's initialisation (default 42). */
+  seed?: number;
+  /** Device of the new model (default: the masked LM's). */
+  device?: string;
+}
+
+/** Options of `LtgBertForTokenClassification.fromMaskedLM`. */
+export interface TokenClassificationTransferOptions extends HeadTransferOptions {
+  /** Number of labels (tags) of the new head. */
+  numLabels: number;
+  /** Label names by id, saved as config.json's id2label (label2id follows). */
+  id2label?: Record<string, string> | string[];
+}
+
+/**
+ * The masked LM's encoder copied into `build`'s fresh model inside native
+ * memory (a non-strict loadStateDict: its report's `missing` is the new
+ * head, `unexpected` the masked-LM head left behind); the tokenizer comes
+ * along.
+ */
+async function transferEncoder<M extends LtgBertPreTrainedModel<object, unknown>>(
+  mlm: LtgBertForMaskedLM,
+  options: HeadTransferOptions,
+  build: (base: LtgBertConfigInput, load: LoadOptions) => Promise<M>,
+): Promise<M> {
+  if (!(mlm instanceof LtgBertForMaskedLM)) throw invalidArgument("mlm", "an LtgBertForMaskedLM", mlm);
+  object("options", options);
+  const { architectures: _architectures, ...base } = mlm.config;
+  void _architectures;
+  const model = await build(base, { device: options.device ?? mlm.device, seed: options.seed });
+  try {
+    await model.loadStateDict(mlm.stateDict(), { strict: false });
+    model.tokenizer = mlm.tokenizer;
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  return model;
+}
+
+/** What `LtgBertModel.forward` gives. */
+export interface BaseModelOutput extends EncoderOutput {
+  /** [B, T, hidden]. */
+  lastHiddenState: TensorData;
+}
+
+/**
+ * The bare encoder: embedding and transformer layers, no head, as the
+ * reference's `LtgBertModel`. Any LTG-BERT directory loads into it; a head
+ * the checkpoint carries is left out and listed in `loadReport.unexpected`.
+ *
+ * @example
+ * const enc = await LtgBertModel.fromPretrained("./babylm-checkpoint");
+ * const o = await enc.forward({ inputIds, attentionMask }, { outputHiddenStates: true, outputAttentions: true });
+ * o.lastHiddenState.shape; // [B, T, hidden]
+ * o.hiddenStates.length;   // layers + 1, as Python's output_hidden_states
+ */
+export class LtgBertModel extends LtgBertPreTrainedModel<EncoderInputs, BaseModelOutput> {
+  static readonly architecture = "LtgBertModel";
+
+  /** Loads a directory Python wrote (any head in it is dropped and reported). */
+  static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<LtgBertModel> {
+    const { config, strict, tokenizer } = await this.readPretrained(dir, options, this.architecture);
+    const loaded = await this.loadNative(config, "base", options, dir, strict);
+    return new LtgBertModel(loaded.native, loaded.config, options.device ?? "cpu", loaded.report, dir).setTokenizer(
+      tokenizer,
+    );
+  }
+
+  /** A freshly initialised encoder (the reference's initialisation, seeded) from a config.json object. */
+  static async fromConfig(config: LtgBertConfigInput, options: LoadOptions = {}): Promise<LtgBertModel> {
+    const resolved = configFromObject(config, options, {});
+    const loaded = await this.loadNative(resolved, "base", options, null, true);
+    return new LtgBertModel(loaded.native, loaded.config, options.device ?? "cpu", null, null);
+  }
+
+  /**
+   * The masked LM's encoder, copied in native memory; `loadReport.missing`
+   * is empty and `unexpected` lists the masked-LM head left behind.
+   */
+  static async fromMaskedLM(mlm: LtgBertForMaskedLM, options: HeadTransferOptions = {}): Promise<LtgBertModel> {
+    return transferEncoder(mlm, options, (base, load) => LtgBertModel.fromConfig(base, load));
+  }
+
+  /** Runs the encoder; `lastHiddenState` is always returned (`hiddenStates: false` is refused). */
+  override async forward(inputs: EncoderInputs, options: ForwardOptions = {}): Promise<BaseModelOutput> {
+    if (typeof options === "object" && options !== null && options.hiddenStates === false) {
+      throw invalidArgument("options.hiddenStates", "true or absent (the encoder's output is lastHiddenState)", false);
+    }
+    return super.forward(inputs, options);
+  }
+
+  protected override headOutput(
+    _out: NativeForwardResult,
+    _logitsInto: Float32Array | undefined,
+    common: EncoderOutput,
+  ): BaseModelOutput {
+    if (!common.lastHiddenState)
+      throw new LtgBertError("LTGBERT_INTERNAL", "forward: the native result has no hidden states");
+    return { ...common, lastHiddenState: common.lastHiddenState };
+  }
+
+  protected override savedConfig(): Record<string, unknown> {
+    return withAutoMapEntry(
+      savedConfig(this.config, LtgBertModel.architecture, null),
+      "AutoModel",
+      LtgBertModel.architecture,
+    );
+  }
+}
+
+/**
+ * LTG-BERT with the hub's MLP head on every position (tagging: named
+ * entities, parts of speech). Labels are [B, T] class ids, -100 where a
+ * position is not scored (padding, continuation subwords); the loss is the
+ * mean cross-entropy over the others.
+ *
+ * @example
+ * const tagger = await LtgBertForTokenClassification.fromMaskedLM(mlm, { numLabels: 17, id2label: tags });
+ * const { logits, loss } = await tagger.forward({ inputIds, attentionMask, labels }); // logits [B, T, 17]
+ */
+export class LtgBertForTokenClassification extends LtgBertPreTrainedModel<ForwardInputs, ModelOutput> {
+  static readonly architecture = "LtgBertForTokenClassification";
+
+  /** Loads a directory Python wrote. A masked-LM directory loads its encoder and gets a fresh head (see `loadReport`). */
+  static async fromPretrained(
+    dir: string,
+    options: ClassificationLoadOptions = {},
+  ): Promise<LtgBertForTokenClassification> {
+    const { config, strict, tokenizer } = await this.readPretrained(
+      dir,
+      options,
+      this.architecture,
+      numLabelsOverride(options),
+    );
+    const loaded = await this.loadNative(config, "token_classification", options, dir, strict);
+    const device = options.device ?? "cpu";
+    return new LtgBertForTokenClassification(loaded.native, loaded.config, device, loaded.report, dir).setTokenizer(
+      tokenizer,
+    );
+  }
+
+  /** A freshly initialised tagger from a config.json object. */
+  static async fromConfig(
+    config: LtgBertConfigInput,
+    options: ClassificationLoadOptions = {},
+  ): Promise<LtgBertForTokenClassification> {
+    const resolved = configFromObject(config, options, numLabelsOverride(options));
+    const loaded = await this.loadNative(resolved, "token_classification", options, null, true);
+    return new LtgBertForTokenClassification(loaded.native, loaded.config, options.device ?? "cpu", null, null);
+  }
+
+  /**
+   * Transfers a masked LM into a tagger in native memory: the encoder is
+   * copied tensor to tensor, the head is new (seeded);
+   * `loadReport.missing` names its four keys.
+   */
+  static async fromMaskedLM(
+    mlm: LtgBertForMaskedLM,
+    options: TokenClassificationTransferOptions,
+  ): Promise<LtgBertForTokenClassification> {
+    object("options", options, "{ numLabels, … }");
+    const labels = labelConfig(options.id2label, options.numLabels);
+    return transferEncoder(mlm, options, (base, load) =>
+      LtgBertForTokenClassification.fromConfig(base, { ...load, numLabels: options.numLabels, config: labels }),
+    );
+  }
+
+  /** Number of labels (tags). */
+  get numLabels(): number {
+    return numLabelsOf(this.config);
+  }
+
+  /** The name of each label, by id: config.json's `id2label`, or "LABEL_i" where it says nothing. */
+  get labelNames(): string[] {
+    return labelNamesOf(this.config, this.numLabels);
+  }
+
+  /** Names the labels: sets config.json's `id2label` and `label2id`, which `savePretrained` writes. */
+  setLabelNames(names: readonly string[]): this {
+    setLabelNamesOf(this.config, this.numLabels, names);
+    return this;
+  }
+
+  protected override savedConfig(): Record<string, unknown> {
+    const saved = savedConfig(this.config, LtgBertForTokenClassification.architecture, { numLabels: this.numLabels });
+    // Sequence classification's keys: the reference's token classifier reads neither.
+    if (this.config.problem_type === undefined) delete saved.problem_type;
+    delete saved.classifier_head;
+    return withAutoMapEntry(saved, "AutoModelForTokenClassification", LtgBertForTokenClassification.architecture);
+  }
+}
+
+/** What `LtgBertForQuestionAnswering.forward` takes. */
+export interface QuestionAnsweringInputs extends EncoderInputs {
+  /**
+   * The answer's first token per row, [B]; with `endPositions`, the output
+   * has `loss`. Positions outside [0, T) are clamped to T and so ignored,
+   * as the reference does (an answer cut off by truncation scores nothing).
+   */
+  startPositions?: PositionInput;
+  /** The answer's last token per row, [B]. */
+  endPositions?: PositionInput;
+}
+
+/** What `LtgBertForQuestionAnswering.forward` gives. */
+export interface QuestionAnsweringOutput extends EncoderOutput {
+  /** [B, T]: the score of each position as the answer's start. */
+  startLogits: TensorData;
+  /** [B, T]: the score of each position as the answer's end. */
+  endLogits: TensorData;
+}
+
+/**
+ * LTG-BERT for extractive question answering: the hub's MLP head with two
+ * outputs per position, the start and end logits of the answer span. The
+ * loss is the mean of the start and end cross-entropies.
+ *
+ * @example
+ * const qa = await LtgBertForQuestionAnswering.fromPretrained("./qa-model");
+ * const r = await qa.forward({ inputIds, attentionMask, startPositions: [5], endPositions: [7] });
+ * r.startLogits.shape; // [1, T]
+ */
+export class LtgBertForQuestionAnswering extends LtgBertPreTrainedModel<
+  QuestionAnsweringInputs,
+  QuestionAnsweringOutput
+> {
+  static readonly architecture = "LtgBertForQuestionAnswering";
+
+  /** Loads a directory Python wrote. A masked-LM directory loads its encoder and gets a fresh head (see `loadReport`). */
+  static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<LtgBertForQuestionAnswering> {
+    const { config, strict, tokenizer } = await this.readPretrained(dir, options, this.architecture);
+    const loaded = await this.loadNative(config, "question_answering", options, dir, strict);
+    const device = options.device ?? "cpu";
+    return new LtgBertForQuestionAnswering(loaded.native, loaded.config, device, loaded.report, dir).setTokenizer(
+      tokenizer,
+    );
+  }
+
+  /** A freshly initialised model from a config.json object. */
+  static async fromConfig(config: LtgBertConfigInput, options: LoadOptions = {}): Promise<LtgBertForQuestionAnswering> {
+    const resolved = configFromObject(config, options, { num_labels: 2 });
+    const loaded = await this.loadNative(resolved, "question_answering", options, null, true);
+    return new LtgBertForQuestionAnswering(loaded.native, loaded.config, options.device ?? "cpu", null, null);
+  }
+
+  /** Transfers a masked LM in native memory; `loadReport.missing` names the new head's four keys. */
+  static async fromMaskedLM(
+    mlm: LtgBertForMaskedLM,
+    options: HeadTransferOptions = {},
+  ): Promise<LtgBertForQuestionAnswering> {
+    return transferEncoder(mlm, options, (base, load) => LtgBertForQuestionAnswering.fromConfig(base, load));
+  }
+
+  protected override toNativeBatch(name: string, batch: QuestionAnsweringInputs, requireLabels: boolean): NativeBatch {
+    if (typeof batch !== "object" || batch === null)
+      throw invalidArgument(name, "{ inputIds, attentionMask?, startPositions?, endPositions? }", batch);
+    const { startPositions, endPositions, ...encoder } = batch;
+    if ((encoder as ForwardInputs).labels !== undefined) {
+      throw invalidArgument(
+        `${name}.labels`,
+        "nothing: question answering takes startPositions and endPositions",
+        "labels",
+      );
+    }
+    const out = super.toNativeBatch(name, encoder, false);
+    if (startPositions === undefined && endPositions === undefined) {
+      if (requireLabels)
+        throw invalidArgument(`${name}.startPositions`, "the start and end positions a training step needs", undefined);
+      return out;
+    }
+    if (startPositions === undefined || endPositions === undefined) {
+      const missing = startPositions === undefined ? "startPositions" : "endPositions";
+      throw invalidArgument(`${name}.${missing}`, "given with the other (both or neither)", undefined);
+    }
+    const rows = out.shape[0];
+    const starts = toPositions(`${name}.startPositions`, startPositions, rows);
+    const ends = toPositions(`${name}.endPositions`, endPositions, rows);
+    // Interleaved [B, 2]; every value outside [0, T] means the same as T
+    // (clamped and ignored), so int32 saturation changes nothing.
+    const int32 = (v: number | bigint): number => Math.max(-2147483648, Math.min(2147483647, Number(v)));
+    const labels = new Int32Array(2 * rows);
+    for (let i = 0; i < rows; i++) {
+      labels[2 * i] = int32(starts[i]);
+      labels[2 * i + 1] = int32(ends[i]);
+    }
+    return { ...out, labels, labelsShape: [rows, 2] };
+  }
+
+  protected override headOutput(
+    out: NativeForwardResult,
+    _logitsInto: Float32Array | undefined,
+    common: EncoderOutput,
+  ): QuestionAnsweringOutput {
+    if (!out.startLogits || !out.endLogits || !out.positionShape)
+      throw new LtgBertError("LTGBERT_INTERNAL", "forward: the native result has no start and end logits");
+    return {
+      startLogits: { data: out.startLogits, shape: out.positionShape },
+      endLogits: { data: out.endLogits, shape: [...out.positionShape] },
+      ...common,
+    };
+  }
+
+  protected override savedConfig(): Record<string, unknown> {
+    const saved = { ...savedConfig(this.config, LtgBertForQuestionAnswering.architecture, null), num_labels: 2 };
+    return withAutoMapEntry(saved, "AutoModelForQuestionAnswering", LtgBertForQuestionAnswering.architecture);
+  }
+}
+
+/** What `LtgBertForMultipleChoice.forward` takes. */
+export interface MultipleChoiceInputs {
+  /** [B, C, T]: each row's C choices (each usually the context paired with one answer), padded to one length. */
+  inputIds: IdTensor3;
+  /** [B, C, T], like inputIds. Default: all ones. */
+  attentionMask?: IdTensor3;
+  /** [B]: the right choice of each row, in [0, C). With it, the output has `loss`. */
+  labels?: number[] | Int32Array | BigInt64Array;
+}
+
+/**
+ * LTG-BERT for multiple choice: the hub's MLP head with one output, on the
+ * first token of each choice, gives one score per choice (logits [B, C]);
+ * the loss is the cross-entropy over the choices. This is the usual
+ * definition (Hugging Face's BertForMultipleChoice); the reference's class
+ * applies its head to every position instead. Its checkpoints (num_labels
+ * 1) load either way. Per-position outputs (`lastHiddenState`, …) have one
+ * row per choice: [B·C, T, …].
+ *
+ * @example
+ * const mc = await LtgBertForMultipleChoice.fromPretrained("./mc-model");
+ * const { logits } = await mc.forward({ inputIds: [[[1, 7, 2], [1, 9, 2]]], labels: [1] }); // logits [1, 2]
+ */
+export class LtgBertForMultipleChoice extends LtgBertPreTrainedModel<MultipleChoiceInputs, ModelOutput> {
+  static readonly architecture = "LtgBertForMultipleChoice";
+
+  /** Loads a directory Python wrote. A masked-LM directory loads its encoder and gets a fresh head (see `loadReport`). */
+  static async fromPretrained(dir: string, options: LoadOptions = {}): Promise<LtgBertForMultipleChoice> {
+    const { config, strict, tokenizer } = await this.readPretrained(dir, options, this.architecture);
+    const loaded = await this.loadNative(config, "multiple_choice", options, dir, strict);
+    const device = options.device ?? "cpu";
+    return new LtgBertForMultipleChoice(loaded.native, loaded.config, device, loaded.report, dir).setTokenizer(
+      tokenizer,
+    );
+  }
+
+  /** A freshly initialised model from a config.json object. */
+  static async fromConfig(config: LtgBertConfigInput, options: LoadOptions = {}): Promise<LtgBertForMultipleChoice> {
+    const resolved = configFromObject(config, options, { num_labels: 1 });
+    const loaded = await this.loadNative(resolved, "multiple_choice", options, null, true);
+    return new LtgBertForMultipleChoice(loaded.native, loaded.config, options.device ?? "cpu", null, null);
+  }
+
+  /** Transfers a masked LM in native memory; `loadReport.missing` names the new head's four keys. */
+  static async fromMaskedLM(
+    mlm: LtgBertForMaskedLM,
+    options: HeadTransferOptions = {},
+  ): Promise<LtgBertForMultipleChoice> {
+    return transferEncoder(mlm, options, (base, load) => LtgBertForMultipleChoice.fromConfig(base, load));
+  }
+
+  protected override toNativeBatch(name: string, batch: MultipleChoiceInputs, requireLabels: boolean): NativeBatch {
+    if (typeof batch !== "object" || batch === null)
+      throw invalidArgument(name, "{ inputIds [B, C, T], attentionMask?, labels? }", batch);
+    const ids = toIdTensor3("inputIds", batch.inputIds);
+    let mask: Int32Array | BigInt64Array;
+    if (batch.attentionMask === undefined) {
+      mask = onesLike(ids.shape);
+    } else {
+      const m = toIdTensor3("attentionMask", batch.attentionMask);
+      if (m.shape.some((size, i) => size !== ids.shape[i])) {
+        throw invalidArgument(
+          "attentionMask",
+          `shape [${ids.shape.join(", ")}] like inputIds`,
+          `shape [${m.shape.join(", ")}]`,
+        );
+      }
+      mask = m.data;
+    }
+    if (requireLabels && batch.labels === undefined)
+      throw invalidArgument(`${name}.labels`, "the labels a training step needs", undefined);
+    const labels = batch.labels === undefined ? undefined : toLabels(batch.labels, true);
+    return {
+      inputIds: ids.data,
+      attentionMask: mask,
+      shape: ids.shape,
+      labels: labels?.data,
+      labelsShape: labels?.shape,
+    };
+  }
+
+  /** @internal Each sequence as a row with one choice, [B, 1, T]. */
+  protected override encoderRowsShape(rows: number, length: number): number[] {
+    return [rows, 1, length];
+  }
+
+  protected override savedConfig(): Record<string, unknown> {
+    const saved = { ...savedConfig(this.config, LtgBertForMultipleChoice.architecture, null), num_labels: 1 };
+    return withAutoMapEntry(saved, "AutoModelForMultipleChoice", LtgBertForMultipleChoice.architecture);
+  }
 }

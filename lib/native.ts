@@ -23,21 +23,40 @@ export interface NativeLoadResult {
 export interface NativeForwardInputs {
   inputIds: IdArray;
   attentionMask: IdArray;
-  shape: [number, number];
+  /** [B, T], or [B, C, T] for multiple choice. */
+  shape: number[];
+  /** Labels as the task takes them; [B, 2] start and end positions for question answering. */
   labels?: IdArray | Float32Array;
   labelsShape?: number[];
   hidden: boolean;
+  /** Every layer's outputs (hiddenStates and layerOutputs in the result). */
+  hiddenStates?: boolean;
+  /** Every layer's attention probabilities. */
+  attentions?: boolean;
   /** Arrays the outputs are written into; each is then left out of the result. */
   logitsInto?: Float32Array;
   hiddenInto?: Float32Array;
 }
 
+export interface NativeTensor {
+  data: Float32Array;
+  shape: number[];
+}
+
 export interface NativeForwardResult {
+  /** Absent for the bare encoder and for question answering (start and end logits instead). */
   logits?: Float32Array;
-  logitsShape: number[];
+  logitsShape?: number[];
+  startLogits?: Float32Array;
+  endLogits?: Float32Array;
+  /** The shape of startLogits and endLogits, [B, T]. */
+  positionShape?: number[];
   lastHiddenState?: Float32Array;
   hiddenShape?: number[];
   loss?: number;
+  hiddenStates?: NativeTensor[];
+  layerOutputs?: NativeTensor[];
+  attentions?: NativeTensor[];
 }
 
 export interface NativeTensorEntry {
@@ -76,7 +95,8 @@ export interface NativeModel {
 export interface NativeBatch {
   inputIds: IdArray;
   attentionMask: IdArray;
-  shape: [number, number];
+  /** [B, T], or [B, C, T] for multiple choice. */
+  shape: number[];
   labels?: IdArray | Float32Array;
   labelsShape?: number[];
 }

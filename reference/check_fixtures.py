@@ -25,7 +25,11 @@ import torch  # noqa: E402
 from ltg_bert import (  # noqa: E402
     LtgBertConfig,
     LtgBertForMaskedLM,
+    LtgBertForMultipleChoice,
+    LtgBertForQuestionAnswering,
     LtgBertForSequenceClassification,
+    LtgBertForTokenClassification,
+    LtgBertModel,
     count_parameters,
     from_pretrained,
     make_position_indices,
@@ -196,6 +200,51 @@ def check_training(root: str, exp, train) -> None:
     )
 
 
+def check_heads(root: str) -> None:
+    """The bare encoder's per-layer outputs and the three task heads."""
+    exp = read_safetensors(os.path.join(root, "expected.safetensors"))
+    meta = json.load(open(os.path.join(root, "expected.json")))
+    ids, mask = exp["input_ids"], exp["attention_mask"]
+
+    def keys(model):
+        return sorted(k for k in model.state_dict() if not k.endswith("position_indices"))
+
+    base = from_pretrained(os.path.join(root, "base"))
+    equal("heads base parameter count", count_parameters(base), meta["parameter_counts"]["base"])
+    equal("heads base state-dict keys", keys(base), sorted(meta["state_dict_keys"]["base"]))
+    with torch.inference_mode():
+        out = base(ids, mask, output_hidden_states=True, output_attentions=True)
+    close("heads base last_hidden_state", out["last_hidden_state"], exp["base.last_hidden_state"])
+    for i, h in enumerate(out["hidden_states"]):
+        close(f"heads base hidden_states.{i}", h, exp[f"base.hidden_states.{i}"])
+    for i, h in enumerate(out["layer_outputs"]):
+        close(f"heads base layer_outputs.{i}", h, exp[f"base.layer_outputs.{i}"])
+    for i, a in enumerate(out["attentions"]):
+        close(f"heads base attentions.{i}", a, exp[f"base.attentions.{i}"], atol=1e-6)
+
+    tok = from_pretrained(os.path.join(root, "tok"))
+    equal("heads tok parameter count", count_parameters(tok), meta["parameter_counts"]["tok_5_labels"])
+    equal("heads tok state-dict keys", keys(tok), sorted(meta["state_dict_keys"]["tok"]))
+    out = run_eval(tok, exp, exp["tok_labels"])
+    close("heads tok logits", out["logits"], exp["tok.logits"])
+    close("heads tok loss", out["loss"], exp["tok.loss"])
+
+    qa = from_pretrained(os.path.join(root, "qa"))
+    equal("heads qa parameter count", count_parameters(qa), meta["parameter_counts"]["qa"])
+    with torch.inference_mode():
+        out = qa(ids, mask, exp["qa_start_positions"], exp["qa_end_positions"])
+    close("heads qa start_logits", out["start_logits"], exp["qa.start_logits"])
+    close("heads qa end_logits", out["end_logits"], exp["qa.end_logits"])
+    close("heads qa loss", out["loss"], exp["qa.loss"])
+
+    mc = from_pretrained(os.path.join(root, "mc"))
+    equal("heads mc parameter count", count_parameters(mc), meta["parameter_counts"]["mc"])
+    with torch.inference_mode():
+        out = mc(exp["mc_input_ids"], exp["mc_attention_mask"], exp["mc_labels"])
+    close("heads mc logits", out["logits"], exp["mc.logits"])
+    close("heads mc loss", out["loss"], exp["mc.loss"])
+
+
 def check_babylm(root: str) -> None:
     exp, meta, cfg = read_expected(root, "babylm")
     glob = from_pretrained(root)  # config.json says "global"
@@ -226,6 +275,16 @@ def check_acceptance_counts() -> None:
     cls = LtgBertForSequenceClassification(LtgBertConfig.from_dict(base, num_labels=3, classifier_head="linear"))
     equal("base linear classifier (3 labels) parameter count", count_parameters(cls), 97_625_091)
     del cls
+    # the other heads, from the same sizes (the README's table)
+    for name, make, count in (
+        ("bare encoder", lambda c: LtgBertModel(c), 97_622_784),
+        ("token classifier (9 labels)", lambda c: LtgBertForTokenClassification(c), 98_220_297),
+        ("question answering", lambda c: LtgBertForQuestionAnswering(c), 98_214_914),
+        ("multiple choice", lambda c: LtgBertForMultipleChoice(c), 98_214_145),
+    ):
+        model = make(LtgBertConfig.from_dict(base, num_labels=9))
+        equal(f"base {name} parameter count", count_parameters(model), count)
+        del model
     # bucketing at the base size: range and the exact/log boundary
     idx = make_position_indices(32, 512)
     equal("base position_indices range", (int(idx.min()), int(idx.max())), (0, 62))
@@ -241,7 +300,7 @@ def main() -> int:
     root = os.path.abspath(args.fixtures)
     print(f"fixtures: {root}   torch {torch.__version__}")
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    for name, fn in (("ltgbert-tiny", check_tiny), ("ltgbert-babylm", check_babylm)):
+    for name, fn in (("ltgbert-tiny", check_tiny), ("ltgbert-babylm", check_babylm), ("ltgbert-heads", check_heads)):
         path = os.path.join(root, name)
         if not os.path.isdir(path):
             report(False, name, f"fixture directory {path} not found")

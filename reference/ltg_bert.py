@@ -19,7 +19,11 @@ Module and parameter names equal the checkpoints' state-dict keys:
     transformer.layers.N.mlp.mlp.4.weight      [D, I]    (no bias)
     classifier.nonlinearity.{1,5}.*            masked-LM head (5.weight tied)
     classifier.{weight,bias}                   linear sequence-classification head
-    head.nonlinearity.{1,5}.*                  MLP sequence-classification head
+    head.nonlinearity.{1,5}.*                  MLP head: sequence classification
+                                               (first token), token classification
+                                               (every position), question answering
+                                               (every position, 2 outputs), multiple
+                                               choice (each choice's first token, 1 output)
 
 Tensors are batch-first here ([B, T, D]); the original code runs [T, B, D],
 which changes nothing in the numbers.
@@ -244,6 +248,7 @@ class Attention(nn.Module):
         key_mask = padding_mask[:, None, None, :]
         scores = scores.masked_fill(key_mask, float("-inf"))
         probs = torch.softmax(scores, dim=-1).masked_fill(key_mask, 0.0)
+        self.probabilities = probs  # what output_attentions returns: before dropout
         probs = self.attention_dropout(probs)
 
         context = (probs @ value).transpose(1, 2).reshape(B, T, D)
@@ -322,9 +327,9 @@ class MaskClassifier(nn.Module):
 
 
 class MlpHead(nn.Module):
-    def __init__(self, config: LtgBertConfig, dropout: float):
+    def __init__(self, config: LtgBertConfig, dropout: float, out_features: Optional[int] = None):
         super().__init__()
-        self.nonlinearity = _nonlinearity(config, config.num_labels, dropout)
+        self.nonlinearity = _nonlinearity(config, out_features or config.num_labels, dropout)
 
     def forward(self, x):
         return self.nonlinearity(x)
@@ -357,8 +362,32 @@ class LtgBertModel(nn.Module):
         x, relative = self.embedding(input_ids)
         return self.transformer(x, padding_mask, relative)
 
-    def forward(self, input_ids, attention_mask=None):
-        return self.encode(input_ids, attention_mask)
+    def encode_layers(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None):
+        """Returns (outputs, attentions): the embedding's output and each
+        layer's ([B, T, D] each, L + 1), and each layer's attention
+        probabilities after the masked softmax, before dropout ([B, H, T, T])."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        padding_mask = attention_mask == 0
+        x, relative = self.embedding(input_ids)
+        outputs, attentions = [x], []
+        for layer in self.transformer.layers:
+            x = layer(x, padding_mask, relative)
+            outputs.append(x)
+            attentions.append(layer.attention.probabilities)
+        return outputs, attentions
+
+    def forward(self, input_ids, attention_mask=None, output_hidden_states=False, output_attentions=False):
+        outputs, attentions = self.encode_layers(input_ids, attention_mask)
+        out = {"last_hidden_state": outputs[-1]}
+        if output_hidden_states:
+            out["layer_outputs"] = outputs
+            # The Hub code's hidden states: the embedding's output, then each
+            # layer's output minus the previous one's.
+            out["hidden_states"] = [outputs[0]] + [outputs[i] - outputs[i - 1] for i in range(1, len(outputs))]
+        if output_attentions:
+            out["attentions"] = attentions
+        return out
 
 
 class LtgBertForMaskedLM(LtgBertModel):
@@ -401,6 +430,78 @@ class LtgBertForSequenceClassification(LtgBertModel):
         if labels is not None:
             out["loss"] = F.cross_entropy(logits, labels)
         return out
+
+
+def _head_dropout(config: LtgBertConfig) -> float:
+    return config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+
+
+class LtgBertForTokenClassification(LtgBertModel):
+    """`head.nonlinearity` on every position; labels [B, T], -100 not scored."""
+
+    def __init__(self, config: LtgBertConfig, dense_relative: bool = False):
+        super().__init__(config, dense_relative)
+        self.head = MlpHead(config, _head_dropout(config))
+        init_weights(self)
+
+    def forward(self, input_ids, attention_mask=None, labels=None):
+        hidden = self.encode(input_ids, attention_mask)
+        logits = self.head(hidden)  # [B, T, num_labels]
+        out = {"last_hidden_state": hidden, "logits": logits}
+        if labels is not None:
+            out["loss"] = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+        return out
+
+
+class LtgBertForQuestionAnswering(LtgBertModel):
+    """`head.nonlinearity` with 2 outputs on every position: start and end
+    logits. Positions are clamped to [0, T] and T is ignored in the loss."""
+
+    def __init__(self, config: LtgBertConfig, dense_relative: bool = False):
+        super().__init__(config, dense_relative)
+        self.head = MlpHead(config, _head_dropout(config), out_features=2)
+        init_weights(self)
+
+    def forward(self, input_ids, attention_mask=None, start_positions=None, end_positions=None):
+        hidden = self.encode(input_ids, attention_mask)
+        start_logits, end_logits = self.head(hidden).unbind(-1)  # [B, T] each
+        out = {"last_hidden_state": hidden, "start_logits": start_logits, "end_logits": end_logits}
+        if start_positions is not None and end_positions is not None:
+            ignored = start_logits.shape[1]
+            start = F.cross_entropy(start_logits, start_positions.clamp(0, ignored), ignore_index=ignored)
+            end = F.cross_entropy(end_logits, end_positions.clamp(0, ignored), ignore_index=ignored)
+            out["loss"] = (start + end) / 2
+        return out
+
+
+class LtgBertForMultipleChoice(LtgBertModel):
+    """input_ids [B, C, T]: each choice a row of the encoder; `head.nonlinearity`
+    with 1 output on each choice's first token gives logits [B, C]."""
+
+    def __init__(self, config: LtgBertConfig, dense_relative: bool = False):
+        super().__init__(config, dense_relative)
+        self.head = MlpHead(config, _head_dropout(config), out_features=1)
+        init_weights(self)
+
+    def forward(self, input_ids, attention_mask=None, labels=None):
+        B, C, T = input_ids.shape
+        mask = None if attention_mask is None else attention_mask.reshape(B * C, T)
+        hidden = self.encode(input_ids.reshape(B * C, T), mask)  # [B*C, T, D]
+        logits = self.head(hidden[:, 0]).view(B, C)
+        out = {"last_hidden_state": hidden, "logits": logits}
+        if labels is not None:
+            out["loss"] = F.cross_entropy(logits, labels)
+        return out
+
+
+ARCHITECTURES = {
+    "LtgBertModel": LtgBertModel,
+    "LtgBertForMaskedLM": LtgBertForMaskedLM,
+    "LtgBertForSequenceClassification": LtgBertForSequenceClassification,
+    "LtgBertForTokenClassification": LtgBertForTokenClassification,
+    "LtgBertForQuestionAnswering": LtgBertForQuestionAnswering,
+    "LtgBertForMultipleChoice": LtgBertForMultipleChoice,
+}
 
 
 @torch.no_grad()
@@ -500,10 +601,7 @@ def from_pretrained(directory: str, cls=None, dense_relative: bool = False, **co
     config = LtgBertConfig.from_json_file(os.path.join(directory, "config.json"), **config_overrides)
     if cls is None:
         arch = (config.extra.get("architectures") or ["LtgBertForMaskedLM"])[0]
-        cls = {
-            "LtgBertForMaskedLM": LtgBertForMaskedLM,
-            "LtgBertForSequenceClassification": LtgBertForSequenceClassification,
-        }[arch]
+        cls = ARCHITECTURES[arch]
     model = cls(config, dense_relative)
     load_checkpoint(model, read_state_dict(directory))
     return model.eval()

@@ -1,7 +1,14 @@
 // fromConfig, parameter counts at the acceptance sizes, config overrides.
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { LtgBertForMaskedLM, LtgBertForSequenceClassification } from "../lib/index.js";
+import {
+  LtgBertForMaskedLM,
+  LtgBertForMultipleChoice,
+  LtgBertForQuestionAnswering,
+  LtgBertForSequenceClassification,
+  LtgBertForTokenClassification,
+  LtgBertModel,
+} from "../lib/index.js";
 import { TINY } from "./helpers/fixtures.js";
 
 // The BabyLM base configuration (ltgoslo/ltg-bert babylm/configs/base.json).
@@ -30,6 +37,27 @@ describe("fromConfig", () => {
     expect(cls.numParameters()).toBe(97_625_091);
     expect(cls.numLabels).toBe(3);
     cls.dispose();
+  });
+
+  // The README's table. The masked LM less its head (a dense layer and the
+  // decoder's bias) is the encoder; each MLP head adds a dense layer and
+  // (hidden + 1) per output. The Python reference builds the same counts
+  // (reference/check_fixtures.py).
+  it("builds the other heads at the base size with the README's parameter counts", async () => {
+    const D = BASE.hidden_size;
+    const encoder = 98_229_760 - (D * D + D) - BASE.vocab_size;
+    const mlp = (outputs: number) => encoder + D * D + D + (D + 1) * outputs;
+    expect([encoder, mlp(9), mlp(2), mlp(1)]).toEqual([97_622_784, 98_220_297, 98_214_914, 98_214_145]);
+    for (const [make, count] of [
+      [() => LtgBertModel.fromConfig(BASE), encoder],
+      [() => LtgBertForTokenClassification.fromConfig(BASE, { numLabels: 9 }), mlp(9)],
+      [() => LtgBertForQuestionAnswering.fromConfig(BASE), mlp(2)],
+      [() => LtgBertForMultipleChoice.fromConfig(BASE), mlp(1)],
+    ] as const) {
+      const model = await make();
+      expect(model.numParameters()).toBe(count);
+      model.dispose();
+    }
   });
 
   it("gives the same weights for the same seed and others for another", async () => {

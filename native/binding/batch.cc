@@ -8,7 +8,8 @@ namespace ltgbert::binding {
 
 Batch ReadBatch(Napi::Env env, const Napi::Object& args) {
   auto shape = RequireShape(env, args.Get("shape"), "shape");
-  if (shape.size() != 2) ThrowArgument(env, "inputIds: expected shape [B, T]");
+  if (shape.size() != 2 && shape.size() != 3)
+    ThrowArgument(env, "inputIds: expected shape [B, T] ([B, C, T] for multiple choice)");
   Batch batch;
   batch.input_ids = CopyToTensor(env, args.Get("inputIds"), shape, "inputIds");
   batch.attention_mask = CopyToTensor(env, args.Get("attentionMask"), shape, "attentionMask");
@@ -19,11 +20,50 @@ Batch ReadBatch(Napi::Env env, const Napi::Object& args) {
   return batch;
 }
 
+namespace {
+
+// labels (B, T) of class ids below `classes`, or -100 where nothing is scored.
+void CheckPositionLabels(const torch::Tensor& ids, const torch::Tensor& labels, int64_t classes, const char* what) {
+  if (labels.sizes() != ids.sizes()) {
+    Fail(ErrorCode::kInvalidArgument, "labels: expected shape ", io::ShapeString(ids.sizes().vec()), ", got ",
+         io::ShapeString(labels.sizes().vec()));
+  }
+  auto bad = (labels.ne(-100) & (labels.lt(0) | labels.ge(classes))).nonzero();
+  if (bad.size(0) > 0) {
+    Fail(ErrorCode::kInvalidArgument, "labels: expected -100 or ", what, " in [0, ", classes, "), got ",
+         labels.index({bad[0][0], bad[0][1]}).item<int64_t>(), " at [", bad[0][0].item<int64_t>(), ", ",
+         bad[0][1].item<int64_t>(), "]");
+  }
+}
+
+// labels (B) of class ids below `classes`.
+void CheckClassLabels(const torch::Tensor& labels, int64_t B, int64_t classes, const char* what) {
+  if (labels.dim() != 1 || labels.size(0) != B) {
+    Fail(ErrorCode::kInvalidArgument, "labels: expected shape [", B, "], got ", io::ShapeString(labels.sizes().vec()));
+  }
+  auto bad = (labels.lt(0) | labels.ge(classes)).nonzero();
+  if (bad.size(0) > 0) {
+    Fail(ErrorCode::kInvalidArgument, "labels: expected ", what, " in [0, ", classes, "), got ",
+         labels[bad[0][0]].item<int64_t>(), " at index ", bad[0][0].item<int64_t>());
+  }
+}
+
+}  // namespace
+
 void CheckInputs(const model::Config& c, const torch::Tensor& ids, const torch::Tensor& mask,
                  const torch::Tensor& labels) {
-  const int64_t B = ids.size(0), T = ids.size(1);
-  if (B == 0 || T == 0)
-    Fail(ErrorCode::kInvalidArgument, "inputIds: expected a non-empty [B, T] batch, got [", B, ", ", T, "]");
+  const bool choices = c.task == model::Task::kMultipleChoice;
+  if (choices && ids.dim() != 3) {
+    Fail(ErrorCode::kInvalidArgument, "inputIds: expected shape [B, C, T] (batch, choices, tokens), got ",
+         io::ShapeString(ids.sizes().vec()));
+  }
+  if (!choices && ids.dim() != 2) {
+    Fail(ErrorCode::kInvalidArgument, "inputIds: expected shape [B, T], got ", io::ShapeString(ids.sizes().vec()));
+  }
+  const int64_t B = ids.size(0), T = ids.size(-1);
+  if (ids.numel() == 0) {
+    Fail(ErrorCode::kInvalidArgument, "inputIds: expected a non-empty batch, got ", io::ShapeString(ids.sizes().vec()));
+  }
   if (T > c.max_position_embeddings) {
     Fail(ErrorCode::kInvalidArgument, "inputIds: sequence length ", T, " exceeds max_position_embeddings (",
          c.max_position_embeddings, ")");
@@ -38,29 +78,27 @@ void CheckInputs(const model::Config& c, const torch::Tensor& ids, const torch::
          io::ShapeString(mask.sizes().vec()));
   }
   if (!labels.defined()) return;
-  if (c.task == model::Task::kMaskedLM) {
-    if (labels.sizes() != ids.sizes()) {
-      Fail(ErrorCode::kInvalidArgument, "labels: expected shape ", io::ShapeString(ids.sizes().vec()), ", got ",
-           io::ShapeString(labels.sizes().vec()));
-    }
-    auto bad = (labels.ne(-100) & (labels.lt(0) | labels.ge(c.vocab_size))).nonzero();
-    if (bad.size(0) > 0) {
-      Fail(ErrorCode::kInvalidArgument, "labels: expected -100 or an id in [0, ", c.vocab_size, "), got ",
-           labels.index({bad[0][0], bad[0][1]}).item<int64_t>(), " at [", bad[0][0].item<int64_t>(), ", ",
-           bad[0][1].item<int64_t>(), "]");
-    }
-    return;
+  switch (c.task) {
+    case model::Task::kMaskedLM:
+      return CheckPositionLabels(ids, labels, c.vocab_size, "an id");
+    case model::Task::kTokenClassification:
+      return CheckPositionLabels(ids, labels, c.num_labels, "a label");
+    case model::Task::kMultipleChoice:
+      return CheckClassLabels(labels, B, ids.size(1), "a choice");
+    case model::Task::kBase:
+      Fail(ErrorCode::kInvalidArgument, "labels: the bare encoder has no head and takes no labels");
+    case model::Task::kQuestionAnswering:
+      // Positions outside [0, T) are valid: clamped and ignored, as the reference does.
+      if (labels.dim() != 2 || labels.size(0) != B || labels.size(1) != 2) {
+        Fail(ErrorCode::kInvalidArgument, "startPositions, endPositions: expected ", B,
+             " of each, got labels of shape ", io::ShapeString(labels.sizes().vec()));
+      }
+      return;
+    case model::Task::kSequenceClassification:
+      break;
   }
   if (c.problem_type == model::ProblemType::kSingleLabel) {
-    if (labels.dim() != 1 || labels.size(0) != B) {
-      Fail(ErrorCode::kInvalidArgument, "labels: expected shape [", B, "], got ",
-           io::ShapeString(labels.sizes().vec()));
-    }
-    auto bad = (labels.lt(0) | labels.ge(c.num_labels)).nonzero();
-    if (bad.size(0) > 0) {
-      Fail(ErrorCode::kInvalidArgument, "labels: expected a label in [0, ", c.num_labels, "), got ",
-           labels[bad[0][0]].item<int64_t>(), " at index ", bad[0][0].item<int64_t>());
-    }
+    CheckClassLabels(labels, B, c.num_labels, "a label");
   } else if (labels.size(0) != B) {
     Fail(ErrorCode::kInvalidArgument, "labels: expected ", B, " rows, got ", io::ShapeString(labels.sizes().vec()));
   }

@@ -228,13 +228,51 @@ struct OutArrays {
   }
 };
 
+// The logits' shape for a batch of ids (B, T), or (B, C, T) for multiple
+// choice; empty where the task gives none under that name (the bare encoder,
+// question answering's start and end logits).
+std::vector<int64_t> LogitsShape(const Config& c, const torch::Tensor& ids) {
+  const int64_t B = ids.size(0), T = ids.size(-1);
+  switch (c.task) {
+    case model::Task::kMaskedLM:
+      return {B, T, c.vocab_size};
+    case model::Task::kSequenceClassification:
+      return {B, c.num_labels};
+    case model::Task::kTokenClassification:
+      return {B, T, c.num_labels};
+    case model::Task::kMultipleChoice:
+      return {B, ids.size(1)};
+    case model::Task::kQuestionAnswering:
+    case model::Task::kBase:
+      break;
+  }
+  return {};
+}
+
+torch::Tensor ToHost(const torch::Tensor& t) { return t.to(torch::kCPU, torch::kFloat32).contiguous(); }
+
+// [{ data, shape }, ...]
+Napi::Array ToTensorList(Napi::Env env, const std::vector<torch::Tensor>& tensors) {
+  auto out = Napi::Array::New(env, tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    auto item = Napi::Object::New(env);
+    item.Set("data", ToFloat32Array(env, tensors[i]));
+    item.Set("shape", ToShape(env, tensors[i].sizes()));
+    out.Set(i, item);
+  }
+  return out;
+}
+
 }  // namespace
 
-// forward({ inputIds, attentionMask, shape, labels?, labelsShape?, hidden?, logitsInto?, hiddenInto? })
-//   -> Promise<{ logits?, logitsShape, lastHiddenState?, hiddenShape?, loss? }>
+// forward({ inputIds, attentionMask, shape, labels?, labelsShape?, hidden?, hiddenStates?, attentions?,
+//           logitsInto?, hiddenInto? })
+//   -> Promise<{ logits?, logitsShape?, startLogits?, endLogits?, positionShape?, lastHiddenState?,
+//                hiddenShape?, loss?, hiddenStates?, layerOutputs?, attentions? }>
 // With logitsInto / hiddenInto (Float32Arrays of the outputs' sizes) the
 // outputs are copied there at the end and left out of the result: no new
-// JS memory, and nothing new for V8's collector to find.
+// JS memory, and nothing new for V8's collector to find. hiddenStates and
+// attentions (booleans) ask for every layer's outputs and probabilities.
 Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Guard(env, [&]() -> Napi::Value {
@@ -242,10 +280,14 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
     Napi::Object args = RequireObject(info, 0, "inputs");
     const Batch batch = ReadBatch(env, args);
     auto ids = batch.input_ids, mask = batch.attention_mask, labels = batch.labels;
-    const bool want_hidden = args.Get("hidden").ToBoolean();
+    model::ForwardOptions options;
+    options.need_hidden = args.Get("hidden").ToBoolean();
+    options.hidden_states = args.Get("hiddenStates").ToBoolean();
+    options.attentions = args.Get("attentions").ToBoolean();
     const Into logits_into = ReadInto(env, args, "logitsInto", "out.logits");
     const Into hidden_into = ReadInto(env, args, "hiddenInto", "out.lastHiddenState");
-    if (hidden_into.given && !want_hidden) ThrowArgument(env, "out.lastHiddenState: given with hiddenStates false");
+    if (hidden_into.given && !options.need_hidden)
+      ThrowArgument(env, "out.lastHiddenState: given with hiddenStates false");
     if (logits_into.overlaps(hidden_into))
       ThrowArgument(env, "out.logits and out.lastHiddenState: expected separate memory, got overlapping arrays");
     auto arrays = std::make_shared<OutArrays>();
@@ -264,21 +306,34 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
           auto& module = state->module;
           const Config& config = module->config();
           CheckInputs(config, ids, mask, labels);
-          const int64_t B = ids.size(0), T = ids.size(1);
           if (logits_into.given) {
-            CheckIntoSize(logits_into, "out.logits",
-                          config.task == model::Task::kMaskedLM ? std::vector<int64_t>{B, T, config.vocab_size}
-                                                                : std::vector<int64_t>{B, config.num_labels});
+            const auto shape = LogitsShape(config, ids);
+            if (shape.empty()) {
+              Fail(ErrorCode::kInvalidArgument, "out.logits: this model (", model::TaskName(config.task),
+                   ") has no output named logits");
+            }
+            CheckIntoSize(logits_into, "out.logits", shape);
           }
-          if (hidden_into.given) CheckIntoSize(hidden_into, "out.lastHiddenState", {B, T, config.hidden_size});
+          if (hidden_into.given) {
+            const int64_t rows = ids.numel() / ids.size(-1);  // B, or B * C for multiple choice
+            CheckIntoSize(hidden_into, "out.lastHiddenState", {rows, ids.size(-1), config.hidden_size});
+          }
           auto profile = MaybeProfile();
           torch::InferenceMode inference;
           auto result = module->forward(ids.to(state->device), mask.to(state->device),
-                                        labels.defined() ? labels.to(state->device) : labels, want_hidden);
-          out->logits = result.logits.to(torch::kCPU, torch::kFloat32).contiguous();
-          if (want_hidden)
-            out->last_hidden_state = result.last_hidden_state.to(torch::kCPU, torch::kFloat32).contiguous();
+                                        labels.defined() ? labels.to(state->device) : labels, options);
+          if (result.start_logits.defined()) {
+            out->start_logits = ToHost(result.start_logits);
+            out->end_logits = ToHost(result.end_logits);
+          } else if (result.logits.defined()) {
+            out->logits = ToHost(result.logits);
+          }
+          if (options.need_hidden && result.last_hidden_state.defined())
+            out->last_hidden_state = ToHost(result.last_hidden_state);
           if (result.loss.defined()) out->loss = result.loss.to(torch::kCPU, torch::kFloat64);
+          for (auto& t : result.hidden_states) out->hidden_states.push_back(ToHost(t));
+          for (auto& t : result.layer_outputs) out->layer_outputs.push_back(ToHost(t));
+          for (auto& t : result.attentions) out->attentions.push_back(ToHost(t));
         },
         [out, arrays, logits_given = logits_into.given,
          hidden_given = hidden_into.given](Napi::Env env) -> Napi::Value {
@@ -289,13 +344,25 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
             if (hidden_given) CopyInto(held.Get("hidden"), out->last_hidden_state, "out.lastHiddenState");
           }
           auto js = Napi::Object::New(env);
-          if (!logits_given) js.Set("logits", ToFloat32Array(env, out->logits));
-          js.Set("logitsShape", ToShape(env, out->logits.sizes()));
+          if (out->logits.defined()) {
+            if (!logits_given) js.Set("logits", ToFloat32Array(env, out->logits));
+            js.Set("logitsShape", ToShape(env, out->logits.sizes()));
+          }
+          if (out->start_logits.defined()) {
+            js.Set("startLogits", ToFloat32Array(env, out->start_logits));
+            js.Set("endLogits", ToFloat32Array(env, out->end_logits));
+            js.Set("positionShape", ToShape(env, out->start_logits.sizes()));
+          }
           if (out->last_hidden_state.defined()) {
             if (!hidden_given) js.Set("lastHiddenState", ToFloat32Array(env, out->last_hidden_state));
             js.Set("hiddenShape", ToShape(env, out->last_hidden_state.sizes()));
           }
           if (out->loss.defined()) js.Set("loss", out->loss.item<double>());
+          if (!out->hidden_states.empty()) {
+            js.Set("hiddenStates", ToTensorList(env, out->hidden_states));
+            js.Set("layerOutputs", ToTensorList(env, out->layer_outputs));
+          }
+          if (!out->attentions.empty()) js.Set("attentions", ToTensorList(env, out->attentions));
           return js;
         });
   });

@@ -77,10 +77,11 @@ LoadedModel LoadModel(const LoadSpec& spec) {
   model::LtgBert module(config);
   if (matched) {
     io::LoadReport& report = *matched;
-    if (!report.missing.empty()) {
-      const std::set<std::string> missing(report.missing.begin(), report.missing.end());
-      module->Initialize(spec.seed, &missing);
-    }
+    // What the checkpoint lacks, or holds in another shape (kept out by a
+    // non-strict load), starts from the seeded initialisation.
+    std::set<std::string> fresh(report.missing.begin(), report.missing.end());
+    for (const auto& m : report.mismatched) fresh.insert(m.key);
+    if (!fresh.empty()) module->Initialize(spec.seed, &fresh);
     io::CopyLoaded(*module, tensors, report, /*drop_source=*/true);
     out.report = std::move(report);
   } else {

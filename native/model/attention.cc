@@ -94,7 +94,8 @@ torch::Tensor AttentionImpl::Probabilities(const torch::Tensor& qk, const torch:
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& padding_mask,
-                                     const torch::Tensor& relative, const torch::Tensor& rows) {
+                                     const torch::Tensor& relative, const torch::Tensor& rows,
+                                     torch::Tensor* probabilities) {
   const int64_t B = x.size(0), T = x.size(1), D = x.size(2);
   const int64_t H = num_heads_, d = head_size_;
   const kernels::Path path = kernels::ChoosePath(x);
@@ -119,6 +120,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
       probs = Probabilities(qk, pos, padding_mask);
       break;
   }
+  if (probabilities != nullptr) *probabilities = probs;
   probs = attention_dropout(probs);
 
   torch::Tensor context;  // (B, T, D)

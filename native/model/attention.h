@@ -26,8 +26,10 @@ class AttentionImpl : public torch::nn::Module {
   // relative: (R, D) normalised relative table. Returns (B, T, D); with
   // `rows` (int64 indices into the B*T positions), only those positions'
   // outputs, (N, D): the products after the context skip the others.
+  // With `probabilities`, the attention probabilities (B, H, T, T) after the
+  // masked softmax and before dropout are stored there.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& padding_mask, const torch::Tensor& relative,
-                        const torch::Tensor& rows = {});
+                        const torch::Tensor& rows = {}, torch::Tensor* probabilities = nullptr);
 
   torch::Tensor position_indices;  // buffer (max_pos, max_pos) int64
   torch::nn::Linear in_proj_qk{nullptr};

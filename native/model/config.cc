@@ -90,13 +90,19 @@ Config ParseConfig(const std::string& json_text) {
   }
 
   const std::string task = Word(j, "task", TaskName(d.task));
-  if (task == "masked_lm") {
-    c.task = Task::kMaskedLM;
-  } else if (task == "sequence_classification") {
-    c.task = Task::kSequenceClassification;
-  } else {
-    Fail(ErrorCode::kBadConfig, "config: task: expected \"masked_lm\" or \"sequence_classification\", got \"", task,
-         "\"");
+  bool known = false;
+  for (Task t : {Task::kMaskedLM, Task::kSequenceClassification, Task::kBase, Task::kTokenClassification,
+                 Task::kQuestionAnswering, Task::kMultipleChoice}) {
+    if (task == TaskName(t)) {
+      c.task = t;
+      known = true;
+    }
+  }
+  if (!known) {
+    Fail(ErrorCode::kBadConfig,
+         "config: task: expected \"masked_lm\", \"sequence_classification\", \"base\", \"token_classification\", "
+         "\"question_answering\" or \"multiple_choice\", got \"",
+         task, "\"");
   }
 
   const std::string head = Word(j, "classifier_head", ClassifierHeadName(d.classifier_head));
@@ -129,7 +135,21 @@ Config ParseConfig(const std::string& json_text) {
 const char* PositionSplitName(PositionSplit split) { return split == PositionSplit::kGlobal ? "global" : "per_head"; }
 
 const char* TaskName(Task task) {
-  return task == Task::kSequenceClassification ? "sequence_classification" : "masked_lm";
+  switch (task) {
+    case Task::kSequenceClassification:
+      return "sequence_classification";
+    case Task::kBase:
+      return "base";
+    case Task::kTokenClassification:
+      return "token_classification";
+    case Task::kQuestionAnswering:
+      return "question_answering";
+    case Task::kMultipleChoice:
+      return "multiple_choice";
+    case Task::kMaskedLM:
+      break;
+  }
+  return "masked_lm";
 }
 
 const char* ProblemTypeName(ProblemType problem) {

@@ -14,7 +14,17 @@ namespace ltgbert::model {
 // (see DESIGN.md): same keys, different numbers.
 enum class PositionSplit { kPerHead, kGlobal };
 
-enum class Task { kMaskedLM, kSequenceClassification };
+// Which head sits on the encoder. kBase has none (the bare encoder); the
+// token, question-answering and multiple-choice heads are the hub's MLP
+// `head` with num_labels, 2 and 1 outputs.
+enum class Task {
+  kMaskedLM,
+  kSequenceClassification,
+  kBase,
+  kTokenClassification,
+  kQuestionAnswering,
+  kMultipleChoice,
+};
 
 // kAuto: decided from the checkpoint's keys when one is loaded.
 enum class ClassifierHead { kAuto, kLinear, kMlp };
@@ -41,6 +51,13 @@ struct Config {
   ProblemType problem_type = ProblemType::kSingleLabel;
 
   int64_t head_size() const { return hidden_size / num_attention_heads; }
+  // Outputs of the MLP `head` per position it reads: num_labels, except
+  // question answering (start and end) and multiple choice (one score).
+  int64_t head_outputs() const {
+    if (task == Task::kQuestionAnswering) return 2;
+    if (task == Task::kMultipleChoice) return 1;
+    return num_labels;
+  }
 };
 
 // Parses the JSON object the TypeScript layer sends (config.json's snake_case

@@ -8,17 +8,19 @@ EncoderLayerImpl::EncoderLayerImpl(const Config& c) {
 }
 
 torch::Tensor EncoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& padding_mask,
-                                        const torch::Tensor& relative, const torch::Tensor& rows) {
+                                        const torch::Tensor& relative, const torch::Tensor& rows,
+                                        torch::Tensor* probabilities) {
   if (rows.defined()) {
-    auto h = x.reshape({-1, x.size(-1)}).index_select(0, rows) + attention(x, padding_mask, relative, rows);
+    auto h = x.reshape({-1, x.size(-1)}).index_select(0, rows) +
+             attention->forward(x, padding_mask, relative, rows, probabilities);
     return h + mlp(h);
   }
   if (torch::GradMode::is_enabled()) {
-    auto h = x + attention(x, padding_mask, relative);
+    auto h = x + attention->forward(x, padding_mask, relative, {}, probabilities);
     return h + mlp(h);
   }
   // Without a graph, the residuals are added into the blocks' fresh outputs.
-  auto h = attention(x, padding_mask, relative).add_(x);
+  auto h = attention->forward(x, padding_mask, relative, {}, probabilities).add_(x);
   return mlp(h).add_(h);
 }
 
@@ -28,11 +30,18 @@ EncoderImpl::EncoderImpl(const Config& c) {
 }
 
 torch::Tensor EncoderImpl::forward(torch::Tensor x, const torch::Tensor& padding_mask, const torch::Tensor& relative,
-                                   const torch::Tensor& rows) {
+                                   const torch::Tensor& rows, Trace* trace) {
+  const bool record_layers = trace != nullptr && trace->want_layers;
+  const bool record_attentions = trace != nullptr && trace->want_attentions;
+  if (record_layers) trace->layer_outputs.push_back(x);
   const size_t count = layers->size();
   for (size_t i = 0; i < count; ++i) {
     const bool last = i + 1 == count;
-    x = layers[i]->as<EncoderLayerImpl>()->forward(x, padding_mask, relative, last ? rows : torch::Tensor());
+    torch::Tensor probabilities;
+    x = layers[i]->as<EncoderLayerImpl>()->forward(x, padding_mask, relative, last ? rows : torch::Tensor(),
+                                                   record_attentions ? &probabilities : nullptr);
+    if (record_attentions) trace->attentions.push_back(probabilities);
+    if (record_layers) trace->layer_outputs.push_back(x);
   }
   return x;
 }

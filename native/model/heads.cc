@@ -55,9 +55,25 @@ ClassificationHeadImpl::ClassificationHeadImpl(const Config& c) {
   nonlinearity =
       register_module("nonlinearity", nn::Sequential(NoAffineNorm(c), nn::Linear(c.hidden_size, c.hidden_size),
                                                      nn::GELU(), NoAffineNorm(c), Dropout(c.classifier_dropout),
-                                                     nn::Linear(c.hidden_size, c.num_labels)));
+                                                     nn::Linear(c.hidden_size, c.head_outputs())));
 }
 
-torch::Tensor ClassificationHeadImpl::forward(const torch::Tensor& x) { return nonlinearity->forward(x); }
+torch::Tensor ClassificationHeadImpl::forward(const torch::Tensor& x) {
+  auto sizes = x.sizes().vec();
+  auto flat = x.reshape({-1, x.size(-1)});  // 2-D: the bias is fused into the product
+  const kernels::Path path = kernels::ChoosePath(flat);
+  torch::Tensor out;
+  if (kernels::FusedLinear(path)) {
+    // Inference on oneDNN: the GELU rides on the dense layer's product, as in the masked-LM head.
+    auto h = kernels::Linear(*nonlinearity->ptr<nn::LinearImpl>(1), nonlinearity[0]->as<nn::LayerNorm>()->forward(flat),
+                             path, kernels::Epilogue::kGeluErf);
+    out =
+        kernels::Linear(*nonlinearity->ptr<nn::LinearImpl>(5), nonlinearity[3]->as<nn::LayerNorm>()->forward(h), path);
+  } else {
+    out = nonlinearity->forward(flat);
+  }
+  sizes.back() = out.size(-1);
+  return out.view(sizes);
+}
 
 }  // namespace ltgbert::model

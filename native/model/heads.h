@@ -1,6 +1,7 @@
 // Output heads: the masked-LM head (decoder tied to the word embedding) and
-// the MLP sequence-classification head of hub checkpoints. The linear
-// classification head is a plain torch::nn::Linear.
+// the MLP head of hub checkpoints (sequence and token classification,
+// question answering, multiple choice). The linear classification head is a
+// plain torch::nn::Linear.
 #pragma once
 
 #include <torch/torch.h>
@@ -38,8 +39,9 @@ TORCH_MODULE(MaskClassifier);
 
 class ClassificationHeadImpl : public torch::nn::Module {
  public:
+  // config.head_outputs() outputs per position.
   explicit ClassificationHeadImpl(const Config& config);
-  torch::Tensor forward(const torch::Tensor& x);  // (B, D) -> (B, num_labels)
+  torch::Tensor forward(const torch::Tensor& x);  // (..., D) -> (..., outputs)
 
   // LayerNorm, Linear [1], GELU (erf), LayerNorm, Dropout, Linear [5].
   torch::nn::Sequential nonlinearity{nullptr};

@@ -36,14 +36,16 @@ ShapeMap StateShapes(const Config& c) {
     shapes["classifier.nonlinearity.1.weight"] = {D, D};
     shapes["classifier.nonlinearity.1.bias"] = {D};
     shapes["classifier.nonlinearity.5.bias"] = {c.vocab_size};
-  } else if (c.classifier_head == ClassifierHead::kLinear) {
+  } else if (c.task == Task::kBase) {
+    // The bare encoder: no head.
+  } else if (c.task == Task::kSequenceClassification && c.classifier_head == ClassifierHead::kLinear) {
     shapes["classifier.weight"] = {c.num_labels, D};
     shapes["classifier.bias"] = {c.num_labels};
-  } else if (c.classifier_head == ClassifierHead::kMlp) {
+  } else if (c.task != Task::kSequenceClassification || c.classifier_head == ClassifierHead::kMlp) {
     shapes["head.nonlinearity.1.weight"] = {D, D};
     shapes["head.nonlinearity.1.bias"] = {D};
-    shapes["head.nonlinearity.5.weight"] = {c.num_labels, D};
-    shapes["head.nonlinearity.5.bias"] = {c.num_labels};
+    shapes["head.nonlinearity.5.weight"] = {c.head_outputs(), D};
+    shapes["head.nonlinearity.5.bias"] = {c.head_outputs()};
   }
   return shapes;
 }
@@ -58,6 +60,11 @@ LtgBertImpl::LtgBertImpl(const Config& c) : config_(c) {
   transformer = register_module("transformer", Encoder(c));
   if (c.task == Task::kMaskedLM) {
     mlm_head = register_module("classifier", MaskClassifier(c, embedding->word_embedding->weight));
+    return;
+  }
+  if (c.task != Task::kSequenceClassification) {
+    if (c.task != Task::kBase) mlp_head = register_module("head", ClassificationHead(c));
+    CheckShapes();
     return;
   }
   switch (c.classifier_head) {
@@ -89,41 +96,79 @@ void LtgBertImpl::CheckShapes() const {
 }
 
 torch::Tensor LtgBertImpl::Encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                                  const torch::Tensor& rows) {
+                                  const torch::Tensor& rows, Trace* trace) {
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
   auto padding_mask = attention_mask.eq(0).view({B, 1, 1, T});  // true at padding keys
   // Without padding the masking is the identity: skip it.
   if (!padding_mask.any().item<bool>()) padding_mask = torch::Tensor();
 
   auto [words, relative] = embedding(input_ids);
-  return transformer(words, padding_mask, relative, rows);  // (B, T, D), or (N, D) with rows
+  return transformer(words, padding_mask, relative, rows, trace);  // (B, T, D), or (N, D) with rows
+}
+
+void LtgBertImpl::Head(const torch::Tensor& hidden, const torch::Tensor& first, int64_t batch, Output& out) {
+  switch (config_.task) {
+    case Task::kMaskedLM:
+      out.logits = mlm_head(hidden);  // (B, T, vocab)
+      break;
+    case Task::kSequenceClassification:
+      out.logits = linear_head ? linear_head(head_dropout(first)) : mlp_head(first);  // (B, num_labels)
+      break;
+    case Task::kTokenClassification:
+      out.logits = mlp_head(hidden);  // (B, T, num_labels)
+      break;
+    case Task::kQuestionAnswering: {
+      out.logits = mlp_head(hidden);  // (B, T, 2)
+      out.start_logits = out.logits.select(-1, 0);
+      out.end_logits = out.logits.select(-1, 1);
+      break;
+    }
+    case Task::kMultipleChoice:
+      out.logits = mlp_head(first).view({batch, -1});  // (B*C, 1) -> (B, C)
+      break;
+    case Task::kBase:
+      break;
+  }
 }
 
 Output LtgBertImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                            const torch::Tensor& labels, bool need_hidden) {
+                            const torch::Tensor& labels, const ForwardOptions& options) {
+  const bool choices = config_.task == Task::kMultipleChoice;
+  // Multiple choice: each of the C choices is a row of its own, (B * C, T).
+  const auto ids = choices ? input_ids.reshape({-1, input_ids.size(-1)}) : input_ids;
+  const auto mask = choices ? attention_mask.reshape({-1, attention_mask.size(-1)}) : attention_mask;
+  const int64_t N = ids.size(0), T = ids.size(1);
+
+  Trace trace;
+  trace.want_layers = options.hidden_states;
+  trace.want_attentions = options.attentions;
+  Trace* recorded = options.hidden_states || options.attentions ? &trace : nullptr;
+
+  // Sequence classification and multiple choice read the first token alone.
+  const bool first_only = config_.task == Task::kSequenceClassification || choices;
   Output out;
-  if (config_.task == Task::kMaskedLM) {
-    out.last_hidden_state = Encode(input_ids, attention_mask);
-    out.logits = mlm_head(out.last_hidden_state);  // (B, T, vocab)
+  torch::Tensor first;  // (N, D)
+  if (!first_only || options.need_hidden || options.hidden_states) {
+    out.last_hidden_state = Encode(ids, mask, {}, recorded);
+    if (first_only) first = out.last_hidden_state.select(1, 0);
   } else {
-    torch::Tensor first;  // (B, D): the [CLS] position, all the head reads
-    if (need_hidden) {
-      out.last_hidden_state = Encode(input_ids, attention_mask);
-      first = out.last_hidden_state.select(1, 0);
-    } else {
-      // The last layer computes no other position.
-      const int64_t B = input_ids.size(0), T = input_ids.size(1);
-      first = Encode(input_ids, attention_mask, torch::arange(B, input_ids.options().dtype(torch::kInt64)) * T);
-    }
-    out.logits = linear_head ? linear_head(head_dropout(first)) : mlp_head(first);
+    // The last layer computes no other position.
+    first = Encode(ids, mask, torch::arange(N, ids.options().dtype(torch::kInt64)) * T, recorded);
   }
-  if (labels.defined()) out.loss = Loss(out.logits, labels);
+  Head(out.last_hidden_state, first, input_ids.size(0), out);
+  if (labels.defined()) out.loss = Loss(out, labels);
+
+  out.layer_outputs = std::move(trace.layer_outputs);
+  out.attentions = std::move(trace.attentions);
+  for (size_t i = 0; i < out.layer_outputs.size(); ++i) {
+    out.hidden_states.push_back(i == 0 ? out.layer_outputs[0] : out.layer_outputs[i] - out.layer_outputs[i - 1]);
+  }
   return out;
 }
 
-torch::Tensor LtgBertImpl::TrainingLoss(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                                        const torch::Tensor& labels) {
-  if (config_.task != Task::kMaskedLM) return forward(input_ids, attention_mask, labels, /*need_hidden=*/false).loss;
+template <typename HeadModule>
+torch::Tensor LtgBertImpl::ScoredLoss(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                      const torch::Tensor& labels, HeadModule& head) {
   auto flat_labels = labels.reshape({-1});
   auto scored = flat_labels.ne(-100).nonzero().squeeze(1);  // positions the loss looks at
   // The last layer computes only the scored positions (all of them when none is).
@@ -135,13 +180,48 @@ torch::Tensor LtgBertImpl::TrainingLoss(const torch::Tensor& input_ids, const to
     rows = hidden.reshape({-1, hidden.size(-1)}).index_select(0, scored);
   }
   // The mean over the scored positions: cross_entropy's with ignore_index over all of them.
-  return F::cross_entropy(mlm_head(rows), flat_labels.index_select(0, scored));
+  return F::cross_entropy(head(rows), flat_labels.index_select(0, scored));
 }
 
-torch::Tensor LtgBertImpl::Loss(const torch::Tensor& logits, const torch::Tensor& labels) const {
-  if (config_.task == Task::kMaskedLM) {
-    return F::cross_entropy(logits.reshape({-1, logits.size(-1)}), labels.reshape({-1}),
-                            F::CrossEntropyFuncOptions().ignore_index(-100));
+torch::Tensor LtgBertImpl::TrainingLoss(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                        const torch::Tensor& labels) {
+  switch (config_.task) {
+    case Task::kMaskedLM:
+      return ScoredLoss(input_ids, attention_mask, labels, mlm_head);
+    case Task::kTokenClassification:
+      return ScoredLoss(input_ids, attention_mask, labels, mlp_head);
+    case Task::kBase:
+      Fail(ErrorCode::kInvalidArgument, "trainStep: the bare encoder has no head and so no loss to train on");
+    default:
+      break;
+  }
+  ForwardOptions options;
+  options.need_hidden = false;
+  return forward(input_ids, attention_mask, labels, options).loss;
+}
+
+torch::Tensor LtgBertImpl::Loss(const Output& out, const torch::Tensor& labels) const {
+  const torch::Tensor& logits = out.logits;
+  switch (config_.task) {
+    case Task::kMaskedLM:
+    case Task::kTokenClassification:
+      return F::cross_entropy(logits.reshape({-1, logits.size(-1)}), labels.reshape({-1}),
+                              F::CrossEntropyFuncOptions().ignore_index(-100));
+    case Task::kQuestionAnswering: {
+      // As the reference: positions outside [0, T] are clamped into it, and
+      // T (one past the last position) is ignored.
+      const int64_t ignored = out.start_logits.size(1);
+      auto options = F::CrossEntropyFuncOptions().ignore_index(ignored);
+      auto start = F::cross_entropy(out.start_logits, labels.select(1, 0).clamp(0, ignored), options);
+      auto end = F::cross_entropy(out.end_logits, labels.select(1, 1).clamp(0, ignored), options);
+      return (start + end) / 2;
+    }
+    case Task::kMultipleChoice:
+      return F::cross_entropy(logits, labels);
+    case Task::kBase:
+      return {};
+    case Task::kSequenceClassification:
+      break;
   }
   switch (config_.problem_type) {
     case ProblemType::kRegression:

@@ -19,10 +19,33 @@
 
 namespace ltgbert::model {
 
+// What forward computes besides the logits, each off unless asked for.
+struct ForwardOptions {
+  // last_hidden_state; without it a sequence classifier's or a multiple
+  // choice model's last layer computes only the first token of each row.
+  bool need_hidden = true;
+  bool hidden_states = false;  // layer_outputs and hidden_states
+  bool attentions = false;
+};
+
+// Multiple choice runs on its B*C rows (each choice a row of the encoder):
+// its per-position outputs are (B*C, T, ...), as Hugging Face's.
 struct Output {
   torch::Tensor last_hidden_state;  // (B, T, D)
-  torch::Tensor logits;             // (B, T, vocab) or (B, num_labels)
-  torch::Tensor loss;               // scalar, undefined without labels
+  // (B, T, vocab) masked LM, (B, num_labels) sequence classification,
+  // (B, T, num_labels) token classification, (B, T, 2) question answering,
+  // (B, C) multiple choice; undefined for the bare encoder.
+  torch::Tensor logits;
+  torch::Tensor start_logits;  // question answering: (B, T)
+  torch::Tensor end_logits;    // question answering: (B, T)
+  torch::Tensor loss;          // scalar, undefined without labels
+  // The embedding's output, then each layer's (L + 1 tensors (B, T, D)).
+  std::vector<torch::Tensor> layer_outputs;
+  // What the reference's output_hidden_states gives: layer_outputs[0], then
+  // each layer's output minus the previous one's.
+  std::vector<torch::Tensor> hidden_states;
+  // Each layer's attention probabilities (B, H, T, T), before dropout.
+  std::vector<torch::Tensor> attentions;
 };
 
 using ShapeMap = std::map<std::string, std::vector<int64_t>>;
@@ -41,21 +64,23 @@ class LtgBertImpl : public torch::nn::Module {
   // For classification, config.classifier_head must be decided (not kAuto).
   explicit LtgBertImpl(const Config& config);
 
-  // input_ids, attention_mask: (B, T) int64, mask 1 = token, 0 = padding.
-  // labels: undefined, (B, T) int64 with -100 = not scored for the masked
-  // LM, (B) int64 for single-label, (B, num_labels) float for multi-label,
-  // (B) or (B, 1) float for regression.
-  // Without `need_hidden`, a classifier's last layer computes only the
-  // first token past its attention and last_hidden_state stays undefined.
+  // input_ids, attention_mask: (B, T) int64, mask 1 = token, 0 = padding;
+  // (B, C, T) for multiple choice. labels: undefined, or as the task takes
+  // them: (B, T) int64 with -100 = not scored for the masked LM and token
+  // classification; (B) int64 for single-label classification and multiple
+  // choice, (B, num_labels) float for multi-label, (B) or (B, 1) float for
+  // regression; (B, 2) int64 start and end positions for question
+  // answering (clamped to [0, T], T being ignored, as the reference does).
   Output forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, const torch::Tensor& labels = {},
-                 bool need_hidden = true);
+                 const ForwardOptions& options = {});
 
   // The loss alone, as forward(...).loss gives it, for training. The masked
-  // LM runs its head only on the positions that labels score (as LTG-BERT's
-  // own pretraining does): the same loss and gradients without the
-  // vocabulary projection of the other ~85% of the tokens. Past its
-  // attention, the last layer too computes only the positions the loss
-  // reads: the scored ones, or a classifier's first token.
+  // LM and token classification run their head only on the positions that
+  // labels score (as LTG-BERT's own pretraining does): the same loss and
+  // gradients without the vocabulary projection of the other ~85% of the
+  // tokens. Past its attention, the last layer too computes only the
+  // positions the loss reads: the scored ones, or the first token of each
+  // row for sequence classification and multiple choice.
   torch::Tensor TrainingLoss(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                              const torch::Tensor& labels);
 
@@ -76,15 +101,23 @@ class LtgBertImpl : public torch::nn::Module {
   Encoder transformer{nullptr};
   MaskClassifier mlm_head{nullptr};        // "classifier" (masked LM)
   torch::nn::Linear linear_head{nullptr};  // "classifier" (linear classification)
-  ClassificationHead mlp_head{nullptr};    // "head" (MLP classification)
+  ClassificationHead mlp_head{nullptr};    // "head" (the MLP heads); none for the bare encoder
   Dropout head_dropout{nullptr};
 
  private:
   // The encoder's last hidden states (B, T, D), or with `rows` (int64
   // indices into the B*T positions) those positions' alone (N, D).
   torch::Tensor Encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                       const torch::Tensor& rows = {});
-  torch::Tensor Loss(const torch::Tensor& logits, const torch::Tensor& labels) const;
+                       const torch::Tensor& rows = {}, Trace* trace = nullptr);
+  // The head's output on `hidden` (B, T, D) or on the first tokens `first`
+  // (N, D), as the task reads them; sets out.logits (and QA's start/end).
+  void Head(const torch::Tensor& hidden, const torch::Tensor& first, int64_t batch, Output& out);
+  torch::Tensor Loss(const Output& out, const torch::Tensor& labels) const;
+  // The mean cross-entropy over the positions that labels (-100 = none)
+  // score, computing the last layer and `head` on those alone.
+  template <typename HeadModule>
+  torch::Tensor ScoredLoss(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                           const torch::Tensor& labels, HeadModule& head);
   // Throws kInternal unless the module holds exactly StateShapes(config_).
   void CheckShapes() const;
 

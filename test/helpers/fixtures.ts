@@ -110,3 +110,5 @@ export const SMALL_MLM = {
   max_position_embeddings: 64,
   position_bucket_size: 8,
 };
+
+export const HEADS = path.join(FIXTURES, "ltgbert-heads");
