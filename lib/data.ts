@@ -2,7 +2,6 @@
 // integer labels, tokenizing them once, and cutting them into padded
 // batches in an order that is a pure function of (seed, epoch).
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { describe, invalidArgument, LtgBertError } from "./errors.js";
@@ -17,6 +16,7 @@ import {
   positiveInteger,
 } from "./validate.js";
 import { mix32 } from "./train/mlm.js";
+import { badData, checkFile, NUMBER } from "./tasks/io.js";
 import type { IdTensor, RaggedEncoding, Tokenizer } from "./tokenizer.js";
 
 export type DatasetFormat = "csv" | "tsv" | "jsonl";
@@ -79,12 +79,6 @@ export const PAIR_COLUMNS: [string, string][] = [
   ["premise", "hypothesis"],
 ];
 const LABEL_COLUMNS = ["label", "labels"];
-/** A number however spelled: "1", "1.0", "0.5", "1e3", "-2". */
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
-
-function badData(file: string, line: number | null, message: string, cause?: unknown): LtgBertError {
-  return new LtgBertError("LTGBERT_BAD_DATA", `${file}${line === null ? "" : `:${line}`}: ${message}`, { cause });
-}
 
 /** One row as read: 1-based start line and the values by column or key. */
 interface RawRow {
@@ -300,13 +294,7 @@ export async function readDataset(file: string, options: ReadDatasetOptions = {}
       o.format,
     );
   }
-  try {
-    const info = await stat(file);
-    if (!info.isFile()) throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${file}: not a file`);
-  } catch (error) {
-    if (error instanceof LtgBertError) throw error;
-    throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${file}: no such file`, { cause: error });
-  }
+  await checkFile(file);
 
   let columns: Columns | null = null;
   const rows =

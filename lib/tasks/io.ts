@@ -7,7 +7,7 @@ import { readFile, stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { describe, LtgBertError } from "../errors.js";
 
-/** `file:line: message` as an LTGBERT_BAD_DATA error (no `:line` when line is null), as lib/data.ts words it. */
+/** `file:line: message` as an LTGBERT_BAD_DATA error (no `:line` when line is null); lib/data.ts uses it too. */
 export function badData(file: string, line: number | null, message: string, cause?: unknown): LtgBertError {
   return new LtgBertError("LTGBERT_BAD_DATA", `${file}${line === null ? "" : `:${line}`}: ${message}`, { cause });
 }
@@ -44,7 +44,7 @@ export async function* readLines(file: string): AsyncGenerator<{ line: number; t
   }
 }
 
-/** A number however spelled: "1", "1.0", "0.5", "1e3", "-2" (as lib/data.ts reads labels). */
+/** A number however spelled: "1", "1.0", "0.5", "1e3", "-2" (labels in lib/data.ts, scores here). */
 export const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 function count(fields: string[], pattern: RegExp): number {
