@@ -16,7 +16,7 @@ import {
   positiveInteger,
 } from "./validate.js";
 import { mix32 } from "./train/mlm.js";
-import { badData, checkFile, NUMBER } from "./tasks/io.js";
+import { badData, checkFile, csvRecords, NUMBER } from "./tasks/io.js";
 import type { IdTensor, RaggedEncoding, Tokenizer } from "./tokenizer.js";
 
 export type DatasetFormat = "csv" | "tsv" | "jsonl";
@@ -136,66 +136,25 @@ function chooseColumns(
   return { text, pair, label };
 }
 
-function count(fields: string[], pattern: RegExp): number {
-  return fields.reduce((n, field) => n + (field.match(pattern)?.length ?? 0), 0);
-}
-
 async function* csvRows(
   file: string,
   format: "csv" | "tsv",
   columns: (header: string[], line: number) => Columns,
 ): AsyncGenerator<RawRow, void, undefined> {
-  // TSV is read as GLUE writes it: tab-separated, no quoting, so a `"` is
-  // text. CSV follows RFC 4180: quoted fields may hold commas, quotes and
-  // line breaks.
-  // Loaded here rather than with the package: a process that never reads a
-  // CSV keeps it out of its heap (every major collection walks the heap).
-  const { CsvError, parse } = await import("csv-parse");
-  const source = createReadStream(file);
-  const parser = source.pipe(
-    parse({
-      delimiter: format === "tsv" ? "\t" : ",",
-      quote: format === "tsv" ? false : '"',
-      bom: true,
-      skip_empty_lines: true,
-      info: true,
-    }),
-  );
   let header: string[] | null = null;
-  let extra = 0;
-  try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-      // info.lines is the line the record ends on, except that csv-parse
-      // counts a "\r\n" inside a quoted field as two lines; line breaks
-      // inside the fields then give the line the record starts on.
-      extra += count(record, /\r\n/g);
-      const line = info.lines - extra - count(record, /\r\n|\r|\n/g);
-      if (header === null) {
-        header = record;
-        const wanted = columns(header, line);
-        for (const c of [wanted.text, wanted.pair, wanted.label]) {
-          if (c !== undefined && header.indexOf(c) !== header.lastIndexOf(c))
-            throw badData(file, line, `column ${JSON.stringify(c)} appears more than once in the header`);
-        }
-        continue;
+  for await (const { line, record } of csvRecords(file, format)) {
+    if (header === null) {
+      header = record;
+      const wanted = columns(header, line);
+      for (const c of [wanted.text, wanted.pair, wanted.label]) {
+        if (c !== undefined && header.indexOf(c) !== header.lastIndexOf(c))
+          throw badData(file, line, `column ${JSON.stringify(c)} appears more than once in the header`);
       }
-      const row = record;
-      const names = header;
-      yield { line, get: (column) => row[names.indexOf(column)] };
+      continue;
     }
-  } catch (error) {
-    if (error instanceof LtgBertError) throw error;
-    if (error instanceof CsvError) {
-      const at = typeof error.lines === "number" ? error.lines - extra : null;
-      const detail =
-        error.code === "CSV_RECORD_INCONSISTENT_FIELDS_LENGTH"
-          ? `${error.message} (the header has ${header?.length} fields)`
-          : error.message;
-      throw badData(file, at, `malformed ${format.toUpperCase()}: ${detail}`, error);
-    }
-    throw badData(file, null, `cannot be read: ${(error as Error).message}`, error);
-  } finally {
-    source.destroy();
+    const row = record;
+    const names = header;
+    yield { line, get: (column) => row[names.indexOf(column)] };
   }
   if (header === null)
     throw badData(file, null, "empty file (expected a header line with the column names, then rows)");

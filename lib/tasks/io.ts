@@ -52,20 +52,36 @@ function count(fields: string[], pattern: RegExp): number {
 }
 
 /**
- * The records of an RFC 4180 CSV file (through csv-parse, as lib/data.ts
- * reads CSV), each with the 1-based line it starts on; the first is the
- * header. A malformed file is LTGBERT_BAD_DATA.
+ * The records of a CSV or TSV file with the 1-based line each starts on; the
+ * first is the header. CSV follows RFC 4180 (quoted fields may hold commas,
+ * quotes and line breaks); TSV is read as GLUE writes it: tab-separated, no
+ * quoting, so a `"` is text. A malformed file is LTGBERT_BAD_DATA. lib/data.ts
+ * reads its CSV and TSV files through it too.
  */
-export async function* csvRecords(file: string): AsyncGenerator<{ line: number; record: string[] }, void, undefined> {
+export async function* csvRecords(
+  file: string,
+  format: "csv" | "tsv" = "csv",
+): AsyncGenerator<{ line: number; record: string[] }, void, undefined> {
+  // Loaded here rather than with the package: a process that never reads a
+  // CSV keeps it out of its heap (every major collection walks the heap).
   const { CsvError, parse } = await import("csv-parse");
   const source = createReadStream(file);
-  const parser = source.pipe(parse({ delimiter: ",", quote: '"', bom: true, skip_empty_lines: true, info: true }));
+  const parser = source.pipe(
+    parse({
+      delimiter: format === "tsv" ? "\t" : ",",
+      quote: format === "tsv" ? false : '"',
+      bom: true,
+      skip_empty_lines: true,
+      info: true,
+    }),
+  );
   let extra = 0;
   let header: number | null = null;
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
       // info.lines is the line the record ends on, except that csv-parse
-      // counts a "\r\n" inside a quoted field as two lines (see lib/data.ts).
+      // counts a "\r\n" inside a quoted field as two lines; line breaks
+      // inside the fields then give the line the record starts on.
       extra += count(record, /\r\n/g);
       const line = info.lines - extra - count(record, /\r\n|\r|\n/g);
       header ??= record.length;
@@ -79,7 +95,7 @@ export async function* csvRecords(file: string): AsyncGenerator<{ line: number; 
         error.code === "CSV_RECORD_INCONSISTENT_FIELDS_LENGTH"
           ? `${error.message} (the header has ${header} fields)`
           : error.message;
-      throw badData(file, at, `malformed CSV: ${detail}`, error);
+      throw badData(file, at, `malformed ${format.toUpperCase()}: ${detail}`, error);
     }
     throw badData(file, null, `cannot be read: ${(error as Error).message}`, error);
   } finally {
