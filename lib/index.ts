@@ -137,6 +137,11 @@ export {
   type CorpusBatch,
   type DocumentBoundary,
 } from "./train/corpus.js";
+export {
+  initEmbeddingsFromCooccurrence,
+  type CooccurrenceInitOptions,
+  type CooccurrenceInitReport,
+} from "./train/embedding-init.js";
 export type { SaveFormat, SaveOptions } from "./save.js";
 export { setNumThreads, getNumThreads, systemInfo, readCheckpointInfo, MAX_THREADS } from "./system.js";
 export type { CpuCacheStats, OneDnnStatus, PackedWeightStats } from "./system.js";

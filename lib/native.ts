@@ -223,6 +223,11 @@ interface Addon {
   configDefaults(): NativeConfigDefaults;
   readCheckpointInfo(path: string): Promise<NativeTensorEntry[]>;
   readStateDict(path: string): Promise<NativeStateDict>;
+  cooccurrenceEmbeddings(
+    ids: Int32Array,
+    offsets: BigInt64Array,
+    options: { reference: NativeStateDict; key: string; keep: Int32Array; minCount: number; seed: number },
+  ): Promise<{ stateDict: NativeStateDict; documents: number; pairs: number }>;
 }
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

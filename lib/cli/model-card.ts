@@ -71,6 +71,17 @@ export function passesText(p: Passes): string {
   return p.complete === 0 ? `${batches} of the first pass over the corpus` : `${whole} and ${batches} of the next`;
 }
 
+/** What the co-occurrence start of the word embeddings read and took. */
+export interface EmbeddingFacts {
+  documents: number;
+  tokens: number;
+  /** Distinct token pairs with a positive PMI. */
+  pairs: number;
+  /** Pairs sharing fewer documents counted as 0. */
+  minCount: number;
+  seconds: number;
+}
+
 /** What `pretrainModelCard` writes about. */
 export interface PretrainCardFacts {
   /** The card's title: the output directory's name. */
@@ -107,6 +118,8 @@ export interface PretrainCardFacts {
     /** The step of the checkpoint this run resumed from, or null. */
     resumedFrom: number | null;
   };
+  /** Where the word embeddings started; `computed` is null for a run resumed from a checkpoint. */
+  embeddings: { init: "random" | "cooccurrence"; computed: EmbeddingFacts | null };
   loss: {
     /** Mean training loss of the last `finalSteps` steps. */
     final: number;
@@ -133,6 +146,21 @@ const percent = (p: number): string => `${Number((100 * p).toPrecision(6))}%`;
 /** One row of a two-column table whose header is empty. */
 function row(name: string, value: string): string {
   return `| ${name} | ${value} |`;
+}
+
+/** The Training section's line on where the word embeddings started, if not from noise. */
+function embeddingLines(f: PretrainCardFacts): string[] {
+  if (f.embeddings.init === "random") return [];
+  const e = f.embeddings.computed;
+  const what =
+    "- Word embeddings (tied to the output layer) started from document co-occurrence in the corpus, not noise: for every pair of tokens, the documents holding both as positive PMI";
+  if (e === null)
+    return [
+      `${what} (computed by the run this one resumed), reduced to ${f.config.hidden_size} dimensions by a seeded randomized SVD; special tokens' rows random.`,
+    ];
+  return [
+    `${what} (pairs in fewer than ${e.minCount} documents count as 0; ${count(e.documents)} documents, ${count(e.tokens)} tokens, ${count(e.pairs)} pairs kept), reduced to ${f.config.hidden_size} dimensions by a seeded randomized SVD and scaled to the initial spread; special tokens' rows random. ${formatDuration(e.seconds)}, part of the wall time below.`,
+  ];
 }
 
 /**
@@ -164,7 +192,7 @@ export function pretrainModelCard(f: PretrainCardFacts): string {
     "",
     `# ${f.name}`,
     "",
-    `An LTG-BERT masked language model pretrained from random weights by \`ltgbert pretrain\` (ltgbert ${f.version}) on ${files} of ${formatBytes(totalBytes)}.`,
+    `An LTG-BERT masked language model pretrained from ${f.embeddings.init === "random" ? "random weights" : "random weights and word embeddings from the corpus's co-occurrence counts"} by \`ltgbert pretrain\` (ltgbert ${f.version}) on ${files} of ${formatBytes(totalBytes)}.`,
     "",
     "## Model",
     "",
@@ -202,6 +230,7 @@ export function pretrainModelCard(f: PretrainCardFacts): string {
     `- ${count(t.steps)} optimizer steps of ${t.batchSize} sequences of ${t.sequenceLength} tokens ([CLS] and [SEP] included): ${passesText(t.passes)}.`,
     `- AdamW, peak learning rate ${t.learningRate}, ${t.warmupSteps === 0 ? "no warm-up" : `linear warm-up over ${count(t.warmupSteps)} step${t.warmupSteps === 1 ? "" : "s"}`}, then linear decay to 0; weight decay ${t.weightDecay} (not on biases and LayerNorm weights), gradients clipped to norm ${t.maxGradNorm}.`,
     `- LTG-BERT's span masking of ${percent(t.maskProbability)} of the tokens; seed ${t.seed}.`,
+    ...embeddingLines(f),
     `- Wall time ${formatDuration(f.seconds.total)} (training ${formatDuration(f.seconds.training)}${f.seconds.tokenizer === null ? "" : `, tokenizer ${formatDuration(f.seconds.tokenizer)}`}), ${f.threads} libtorch thread${f.threads === 1 ? "" : "s"} on ${f.device}; ltgbert ${f.version}, Node ${f.nodeVersion}; finished ${f.finished}.`,
   ];
   if (t.resumedFrom !== null)

@@ -37,6 +37,7 @@ import {
   pretrainModelCard,
   type Passes,
   textFileFacts,
+  type EmbeddingFacts,
   type PretrainCardFacts,
   type TextFileFacts,
 } from "./model-card.js";
@@ -73,8 +74,12 @@ export interface PretrainOptions {
   device: string;
   resume?: boolean;
   cardNotes?: string;
+  embeddingInit: EmbeddingInit;
   json?: boolean;
 }
+
+/** Where the word embeddings start: seeded noise, or vectors from the corpus's document co-occurrence. */
+export type EmbeddingInit = "random" | "cooccurrence";
 
 /** What the command knows of how it was called, for the model card. */
 export interface PretrainContext {
@@ -150,7 +155,16 @@ function metricsLine(m: MaskedLMEvalMetrics): string {
 }
 
 export async function pretrain(options: PretrainOptions, context: PretrainContext, io: CliIo): Promise<void> {
-  const { applyThreads, LtgBertForMaskedLM, Tokenizer, Trainer, trainTokenizer } = await runtime();
+  const {
+    applyThreads,
+    DEFAULT_COOCCURRENCE_MIN_COUNT,
+    initEmbeddingsFromCooccurrence,
+    LtgBertForMaskedLM,
+    MaskedLMCorpus,
+    Tokenizer,
+    Trainer,
+    trainTokenizer,
+  } = await runtime();
   const started = performance.now();
   applyThreads(options.threads);
   checkSizes(options);
@@ -204,6 +218,18 @@ export async function pretrain(options: PretrainOptions, context: PretrainContex
   try {
     model.setTokenizer(tokenizer);
     const parameters = model.numParameters();
+    // A resumed run's checkpoint holds the embeddings the first run started from and trained.
+    let embeddings: EmbeddingFacts | null = null;
+    if (options.embeddingInit === "cooccurrence" && resumeFrom === null) {
+      say(`word embeddings from document co-occurrence in ${options.corpus.join(", ")}`);
+      const t0 = performance.now();
+      const corpus = await MaskedLMCorpus.open(options.corpus, tokenizer);
+      const report = await initEmbeddingsFromCooccurrence(model, corpus, { seed: options.seed });
+      embeddings = { ...report, minCount: DEFAULT_COOCCURRENCE_MIN_COUNT, seconds: (performance.now() - t0) / 1000 };
+      say(
+        `  ${report.documents.toLocaleString("en-US")} documents, ${report.pairs.toLocaleString("en-US")} token pairs, ${formatDuration(embeddings.seconds)}`,
+      );
+    }
     const bar = io.stderr.isTTY === true;
     const trainer = new Trainer(model, {
       trainData: options.corpus,
@@ -253,6 +279,7 @@ export async function pretrain(options: PretrainOptions, context: PretrainContex
       notes,
       resumedFrom: resumeFrom?.step ?? null,
       seconds: { training: trainingSeconds, tokenizer: tokenizerSeconds },
+      embeddings,
       started,
     });
   } finally {
@@ -274,6 +301,8 @@ interface FinishedRun {
   notes: string | null;
   resumedFrom: number | null;
   seconds: { training: number; tokenizer: number | null };
+  /** The co-occurrence start of the word embeddings, when this run computed it. */
+  embeddings: EmbeddingFacts | null;
   started: number;
 }
 
@@ -356,6 +385,7 @@ async function cardFacts(
       seed: options.seed,
       resumedFrom: run.resumedFrom,
     },
+    embeddings: { init: options.embeddingInit, computed: run.embeddings },
     loss: { final: outcome.loss, finalSteps: outcome.lossSteps, mean: result.trainLoss },
     metrics: outcome.metrics,
     seconds: outcome.seconds,
@@ -396,6 +426,17 @@ function summaryJson(
     },
     config: configSizes(run.model.config),
     parameters: run.parameters,
+    embeddingInit: options.embeddingInit,
+    cooccurrence:
+      run.embeddings === null
+        ? null
+        : {
+            documents: run.embeddings.documents,
+            tokens: run.embeddings.tokens,
+            pairs: run.embeddings.pairs,
+            minCount: run.embeddings.minCount,
+            seconds: run.embeddings.seconds,
+          },
     weights: { file: weights.file, bytes: weights.bytes },
     steps: result.globalStep,
     epochs: result.epochs,
@@ -445,7 +486,7 @@ export function register(program: Command, context: CliContext): Command {
   const command = program
     .command("pretrain")
     .description(
-      "pretrain a masked LM from random weights on text files: tokenizer (trained on the corpus unless given), model, checkpoints, model card",
+      "pretrain a masked LM from scratch on text files: tokenizer (trained on the corpus unless given), model, checkpoints, model card",
     )
     .requiredOption("--corpus <file...>", "training text: one or more files, read in order each epoch")
     .requiredOption("--out <dir>", "output directory: checkpoints, train_log.jsonl, the final model and README.md")
@@ -487,6 +528,14 @@ export function register(program: Command, context: CliContext): Command {
     )
     .option("--save-every <n>", "write a checkpoint every n steps (default: at each epoch's end)", positiveInteger)
     .option("--save-total-limit <n>", "keep at most n checkpoints (default: all)", positiveInteger)
+    .addOption(
+      new Option(
+        "--embedding-init <kind>",
+        "where the word embeddings start: random, or cooccurrence (vectors from which tokens share documents in the corpus: PPMI and SVD, a few minutes before the first step)",
+      )
+        .choices(["random", "cooccurrence"])
+        .default("random"),
+    )
     .option("--seed <n>", "seed of the initialisation, data order, masking and dropout", nonNegativeInteger, 42)
     .option("--card-notes <file>", "text appended verbatim to the model card: the data's source and licence");
   threadsOption(command);

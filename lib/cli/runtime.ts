@@ -10,6 +10,8 @@ export async function runtime() {
     ...(await import("../system.js")),
     ...(await import("../tokenizer.js")),
     ...(await import("../train/trainer.js")),
+    ...(await import("../train/corpus.js")),
+    ...(await import("../train/embedding-init.js")),
     ...(await import("./load.js")),
   };
 }

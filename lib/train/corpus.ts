@@ -438,6 +438,33 @@ export class MaskedLMCorpus {
     return count;
   }
 
+  /**
+   * The corpus's documents, in order, as token ids without special tokens
+   * (one pass over every file, no shuffling or masking). A document ends
+   * where `documentBoundary` says and at each file's end; empty ones are
+   * skipped.
+   */
+  async *documents(): AsyncGenerator<Int32Array, void, undefined> {
+    let parts: Int32Array[] = [];
+    const end = (): Int32Array | null => {
+      if (parts.length === 0) return null;
+      const ids = parts.length === 1 ? parts[0] : new Int32Array(parts.reduce((n, p) => n + p.length, 0));
+      if (parts.length > 1) parts.reduce((at, p) => (ids.set(p, at), at + p.length), 0);
+      parts = [];
+      return ids;
+    };
+    for await (const item of this.#items(this.#lineState(MaskedLMCorpus.start()))) {
+      const ids = item.kind === "line" ? item.ids! : null;
+      if (ids !== null && ids.length > 0) parts.push(ids);
+      const boundary =
+        ids === null ||
+        (ids.length === 0 ? this.options.documentBoundary === "emptyLine" : this.options.documentBoundary === "line");
+      if (!boundary) continue;
+      const document = end();
+      if (document !== null) yield document;
+    }
+  }
+
   /** Batches per epoch: `ceil(countSequences() / batchSize)`. */
   async countBatches(): Promise<number> {
     return Math.ceil((await this.countSequences()) / this.options.batchSize);
