@@ -157,6 +157,7 @@ describe("ltgbert --help", () => {
         "--mask-probability",
         "--eval-every",
         "--save-every",
+        "--embedding-init",
         "--seed",
         "--threads",
         "--resume",
@@ -456,6 +457,8 @@ describe("ltgbert pretrain", () => {
       passes: { complete: 0, batches: 4 },
       finalLossSteps: 4,
       threads: 1,
+      embeddingInit: "random",
+      cooccurrence: null,
     });
     expect(result.corpus[0].sha256).toBe("356c2b3428c960edd3960013a08182ba83487d70a0cc0db9ddc18a30874d4c23");
     expect(result.finalLoss).toBeGreaterThan(0);
@@ -519,7 +522,7 @@ describe("ltgbert pretrain", () => {
     });
   });
 
-  it("takes a tokenizer and trains whole epochs; prints what it did", async () => {
+  it("takes a tokenizer, starts the embeddings from co-occurrence, trains whole epochs; prints what it did", async () => {
     const out = at("pretrained-epochs");
     const tokenizer = path.join(FIXTURES, "tokenizers", "ltg-bert-babylm-10m");
     const { code, stdout, stderr } = await ltgbert([
@@ -536,6 +539,8 @@ describe("ltgbert pretrain", () => {
       "1",
       "--warmup-ratio",
       "0",
+      "--embedding-init",
+      "cooccurrence",
     ]);
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(
@@ -543,7 +548,14 @@ describe("ltgbert pretrain", () => {
     );
     expect(stdout).toContain(`saved to ${out} (model.safetensors `);
     expect(stderr).toContain("pretraining LtgBertForMaskedLM of");
+    expect(stderr).toMatch(
+      /word embeddings from document co-occurrence in .*\n {2}[\d,]+ documents, [\d,]+ token pairs, /,
+    );
     const card = readFileSync(path.join(out, "README.md"), "utf8");
+    expect(card).toContain("pretrained from random weights and word embeddings from the corpus's co-occurrence counts");
+    expect(card).toMatch(
+      /- Word embeddings \(tied to the output layer\) started from document co-occurrence in the corpus, not noise: .*\d+ documents, [\d,]+ tokens, [\d,]+ pairs kept\), reduced to 32 dimensions/,
+    );
     expect(card).toContain(`| vocabulary | 4,096 (the tokenizer of \`${tokenizer}\`) |`);
     expect(card).toContain("No held-out file was evaluated (`--eval`).");
     expect(card).toContain("no warm-up");

@@ -4,7 +4,7 @@
 // words are alike long before it learns what they say; co-occurrence over
 // whole documents brings in the second (in film reviews, `awful` lands
 // beside `terrible`, `worst` and `waste`) for a few minutes of compute.
-import { invalidArgument } from "../errors.js";
+import { invalidArgument, LtgBertError } from "../errors.js";
 import { addon, callNative } from "../native.js";
 import { integer, object } from "../validate.js";
 import { StateDict, type LtgBertPreTrainedModel } from "../model.js";
@@ -95,7 +95,8 @@ export async function initEmbeddingsFromCooccurrence(
     documents++;
     offsets.push(BigInt(total));
   }
-  if (documents === 0) throw invalidArgument("corpus", "at least one document", corpus.files.join(", "));
+  if (documents === 0)
+    throw new LtgBertError("LTGBERT_BAD_DATA", `${corpus.files.join(", ")}: no text (every line is empty)`);
   chunks.push(chunk.subarray(0, used));
   const ids = new Int32Array(total);
   chunks.reduce((at, c) => (ids.set(c, at), at + c.length), 0);
@@ -110,6 +111,12 @@ export async function initEmbeddingsFromCooccurrence(
       seed,
     }),
   );
+  if (result.pairs === 0) {
+    throw new LtgBertError(
+      "LTGBERT_BAD_DATA",
+      `${corpus.files.join(", ")}: no two tokens share ${minCount} or more of the ${documents} documents; co-occurrence vectors need more text (or a lower minCount)`,
+    );
+  }
   await model.loadStateDict(new StateDict(result.stateDict), { strict: false });
   return { key, documents: result.documents, tokens, pairs: result.pairs, kept };
 }

@@ -13,10 +13,11 @@ namespace ltgbert::init {
 namespace {
 
 // Symmetric document co-occurrence counts: C[i][j] = documents holding both
-// i and j (i ≠ j), for every pair of distinct tokens of each document.
+// i and j (i ≠ j). Counted as float32 (exact up to 2^24 documents a pair)
+// in the upper triangle, then mirrored: one V×V matrix in all.
 torch::Tensor CountPairs(const int32_t* ids, const int64_t* offsets, int64_t documents, int64_t V) {
-  auto counts = torch::zeros({V, V}, torch::kInt32);
-  int32_t* c = counts.data_ptr<int32_t>();
+  auto counts = torch::zeros({V, V}, torch::kFloat32);
+  float* c = counts.data_ptr<float>();
   std::vector<int32_t> unique;
   std::vector<int64_t> seen(V, -1);
   for (int64_t d = 0; d < documents; ++d) {
@@ -29,13 +30,36 @@ torch::Tensor CountPairs(const int32_t* ids, const int64_t* offsets, int64_t doc
       }
     }
     std::sort(unique.begin(), unique.end());
-    // Upper triangle only (i < j); mirrored below.
     for (size_t a = 0; a < unique.size(); ++a) {
-      int32_t* row = c + static_cast<int64_t>(unique[a]) * V;
-      for (size_t b = a + 1; b < unique.size(); ++b) ++row[unique[b]];
+      float* row = c + static_cast<int64_t>(unique[a]) * V;
+      for (size_t b = a + 1; b < unique.size(); ++b) row[unique[b]] += 1.0f;
     }
   }
-  return counts + counts.t();
+  for (int64_t i = 0; i < V; ++i)
+    for (int64_t j = i + 1; j < V; ++j) c[j * V + i] = c[i * V + j];
+  return counts;
+}
+
+// Turns counts into PPMI in place: PMI(i, j) = log(C_ij · total / (C_i · C_j)),
+// C_i the row sums, i.e. how much more often i and j share a document than
+// their frequencies predict; negative values, and pairs sharing fewer than
+// min_count documents, become 0. A block of rows at a time, so the only
+// V×V matrix is the one given. Returns the positive entries over 2 (pairs).
+int64_t ToPpmi(torch::Tensor& pmi, int64_t min_count) {
+  const int64_t V = pmi.size(0);
+  const double total = pmi.sum(torch::kFloat64).item<double>();
+  auto log_rows = pmi.sum(1, false, torch::kFloat64).clamp_min(1.0).log().to(torch::kFloat32);
+  const double log_total = std::log(std::max(total, 1.0));
+  int64_t positive = 0;
+  constexpr int64_t kRows = 256;
+  for (int64_t r = 0; r < V; r += kRows) {
+    auto block = pmi.narrow(0, r, std::min(kRows, V - r));
+    auto rare = block < static_cast<double>(min_count);
+    block.log_().add_(log_total).sub_(log_rows.narrow(0, r, block.size(0)).unsqueeze(1)).sub_(log_rows.unsqueeze(0));
+    block.clamp_min_(0.0).masked_fill_(rare, 0.0);
+    positive += (block > 0).sum().item<int64_t>();
+  }
+  return positive / 2;
 }
 
 // Top-`k` singular triplets of A by randomized subspace iteration (Halko,
@@ -81,20 +105,10 @@ CooccurrenceVectors Cooccurrence(const torch::Tensor& ids, const torch::Tensor& 
     if (pi[k] < 0 || pi[k] >= V)
       Fail(ErrorCode::kInvalidArgument, "ids[", k, "]: expected 0 to ", V - 1, ", got ", pi[k]);
 
-  // PMI(i, j) = log(C_ij · total / (C_i · C_j)), C_i the row sums: how much
-  // more often i and j share a document than their frequencies predict.
-  // Negative values and pairs rarer than min_count become 0. In float32 and
-  // in place: memory is a few V×V matrices of 4 bytes.
-  auto pmi = CountPairs(pi, po, documents, V).to(torch::kFloat32);
-  auto rare = pmi < static_cast<double>(o.min_count);
-  const double total = pmi.sum(torch::kFloat64).item<double>();
-  auto log_rows = pmi.sum(1, false, torch::kFloat64).clamp_min(1.0).log().to(torch::kFloat32);
-  pmi.log_().add_(std::log(std::max(total, 1.0))).sub_(log_rows.unsqueeze(1)).sub_(log_rows.unsqueeze(0));
-  pmi.clamp_min_(0.0).masked_fill_(rare, 0.0);
-  rare = torch::Tensor();
+  auto pmi = CountPairs(pi, po, documents, V);
   CooccurrenceVectors out;
   out.documents = documents;
-  out.pairs = (pmi > 0).sum().item<int64_t>() / 2;
+  out.pairs = ToPpmi(pmi, o.min_count);
   auto [u, s] = RandomizedSvd(pmi, o.dim, o.oversampling, o.power_iterations, o.seed);
   out.vectors = (u * s.sqrt().unsqueeze(0)).contiguous();
   out.singular_values = s.contiguous();
