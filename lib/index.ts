@@ -87,6 +87,23 @@ export {
   type RegressionMetrics,
 } from "./tasks/metrics.js";
 export {
+  encodeTagging,
+  encodeQuestionAnswering,
+  extractAnswers,
+  encodeMultipleChoice,
+  groupByChoiceCount,
+  type WordsInput,
+  type EncodeTaggingOptions,
+  type TaggingEncoding,
+  type QuestionAnsweringInput,
+  type EncodeQuestionAnsweringOptions,
+  type QuestionAnsweringEncoding,
+  type ExtractAnswersOptions,
+  type ExtractedAnswer,
+  type MultipleChoiceInput,
+  type MultipleChoiceEncoding,
+} from "./tasks/preprocess.js";
+export {
   Trainer,
   TRAINER_STATE_FILE,
   TRAINING_ARGS_FILE,
