@@ -13,25 +13,29 @@ import type { Dataset, ReadDatasetOptions } from "../data.js";
 import { problemTypeOf } from "../config.js";
 import { describe, invalidArgument, LtgBertError } from "../errors.js";
 import { boolean, choicesText, integer, isInteger, nonEmptyString, number, object, oneOf } from "../validate.js";
-import { LtgBertForMaskedLM, LtgBertForSequenceClassification } from "../model.js";
+import { LtgBertForMaskedLM, LtgBertForSequenceClassification, LtgBertForTokenClassification } from "../model.js";
 import type { Optimizer, ScheduleKind, TrainStepResult } from "./optimizer.js";
 import { makeDirectory, replaceDirectory, writeFileAtomic } from "../save.js";
 import { Tokenizer } from "../tokenizer.js";
 import { checkData, ClassificationTask, type EvalMetrics } from "./classification-task.js";
 import { MaskedLMTask, textFiles, type MaskedLMEvalMetrics } from "./mlm-task.js";
+import { checkTaggingData, TaggingTask, type TaggingEvalMetrics } from "./tagging-task.js";
+import type { ReadConlluOptions, TaggingDataset } from "../tasks/readers.js";
 import type { Cursor, Task } from "./task.js";
 
 export type { EvalMetrics } from "./classification-task.js";
 export type { MaskedLMEvalMetrics } from "./mlm-task.js";
+export type { TaggingEvalMetrics } from "./tagging-task.js";
 
-/** The evaluation value that picks the best checkpoint. */
 /** The evaluation value that picks a classifier's best checkpoint. */
 export type MetricName = "accuracy" | "loss" | "macroF1" | "mcc";
 /** The evaluation value that picks a masked LM's best checkpoint. */
 export type MaskedLMMetricName = "loss" | "accuracy" | "perplexity";
+/** The evaluation value that picks a tagger's best checkpoint ("f1": entity F1, BIO tags only). */
+export type TaggingMetricName = "accuracy" | "loss" | "f1";
 
 /** The models the Trainer trains. */
-export type TrainableModel = LtgBertForSequenceClassification | LtgBertForMaskedLM;
+export type TrainableModel = LtgBertForSequenceClassification | LtgBertForTokenClassification | LtgBertForMaskedLM;
 
 /** Options of every Trainer, whatever the task. */
 export interface TrainerBaseOptions<Metrics = EvalMetrics> {
@@ -109,6 +113,22 @@ export interface TrainerOptions extends TrainerBaseOptions<EvalMetrics> {
   metricForBestModel?: MetricName;
 }
 
+/** Options of `new Trainer(tagger, options)`: sentences with a tag per word. */
+export interface TaggingTrainerOptions extends TrainerBaseOptions<TaggingEvalMetrics> {
+  /** A TaggingDataset, or a file: CoNLL-U (`.conllu`) or one `word<TAB>tag` per line with empty lines between sentences. */
+  trainData: TaggingDataset | string;
+  /** Evaluated every `evalEvery` steps (default: at each epoch's end) and at the last step. */
+  evalData?: TaggingDataset | string;
+  /** For CoNLL-U files: the column of the tags (UPOS by default), as `readConllu` takes it. */
+  readOptions?: ReadConlluOptions;
+  /** Tokens per sentence; a sentence that does not fit is an error. Default and maximum: the model's `max_position_embeddings`. */
+  maxLength?: number;
+  /** Train every subword of a word on its tag, not just the first (default false). Predictions read the first. */
+  labelAllSubwords?: boolean;
+  /** "accuracy" (default), "loss", or "f1" (entities; BIO tags only). */
+  metricForBestModel?: TaggingMetricName;
+}
+
 /**
  * Options of `new Trainer(maskedLM, options)`: raw text streamed through
  * `MaskedLMCorpus` (see it for the packing, shuffling and masking).
@@ -138,20 +158,27 @@ export interface MaskedLMTrainerOptions
   metricForBestModel?: MaskedLMMetricName;
 }
 
-// (Conditional on the classifier: it has members the masked LM lacks, while
-// a classifier would pass for a masked LM structurally.)
+// (In this order: a sequence classifier has every member of a tagger and
+// more, and a tagger every member of a masked LM, so each would pass for
+// the next one structurally.)
 /** The metrics of the model's task. */
 export type MetricsOf<M extends TrainableModel> = M extends LtgBertForSequenceClassification
   ? EvalMetrics
-  : MaskedLMEvalMetrics;
+  : M extends LtgBertForTokenClassification
+    ? TaggingEvalMetrics
+    : MaskedLMEvalMetrics;
 /** The Trainer options of the model's task. */
 export type TrainerOptionsOf<M extends TrainableModel> = M extends LtgBertForSequenceClassification
   ? TrainerOptions
-  : MaskedLMTrainerOptions;
+  : M extends LtgBertForTokenClassification
+    ? TaggingTrainerOptions
+    : MaskedLMTrainerOptions;
 /** What `evaluate(data)` takes for the model's task. */
 export type EvalDataOf<M extends TrainableModel> = M extends LtgBertForSequenceClassification
   ? Dataset | string
-  : string | readonly string[];
+  : M extends LtgBertForTokenClassification
+    ? TaggingDataset | string
+    : string | readonly string[];
 
 /** What one optimizer step did. */
 export interface StepEvent {
@@ -241,6 +268,7 @@ export const TRAIN_LOG_FILE = "train_log.jsonl";
 
 const METRICS: readonly MetricName[] = ["accuracy", "loss", "macroF1", "mcc"];
 const MLM_METRICS: readonly MaskedLMMetricName[] = ["loss", "perplexity", "accuracy"];
+const TAGGING_METRICS: readonly TaggingMetricName[] = ["accuracy", "loss", "f1"];
 const LOWER_IS_BETTER = new Set(["loss", "perplexity"]);
 const SCHEDULES: readonly ScheduleKind[] = ["linear", "cosine", "constant", "constant_with_warmup"];
 const CHECKPOINT = /^checkpoint-(\d+)$/;
@@ -281,6 +309,18 @@ interface RunState {
   logHistory: LogEntry[];
   bestMetric: number | null;
   bestCheckpoint: string | null;
+}
+
+/** `maxLength`: an integer from 1 to the model's max_position_embeddings (the default). */
+function maxLengthOption(value: unknown, maxPositions: number): number {
+  const maxLength = integer("options.maxLength", value ?? maxPositions, 1);
+  if (maxLength > maxPositions)
+    throw invalidArgument(
+      "options.maxLength",
+      `at most the model's max_position_embeddings (${maxPositions})`,
+      maxLength,
+    );
+  return maxLength;
 }
 
 function round(value: number): number {
@@ -351,10 +391,16 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
   constructor(model: M, options: TrainerOptionsOf<M>) {
     super();
     const masked = model instanceof LtgBertForMaskedLM;
-    if (!masked && !(model instanceof LtgBertForSequenceClassification))
-      throw invalidArgument("model", "an LtgBertForSequenceClassification or an LtgBertForMaskedLM", model);
+    const tagging = model instanceof LtgBertForTokenClassification;
+    if (!masked && !tagging && !(model instanceof LtgBertForSequenceClassification)) {
+      throw invalidArgument(
+        "model",
+        "an LtgBertForSequenceClassification, an LtgBertForTokenClassification or an LtgBertForMaskedLM",
+        model,
+      );
+    }
     object("options", options);
-    if (!masked) {
+    if (!masked && !tagging) {
       const problem = problemTypeOf(model.config);
       if (problem !== "single_label_classification") {
         throw new LtgBertError(
@@ -365,9 +411,25 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     }
     this.model = model;
     this.#options = options as TrainerBaseOptions<MetricsOf<M>>;
-    const base = this.#resolve(options as TrainerBaseOptions<MetricsOf<M>>, masked);
+    const kind = masked ? "masked_lm" : tagging ? "token_classification" : "sequence_classification";
+    const base = this.#resolve(options as TrainerBaseOptions<MetricsOf<M>>, kind);
     this.#o = base;
-    if (masked) {
+    if (tagging) {
+      const o = options as TaggingTrainerOptions;
+      checkTaggingData("options.trainData", o.trainData);
+      if (o.evalData !== undefined) checkTaggingData("options.evalData", o.evalData);
+      if (o.readOptions !== undefined) object("options.readOptions", o.readOptions, "readConllu's options");
+      this.#task = new TaggingTask(model as LtgBertForTokenClassification, {
+        trainData: o.trainData,
+        evalData: o.evalData,
+        readOptions: o.readOptions,
+        batchSize: base.batchSize,
+        evalBatchSize: base.evalBatchSize,
+        seed: base.seed,
+        maxLength: maxLengthOption(o.maxLength, model.config.max_position_embeddings),
+        labelAllSubwords: boolean("options.labelAllSubwords", o.labelAllSubwords ?? false),
+      }) as unknown as Task<MetricsOf<M>>;
+    } else if (masked) {
       const o = options as MaskedLMTrainerOptions;
       const trainData = textFiles("options.trainData", o.trainData);
       const evalData = o.evalData === undefined ? undefined : textFiles("options.evalData", o.evalData);
@@ -402,15 +464,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
       checkData("options.trainData", o.trainData);
       if (o.evalData !== undefined) checkData("options.evalData", o.evalData);
       if (o.readOptions !== undefined) object("options.readOptions", o.readOptions, "readDataset's options");
-      const maxPositions = model.config.max_position_embeddings;
-      const maxLength = integer("options.maxLength", o.maxLength ?? maxPositions, 1);
-      if (maxLength > maxPositions) {
-        throw invalidArgument(
-          "options.maxLength",
-          `at most the model's max_position_embeddings (${maxPositions})`,
-          maxLength,
-        );
-      }
+      const maxLength = maxLengthOption(o.maxLength, model.config.max_position_embeddings);
       const groupByLength = boolean("options.groupByLength", o.groupByLength ?? false);
       this.#task = new ClassificationTask(model as LtgBertForSequenceClassification, {
         trainData: o.trainData,
@@ -429,7 +483,10 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     if (options.onLog) this.on("log", options.onLog);
   }
 
-  #resolve(o: TrainerBaseOptions<MetricsOf<M>>, masked: boolean): Resolved {
+  #resolve(
+    o: TrainerBaseOptions<MetricsOf<M>>,
+    kind: "masked_lm" | "token_classification" | "sequence_classification",
+  ): Resolved {
     if (o.tokenizer !== undefined && !(o.tokenizer instanceof Tokenizer))
       throw invalidArgument("options.tokenizer", "a Tokenizer", o.tokenizer);
     nonEmptyString("options.outputDir", o.outputDir, "a folder path");
@@ -440,8 +497,10 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
         throw invalidArgument(`options.${key}`, "a function", o[key]);
     }
     const schedule = oneOf("options.schedule", o.schedule ?? "linear", SCHEDULES, choicesText(SCHEDULES, ", "));
-    const metrics: readonly string[] = masked ? MLM_METRICS : METRICS;
-    const metric = (o as { metricForBestModel?: string }).metricForBestModel ?? (masked ? "loss" : "accuracy");
+    const metrics: readonly string[] =
+      kind === "masked_lm" ? MLM_METRICS : kind === "token_classification" ? TAGGING_METRICS : METRICS;
+    const metric =
+      (o as { metricForBestModel?: string }).metricForBestModel ?? (kind === "masked_lm" ? "loss" : "accuracy");
     oneOf("options.metricForBestModel", metric, metrics, choicesText(metrics, ", "));
     const progress = o.progress ?? "auto";
     if (progress !== "auto" && typeof progress !== "boolean")
