@@ -244,6 +244,73 @@ describe("ltgbert info", () => {
 });
 
 describe("ltgbert finetune", () => {
+  it("trains a tagger when the data is CoNLL-U (task detected): a new token-classification head on a masked LM", async () => {
+    const conllu = path.join(FIXTURES, "tasks", "ewt-dev-slice.conllu");
+    const out = at("tagger");
+    const { code, stdout, stderr } = await ltgbert([
+      "finetune",
+      "--model",
+      mlmDir,
+      "--train",
+      conllu,
+      "--dev",
+      conllu,
+      "--out",
+      out,
+      "--epochs",
+      "2",
+      "--batch-size",
+      "4",
+      "--json",
+    ]);
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(result).toMatchObject({
+      task: "token-classification",
+      transferred: true,
+      numLabels: 14, // distinct UPOS of the slice (awk)
+      train: { file: conllu, examples: 9, words: 184 },
+      dev: { file: conllu, examples: 9, words: 184 },
+      steps: 6,
+      interrupted: false,
+    });
+    expect(result.labels).toContain("PROPN");
+    expect(Object.keys(result.metrics).sort()).toEqual(["accuracy", "loss", "samples", "words"]);
+    expect(result.metrics.words).toBe(184);
+    expect(stderr).toMatch(/^step 3 \(epoch 1\.00\): dev loss \d+\.\d{4}, accuracy \d\.\d{4} \(184 words\)$/m);
+    const config = JSON.parse(readFileSync(path.join(out, "config.json"), "utf8"));
+    expect(config.architectures).toEqual(["LtgBertForTokenClassification"]);
+
+    // Classification options are refused for tagging, and the tagger is not a classifier's start.
+    const wrong = await ltgbert([
+      "finetune",
+      "--model",
+      mlmDir,
+      "--train",
+      conllu,
+      "--out",
+      at("x"),
+      "--label-column",
+      "2",
+    ]);
+    expect(wrong.code).toBe(1);
+    expectOneLine(wrong.stderr, "--label-column: not for token classification");
+    const asClassifier = await ltgbert([
+      "finetune",
+      "--model",
+      out,
+      "--data",
+      dataDir,
+      "--out",
+      at("x"),
+      "--task",
+      "sequence-classification",
+    ]);
+    expect(asClassifier.code).toBe(1);
+    expectOneLine(asClassifier.stderr, "is a tagger (token classification)");
+    expect(existsSync(at("x"))).toBe(false);
+  });
+
   it("puts a head on a masked LM, trains on a data directory's splits and saves a model that loads back", async () => {
     const args = ["finetune", "--model", mlmDir, "--data", dataDir, "--out", tunedDir];
     const { code, stdout, stderr } = await ltgbert([...args, "--epochs", "2", "--batch-size", "8", "--json"]);

@@ -64,6 +64,23 @@ export interface FinetuneOptions extends ColumnOptions {
   device: string;
   resume?: boolean;
   json?: boolean;
+  task?: FinetuneTask;
+  tagColumn?: string;
+}
+
+/** What `finetune` trains. */
+export type FinetuneTask = "sequence-classification" | "token-classification";
+
+/**
+ * --task, or what the data and model say: CoNLL-U training data or a
+ * tagger to start from mean token classification; anything else sequence
+ * classification (a word/tag file needs --task, as it reads as a TSV too).
+ */
+async function taskOf(options: FinetuneOptions, dir: string): Promise<FinetuneTask> {
+  if (options.task !== undefined) return options.task;
+  const splits = await findSplits(options);
+  if (/\.conllu$/i.test(splits.train)) return "token-classification";
+  return (await modelKind(dir)).kind === "token_classification" ? "token-classification" : "sequence-classification";
 }
 
 /** How the classifier's weights were come by. */
@@ -84,6 +101,8 @@ async function loadModel(
   const loadTokenizer = options.tokenizer === undefined;
   if (options.randomInit === true)
     return { model: await randomModel(dir, kind, config, train, options), start: "random" };
+  if (kind === "token_classification")
+    throw usageError(`${dir} is a tagger (token classification); fine-tune it with --task token-classification`);
   if (kind === "sequence_classification") {
     if (options.head !== undefined)
       throw usageError(`--head: ${dir} is a classifier already; --head applies to a masked LM`);
@@ -179,9 +198,16 @@ function metricsLine(metrics: EvalMetrics): string {
 }
 
 export async function finetune(options: FinetuneOptions, io: CliIo): Promise<void> {
+  const dir = resolveModelDir(options.model);
+  if ((await taskOf(options, dir)) === "token-classification") {
+    const { finetuneTagging } = await import("./finetune-tagging.js");
+    return finetuneTagging(options, io);
+  }
+  if (options.tagColumn !== undefined) throw usageError("--tag-column: for token classification only");
+  if ((options.metric as string) === "f1")
+    throw usageError("--metric: f1 (entities) is for token classification; a classifier has macroF1");
   const { applyThreads, attachTokenizer, Trainer } = await runtime();
   applyThreads(options.threads);
-  const dir = resolveModelDir(options.model);
   if (path.resolve(options.out) === path.resolve(dir))
     throw usageError(`--out: ${options.out} is the model directory; write the fine-tuned model elsewhere`);
   const splits = await findSplits(options);
@@ -295,7 +321,7 @@ export function register(program: Command, context: CliContext): Command {
   const command = program
     .command("finetune")
     .description(
-      "fine-tune a classifier (a masked LM gets a new head) on a train split, evaluate it on a dev split, save it for Python and Node",
+      "fine-tune a classifier or a tagger (a masked LM gets a new head) on a train split, evaluate it on a dev split, save it for Python and Node",
     )
     .option("--model <dir>", `the model to start from: ${MODEL_DIR_HELP}`, "default")
     .option(
@@ -321,12 +347,23 @@ export function register(program: Command, context: CliContext): Command {
     .addOption(
       choiceOption(
         "--metric <name>",
-        "dev metric that picks the best checkpoint (loss: lower is better)",
-        ["accuracy", "macroF1", "mcc", "loss"],
+        "dev metric that picks the best checkpoint (loss: lower is better; f1: entity F1 of BIO tags, token classification)",
+        ["accuracy", "macroF1", "mcc", "loss", "f1"],
         "accuracy",
       ),
     )
-    .option("--load-best", "save the best checkpoint's weights as the final model, not the last step's");
+    .option("--load-best", "save the best checkpoint's weights as the final model, not the last step's")
+    .addOption(
+      choiceOption(
+        "--task <name>",
+        "what to train (default: token-classification for .conllu data or a tagger, else sequence-classification)",
+        ["sequence-classification", "token-classification"],
+      ),
+    )
+    .option(
+      "--tag-column <name>",
+      "token classification, CoNLL-U: the column of the tags (upos, xpos, deprel, a number 1-10, or misc:<Key> such as misc:NER; default upos)",
+    );
   columnOptions(command, true)
     .option(
       "--num-labels <n>",

@@ -74,16 +74,17 @@ export async function findWeights(dir: string): Promise<WeightsInfo> {
   );
 }
 
-export type ModelKind = "masked_lm" | "sequence_classification";
+export type ModelKind = "masked_lm" | "sequence_classification" | "token_classification";
 
 /**
- * Whether a directory holds a masked LM or a classifier: config.json's
+ * Whether a directory holds a masked LM, a classifier or a tagger: config.json's
  * `architectures`, or, where it names neither, the checkpoint's head keys.
  */
 export async function modelKind(dir: string): Promise<{ kind: ModelKind; config: Record<string, unknown> }> {
   const config = await readConfigFile(path.join(dir, "config.json"));
   const names = Array.isArray(config.architectures) ? config.architectures.map(String) : [];
   if (names.some((n) => /SequenceClassification$/i.test(n))) return { kind: "sequence_classification", config };
+  if (names.some((n) => /TokenClassification$/i.test(n))) return { kind: "token_classification", config };
   if (names.some((n) => /MaskedLM$/i.test(n))) return { kind: "masked_lm", config };
   const { readCheckpointInfo } = await import("../system.js");
   const keys = (await readCheckpointInfo((await findWeights(dir)).file)).map((e) => e.key);

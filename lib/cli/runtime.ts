@@ -11,6 +11,7 @@ export async function runtime() {
     ...(await import("../tokenizer.js")),
     ...(await import("../train/trainer.js")),
     ...(await import("../train/corpus.js")),
+    ...(await import("../train/tagging-task.js")),
     ...(await import("../train/embedding-init.js")),
     ...(await import("./load.js")),
   };

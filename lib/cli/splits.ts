@@ -4,8 +4,8 @@ import path from "node:path";
 import { LtgBertError } from "../errors.js";
 import { usageError } from "./common.js";
 
-/** Extensions readDataset reads, in the order they are looked for. */
-const EXTENSIONS = [".tsv", ".csv", ".jsonl", ".ndjson", ".json"];
+/** Extensions of the data files (readDataset's, and CoNLL-U for tagging), in the order they are looked for. */
+const EXTENSIONS = [".tsv", ".csv", ".jsonl", ".ndjson", ".json", ".conllu"];
 export const TRAIN_NAMES = ["train"];
 export const DEV_NAMES = ["dev", "validation"];
 
