@@ -14,6 +14,8 @@ export {
   LtgBertForMaskedLM,
   LtgBertForSequenceClassification,
   LtgBertForTokenClassification,
+  splitWords,
+  type TaggedWords,
   LtgBertForQuestionAnswering,
   LtgBertForMultipleChoice,
   StateDict,

@@ -51,6 +51,7 @@ import {
 } from "./save.js";
 import { Tokenizer, type BatchEncoding, type TextInput } from "./tokenizer.js";
 import { poolHiddenStates, type Pooling } from "./pooling.js";
+import { encodeTagging } from "./tasks/preprocess.js";
 
 /** Options of `fromPretrained` and `fromConfig`. */
 export interface LoadOptions {
@@ -1387,6 +1388,48 @@ export class LtgBertModel extends LtgBertPreTrainedModel<EncoderInputs, BaseMode
  * const tagger = await LtgBertForTokenClassification.fromMaskedLM(mlm, { numLabels: 17, id2label: tags });
  * const { logits, loss } = await tagger.forward({ inputIds, attentionMask, labels }); // logits [B, T, 17]
  */
+/** What `LtgBertForTokenClassification.tag` gives for a sentence. */
+export interface TaggedWords {
+  words: string[];
+  /** One label per word. */
+  labels: string[];
+  /** The label's softmax probability, per word. */
+  scores: number[];
+  /** Where a string input's words are in it: [start, end) JavaScript string indices per word. */
+  spans?: [number, number][];
+}
+
+/** Words of a text: whitespace-separated, with leading and trailing punctuation split off, and their spans. */
+export function splitWords(text: string): { words: string[]; spans: [number, number][] } {
+  const words: string[] = [];
+  const spans: [number, number][] = [];
+  const push = (start: number, end: number): void => {
+    if (end > start) {
+      words.push(text.slice(start, end));
+      spans.push([start, end]);
+    }
+  };
+  const punct = /[\p{P}\p{S}]/u;
+  for (const m of text.matchAll(/\S+/gu)) {
+    let start = m.index!;
+    let end = start + m[0].length;
+    const tail: [number, number][] = [];
+    // Split punctuation off the start, one character at a time…
+    while (start < end && punct.test(text[start])) {
+      push(start, start + 1);
+      start++;
+    }
+    // …and off the end (kept in order).
+    while (end > start && punct.test(text[end - 1])) {
+      tail.unshift([end - 1, end]);
+      end--;
+    }
+    push(start, end);
+    for (const [a, b] of tail) push(a, b);
+  }
+  return { words, spans };
+}
+
 export class LtgBertForTokenClassification extends LtgBertPreTrainedModel<ForwardInputs, ModelOutput> {
   static readonly architecture = "LtgBertForTokenClassification";
 
@@ -1448,6 +1491,82 @@ export class LtgBertForTokenClassification extends LtgBertPreTrainedModel<Forwar
   setLabelNames(names: readonly string[]): this {
     setLabelNamesOf(this.config, this.numLabels, names);
     return this;
+  }
+
+  /**
+   * Tags words: the label of each word (read off its first subword), with
+   * its softmax probability. A string is split into words first: at
+   * whitespace, with punctuation at a word's start or end split off
+   * (`"Hello, world!"` → `Hello` `,` `world` `!`), and each word's span in the
+   * string is given; pass an array of words to split them your own way (as
+   * the training data did, for example UD's `do` `n't`). A sentence longer
+   * than the model takes is an LTGBERT_INVALID_ARGUMENT error naming it.
+   *
+   * @example
+   * const [s] = await tagger.tag(["The cat sat."]);
+   * s.words;  // ["The", "cat", "sat", "."]
+   * s.labels; // ["DET", "NOUN", "VERB", "PUNCT"]
+   */
+  async tag(
+    inputs: readonly (string | readonly string[])[],
+    options: { batchSize?: number } = {},
+  ): Promise<TaggedWords[]> {
+    const { batchSize = 32 } = object<{ batchSize?: number }>("options", options);
+    positiveInteger("options.batchSize", batchSize);
+    if (!Array.isArray(inputs)) throw invalidArgument("inputs", "an array of strings or of word arrays", inputs);
+    const tokenizer = this.tokenizer;
+    if (tokenizer === null) {
+      throw new LtgBertError(
+        "LTGBERT_INVALID_ARGUMENT",
+        "tag: the model has no tokenizer; load one with Tokenizer.fromPretrained(dir) and set model.tokenizer",
+      );
+    }
+    const sentences = inputs.map((input, i) => {
+      if (typeof input === "string") return splitWords(input);
+      if (!Array.isArray(input) || input.some((w) => typeof w !== "string"))
+        throw invalidArgument(`inputs[${i}]`, "a string or an array of words", input);
+      return { words: [...input], spans: null };
+    });
+    const names = this.labelNames;
+    const K = this.numLabels;
+    const out: TaggedWords[] = [];
+    for (let from = 0; from < sentences.length; from += batchSize) {
+      const part = sentences.slice(from, from + batchSize);
+      const enc = await encodeTagging(
+        tokenizer,
+        part.map((s) => ({ words: s.words.length === 0 ? ["."] : s.words })),
+        { maxLength: this.config.max_position_embeddings },
+      );
+      enc.wordsCut.forEach((cut, r) => {
+        if (cut > 0 && part[r].words.length > 0) {
+          throw invalidArgument(
+            `inputs[${from + r}]`,
+            `a sentence that fits in ${this.config.max_position_embeddings} tokens (max_position_embeddings); its last ${cut} words do not`,
+            part[r].words.length,
+          );
+        }
+      });
+      const { logits } = await this.forward({ inputIds: enc.inputIds, attentionMask: enc.attentionMask });
+      const [B, T] = enc.inputIds.shape;
+      for (let b = 0; b < B; b++) {
+        const s = part[b];
+        const labels = new Array<string>(s.words.length);
+        const scores = new Array<number>(s.words.length);
+        for (let t = 0; t < T && s.words.length > 0; t++) {
+          const k = b * T + t;
+          if (enc.firstToken.data[k] !== 1) continue;
+          const row = logits.data.subarray(k * K, (k + 1) * K);
+          let best = 0;
+          for (let c = 1; c < K; c++) if (row[c] > row[best]) best = c;
+          let sum = 0;
+          for (let c = 0; c < K; c++) sum += Math.exp(row[c] - row[best]);
+          labels[enc.wordIndex.data[k]] = names[best];
+          scores[enc.wordIndex.data[k]] = 1 / sum;
+        }
+        out.push({ words: s.words, labels, scores, ...(s.spans === null ? {} : { spans: s.spans }) });
+      }
+    }
+    return out;
   }
 
   protected override savedConfig(): Record<string, unknown> {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   LtgBertForTokenClassification,
   readConllu,
+  splitWords,
   setNumThreads,
   Tokenizer,
   Trainer,
@@ -46,6 +47,28 @@ async function tagger(seed = 1): Promise<LtgBertForTokenClassification> {
   return model.setTokenizer(tok);
 }
 
+describe("splitWords", () => {
+  it("splits at whitespace and takes punctuation off the ends of words, with spans", () => {
+    expect(splitWords("  Hello, world! (U.S.) it's 4.5%")).toEqual({
+      words: ["Hello", ",", "world", "!", "(", "U.S", ".", ")", "it's", "4.5", "%"],
+      spans: [
+        [2, 7],
+        [7, 8],
+        [9, 14],
+        [14, 15],
+        [16, 17],
+        [17, 20],
+        [20, 21],
+        [21, 22],
+        [23, 27],
+        [28, 31],
+        [31, 32],
+      ],
+    });
+    expect(splitWords(" \t ")).toEqual({ words: [], spans: [] });
+  });
+});
+
 describe("Trainer with LtgBertForTokenClassification", () => {
   it("learns the tags of its training sentences, and saves a tagger that names its labels", async () => {
     const model = await tagger();
@@ -76,6 +99,21 @@ describe("Trainer with LtgBertForTokenClassification", () => {
     expect(after.loss).toBeLessThan(before.loss / 4);
     expect(after.accuracy).toBeGreaterThan(0.9);
     expect(after.accuracy).toBeGreaterThan(majority + 0.5);
+
+    // tag() reads the same labels off the same first subwords as evaluate() does.
+    const tagged = await model.tag(data.sentences.map((x) => x.words));
+    let correct = 0;
+    data.sentences.forEach((x, i) => {
+      expect(tagged[i].words).toEqual(x.words);
+      expect(tagged[i].scores.every((p) => p > 0 && p <= 1)).toBe(true);
+      x.tags.forEach((t, j) => (correct += t !== null && tagged[i].labels[j] === t ? 1 : 0));
+    });
+    expect(correct / data.numTagged).toBe(after.accuracy);
+    // A string is split at spaces and punctuation first.
+    const [text] = await model.tag(["From the AP comes this story:"]);
+    expect(text.words).toEqual(["From", "the", "AP", "comes", "this", "story", ":"]);
+    expect(text.spans![6]).toEqual([28, 29]);
+    expect(text.labels).toEqual(tagged[0].labels);
 
     const config = JSON.parse(readFileSync(path.join(outputDir, "config.json"), "utf8"));
     expect(config.architectures).toEqual(["LtgBertForTokenClassification"]);
