@@ -26,6 +26,7 @@ import {
   LtgBertError,
   LtgBertForMaskedLM,
   LtgBertForSequenceClassification,
+  readConllu,
   setNumThreads,
   Tokenizer,
 } from "../lib/index.js";
@@ -280,6 +281,29 @@ describe("ltgbert finetune", () => {
     expect(stderr).toMatch(/^step 3 \(epoch 1\.00\): dev loss \d+\.\d{4}, accuracy \d\.\d{4} \(184 words\)$/m);
     const config = JSON.parse(readFileSync(path.join(out, "config.json"), "utf8"));
     expect(config.architectures).toEqual(["LtgBertForTokenClassification"]);
+
+    // evaluate scores the saved tagger as the run's last evaluation did; predict writes its tags.
+    const evaluated = await ltgbert(["evaluate", out, "--data", conllu, "--json"]);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    const e = JSON.parse(evaluated.stdout);
+    expect(e).toMatchObject({ task: "token-classification", examples: 9, words: 184 });
+    expect(e.metrics.accuracy).toBe(result.metrics.accuracy);
+    const preds = at("tagger-preds.jsonl");
+    const predicted = await ltgbert(["predict", out, "--file", conllu, "--output", preds]);
+    expect(predicted.code, predicted.stderr).toBe(0);
+    expect(predicted.stderr).toContain(`wrote 9 sentences to ${preds}`);
+    const lines = readFileSync(preds, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const gold = await readConllu(conllu);
+    expect(lines.map((l) => l.words)).toEqual(gold.sentences.map((x) => x.words));
+    let correct = 0;
+    lines.forEach((l, i) => gold.sentences[i].tags.forEach((t, j) => (correct += l.labels[j] === t ? 1 : 0)));
+    expect(correct / 184).toBe(e.metrics.accuracy);
+    const plain = await ltgbert(["predict", out, "The cat sat."]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toMatch(/^The\/\S+ cat\/\S+ sat\/\S+ \.\/\S+\n$/);
 
     // Classification options are refused for tagging, and the tagger is not a classifier's start.
     const wrong = await ltgbert([
@@ -723,6 +747,19 @@ describe("ltgbert evaluate", () => {
 });
 
 describe("ltgbert predict", () => {
+  it("--output writes one JSON object per text, in input order", async () => {
+    const file = at("preds.jsonl");
+    const texts = ["a gorgeous , witty , seductive movie .", "a dull , lifeless film ."];
+    const { code, stderr } = await ltgbert(["predict", clsDir, ...texts, "--output", file]);
+    expect(code, stderr).toBe(0);
+    const json = JSON.parse((await ltgbert(["predict", clsDir, ...texts, "--json"])).stdout);
+    const lines = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines).toEqual(json.predictions);
+  });
+
   it("labels texts from the command line, with scores and the top k", async () => {
     const texts = ["a gorgeous , witty , seductive movie .", "a dull , lifeless film ."];
     const json = await ltgbert(["predict", clsDir, ...texts, "--json", "--top-k", "2"]);

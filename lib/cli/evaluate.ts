@@ -1,6 +1,8 @@
 // `ltgbert evaluate`: a classifier's loss, accuracy, macro-F1 and MCC on a
 // labelled data file.
 import type { Command } from "commander";
+import { stat } from "node:fs/promises";
+import { LtgBertError } from "../errors.js";
 import { readDataset } from "../data.js";
 import {
   batchSizeOption,
@@ -17,7 +19,9 @@ import {
   readOptionsOf,
   threadsOption,
   tokenizerOption,
+  usageError,
 } from "./common.js";
+import { modelKind, resolveModelDir } from "./model-dir.js";
 import { runtime } from "./runtime.js";
 import { DEV_NAMES, findEvalFile, splitNames } from "./splits.js";
 
@@ -29,12 +33,21 @@ export interface EvaluateOptions extends ColumnOptions {
   threads?: number;
   device: string;
   json?: boolean;
+  tagColumn?: string;
 }
 
 export async function evaluate(modelName: string, options: EvaluateOptions, io: CliIo): Promise<void> {
   const { applyThreads, loadClassifier, Trainer } = await runtime();
   applyThreads(options.threads);
   const file = await findEvalFile(options.data);
+  if ((await stat(file).catch(() => null)) === null)
+    throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${file}: no such file (--data)`);
+  const modelDir = resolveModelDir(modelName);
+  if ((await modelKind(modelDir)).kind === "token_classification") {
+    const { evaluateTagger } = await import("./tagging.js");
+    return evaluateTagger(modelDir, file, options, io);
+  }
+  if (options.tagColumn !== undefined) throw usageError("--tag-column: for a tagger (token classification) only");
   const dataset = await readDataset(file, readOptionsOf(options));
   const { dir, model } = await loadClassifier(modelName, options);
   try {
@@ -52,6 +65,8 @@ export async function evaluate(modelName: string, options: EvaluateOptions, io: 
       printJson(io, {
         model: dir,
         data: file,
+        task: "sequence-classification",
+        metrics: { loss: m.loss, accuracy: m.accuracy, macroF1: m.macroF1, mcc: m.mcc },
         examples: m.samples,
         loss: m.loss,
         accuracy: m.accuracy,
@@ -74,12 +89,15 @@ export async function evaluate(modelName: string, options: EvaluateOptions, io: 
 export function register(program: Command, context: CliContext): Command {
   const command = program
     .command("evaluate")
-    .description("evaluate a classifier on labelled data: loss, accuracy, macro-F1, MCC")
+    .description(
+      "evaluate a classifier on labelled data (loss, accuracy, macro-F1, MCC) or a tagger on tagged sentences (word accuracy; entity P/R/F1 for BIO tags)",
+    )
     .argument("<model-dir>", MODEL_DIR_HELP)
     .requiredOption(
       "--data <path>",
-      `labelled data file (.tsv, .csv or .jsonl), or a directory holding ${splitNames(DEV_NAMES)}`,
-    );
+      `labelled data file (.tsv, .csv or .jsonl; for a tagger .conllu or word<TAB>tag), or a directory holding ${splitNames(DEV_NAMES)}`,
+    )
+    .option("--tag-column <name>", "a tagger's CoNLL-U tag column (upos, xpos, a number, or misc:<Key>; default upos)");
   batchSizeOption(command, 32, "examples");
   maxLengthOption(command);
   columnOptions(command, true);

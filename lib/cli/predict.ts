@@ -1,5 +1,6 @@
 // `ltgbert predict`: the label and its probability for each text.
 import type { Command } from "commander";
+import { writeFile } from "node:fs/promises";
 import type { Prediction } from "../model.js";
 import type { TextInput } from "../tokenizer.js";
 import {
@@ -17,6 +18,7 @@ import {
   tokenizerOption,
   usageError,
 } from "./common.js";
+import { modelKind, resolveModelDir } from "./model-dir.js";
 import { runtime } from "./runtime.js";
 import { readLines, readTexts, type TextColumns } from "./texts.js";
 
@@ -28,6 +30,8 @@ export interface PredictOptions extends TextColumns {
   threads?: number;
   device: string;
   json?: boolean;
+  output?: string;
+  tagColumn?: string;
 }
 
 /** Texts per `predict` call when a progress bar is shown. */
@@ -37,6 +41,12 @@ export async function predict(modelName: string, args: string[], options: Predic
   const { Presets, SingleBar } = await import("cli-progress");
   const { applyThreads, loadClassifier } = await runtime();
   applyThreads(options.threads);
+  const modelDir = resolveModelDir(modelName);
+  if ((await modelKind(modelDir)).kind === "token_classification") {
+    const { predictTagger } = await import("./tagging.js");
+    return predictTagger(modelDir, args, options, io);
+  }
+  if (options.tagColumn !== undefined) throw usageError("--tag-column: for a tagger (token classification) only");
   const texts: TextInput[] = [...args];
   if (options.file !== undefined) texts.push(...(await readTexts(options.file, options)));
   if (args.length === 0 && options.file === undefined) {
@@ -70,20 +80,29 @@ export async function predict(modelName: string, args: string[], options: Predic
       bar?.stop();
     }
 
+    const records = predictions.map((p, i) => {
+      const input = texts[i];
+      return {
+        text: typeof input === "string" ? input : input[0],
+        ...(typeof input === "string" ? {} : { textPair: input[1] }),
+        label: p.label,
+        labelId: p.labelId,
+        score: p.score,
+        ...(k > 1 ? { top: p.top } : {}),
+      };
+    });
+    if (options.output !== undefined) {
+      await writeFile(options.output, records.map((r) => `${JSON.stringify(r)}\n`).join(""));
+      if (!options.json) {
+        io.stderr.write(`wrote ${records.length} predictions to ${options.output}\n`);
+        return;
+      }
+    }
     if (options.json) {
       printJson(io, {
         model: dir,
-        predictions: predictions.map((p, i) => {
-          const input = texts[i];
-          return {
-            text: typeof input === "string" ? input : input[0],
-            ...(typeof input === "string" ? {} : { textPair: input[1] }),
-            label: p.label,
-            labelId: p.labelId,
-            score: p.score,
-            ...(k > 1 ? { top: p.top } : {}),
-          };
-        }),
+        ...(options.output === undefined ? {} : { output: options.output }),
+        predictions: records,
       });
       return;
     }
@@ -103,14 +122,19 @@ export async function predict(modelName: string, args: string[], options: Predic
 export function register(program: Command, context: CliContext): Command {
   const command = program
     .command("predict")
-    .description("classify texts: a label and its probability per text")
+    .description("classify texts (a label and its probability per text), or tag sentences' words with a tagger")
     .argument("<model-dir>", MODEL_DIR_HELP)
     .argument("[texts...]", "texts to classify (default: --file, else stdin, one text per line)")
     .option(
       "--file <file>",
       "texts to classify: one per line, or the text column(s) of a .csv, .tsv or .jsonl data file",
     )
-    .option("--top-k <n>", "show the k most probable labels", positiveInteger, 1);
+    .option("--top-k <n>", "show the k most probable labels", positiveInteger, 1)
+    .option("--output <file>", "write one JSON object per text (a tagger: per sentence, words and labels) to this file")
+    .option(
+      "--tag-column <name>",
+      "a tagger's --file in CoNLL-U: the column read along (tags are not needed; default upos)",
+    );
   batchSizeOption(command, 32, "texts");
   columnOptions(command, false);
   tokenizerOption(command);
