@@ -13,19 +13,26 @@ import type { Dataset, ReadDatasetOptions } from "../data.js";
 import { problemTypeOf } from "../config.js";
 import { describe, invalidArgument, LtgBertError } from "../errors.js";
 import { boolean, choicesText, integer, isInteger, nonEmptyString, number, object, oneOf } from "../validate.js";
-import { LtgBertForMaskedLM, LtgBertForSequenceClassification, LtgBertForTokenClassification } from "../model.js";
+import {
+  LtgBertForMaskedLM,
+  LtgBertForQuestionAnswering,
+  LtgBertForSequenceClassification,
+  LtgBertForTokenClassification,
+} from "../model.js";
 import type { Optimizer, ScheduleKind, TrainStepResult } from "./optimizer.js";
 import { makeDirectory, replaceDirectory, writeFileAtomic } from "../save.js";
 import { Tokenizer } from "../tokenizer.js";
 import { checkData, ClassificationTask, type EvalMetrics } from "./classification-task.js";
 import { MaskedLMTask, textFiles, type MaskedLMEvalMetrics } from "./mlm-task.js";
 import { checkTaggingData, TaggingTask, type TaggingEvalMetrics } from "./tagging-task.js";
-import type { ReadConlluOptions, TaggingDataset } from "../tasks/readers.js";
+import { checkSquadData, QuestionAnsweringTask, type QuestionAnsweringEvalMetrics } from "./qa-task.js";
+import type { ReadConlluOptions, SquadDataset, TaggingDataset } from "../tasks/readers.js";
 import type { Cursor, Task } from "./task.js";
 
 export type { EvalMetrics } from "./classification-task.js";
 export type { MaskedLMEvalMetrics } from "./mlm-task.js";
 export type { TaggingEvalMetrics } from "./tagging-task.js";
+export type { QuestionAnsweringEvalMetrics } from "./qa-task.js";
 
 /** The evaluation value that picks a classifier's best checkpoint. */
 export type MetricName = "accuracy" | "loss" | "macroF1" | "mcc";
@@ -33,9 +40,12 @@ export type MetricName = "accuracy" | "loss" | "macroF1" | "mcc";
 export type MaskedLMMetricName = "loss" | "accuracy" | "perplexity";
 /** The evaluation value that picks a tagger's best checkpoint ("f1": entity F1, BIO tags only). */
 export type TaggingMetricName = "accuracy" | "loss" | "f1";
+/** The evaluation value that picks a question-answering model's best checkpoint. */
+export type QuestionAnsweringMetricName = "f1" | "exactMatch" | "loss";
 
 /** The models the Trainer trains. */
-export type TrainableModel = LtgBertForSequenceClassification | LtgBertForTokenClassification | LtgBertForMaskedLM;
+export type TrainableModel =
+  LtgBertForSequenceClassification | LtgBertForTokenClassification | LtgBertForQuestionAnswering | LtgBertForMaskedLM;
 
 /** Options of every Trainer, whatever the task. */
 export interface TrainerBaseOptions<Metrics = EvalMetrics> {
@@ -129,6 +139,25 @@ export interface TaggingTrainerOptions extends TrainerBaseOptions<TaggingEvalMet
   metricForBestModel?: TaggingMetricName;
 }
 
+/** Options of `new Trainer(qa, options)`: SQuAD-style questions about contexts. */
+export interface QuestionAnsweringTrainerOptions extends TrainerBaseOptions<QuestionAnsweringEvalMetrics> {
+  /** A SquadDataset, or a SQuAD JSON file (v1.1 or v2.0). */
+  trainData: SquadDataset | string;
+  evalData?: SquadDataset | string;
+  /** Tokens per window, [CLS] and both [SEP] included (default 384, at most max_position_embeddings). */
+  maxLength?: number;
+  /** Context tokens neighbouring windows share (default 128). */
+  docStride?: number;
+  /** Question tokens kept (default 64). */
+  maxQuestionLength?: number;
+  /** The most tokens a predicted answer may have (default 30). */
+  maxAnswerLength?: number;
+  /** Start and end candidates per window when predicting (default 20). */
+  nBest?: number;
+  /** "f1" (default), "exactMatch" or "loss". */
+  metricForBestModel?: QuestionAnsweringMetricName;
+}
+
 /**
  * Options of `new Trainer(maskedLM, options)`: raw text streamed through
  * `MaskedLMCorpus` (see it for the packing, shuffling and masking).
@@ -166,19 +195,25 @@ export type MetricsOf<M extends TrainableModel> = M extends LtgBertForSequenceCl
   ? EvalMetrics
   : M extends LtgBertForTokenClassification
     ? TaggingEvalMetrics
-    : MaskedLMEvalMetrics;
+    : M extends LtgBertForQuestionAnswering
+      ? QuestionAnsweringEvalMetrics
+      : MaskedLMEvalMetrics;
 /** The Trainer options of the model's task. */
 export type TrainerOptionsOf<M extends TrainableModel> = M extends LtgBertForSequenceClassification
   ? TrainerOptions
   : M extends LtgBertForTokenClassification
     ? TaggingTrainerOptions
-    : MaskedLMTrainerOptions;
+    : M extends LtgBertForQuestionAnswering
+      ? QuestionAnsweringTrainerOptions
+      : MaskedLMTrainerOptions;
 /** What `evaluate(data)` takes for the model's task. */
 export type EvalDataOf<M extends TrainableModel> = M extends LtgBertForSequenceClassification
   ? Dataset | string
   : M extends LtgBertForTokenClassification
     ? TaggingDataset | string
-    : string | readonly string[];
+    : M extends LtgBertForQuestionAnswering
+      ? SquadDataset | string
+      : string | readonly string[];
 
 /** What one optimizer step did. */
 export interface StepEvent {
@@ -269,6 +304,7 @@ export const TRAIN_LOG_FILE = "train_log.jsonl";
 const METRICS: readonly MetricName[] = ["accuracy", "loss", "macroF1", "mcc"];
 const MLM_METRICS: readonly MaskedLMMetricName[] = ["loss", "perplexity", "accuracy"];
 const TAGGING_METRICS: readonly TaggingMetricName[] = ["accuracy", "loss", "f1"];
+const QA_METRICS: readonly QuestionAnsweringMetricName[] = ["f1", "exactMatch", "loss"];
 const LOWER_IS_BETTER = new Set(["loss", "perplexity"]);
 const SCHEDULES: readonly ScheduleKind[] = ["linear", "cosine", "constant", "constant_with_warmup"];
 const CHECKPOINT = /^checkpoint-(\d+)$/;
@@ -392,15 +428,16 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     super();
     const masked = model instanceof LtgBertForMaskedLM;
     const tagging = model instanceof LtgBertForTokenClassification;
-    if (!masked && !tagging && !(model instanceof LtgBertForSequenceClassification)) {
+    const qa = model instanceof LtgBertForQuestionAnswering;
+    if (!masked && !tagging && !qa && !(model instanceof LtgBertForSequenceClassification)) {
       throw invalidArgument(
         "model",
-        "an LtgBertForSequenceClassification, an LtgBertForTokenClassification or an LtgBertForMaskedLM",
+        "an LtgBertForSequenceClassification, LtgBertForTokenClassification, LtgBertForQuestionAnswering or LtgBertForMaskedLM",
         model,
       );
     }
     object("options", options);
-    if (!masked && !tagging) {
+    if (!masked && !tagging && !qa) {
       const problem = problemTypeOf(model.config);
       if (problem !== "single_label_classification") {
         throw new LtgBertError(
@@ -411,10 +448,36 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     }
     this.model = model;
     this.#options = options as TrainerBaseOptions<MetricsOf<M>>;
-    const kind = masked ? "masked_lm" : tagging ? "token_classification" : "sequence_classification";
+    const kind = masked
+      ? "masked_lm"
+      : tagging
+        ? "token_classification"
+        : qa
+          ? "question_answering"
+          : "sequence_classification";
     const base = this.#resolve(options as TrainerBaseOptions<MetricsOf<M>>, kind);
     this.#o = base;
-    if (tagging) {
+    if (qa) {
+      const o = options as QuestionAnsweringTrainerOptions;
+      checkSquadData("options.trainData", o.trainData);
+      if (o.evalData !== undefined) checkSquadData("options.evalData", o.evalData);
+      const maxLength = maxLengthOption(
+        o.maxLength ?? Math.min(384, model.config.max_position_embeddings),
+        model.config.max_position_embeddings,
+      );
+      this.#task = new QuestionAnsweringTask(model as LtgBertForQuestionAnswering, {
+        trainData: o.trainData,
+        evalData: o.evalData,
+        batchSize: base.batchSize,
+        evalBatchSize: base.evalBatchSize,
+        seed: base.seed,
+        maxLength,
+        docStride: integer("options.docStride", o.docStride ?? 128, 0),
+        maxQuestionLength: integer("options.maxQuestionLength", o.maxQuestionLength ?? 64, 1),
+        maxAnswerLength: integer("options.maxAnswerLength", o.maxAnswerLength ?? 30, 1),
+        nBest: integer("options.nBest", o.nBest ?? 20, 1),
+      }) as unknown as Task<MetricsOf<M>>;
+    } else if (tagging) {
       const o = options as TaggingTrainerOptions;
       checkTaggingData("options.trainData", o.trainData);
       if (o.evalData !== undefined) checkTaggingData("options.evalData", o.evalData);
@@ -485,7 +548,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
 
   #resolve(
     o: TrainerBaseOptions<MetricsOf<M>>,
-    kind: "masked_lm" | "token_classification" | "sequence_classification",
+    kind: "masked_lm" | "token_classification" | "question_answering" | "sequence_classification",
   ): Resolved {
     if (o.tokenizer !== undefined && !(o.tokenizer instanceof Tokenizer))
       throw invalidArgument("options.tokenizer", "a Tokenizer", o.tokenizer);
@@ -497,10 +560,13 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
         throw invalidArgument(`options.${key}`, "a function", o[key]);
     }
     const schedule = oneOf("options.schedule", o.schedule ?? "linear", SCHEDULES, choicesText(SCHEDULES, ", "));
-    const metrics: readonly string[] =
-      kind === "masked_lm" ? MLM_METRICS : kind === "token_classification" ? TAGGING_METRICS : METRICS;
-    const metric =
-      (o as { metricForBestModel?: string }).metricForBestModel ?? (kind === "masked_lm" ? "loss" : "accuracy");
+    const metrics: readonly string[] = {
+      masked_lm: MLM_METRICS,
+      token_classification: TAGGING_METRICS,
+      question_answering: QA_METRICS,
+      sequence_classification: METRICS,
+    }[kind];
+    const metric = (o as { metricForBestModel?: string }).metricForBestModel ?? metrics[0];
     oneOf("options.metricForBestModel", metric, metrics, choicesText(metrics, ", "));
     const progress = o.progress ?? "auto";
     if (progress !== "auto" && typeof progress !== "boolean")
