@@ -16,6 +16,7 @@ export {
   LtgBertForTokenClassification,
   splitWords,
   type TaggedWords,
+  type AnswerOptions,
   LtgBertForQuestionAnswering,
   LtgBertForMultipleChoice,
   StateDict,

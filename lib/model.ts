@@ -51,7 +51,7 @@ import {
 } from "./save.js";
 import { Tokenizer, type BatchEncoding, type TextInput } from "./tokenizer.js";
 import { poolHiddenStates, type Pooling } from "./pooling.js";
-import { encodeTagging } from "./tasks/preprocess.js";
+import { encodeQuestionAnswering, encodeTagging, extractAnswers, type ExtractedAnswer } from "./tasks/preprocess.js";
 
 /** Options of `fromPretrained` and `fromConfig`. */
 export interface LoadOptions {
@@ -1598,6 +1598,20 @@ export interface QuestionAnsweringOutput extends EncoderOutput {
   endLogits: TensorData;
 }
 
+/** Options of `LtgBertForQuestionAnswering.answer`. */
+export interface AnswerOptions {
+  /** Tokens per window (default 384, at most max_position_embeddings). */
+  maxLength?: number;
+  /** Context tokens neighbouring windows share (default 128, or a quarter of maxLength if less). */
+  docStride?: number;
+  maxQuestionLength?: number;
+  /** Windows per forward (default 16). */
+  batchSize?: number;
+  nBest?: number;
+  maxAnswerLength?: number;
+  allowImpossible?: boolean;
+}
+
 /**
  * LTG-BERT for extractive question answering: the hub's MLP head with two
  * outputs per position, the start and end logits of the answer span. The
@@ -1637,6 +1651,70 @@ export class LtgBertForQuestionAnswering extends LtgBertPreTrainedModel<
     options: HeadTransferOptions = {},
   ): Promise<LtgBertForQuestionAnswering> {
     return transferEncoder(mlm, options, (base, load) => LtgBertForQuestionAnswering.fromConfig(base, load));
+  }
+
+  /**
+   * Answers questions about contexts: the best span of each context (cut
+   * into windows of `maxLength` tokens that share `docStride`), its text as
+   * it stands in the context, its character span and its score (start +
+   * end logit). `allowImpossible` answers "" where the model's no-answer
+   * score ([CLS]) wins, as a SQuAD 2.0 model should.
+   *
+   * @example
+   * const [a] = await qa.answer([{ question: "Who won?", context: "The Broncos won the game." }]);
+   * a.text; // "The Broncos"
+   */
+  async answer(
+    inputs: readonly { question: string; context: string }[],
+    options: AnswerOptions = {},
+  ): Promise<ExtractedAnswer[]> {
+    const o = object<AnswerOptions>("options", options);
+    if (!Array.isArray(inputs)) throw invalidArgument("inputs", "an array of { question, context }", inputs);
+    const tokenizer = this.tokenizer;
+    if (tokenizer === null) {
+      throw new LtgBertError(
+        "LTGBERT_INVALID_ARGUMENT",
+        "answer: the model has no tokenizer; load one with Tokenizer.fromPretrained(dir) and set model.tokenizer",
+      );
+    }
+    if (inputs.length === 0) return [];
+    const maxLength = o.maxLength ?? Math.min(384, this.config.max_position_embeddings);
+    if (maxLength > this.config.max_position_embeddings)
+      throw invalidArgument(
+        "options.maxLength",
+        `at most max_position_embeddings (${this.config.max_position_embeddings})`,
+        maxLength,
+      );
+    const enc = await encodeQuestionAnswering(tokenizer, inputs, {
+      maxLength,
+      docStride: o.docStride ?? Math.min(128, Math.floor(maxLength / 4)),
+      maxQuestionLength: o.maxQuestionLength ?? 64,
+    });
+    const [F, T] = enc.inputIds.shape;
+    const start = new Float32Array(F * T).fill(-Infinity);
+    const end = new Float32Array(F * T).fill(-Infinity);
+    const batchSize = o.batchSize ?? 16;
+    positiveInteger("options.batchSize", batchSize);
+    for (let from = 0; from < F; from += batchSize) {
+      const n = Math.min(batchSize, F - from);
+      const out = await this.forward({
+        inputIds: { data: enc.inputIds.data.subarray(from * T, (from + n) * T), shape: [n, T] },
+        attentionMask: { data: enc.attentionMask.data.subarray(from * T, (from + n) * T), shape: [n, T] },
+      });
+      start.set(out.startLogits.data, from * T);
+      end.set(out.endLogits.data, from * T);
+    }
+    return extractAnswers(
+      inputs,
+      enc,
+      { data: start, shape: [F, T] },
+      { data: end, shape: [F, T] },
+      {
+        nBest: o.nBest,
+        maxAnswerLength: o.maxAnswerLength,
+        allowImpossible: o.allowImpossible,
+      },
+    );
   }
 
   protected override toNativeBatch(name: string, batch: QuestionAnsweringInputs, requireLabels: boolean): NativeBatch {

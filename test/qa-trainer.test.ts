@@ -13,6 +13,7 @@ import {
   LtgBertForQuestionAnswering,
   readSquad,
   setNumThreads,
+  squadMetrics,
   Tokenizer,
   Trainer,
   type SquadDataset,
@@ -70,6 +71,12 @@ describe("Trainer with LtgBertForQuestionAnswering", () => {
     expect(after.loss).toBeLessThan(before.loss / 2);
     expect(after.f1).toBeGreaterThan(before.f1 + 40);
     expect(after.exactMatch).toBeGreaterThan(40);
+
+    // answer() finds the same spans the evaluation scored, and gives them as the context writes them.
+    const answers = await model.answer(data.examples, { maxLength: 128, docStride: 32 });
+    const byId = new Map(data.examples.map((e, i) => [e.id, answers[i].text]));
+    expect(squadMetrics(byId, data.examples).f1).toBe(after.f1);
+    answers.forEach((a, i) => expect(data.examples[i].context.slice(a.start, a.end)).toBe(a.text));
 
     const config = JSON.parse(readFileSync(path.join(outputDir, "config.json"), "utf8"));
     expect(config.architectures).toEqual(["LtgBertForQuestionAnswering"]);
