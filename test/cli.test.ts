@@ -27,6 +27,7 @@ import {
   LtgBertForMaskedLM,
   LtgBertForSequenceClassification,
   readConllu,
+  readSquad,
   setNumThreads,
   Tokenizer,
 } from "../lib/index.js";
@@ -245,6 +246,58 @@ describe("ltgbert info", () => {
 });
 
 describe("ltgbert finetune", () => {
+  it("trains a question-answering model when the data is SQuAD JSON (task detected); evaluate and predict score and answer", async () => {
+    const squad = path.join(FIXTURES, "tasks", "xquad-en-slice.json");
+    const out = at("qa");
+    const common = ["--max-length", "128", "--doc-stride", "32"];
+    const { code, stdout, stderr } = await ltgbert([
+      "finetune",
+      "--model",
+      mlmDir,
+      "--train",
+      squad,
+      "--dev",
+      squad,
+      "--out",
+      out,
+      "--epochs",
+      "1",
+      "--batch-size",
+      "8",
+      ...common,
+      "--json",
+    ]);
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(result).toMatchObject({
+      task: "question-answering",
+      transferred: true,
+      train: { file: squad, examples: 30 },
+      dev: { file: squad, examples: 30 },
+      interrupted: false,
+    });
+    expect(Object.keys(result.metrics).sort()).toEqual(["exactMatch", "f1", "loss", "samples", "windows"]);
+    expect(stderr).toMatch(/dev loss \d+\.\d{4}, exact match \d+\.\d{2}, F1 \d+\.\d{2} \(30 questions, \d+ windows\)/);
+    const config = JSON.parse(readFileSync(path.join(out, "config.json"), "utf8"));
+    expect(config.architectures).toEqual(["LtgBertForQuestionAnswering"]);
+
+    const evaluated = await ltgbert(["evaluate", out, "--data", squad, ...common, "--json"]);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    const e = JSON.parse(evaluated.stdout);
+    expect(e).toMatchObject({ task: "question-answering", examples: 30 });
+    expect(e.metrics.f1).toBe(result.metrics.f1);
+    const preds = at("qa-preds.jsonl");
+    const predicted = await ltgbert(["predict", out, "--file", squad, "--output", preds, ...common.slice(2)]);
+    expect(predicted.code, predicted.stderr).toBe(0);
+    const lines = readFileSync(preds, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const gold = await readSquad(squad);
+    expect(lines.map((l) => l.id)).toEqual(gold.examples.map((x) => x.id));
+    expect(Object.keys(lines[0]).sort()).toEqual(["answer", "id"]);
+  });
+
   it("trains a tagger when the data is CoNLL-U (task detected): a new token-classification head on a masked LM", async () => {
     const conllu = path.join(FIXTURES, "tasks", "ewt-dev-slice.conllu");
     const out = at("tagger");

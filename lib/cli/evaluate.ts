@@ -18,6 +18,7 @@ import {
   printJson,
   readOptionsOf,
   threadsOption,
+  nonNegativeInteger,
   tokenizerOption,
   usageError,
 } from "./common.js";
@@ -34,6 +35,7 @@ export interface EvaluateOptions extends ColumnOptions {
   device: string;
   json?: boolean;
   tagColumn?: string;
+  docStride?: number;
 }
 
 export async function evaluate(modelName: string, options: EvaluateOptions, io: CliIo): Promise<void> {
@@ -43,9 +45,14 @@ export async function evaluate(modelName: string, options: EvaluateOptions, io: 
   if ((await stat(file).catch(() => null)) === null)
     throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${file}: no such file (--data)`);
   const modelDir = resolveModelDir(modelName);
-  if ((await modelKind(modelDir)).kind === "token_classification") {
+  const { kind } = await modelKind(modelDir);
+  if (kind === "token_classification") {
     const { evaluateTagger } = await import("./tagging.js");
     return evaluateTagger(modelDir, file, options, io);
+  }
+  if (kind === "question_answering") {
+    const { evaluateQuestionAnswering } = await import("./qa.js");
+    return evaluateQuestionAnswering(modelDir, file, options, io);
   }
   if (options.tagColumn !== undefined) throw usageError("--tag-column: for a tagger (token classification) only");
   const dataset = await readDataset(file, readOptionsOf(options));
@@ -97,7 +104,12 @@ export function register(program: Command, context: CliContext): Command {
       "--data <path>",
       `labelled data file (.tsv, .csv or .jsonl; for a tagger .conllu or word<TAB>tag), or a directory holding ${splitNames(DEV_NAMES)}`,
     )
-    .option("--tag-column <name>", "a tagger's CoNLL-U tag column (upos, xpos, a number, or misc:<Key>; default upos)");
+    .option("--tag-column <name>", "a tagger's CoNLL-U tag column (upos, xpos, a number, or misc:<Key>; default upos)")
+    .option(
+      "--doc-stride <n>",
+      "a question-answering model's window overlap in tokens (default 128)",
+      nonNegativeInteger,
+    );
   batchSizeOption(command, 32, "examples");
   maxLengthOption(command);
   columnOptions(command, true);

@@ -80,7 +80,7 @@ export async function finetuneTagging(options: FinetuneOptions, io: CliIo): Prom
   const dir = resolveModelDir(options.model);
   if (path.resolve(options.out) === path.resolve(dir))
     throw usageError(`--out: ${options.out} is the model directory; write the fine-tuned model elsewhere`);
-  for (const flag of ["textColumn", "textPairColumn", "labelColumn", "labels"] as const) {
+  for (const flag of ["textColumn", "textPairColumn", "labelColumn", "labels", "docStride"] as const) {
     if (options[flag] !== undefined)
       throw usageError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: not for token classification`);
   }

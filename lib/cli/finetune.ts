@@ -66,10 +66,11 @@ export interface FinetuneOptions extends ColumnOptions {
   json?: boolean;
   task?: FinetuneTask;
   tagColumn?: string;
+  docStride?: number;
 }
 
 /** What `finetune` trains. */
-export type FinetuneTask = "sequence-classification" | "token-classification";
+export type FinetuneTask = "sequence-classification" | "token-classification" | "question-answering";
 
 /**
  * --task, or what the data and model say: CoNLL-U training data or a
@@ -80,7 +81,11 @@ async function taskOf(options: FinetuneOptions, dir: string): Promise<FinetuneTa
   if (options.task !== undefined) return options.task;
   const splits = await findSplits(options);
   if (/\.conllu$/i.test(splits.train)) return "token-classification";
-  return (await modelKind(dir)).kind === "token_classification" ? "token-classification" : "sequence-classification";
+  const { isSquadFile } = await import("./qa.js");
+  if (await isSquadFile(splits.train)) return "question-answering";
+  const { kind } = await modelKind(dir);
+  if (kind === "token_classification") return "token-classification";
+  return kind === "question_answering" ? "question-answering" : "sequence-classification";
 }
 
 /** How the classifier's weights were come by. */
@@ -103,6 +108,8 @@ async function loadModel(
     return { model: await randomModel(dir, kind, config, train, options), start: "random" };
   if (kind === "token_classification")
     throw usageError(`${dir} is a tagger (token classification); fine-tune it with --task token-classification`);
+  if (kind === "question_answering")
+    throw usageError(`${dir} is a question-answering model; fine-tune it with --task question-answering`);
   if (kind === "sequence_classification") {
     if (options.head !== undefined)
       throw usageError(`--head: ${dir} is a classifier already; --head applies to a masked LM`);
@@ -199,10 +206,16 @@ function metricsLine(metrics: EvalMetrics): string {
 
 export async function finetune(options: FinetuneOptions, io: CliIo): Promise<void> {
   const dir = resolveModelDir(options.model);
-  if ((await taskOf(options, dir)) === "token-classification") {
+  const task = await taskOf(options, dir);
+  if (task === "token-classification") {
     const { finetuneTagging } = await import("./finetune-tagging.js");
     return finetuneTagging(options, io);
   }
+  if (task === "question-answering") {
+    const { finetuneQuestionAnswering } = await import("./qa.js");
+    return finetuneQuestionAnswering(options, io);
+  }
+  if (options.docStride !== undefined) throw usageError("--doc-stride: for question answering only");
   if (options.tagColumn !== undefined) throw usageError("--tag-column: for token classification only");
   if ((options.metric as string) === "f1")
     throw usageError("--metric: f1 (entities) is for token classification; a classifier has macroF1");
@@ -321,7 +334,7 @@ export function register(program: Command, context: CliContext): Command {
   const command = program
     .command("finetune")
     .description(
-      "fine-tune a classifier or a tagger (a masked LM gets a new head) on a train split, evaluate it on a dev split, save it for Python and Node",
+      "fine-tune a classifier, a tagger or a question-answering model (a masked LM gets a new head) on a train split, evaluate it on a dev split, save it for Python and Node",
     )
     .option("--model <dir>", `the model to start from: ${MODEL_DIR_HELP}`, "default")
     .option(
@@ -348,7 +361,7 @@ export function register(program: Command, context: CliContext): Command {
       choiceOption(
         "--metric <name>",
         "dev metric that picks the best checkpoint (loss: lower is better; f1: entity F1 of BIO tags, token classification)",
-        ["accuracy", "macroF1", "mcc", "loss", "f1"],
+        ["accuracy", "macroF1", "mcc", "loss", "f1", "exactMatch"],
         "accuracy",
       ),
     )
@@ -356,13 +369,18 @@ export function register(program: Command, context: CliContext): Command {
     .addOption(
       choiceOption(
         "--task <name>",
-        "what to train (default: token-classification for .conllu data or a tagger, else sequence-classification)",
-        ["sequence-classification", "token-classification"],
+        "what to train (default: token-classification for .conllu data or a tagger, question-answering for SQuAD JSON or a QA model, else sequence-classification)",
+        ["sequence-classification", "token-classification", "question-answering"],
       ),
     )
     .option(
       "--tag-column <name>",
       "token classification, CoNLL-U: the column of the tags (upos, xpos, deprel, a number 1-10, or misc:<Key> such as misc:NER; default upos)",
+    )
+    .option(
+      "--doc-stride <n>",
+      "question answering: context tokens neighbouring windows share (default 128; --max-length is the window, default 384)",
+      nonNegativeInteger,
     );
   columnOptions(command, true)
     .option(

@@ -12,6 +12,7 @@ import {
   fixed,
   jsonOption,
   MODEL_DIR_HELP,
+  nonNegativeInteger,
   positiveInteger,
   printJson,
   threadsOption,
@@ -32,6 +33,7 @@ export interface PredictOptions extends TextColumns {
   json?: boolean;
   output?: string;
   tagColumn?: string;
+  docStride?: number;
 }
 
 /** Texts per `predict` call when a progress bar is shown. */
@@ -42,9 +44,14 @@ export async function predict(modelName: string, args: string[], options: Predic
   const { applyThreads, loadClassifier } = await runtime();
   applyThreads(options.threads);
   const modelDir = resolveModelDir(modelName);
-  if ((await modelKind(modelDir)).kind === "token_classification") {
+  const { kind } = await modelKind(modelDir);
+  if (kind === "token_classification") {
     const { predictTagger } = await import("./tagging.js");
     return predictTagger(modelDir, args, options, io);
+  }
+  if (kind === "question_answering") {
+    const { predictQuestionAnswering } = await import("./qa.js");
+    return predictQuestionAnswering(modelDir, args, options, io);
   }
   if (options.tagColumn !== undefined) throw usageError("--tag-column: for a tagger (token classification) only");
   const texts: TextInput[] = [...args];
@@ -130,10 +137,18 @@ export function register(program: Command, context: CliContext): Command {
       "texts to classify: one per line, or the text column(s) of a .csv, .tsv or .jsonl data file",
     )
     .option("--top-k <n>", "show the k most probable labels", positiveInteger, 1)
-    .option("--output <file>", "write one JSON object per text (a tagger: per sentence, words and labels) to this file")
+    .option(
+      "--output <file>",
+      "write one JSON object per text (a tagger: per sentence, words and labels; a QA model: per question of its SQuAD --file, id and answer) to this file",
+    )
     .option(
       "--tag-column <name>",
       "a tagger's --file in CoNLL-U: the column read along (tags are not needed; default upos)",
+    )
+    .option(
+      "--doc-stride <n>",
+      "a question-answering model's window overlap in tokens (default 128)",
+      nonNegativeInteger,
     );
   batchSizeOption(command, 32, "texts");
   columnOptions(command, false);

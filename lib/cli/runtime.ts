@@ -12,6 +12,7 @@ export async function runtime() {
     ...(await import("../train/trainer.js")),
     ...(await import("../train/corpus.js")),
     ...(await import("../train/tagging-task.js")),
+    ...(await import("../tasks/readers.js")),
     ...(await import("../train/embedding-init.js")),
     ...(await import("./load.js")),
   };
