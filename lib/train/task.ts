@@ -2,12 +2,12 @@
 // LM): its data as a cursor over batches whose position goes into
 // checkpoints, and its evaluation. The loop itself (steps, logging,
 // checkpoints, resume) is the same for every task.
-import type { ForwardInputs, QuestionAnsweringInputs } from "../model.js";
+import type { ForwardInputs, MultipleChoiceInputs, QuestionAnsweringInputs } from "../model.js";
 import type { Tokenizer } from "../tokenizer.js";
 
 /** A training batch and what the loop reports about it. */
 export interface CursorBatch {
-  batch: ForwardInputs | QuestionAnsweringInputs;
+  batch: ForwardInputs | QuestionAnsweringInputs | MultipleChoiceInputs;
   /** Sequences in it (for samples per second). */
   rows: number;
   /** True when it is its epoch's last batch: an optimizer step never spans two epochs. */

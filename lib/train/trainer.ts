@@ -15,6 +15,7 @@ import { describe, invalidArgument, LtgBertError } from "../errors.js";
 import { boolean, choicesText, integer, isInteger, nonEmptyString, number, object, oneOf } from "../validate.js";
 import {
   LtgBertForMaskedLM,
+  LtgBertForMultipleChoice,
   LtgBertForQuestionAnswering,
   LtgBertForSequenceClassification,
   LtgBertForTokenClassification,
@@ -26,13 +27,21 @@ import { checkData, ClassificationTask, type EvalMetrics } from "./classificatio
 import { MaskedLMTask, textFiles, type MaskedLMEvalMetrics } from "./mlm-task.js";
 import { checkTaggingData, TaggingTask, type TaggingEvalMetrics } from "./tagging-task.js";
 import { checkSquadData, QuestionAnsweringTask, type QuestionAnsweringEvalMetrics } from "./qa-task.js";
-import type { ReadConlluOptions, SquadDataset, TaggingDataset } from "../tasks/readers.js";
+import { checkChoiceData, MultipleChoiceTask, type MultipleChoiceEvalMetrics } from "./choice-task.js";
+import type {
+  MultipleChoiceDataset,
+  ReadConlluOptions,
+  ReadMultipleChoiceOptions,
+  SquadDataset,
+  TaggingDataset,
+} from "../tasks/readers.js";
 import type { Cursor, Task } from "./task.js";
 
 export type { EvalMetrics } from "./classification-task.js";
 export type { MaskedLMEvalMetrics } from "./mlm-task.js";
 export type { TaggingEvalMetrics } from "./tagging-task.js";
 export type { QuestionAnsweringEvalMetrics } from "./qa-task.js";
+export type { MultipleChoiceEvalMetrics } from "./choice-task.js";
 
 /** The evaluation value that picks a classifier's best checkpoint. */
 export type MetricName = "accuracy" | "loss" | "macroF1" | "mcc";
@@ -42,10 +51,16 @@ export type MaskedLMMetricName = "loss" | "accuracy" | "perplexity";
 export type TaggingMetricName = "accuracy" | "loss" | "f1";
 /** The evaluation value that picks a question-answering model's best checkpoint. */
 export type QuestionAnsweringMetricName = "f1" | "exactMatch" | "loss";
+/** The evaluation value that picks a multiple-choice model's best checkpoint. */
+export type MultipleChoiceMetricName = "accuracy" | "loss";
 
 /** The models the Trainer trains. */
 export type TrainableModel =
-  LtgBertForSequenceClassification | LtgBertForTokenClassification | LtgBertForQuestionAnswering | LtgBertForMaskedLM;
+  | LtgBertForSequenceClassification
+  | LtgBertForTokenClassification
+  | LtgBertForQuestionAnswering
+  | LtgBertForMultipleChoice
+  | LtgBertForMaskedLM;
 
 /** Options of every Trainer, whatever the task. */
 export interface TrainerBaseOptions<Metrics = EvalMetrics> {
@@ -158,6 +173,18 @@ export interface QuestionAnsweringTrainerOptions extends TrainerBaseOptions<Ques
   metricForBestModel?: QuestionAnsweringMetricName;
 }
 
+/** Options of `new Trainer(multipleChoice, options)`: questions with 2 or more choices. */
+export interface MultipleChoiceTrainerOptions extends TrainerBaseOptions<MultipleChoiceEvalMetrics> {
+  /** A MultipleChoiceDataset, or a file readMultipleChoice reads (ARC's JSONL, or CSV). */
+  trainData: MultipleChoiceDataset | string;
+  evalData?: MultipleChoiceDataset | string;
+  readOptions?: ReadMultipleChoiceOptions;
+  /** Tokens per question-and-choice pair, longer ones cut (default: max_position_embeddings). */
+  maxLength?: number;
+  /** "accuracy" (default) or "loss". */
+  metricForBestModel?: MultipleChoiceMetricName;
+}
+
 /**
  * Options of `new Trainer(maskedLM, options)`: raw text streamed through
  * `MaskedLMCorpus` (see it for the packing, shuffling and masking).
@@ -197,7 +224,9 @@ export type MetricsOf<M extends TrainableModel> = M extends LtgBertForSequenceCl
     ? TaggingEvalMetrics
     : M extends LtgBertForQuestionAnswering
       ? QuestionAnsweringEvalMetrics
-      : MaskedLMEvalMetrics;
+      : M extends LtgBertForMultipleChoice
+        ? MultipleChoiceEvalMetrics
+        : MaskedLMEvalMetrics;
 /** The Trainer options of the model's task. */
 export type TrainerOptionsOf<M extends TrainableModel> = M extends LtgBertForSequenceClassification
   ? TrainerOptions
@@ -205,7 +234,9 @@ export type TrainerOptionsOf<M extends TrainableModel> = M extends LtgBertForSeq
     ? TaggingTrainerOptions
     : M extends LtgBertForQuestionAnswering
       ? QuestionAnsweringTrainerOptions
-      : MaskedLMTrainerOptions;
+      : M extends LtgBertForMultipleChoice
+        ? MultipleChoiceTrainerOptions
+        : MaskedLMTrainerOptions;
 /** What `evaluate(data)` takes for the model's task. */
 export type EvalDataOf<M extends TrainableModel> = M extends LtgBertForSequenceClassification
   ? Dataset | string
@@ -213,7 +244,9 @@ export type EvalDataOf<M extends TrainableModel> = M extends LtgBertForSequenceC
     ? TaggingDataset | string
     : M extends LtgBertForQuestionAnswering
       ? SquadDataset | string
-      : string | readonly string[];
+      : M extends LtgBertForMultipleChoice
+        ? MultipleChoiceDataset | string
+        : string | readonly string[];
 
 /** What one optimizer step did. */
 export interface StepEvent {
@@ -305,6 +338,7 @@ const METRICS: readonly MetricName[] = ["accuracy", "loss", "macroF1", "mcc"];
 const MLM_METRICS: readonly MaskedLMMetricName[] = ["loss", "perplexity", "accuracy"];
 const TAGGING_METRICS: readonly TaggingMetricName[] = ["accuracy", "loss", "f1"];
 const QA_METRICS: readonly QuestionAnsweringMetricName[] = ["f1", "exactMatch", "loss"];
+const CHOICE_METRICS: readonly MultipleChoiceMetricName[] = ["accuracy", "loss"];
 const LOWER_IS_BETTER = new Set(["loss", "perplexity"]);
 const SCHEDULES: readonly ScheduleKind[] = ["linear", "cosine", "constant", "constant_with_warmup"];
 const CHECKPOINT = /^checkpoint-(\d+)$/;
@@ -429,15 +463,16 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     const masked = model instanceof LtgBertForMaskedLM;
     const tagging = model instanceof LtgBertForTokenClassification;
     const qa = model instanceof LtgBertForQuestionAnswering;
-    if (!masked && !tagging && !qa && !(model instanceof LtgBertForSequenceClassification)) {
+    const choice = model instanceof LtgBertForMultipleChoice;
+    if (!masked && !tagging && !qa && !choice && !(model instanceof LtgBertForSequenceClassification)) {
       throw invalidArgument(
         "model",
-        "an LtgBertForSequenceClassification, LtgBertForTokenClassification, LtgBertForQuestionAnswering or LtgBertForMaskedLM",
+        "an LtgBertForSequenceClassification, LtgBertForTokenClassification, LtgBertForQuestionAnswering, LtgBertForMultipleChoice or LtgBertForMaskedLM",
         model,
       );
     }
     object("options", options);
-    if (!masked && !tagging && !qa) {
+    if (!masked && !tagging && !qa && !choice) {
       const problem = problemTypeOf(model.config);
       if (problem !== "single_label_classification") {
         throw new LtgBertError(
@@ -454,10 +489,26 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
         ? "token_classification"
         : qa
           ? "question_answering"
-          : "sequence_classification";
+          : choice
+            ? "multiple_choice"
+            : "sequence_classification";
     const base = this.#resolve(options as TrainerBaseOptions<MetricsOf<M>>, kind);
     this.#o = base;
-    if (qa) {
+    if (choice) {
+      const o = options as MultipleChoiceTrainerOptions;
+      checkChoiceData("options.trainData", o.trainData);
+      if (o.evalData !== undefined) checkChoiceData("options.evalData", o.evalData);
+      if (o.readOptions !== undefined) object("options.readOptions", o.readOptions, "readMultipleChoice's options");
+      this.#task = new MultipleChoiceTask(model as LtgBertForMultipleChoice, {
+        trainData: o.trainData,
+        evalData: o.evalData,
+        readOptions: o.readOptions,
+        batchSize: base.batchSize,
+        evalBatchSize: base.evalBatchSize,
+        seed: base.seed,
+        maxLength: maxLengthOption(o.maxLength, model.config.max_position_embeddings),
+      }) as unknown as Task<MetricsOf<M>>;
+    } else if (qa) {
       const o = options as QuestionAnsweringTrainerOptions;
       checkSquadData("options.trainData", o.trainData);
       if (o.evalData !== undefined) checkSquadData("options.evalData", o.evalData);
@@ -548,7 +599,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
 
   #resolve(
     o: TrainerBaseOptions<MetricsOf<M>>,
-    kind: "masked_lm" | "token_classification" | "question_answering" | "sequence_classification",
+    kind: "masked_lm" | "token_classification" | "question_answering" | "multiple_choice" | "sequence_classification",
   ): Resolved {
     if (o.tokenizer !== undefined && !(o.tokenizer instanceof Tokenizer))
       throw invalidArgument("options.tokenizer", "a Tokenizer", o.tokenizer);
@@ -564,6 +615,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
       masked_lm: MLM_METRICS,
       token_classification: TAGGING_METRICS,
       question_answering: QA_METRICS,
+      multiple_choice: CHOICE_METRICS,
       sequence_classification: METRICS,
     }[kind];
     const metric = (o as { metricForBestModel?: string }).metricForBestModel ?? metrics[0];
@@ -829,7 +881,9 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
       samples += next.rows;
       epochEnded = next.last;
     }
-    const result = await this.model.trainStep(micro, optimizer);
+    // The task's batches are the inputs of its own model class.
+    const model = this.model as unknown as { trainStep(b: unknown[], o: Optimizer): Promise<TrainStepResult> };
+    const result = await model.trainStep(micro, optimizer);
     return { result, samples, epochEnded, seconds: (performance.now() - started) / 1000 };
   }
 
