@@ -17,6 +17,7 @@ export {
   splitWords,
   type TaggedWords,
   type AnswerOptions,
+  type RankedChoice,
   LtgBertForQuestionAnswering,
   LtgBertForMultipleChoice,
   StateDict,

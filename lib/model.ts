@@ -51,7 +51,15 @@ import {
 } from "./save.js";
 import { Tokenizer, type BatchEncoding, type TextInput } from "./tokenizer.js";
 import { poolHiddenStates, type Pooling } from "./pooling.js";
-import { encodeQuestionAnswering, encodeTagging, extractAnswers, type ExtractedAnswer } from "./tasks/preprocess.js";
+import {
+  encodeMultipleChoice,
+  encodeQuestionAnswering,
+  encodeTagging,
+  extractAnswers,
+  groupByChoiceCount,
+  type ExtractedAnswer,
+  type MultipleChoiceInput,
+} from "./tasks/preprocess.js";
 
 /** Options of `fromPretrained` and `fromConfig`. */
 export interface LoadOptions {
@@ -1773,6 +1781,15 @@ export class LtgBertForQuestionAnswering extends LtgBertPreTrainedModel<
 }
 
 /** What `LtgBertForMultipleChoice.forward` takes. */
+/** One choice of `LtgBertForMultipleChoice.choose`'s ranking. */
+export interface RankedChoice {
+  /** Its index in the question's choices. */
+  index: number;
+  choice: string;
+  /** Softmax probability over the question's choices. */
+  score: number;
+}
+
 export interface MultipleChoiceInputs {
   /** [B, C, T]: each row's C choices (each usually the context paired with one answer), padded to one length. */
   inputIds: IdTensor3;
@@ -1821,6 +1838,54 @@ export class LtgBertForMultipleChoice extends LtgBertPreTrainedModel<MultipleCho
     options: HeadTransferOptions = {},
   ): Promise<LtgBertForMultipleChoice> {
     return transferEncoder(mlm, options, (base, load) => LtgBertForMultipleChoice.fromConfig(base, load));
+  }
+
+  /**
+   * Ranks the choices of each question: each choice's softmax probability
+   * over the question's choices, best first. Questions with different
+   * numbers of choices may be mixed.
+   *
+   * @example
+   * const [r] = await mc.choose([{ question: "Which one swims?", choices: ["a rock", "a fish"] }]);
+   * r[0]; // { index: 1, choice: "a fish", score: 0.93 }
+   */
+  async choose(
+    inputs: readonly MultipleChoiceInput[],
+    options: { batchSize?: number } = {},
+  ): Promise<RankedChoice[][]> {
+    const { batchSize = 16 } = object<{ batchSize?: number }>("options", options);
+    positiveInteger("options.batchSize", batchSize);
+    if (!Array.isArray(inputs)) throw invalidArgument("inputs", "an array of { question, choices }", inputs);
+    const tokenizer = this.tokenizer;
+    if (tokenizer === null) {
+      throw new LtgBertError(
+        "LTGBERT_INVALID_ARGUMENT",
+        "choose: the model has no tokenizer; load one with Tokenizer.fromPretrained(dir) and set model.tokenizer",
+      );
+    }
+    const out = new Array<RankedChoice[]>(inputs.length);
+    for (const [, members] of groupByChoiceCount(inputs)) {
+      for (let from = 0; from < members.length; from += batchSize) {
+        const rows = members.slice(from, from + batchSize);
+        const enc = await encodeMultipleChoice(
+          tokenizer,
+          rows.map((r) => inputs[r]),
+          { maxLength: this.config.max_position_embeddings },
+        );
+        const { logits } = await this.forward({ inputIds: enc.inputIds, attentionMask: enc.attentionMask });
+        const C = enc.inputIds.shape[1];
+        rows.forEach((r, i) => {
+          const row = logits.data.subarray(i * C, (i + 1) * C);
+          const top = Math.max(...row);
+          const exp = Array.from(row, (x) => Math.exp(x - top));
+          const sum = exp.reduce((a, b) => a + b, 0);
+          out[r] = exp
+            .map((e, c) => ({ index: c, choice: inputs[r].choices[c], score: e / sum }))
+            .sort((a, b) => b.score - a.score || a.index - b.index);
+        });
+      }
+    }
+    return out;
   }
 
   protected override toNativeBatch(name: string, batch: MultipleChoiceInputs, requireLabels: boolean): NativeBatch {

@@ -80,6 +80,15 @@ describe("Trainer with LtgBertForMultipleChoice", () => {
     expect(after.loss).toBeLessThan(before.loss / 2);
     expect(after.accuracy).toBeGreaterThan(0.9);
 
+    // choose() ranks the same choice first as the evaluation scored.
+    const ranked = await model.choose(data.examples);
+    const right = ranked.filter((r, i) => r[0].index === data.examples[i].label).length;
+    expect(right / 21).toBe(after.accuracy);
+    for (const [i, r] of ranked.entries()) {
+      expect(r.map((c) => c.choice).sort()).toEqual([...data.examples[i].choices].sort());
+      expect(r.reduce((a, c) => a + c.score, 0)).toBeCloseTo(1, 5);
+    }
+
     const config = JSON.parse(readFileSync(path.join(outputDir, "config.json"), "utf8"));
     expect(config.architectures).toEqual(["LtgBertForMultipleChoice"]);
     const loaded = await LtgBertForMultipleChoice.fromPretrained(outputDir);
