@@ -27,6 +27,7 @@ import {
   LtgBertForMaskedLM,
   LtgBertForSequenceClassification,
   readConllu,
+  readMultipleChoice,
   readSquad,
   setNumThreads,
   Tokenizer,
@@ -296,6 +297,55 @@ describe("ltgbert finetune", () => {
     const gold = await readSquad(squad);
     expect(lines.map((l) => l.id)).toEqual(gold.examples.map((x) => x.id));
     expect(Object.keys(lines[0]).sort()).toEqual(["answer", "id"]);
+  });
+
+  it("trains a multiple-choice model when the data is ARC JSONL (task detected); predict writes the chosen key", async () => {
+    const arc = path.join(FIXTURES, "tasks", "arc-easy-dev-slice.jsonl");
+    const out = at("mc");
+    const { code, stdout, stderr } = await ltgbert([
+      "finetune",
+      "--model",
+      mlmDir,
+      "--train",
+      arc,
+      "--dev",
+      arc,
+      "--out",
+      out,
+      "--epochs",
+      "1",
+      "--batch-size",
+      "4",
+      "--json",
+    ]);
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(result).toMatchObject({
+      task: "multiple-choice",
+      transferred: true,
+      train: { examples: 21 },
+      interrupted: false,
+    });
+    expect(Object.keys(result.metrics).sort()).toEqual(["accuracy", "chance", "loss", "samples"]);
+    expect(stderr).toMatch(/dev loss \d+\.\d{4}, accuracy \d\.\d{4} \(chance 0\.\d{4}, 21 questions\)/);
+    const evaluated = JSON.parse((await ltgbert(["evaluate", out, "--data", arc, "--json"])).stdout);
+    expect(evaluated.metrics.accuracy).toBe(result.metrics.accuracy);
+    const preds = at("mc-preds.jsonl");
+    const predicted = await ltgbert(["predict", out, "--file", arc, "--output", preds]);
+    expect(predicted.code, predicted.stderr).toBe(0);
+    const lines = readFileSync(preds, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const gold = await readMultipleChoice(arc);
+    expect(lines.map((l) => l.id)).toEqual(gold.examples.map((x) => x.id));
+    // The key as the file writes it: line 9 of the slice uses 1-4.
+    lines.forEach((l, i) => expect(gold.examples[i].choiceLabels).toContain(l.choice));
+    const right = lines.filter((l, i) => l.choice === gold.examples[i].answerKey).length;
+    expect(right / 21).toBe(evaluated.metrics.accuracy);
+    const asClassifier = await ltgbert(["predict", out, "a text"]);
+    expect(asClassifier.code).toBe(1);
+    expectOneLine(asClassifier.stderr, "--file");
   });
 
   it("trains a tagger when the data is CoNLL-U (task detected): a new token-classification head on a masked LM", async () => {

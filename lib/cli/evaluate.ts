@@ -54,6 +54,10 @@ export async function evaluate(modelName: string, options: EvaluateOptions, io: 
     const { evaluateQuestionAnswering } = await import("./qa.js");
     return evaluateQuestionAnswering(modelDir, file, options, io);
   }
+  if (kind === "multiple_choice") {
+    const { evaluateMultipleChoice } = await import("./choice.js");
+    return evaluateMultipleChoice(modelDir, file, options, io);
+  }
   if (options.tagColumn !== undefined) throw usageError("--tag-column: for a tagger (token classification) only");
   const dataset = await readDataset(file, readOptionsOf(options));
   const { dir, model } = await loadClassifier(modelName, options);

@@ -70,7 +70,8 @@ export interface FinetuneOptions extends ColumnOptions {
 }
 
 /** What `finetune` trains. */
-export type FinetuneTask = "sequence-classification" | "token-classification" | "question-answering";
+export type FinetuneTask =
+  "sequence-classification" | "token-classification" | "question-answering" | "multiple-choice";
 
 /**
  * --task, or what the data and model say: CoNLL-U training data or a
@@ -83,8 +84,11 @@ async function taskOf(options: FinetuneOptions, dir: string): Promise<FinetuneTa
   if (/\.conllu$/i.test(splits.train)) return "token-classification";
   const { isSquadFile } = await import("./qa.js");
   if (await isSquadFile(splits.train)) return "question-answering";
+  const { isChoiceFile } = await import("./choice.js");
+  if (await isChoiceFile(splits.train)) return "multiple-choice";
   const { kind } = await modelKind(dir);
   if (kind === "token_classification") return "token-classification";
+  if (kind === "multiple_choice") return "multiple-choice";
   return kind === "question_answering" ? "question-answering" : "sequence-classification";
 }
 
@@ -110,6 +114,8 @@ async function loadModel(
     throw usageError(`${dir} is a tagger (token classification); fine-tune it with --task token-classification`);
   if (kind === "question_answering")
     throw usageError(`${dir} is a question-answering model; fine-tune it with --task question-answering`);
+  if (kind === "multiple_choice")
+    throw usageError(`${dir} is a multiple-choice model; fine-tune it with --task multiple-choice`);
   if (kind === "sequence_classification") {
     if (options.head !== undefined)
       throw usageError(`--head: ${dir} is a classifier already; --head applies to a masked LM`);
@@ -214,6 +220,10 @@ export async function finetune(options: FinetuneOptions, io: CliIo): Promise<voi
   if (task === "question-answering") {
     const { finetuneQuestionAnswering } = await import("./qa.js");
     return finetuneQuestionAnswering(options, io);
+  }
+  if (task === "multiple-choice") {
+    const { finetuneMultipleChoice } = await import("./choice.js");
+    return finetuneMultipleChoice(options, io);
   }
   if (options.docStride !== undefined) throw usageError("--doc-stride: for question answering only");
   if (options.tagColumn !== undefined) throw usageError("--tag-column: for token classification only");
@@ -334,7 +344,7 @@ export function register(program: Command, context: CliContext): Command {
   const command = program
     .command("finetune")
     .description(
-      "fine-tune a classifier, a tagger or a question-answering model (a masked LM gets a new head) on a train split, evaluate it on a dev split, save it for Python and Node",
+      "fine-tune a classifier, a tagger, a question-answering or a multiple-choice model (a masked LM gets a new head) on a train split, evaluate it on a dev split, save it for Python and Node",
     )
     .option("--model <dir>", `the model to start from: ${MODEL_DIR_HELP}`, "default")
     .option(
@@ -369,8 +379,8 @@ export function register(program: Command, context: CliContext): Command {
     .addOption(
       choiceOption(
         "--task <name>",
-        "what to train (default: token-classification for .conllu data or a tagger, question-answering for SQuAD JSON or a QA model, else sequence-classification)",
-        ["sequence-classification", "token-classification", "question-answering"],
+        "what to train (default: token-classification for .conllu data or a tagger, question-answering for SQuAD JSON or a QA model, multiple-choice for ARC-style JSONL or a multiple-choice model, else sequence-classification)",
+        ["sequence-classification", "token-classification", "question-answering", "multiple-choice"],
       ),
     )
     .option(

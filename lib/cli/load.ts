@@ -48,10 +48,10 @@ export async function loadClassifier(
       `${dir}: a masked LM, without a trained classification head; fine-tune it first (ltgbert finetune --model ${name} ...)`,
     );
   }
-  if (kind === "token_classification") {
+  if (kind !== "sequence_classification") {
     throw new LtgBertError(
       "LTGBERT_INVALID_ARGUMENT",
-      `${dir}: a tagger (token classification), not a sequence classifier`,
+      `${dir}: a ${kind.replace("_", " ")} model, not a sequence classifier`,
     );
   }
   const model = await LtgBertForSequenceClassification.fromPretrained(dir, {

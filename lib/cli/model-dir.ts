@@ -74,7 +74,8 @@ export async function findWeights(dir: string): Promise<WeightsInfo> {
   );
 }
 
-export type ModelKind = "masked_lm" | "sequence_classification" | "token_classification" | "question_answering";
+export type ModelKind =
+  "masked_lm" | "sequence_classification" | "token_classification" | "question_answering" | "multiple_choice";
 
 /**
  * Whether a directory holds a masked LM, a classifier or a tagger: config.json's
@@ -86,6 +87,7 @@ export async function modelKind(dir: string): Promise<{ kind: ModelKind; config:
   if (names.some((n) => /SequenceClassification$/i.test(n))) return { kind: "sequence_classification", config };
   if (names.some((n) => /TokenClassification$/i.test(n))) return { kind: "token_classification", config };
   if (names.some((n) => /QuestionAnswering$/i.test(n))) return { kind: "question_answering", config };
+  if (names.some((n) => /MultipleChoice$/i.test(n))) return { kind: "multiple_choice", config };
   if (names.some((n) => /MaskedLM$/i.test(n))) return { kind: "masked_lm", config };
   const { readCheckpointInfo } = await import("../system.js");
   const keys = (await readCheckpointInfo((await findWeights(dir)).file)).map((e) => e.key);

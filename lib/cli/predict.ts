@@ -53,6 +53,10 @@ export async function predict(modelName: string, args: string[], options: Predic
     const { predictQuestionAnswering } = await import("./qa.js");
     return predictQuestionAnswering(modelDir, args, options, io);
   }
+  if (kind === "multiple_choice") {
+    const { predictMultipleChoice } = await import("./choice.js");
+    return predictMultipleChoice(modelDir, args, options, io);
+  }
   if (options.tagColumn !== undefined) throw usageError("--tag-column: for a tagger (token classification) only");
   const texts: TextInput[] = [...args];
   if (options.file !== undefined) texts.push(...(await readTexts(options.file, options)));
