@@ -401,7 +401,7 @@ function round(value: number): number {
  * Trains a model with AdamW, a warmup-and-decay schedule, evaluation,
  * checkpoints that `train({ resumeFrom })` continues from exactly (the same
  * weights as a run straight through), and an AbortSignal that stops it
- * cleanly. Two tasks, chosen by the model:
+ * cleanly. The task is chosen by the model:
  *
  * - **Sequence classification** (`LtgBertForSequenceClassification`,
  *   `TrainerOptions`): epochs of seeded batches from a labelled dataset.
@@ -420,6 +420,15 @@ function round(value: number): number {
  *   shuffling block); the masks of batch i of epoch e are drawn from a
  *   stream seeded by (seed, e, i), so a resumed run masks as the
  *   uninterrupted one does.
+ * - **Token classification** (`LtgBertForTokenClassification`,
+ *   `TaggingTrainerOptions`): tagged sentences, labels on each word's first
+ *   subword; word accuracy, and entity P/R/F1 for BIO tags.
+ * - **Question answering** (`LtgBertForQuestionAnswering`,
+ *   `QuestionAnsweringTrainerOptions`): SQuAD files, contexts cut into
+ *   overlapping windows; SQuAD exact match and F1.
+ * - **Multiple choice** (`LtgBertForMultipleChoice`,
+ *   `MultipleChoiceTrainerOptions`): questions batched by choice count;
+ *   accuracy and chance. See docs/tasks.md for these three.
  *
  * What it writes in `outputDir`: `checkpoint-<step>/` (the model as
  * `savePretrained` writes it, `optimizer.safetensors`, `trainer_state.json`,
