@@ -4,13 +4,12 @@
 // evaluation by accuracy beside the chance level of the same questions.
 import { shuffle } from "../data.js";
 import { invalidArgument, LtgBertError } from "../errors.js";
-import { isInteger } from "../validate.js";
 import type { LtgBertForMultipleChoice, MultipleChoiceInputs } from "../model.js";
 import type { Tokenizer } from "../tokenizer.js";
 import { encodeMultipleChoice, groupByChoiceCount } from "../tasks/preprocess.js";
 import { readMultipleChoice, type MultipleChoiceDataset, type ReadMultipleChoiceOptions } from "../tasks/readers.js";
 import { multipleChoiceMetrics } from "../tasks/metrics.js";
-import type { Cursor, CursorBatch, Task, TaskRun } from "./task.js";
+import { epochSeed, PlannedCursor, resumePosition, type Task, type TaskRun } from "./task.js";
 
 /** What `evaluate` gives for a multiple-choice model. */
 export interface MultipleChoiceEvalMetrics {
@@ -66,53 +65,6 @@ export function choiceBatches(data: MultipleChoiceDataset, batchSize: number, se
     (seed ^ 0x5bd1e995) >>> 0,
   );
   return [...permutation].map((i) => batches[i]);
-}
-
-class ChoiceCursor implements Cursor {
-  #epoch: number;
-  #batchInEpoch: number;
-  #batches: number[][] | null = null;
-
-  constructor(
-    private readonly task: MultipleChoiceTask,
-    private readonly train: MultipleChoiceDataset,
-    private readonly tokenizer: Tokenizer,
-    private readonly batchesPerEpoch: number,
-    epoch: number,
-    batchInEpoch: number,
-  ) {
-    this.#epoch = epoch;
-    this.#batchInEpoch = batchInEpoch;
-  }
-
-  async next(): Promise<CursorBatch> {
-    const seed = (Math.imul(this.task.settings.seed, 0x9e3779b1) ^ (this.#epoch + 1)) >>> 0;
-    this.#batches ??= choiceBatches(this.train, this.task.settings.batchSize, seed);
-    const rows = this.#batches[this.#batchInEpoch];
-    const batch = await this.task.encode(this.tokenizer, this.train, rows, true);
-    this.#batchInEpoch++;
-    const last = this.#batchInEpoch === this.batchesPerEpoch;
-    if (last) {
-      this.#epoch++;
-      this.#batchInEpoch = 0;
-      this.#batches = null;
-    }
-    return { batch, rows: rows.length, last };
-  }
-
-  position(): Record<string, unknown> {
-    return { epoch: this.#epoch, batch_in_epoch: this.#batchInEpoch, batches_per_epoch: this.batchesPerEpoch };
-  }
-
-  epoch(): number {
-    return this.#epoch;
-  }
-
-  epochs(): number {
-    return this.#epoch + this.#batchInEpoch / this.batchesPerEpoch;
-  }
-
-  async close(): Promise<void> {}
 }
 
 /** @internal The Trainer's multiple-choice task. */
@@ -175,27 +127,13 @@ export class MultipleChoiceTask implements Task<MultipleChoiceEvalMetrics> {
         readOptions: this.settings.readOptions ?? {},
       },
       resumeKeys: ["maxLength"],
-      open: async (position, file) => {
-        let epoch = 0;
-        let batchInEpoch = 0;
-        if (position !== null) {
-          if (!isInteger(position.epoch, 0) || !isInteger(position.batch_in_epoch, 0)) {
-            throw new LtgBertError(
-              "LTGBERT_BAD_CHECKPOINT",
-              `${file}: expected data_position { epoch, batch_in_epoch, batches_per_epoch }`,
-            );
-          }
-          if (position.batches_per_epoch !== batchesPerEpoch) {
-            throw new LtgBertError(
-              "LTGBERT_INVALID_ARGUMENT",
-              `${file}: the run had ${String(position.batches_per_epoch)} batches per epoch, this one has ${batchesPerEpoch}; an exact resume needs the same training data and batch size`,
-            );
-          }
-          epoch = position.epoch as number;
-          batchInEpoch = position.batch_in_epoch as number;
-        }
-        return new ChoiceCursor(this, train, tokenizer, batchesPerEpoch, epoch, batchInEpoch);
-      },
+      open: async (position, file) =>
+        new PlannedCursor(
+          batchesPerEpoch,
+          resumePosition(position, file, batchesPerEpoch),
+          (epoch) => choiceBatches(train, this.settings.batchSize, epochSeed(this.settings.seed, epoch)),
+          (rows) => this.encode(tokenizer, train, rows, true),
+        ),
       beforeTrain: () => {},
     };
   }

@@ -3,11 +3,10 @@
 // accuracy, macro-F1 and MCC.
 import { makeBatches, readDataset, type Batches, type Dataset, type ReadDatasetOptions } from "../data.js";
 import { invalidArgument, LtgBertError } from "../errors.js";
-import { isInteger } from "../validate.js";
 import { classificationMetrics } from "../metrics.js";
 import type { LtgBertForSequenceClassification } from "../model.js";
 import type { Tokenizer } from "../tokenizer.js";
-import type { Cursor, CursorBatch, Task, TaskRun } from "./task.js";
+import { resumePosition, type Cursor, type CursorBatch, type Task, type TaskRun } from "./task.js";
 
 /** What `evaluate` gives for a classifier. */
 export interface EvalMetrics {
@@ -243,24 +242,7 @@ export class ClassificationTask implements Task<EvalMetrics> {
       },
       resumeKeys: ["groupByLength", "maxLength"],
       open: async (position, file) => {
-        let epoch = 0;
-        let batchInEpoch = 0;
-        if (position !== null) {
-          if (!isInteger(position.epoch, 0) || !isInteger(position.batch_in_epoch, 0)) {
-            throw new LtgBertError(
-              "LTGBERT_BAD_CHECKPOINT",
-              `${file}: expected global_step, log_history and data_position { epoch, batch_in_epoch, batches_per_epoch }`,
-            );
-          }
-          if (position.batches_per_epoch !== batchesPerEpoch) {
-            throw new LtgBertError(
-              "LTGBERT_INVALID_ARGUMENT",
-              `${file}: the run had ${String(position.batches_per_epoch)} batches per epoch, this one has ${batchesPerEpoch}; an exact resume needs the same training data and batch size`,
-            );
-          }
-          epoch = position.epoch as number;
-          batchInEpoch = position.batch_in_epoch as number;
-        }
+        const { epoch, batchInEpoch } = resumePosition(position, file, batchesPerEpoch);
         return new ClassificationCursor(this, train, tokenizer, batchesPerEpoch, epoch, batchInEpoch, first);
       },
       beforeTrain: () => {

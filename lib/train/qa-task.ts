@@ -4,15 +4,13 @@
 // evaluation as SQuAD reports it: the best span of each question over its
 // windows (extractAnswers), scored by exact match and F1 against the gold
 // answers.
-import { shuffle } from "../data.js";
 import { invalidArgument, LtgBertError } from "../errors.js";
-import { isInteger } from "../validate.js";
 import type { LtgBertForQuestionAnswering, QuestionAnsweringInputs } from "../model.js";
 import type { Tokenizer } from "../tokenizer.js";
 import { encodeQuestionAnswering, extractAnswers, type QuestionAnsweringEncoding } from "../tasks/preprocess.js";
 import { readSquad, type SquadDataset } from "../tasks/readers.js";
 import { squadMetrics } from "../tasks/metrics.js";
-import type { Cursor, CursorBatch, Task, TaskRun } from "./task.js";
+import { epochSeed, PlannedCursor, resumePosition, shuffledBatches, type Task, type TaskRun } from "./task.js";
 
 /** What `evaluate` gives for a question-answering model. */
 export interface QuestionAnsweringEvalMetrics {
@@ -78,58 +76,6 @@ export function windowsBatch(enc: QuestionAnsweringEncoding, rows: readonly numb
   return { batch, width };
 }
 
-/** Epochs of seeded batches of windows, from (epoch, batch in epoch). */
-class WindowCursor implements Cursor {
-  #epoch: number;
-  #batchInEpoch: number;
-  #order: Int32Array | null = null;
-
-  constructor(
-    private readonly task: QuestionAnsweringTask,
-    private readonly enc: QuestionAnsweringEncoding,
-    private readonly batchesPerEpoch: number,
-    epoch: number,
-    batchInEpoch: number,
-  ) {
-    this.#epoch = epoch;
-    this.#batchInEpoch = batchInEpoch;
-  }
-
-  async next(): Promise<CursorBatch> {
-    const F = this.enc.example.length;
-    const seed = (Math.imul(this.task.settings.seed, 0x9e3779b1) ^ (this.#epoch + 1)) >>> 0;
-    this.#order ??= shuffle(
-      Int32Array.from({ length: F }, (_, i) => i),
-      seed,
-    );
-    const size = this.task.settings.batchSize;
-    const rows = [...this.#order.subarray(this.#batchInEpoch * size, (this.#batchInEpoch + 1) * size)];
-    const { batch } = windowsBatch(this.enc, rows, true);
-    this.#batchInEpoch++;
-    const last = this.#batchInEpoch === this.batchesPerEpoch;
-    if (last) {
-      this.#epoch++;
-      this.#batchInEpoch = 0;
-      this.#order = null;
-    }
-    return { batch, rows: rows.length, last };
-  }
-
-  position(): Record<string, unknown> {
-    return { epoch: this.#epoch, batch_in_epoch: this.#batchInEpoch, batches_per_epoch: this.batchesPerEpoch };
-  }
-
-  epoch(): number {
-    return this.#epoch;
-  }
-
-  epochs(): number {
-    return this.#epoch + this.#batchInEpoch / this.batchesPerEpoch;
-  }
-
-  async close(): Promise<void> {}
-}
-
 /** @internal The Trainer's question-answering task. */
 export class QuestionAnsweringTask implements Task<QuestionAnsweringEvalMetrics> {
   #train: Promise<SquadDataset> | null = null;
@@ -190,27 +136,13 @@ export class QuestionAnsweringTask implements Task<QuestionAnsweringEvalMetrics>
         evalExamples: evalData?.examples.length ?? null,
       },
       resumeKeys: ["maxLength", "docStride", "maxQuestionLength"],
-      open: async (position, file) => {
-        let epoch = 0;
-        let batchInEpoch = 0;
-        if (position !== null) {
-          if (!isInteger(position.epoch, 0) || !isInteger(position.batch_in_epoch, 0)) {
-            throw new LtgBertError(
-              "LTGBERT_BAD_CHECKPOINT",
-              `${file}: expected data_position { epoch, batch_in_epoch, batches_per_epoch }`,
-            );
-          }
-          if (position.batches_per_epoch !== batchesPerEpoch) {
-            throw new LtgBertError(
-              "LTGBERT_INVALID_ARGUMENT",
-              `${file}: the run had ${String(position.batches_per_epoch)} batches per epoch, this one has ${batchesPerEpoch}; an exact resume needs the same training data, windows and batch size`,
-            );
-          }
-          epoch = position.epoch as number;
-          batchInEpoch = position.batch_in_epoch as number;
-        }
-        return new WindowCursor(this, enc, batchesPerEpoch, epoch, batchInEpoch);
-      },
+      open: async (position, file) =>
+        new PlannedCursor(
+          batchesPerEpoch,
+          resumePosition(position, file, batchesPerEpoch),
+          (epoch) => shuffledBatches(F, this.settings.batchSize, epochSeed(this.settings.seed, epoch)),
+          async (rows) => windowsBatch(enc, rows, true).batch,
+        ),
       beforeTrain: () => {},
     };
   }

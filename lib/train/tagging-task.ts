@@ -3,15 +3,13 @@
 // of batches whose labels sit on each word's first subword, and evaluation
 // by word-level tagging accuracy, with seqeval's entity precision, recall
 // and F1 when the tags are BIO.
-import { shuffle } from "../data.js";
 import { invalidArgument, LtgBertError } from "../errors.js";
-import { isInteger } from "../validate.js";
 import type { LtgBertForTokenClassification } from "../model.js";
 import type { Tokenizer } from "../tokenizer.js";
 import { encodeTagging } from "../tasks/preprocess.js";
 import { readConllu, readWordTagFile, type ReadConlluOptions, type TaggingDataset } from "../tasks/readers.js";
 import { entityMetrics, taggingAccuracy } from "../tasks/metrics.js";
-import type { Cursor, CursorBatch, Task, TaskRun } from "./task.js";
+import { epochSeed, PlannedCursor, resumePosition, shuffledBatches, type Task, type TaskRun } from "./task.js";
 
 /** What `evaluate` gives for a tagger. */
 export interface TaggingEvalMetrics {
@@ -76,59 +74,6 @@ interface Prepared {
   labelNames: string[] | null;
 }
 
-/** Epochs of seeded batches of sentences, from (epoch, batch in epoch). */
-class TaggingCursor implements Cursor {
-  #epoch: number;
-  #batchInEpoch: number;
-  #order: Int32Array | null = null;
-
-  constructor(
-    private readonly task: TaggingTask,
-    private readonly train: TaggingDataset,
-    private readonly tokenizer: Tokenizer,
-    private readonly labelIds: Map<string, number>,
-    private readonly batchesPerEpoch: number,
-    epoch: number,
-    batchInEpoch: number,
-  ) {
-    this.#epoch = epoch;
-    this.#batchInEpoch = batchInEpoch;
-  }
-
-  async next(): Promise<CursorBatch> {
-    this.#order ??= this.task.order(this.train.sentences.length, this.#epoch);
-    const size = this.task.settings.batchSize;
-    const rows = [...this.#order.subarray(this.#batchInEpoch * size, (this.#batchInEpoch + 1) * size)];
-    const enc = await this.task.encode(this.tokenizer, this.train, rows, this.labelIds);
-    this.#batchInEpoch++;
-    const last = this.#batchInEpoch === this.batchesPerEpoch;
-    if (last) {
-      this.#epoch++;
-      this.#batchInEpoch = 0;
-      this.#order = null;
-    }
-    return {
-      batch: { inputIds: enc.inputIds, attentionMask: enc.attentionMask, labels: enc.labels },
-      rows: rows.length,
-      last,
-    };
-  }
-
-  position(): Record<string, unknown> {
-    return { epoch: this.#epoch, batch_in_epoch: this.#batchInEpoch, batches_per_epoch: this.batchesPerEpoch };
-  }
-
-  epoch(): number {
-    return this.#epoch;
-  }
-
-  epochs(): number {
-    return this.#epoch + this.#batchInEpoch / this.batchesPerEpoch;
-  }
-
-  async close(): Promise<void> {}
-}
-
 /** @internal The Trainer's token-classification task. */
 export class TaggingTask implements Task<TaggingEvalMetrics> {
   #prepared: Promise<Prepared> | null = null;
@@ -140,15 +85,6 @@ export class TaggingTask implements Task<TaggingEvalMetrics> {
 
   get hasEvalData(): boolean {
     return this.settings.evalData !== undefined;
-  }
-
-  /** The sentence order of an epoch: a shuffle seeded by (seed, epoch). */
-  order(size: number, epoch: number): Int32Array {
-    const seed = (Math.imul(this.settings.seed, 0x9e3779b1) ^ (epoch + 1)) >>> 0;
-    return shuffle(
-      Int32Array.from({ length: size }, (_, i) => i),
-      seed,
-    );
   }
 
   /** Encodes the sentences `rows` of a dataset; a sentence whose words do not all fit is an error. */
@@ -246,27 +182,17 @@ export class TaggingTask implements Task<TaggingEvalMetrics> {
         readOptions: this.settings.readOptions ?? {},
       },
       resumeKeys: ["maxLength", "labelAllSubwords"],
-      open: async (position, file) => {
-        let epoch = 0;
-        let batchInEpoch = 0;
-        if (position !== null) {
-          if (!isInteger(position.epoch, 0) || !isInteger(position.batch_in_epoch, 0)) {
-            throw new LtgBertError(
-              "LTGBERT_BAD_CHECKPOINT",
-              `${file}: expected data_position { epoch, batch_in_epoch, batches_per_epoch }`,
-            );
-          }
-          if (position.batches_per_epoch !== batchesPerEpoch) {
-            throw new LtgBertError(
-              "LTGBERT_INVALID_ARGUMENT",
-              `${file}: the run had ${String(position.batches_per_epoch)} batches per epoch, this one has ${batchesPerEpoch}; an exact resume needs the same training data and batch size`,
-            );
-          }
-          epoch = position.epoch as number;
-          batchInEpoch = position.batch_in_epoch as number;
-        }
-        return new TaggingCursor(this, train, tokenizer, labelIds, batchesPerEpoch, epoch, batchInEpoch);
-      },
+      open: async (position, file) =>
+        new PlannedCursor(
+          batchesPerEpoch,
+          resumePosition(position, file, batchesPerEpoch),
+          (epoch) =>
+            shuffledBatches(train.sentences.length, this.settings.batchSize, epochSeed(this.settings.seed, epoch)),
+          async (rows) => {
+            const enc = await this.encode(tokenizer, train, rows, labelIds);
+            return { inputIds: enc.inputIds, attentionMask: enc.attentionMask, labels: enc.labels };
+          },
+        ),
       beforeTrain: () => {
         if (labelNames !== null) this.model.setLabelNames(labelNames);
       },

@@ -4,6 +4,9 @@
 // checkpoints, resume) is the same for every task.
 import type { ForwardInputs, MultipleChoiceInputs, QuestionAnsweringInputs } from "../model.js";
 import type { Tokenizer } from "../tokenizer.js";
+import { shuffle } from "../data.js";
+import { LtgBertError } from "../errors.js";
+import { isInteger } from "../validate.js";
 
 /** A training batch and what the loop reports about it. */
 export interface CursorBatch {
@@ -49,4 +52,92 @@ export interface Task<M> {
   readonly hasEvalData: boolean;
   /** The log entry's keys of an evaluation (`eval_loss`, …). */
   evalLog(metrics: M): Record<string, number>;
+}
+
+/** The seed of epoch `epoch`'s order, from the run's seed. */
+export function epochSeed(seed: number, epoch: number): number {
+  return (Math.imul(seed, 0x9e3779b1) ^ (epoch + 1)) >>> 0;
+}
+
+/**
+ * Checks a checkpoint's `data_position` ({ epoch, batch_in_epoch,
+ * batches_per_epoch }, `file` names it in errors) against this run's
+ * batches per epoch; null is the start.
+ */
+export function resumePosition(
+  position: Record<string, unknown> | null,
+  file: string,
+  batchesPerEpoch: number,
+): { epoch: number; batchInEpoch: number } {
+  if (position === null) return { epoch: 0, batchInEpoch: 0 };
+  if (!isInteger(position.epoch, 0) || !isInteger(position.batch_in_epoch, 0)) {
+    throw new LtgBertError(
+      "LTGBERT_BAD_CHECKPOINT",
+      `${file}: expected global_step, log_history and data_position { epoch, batch_in_epoch, batches_per_epoch }`,
+    );
+  }
+  if (position.batches_per_epoch !== batchesPerEpoch) {
+    throw new LtgBertError(
+      "LTGBERT_INVALID_ARGUMENT",
+      `${file}: the run had ${String(position.batches_per_epoch)} batches per epoch, this one has ${batchesPerEpoch}; an exact resume needs the same training data and batch size`,
+    );
+  }
+  return { epoch: position.epoch as number, batchInEpoch: position.batch_in_epoch as number };
+}
+
+/**
+ * Epochs of batches whose rows an epoch's plan lists (seeded by epoch), each
+ * encoded when it is due: the cursor of the tasks whose data is held whole.
+ */
+export class PlannedCursor implements Cursor {
+  #epoch: number;
+  #batchInEpoch: number;
+  #plan: number[][] | null = null;
+
+  constructor(
+    private readonly batchesPerEpoch: number,
+    start: { epoch: number; batchInEpoch: number },
+    private readonly planOf: (epoch: number) => number[][],
+    private readonly encode: (rows: number[]) => Promise<CursorBatch["batch"]>,
+  ) {
+    this.#epoch = start.epoch;
+    this.#batchInEpoch = start.batchInEpoch;
+  }
+
+  async next(): Promise<CursorBatch> {
+    this.#plan ??= this.planOf(this.#epoch);
+    const rows = this.#plan[this.#batchInEpoch];
+    const batch = await this.encode(rows);
+    this.#batchInEpoch++;
+    const last = this.#batchInEpoch === this.batchesPerEpoch;
+    if (last) {
+      this.#epoch++;
+      this.#batchInEpoch = 0;
+      this.#plan = null;
+    }
+    return { batch, rows: rows.length, last };
+  }
+
+  position(): Record<string, unknown> {
+    return { epoch: this.#epoch, batch_in_epoch: this.#batchInEpoch, batches_per_epoch: this.batchesPerEpoch };
+  }
+
+  epoch(): number {
+    return this.#epoch;
+  }
+
+  epochs(): number {
+    return this.#epoch + this.#batchInEpoch / this.batchesPerEpoch;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Rows 0 … n−1 in a seeded order (or in order, for seed null), cut into batches of `size`. */
+export function shuffledBatches(n: number, size: number, seed: number | null): number[][] {
+  const rows = Int32Array.from({ length: n }, (_, i) => i);
+  const order = seed === null ? rows : shuffle(rows, seed);
+  const out: number[][] = [];
+  for (let i = 0; i < n; i += size) out.push([...order.subarray(i, i + size)]);
+  return out;
 }
