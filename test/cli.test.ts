@@ -389,7 +389,7 @@ describe("ltgbert finetune", () => {
     const evaluated = await ltgbert(["evaluate", out, "--data", conllu, "--json"]);
     expect(evaluated.code, evaluated.stderr).toBe(0);
     const e = JSON.parse(evaluated.stdout);
-    expect(e).toMatchObject({ task: "token-classification", examples: 9, words: 184 });
+    expect(e).toMatchObject({ task: "token-classification", examples: 9, metrics: { words: 184 } });
     expect(e.metrics.accuracy).toBe(result.metrics.accuracy);
     const preds = at("tagger-preds.jsonl");
     const predicted = await ltgbert(["predict", out, "--file", conllu, "--output", preds]);

@@ -46,17 +46,15 @@ export async function evaluate(modelName: string, options: EvaluateOptions, io: 
     throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${file}: no such file (--data)`);
   const modelDir = resolveModelDir(modelName);
   const { kind } = await modelKind(modelDir);
-  if (kind === "token_classification") {
-    const { evaluateTagger } = await import("./tagging.js");
-    return evaluateTagger(modelDir, file, options, io);
-  }
-  if (kind === "question_answering") {
-    const { evaluateQuestionAnswering } = await import("./qa.js");
-    return evaluateQuestionAnswering(modelDir, file, options, io);
-  }
-  if (kind === "multiple_choice") {
-    const { evaluateMultipleChoice } = await import("./choice.js");
-    return evaluateMultipleChoice(modelDir, file, options, io);
+  if (kind === "token_classification" || kind === "question_answering" || kind === "multiple_choice") {
+    const { evaluateTask } = await import("./task-run.js");
+    const spec =
+      kind === "token_classification"
+        ? (await import("./tagging.js")).TAGGING
+        : kind === "question_answering"
+          ? (await import("./qa.js")).QUESTION_ANSWERING
+          : (await import("./choice.js")).MULTIPLE_CHOICE;
+    return evaluateTask(spec as Parameters<typeof evaluateTask>[0], modelDir, file, options, io);
   }
   if (options.tagColumn !== undefined) throw usageError("--tag-column: for a tagger (token classification) only");
   const dataset = await readDataset(file, readOptionsOf(options));

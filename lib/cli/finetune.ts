@@ -213,17 +213,15 @@ function metricsLine(metrics: EvalMetrics): string {
 export async function finetune(options: FinetuneOptions, io: CliIo): Promise<void> {
   const dir = resolveModelDir(options.model);
   const task = await taskOf(options, dir);
-  if (task === "token-classification") {
-    const { finetuneTagging } = await import("./finetune-tagging.js");
-    return finetuneTagging(options, io);
-  }
-  if (task === "question-answering") {
-    const { finetuneQuestionAnswering } = await import("./qa.js");
-    return finetuneQuestionAnswering(options, io);
-  }
-  if (task === "multiple-choice") {
-    const { finetuneMultipleChoice } = await import("./choice.js");
-    return finetuneMultipleChoice(options, io);
+  if (task !== "sequence-classification") {
+    const { finetuneTask } = await import("./task-run.js");
+    const spec =
+      task === "token-classification"
+        ? (await import("./tagging.js")).TAGGING
+        : task === "question-answering"
+          ? (await import("./qa.js")).QUESTION_ANSWERING
+          : (await import("./choice.js")).MULTIPLE_CHOICE;
+    return finetuneTask(spec as Parameters<typeof finetuneTask>[0], options, io);
   }
   if (options.docStride !== undefined) throw usageError("--doc-stride: for question answering only");
   if (options.tagColumn !== undefined) throw usageError("--tag-column: for token classification only");

@@ -1,8 +1,8 @@
-// Loading what the commands run: a classifier or a tagger with its tokenizer, and the
+// Loading what the commands run: a classifier with its tokenizer, and the
 // thread count. Imports the native addon, so commands reach it only when they run (runtime.ts).
 import path from "node:path";
 import { LtgBertError } from "../errors.js";
-import { LtgBertForSequenceClassification, LtgBertForTokenClassification } from "../model.js";
+import { LtgBertForSequenceClassification } from "../model.js";
 import { setNumThreads } from "../system.js";
 import { Tokenizer } from "../tokenizer.js";
 import { modelKind, resolveModelDir } from "./model-dir.js";
@@ -65,24 +65,4 @@ export async function loadClassifier(
     throw error;
   }
   return { dir, model };
-}
-
-/** Loads a fine-tuned tagger for `evaluate` and `predict`, with its tokenizer (or --tokenizer's). */
-export async function loadTagger(
-  dir: string,
-  options: { device: string; tokenizer?: string },
-): Promise<LtgBertForTokenClassification> {
-  const model = await LtgBertForTokenClassification.fromPretrained(dir, {
-    device: options.device,
-    tokenizer: options.tokenizer === undefined,
-  });
-  if (options.tokenizer !== undefined) model.setTokenizer(await Tokenizer.fromPretrained(options.tokenizer));
-  if (model.tokenizer === null) {
-    model.dispose();
-    throw new LtgBertError(
-      "LTGBERT_FILE_NOT_FOUND",
-      `${path.join(dir, "tokenizer.json")}: no such file; the model directory has no tokenizer (name one with --tokenizer <dir>)`,
-    );
-  }
-  return model;
 }

@@ -1,56 +1,44 @@
-// `ltgbert evaluate` and `ltgbert predict` for a tagger (a directory whose
-// config.json names LtgBertForTokenClassification): word accuracy (and BIO
-// entity figures) on tagged sentences, and one JSON object of words and
-// labels per sentence.
-import { writeFile } from "node:fs/promises";
-import { printJson, usageError, type CliIo } from "./common.js";
-import { conlluOptionsOf, taggingMetricsLine } from "./finetune-tagging.js";
+// Token classification on the command line: `finetune --task
+// token-classification`, and `evaluate` and `predict` for a tagger (word
+// accuracy, entity figures for BIO tags; words and labels per sentence).
+import { readFile, writeFile } from "node:fs/promises";
+import type { LtgBertForTokenClassification } from "../model.js";
+import type { ReadConlluOptions, TaggingDataset } from "../tasks/readers.js";
+import type { TaggingEvalMetrics } from "../train/trainer.js";
+import { fixed, printJson, usageError, type CliIo } from "./common.js";
 import { runtime } from "./runtime.js";
+import { loadTaskModel, type TaskCommand } from "./task-run.js";
 import { readLines } from "./texts.js";
 
-export async function evaluateTagger(
-  dir: string,
-  file: string,
-  options: {
-    batchSize: number;
-    maxLength?: number;
-    tokenizer?: string;
-    device: string;
-    json?: boolean;
-    tagColumn?: string;
-  },
-  io: CliIo,
-): Promise<void> {
-  const { loadTagger, readTaggingFile, Trainer } = await runtime();
-  const dataset = await readTaggingFile(file, conlluOptionsOf(options));
-  const model = await loadTagger(dir, options);
-  try {
-    // The Trainer's evaluation checks the tags against the model's labels; it writes nothing.
-    const trainer = new Trainer(model, {
-      trainData: dataset,
-      outputDir: dir,
-      evalBatchSize: options.batchSize,
-      maxLength: options.maxLength,
-      progress: false,
-    });
-    const m = await trainer.evaluate(dataset);
-    if (options.json) {
-      printJson(io, {
-        model: dir,
-        data: file,
-        task: "token-classification",
-        examples: m.samples,
-        words: m.words,
-        metrics: m,
-      });
-      return;
-    }
-    io.stdout.write(`${dir} on ${file} (${m.samples} sentences, ${m.words} tagged words)\n`);
-    io.stdout.write(`  ${taggingMetricsLine(m)}\n`);
-  } finally {
-    model.dispose();
-  }
+/** The tag column options as readConllu takes them. */
+export function conlluOptionsOf(options: { tagColumn?: unknown }): ReadConlluOptions {
+  const column = options.tagColumn;
+  if (typeof column !== "string") return {};
+  if (/^misc:/i.test(column)) return { miscKey: column.slice(5), miscDefault: "O" };
+  return { column: /^\d+$/.test(column) ? Number(column) : (column as ReadConlluOptions["column"]) };
 }
+
+export function taggingMetricsLine(m: TaggingEvalMetrics): string {
+  const entities =
+    m.f1 === undefined ? "" : `, entity P ${fixed(m.precision!)} R ${fixed(m.recall!)} F1 ${fixed(m.f1)}`;
+  return `loss ${fixed(m.loss)}, accuracy ${fixed(m.accuracy)}${entities} (${m.words} words)`;
+}
+
+export const TAGGING: TaskCommand<LtgBertForTokenClassification, TaggingDataset, TaggingEvalMetrics> = {
+  task: "token-classification",
+  kind: "token_classification",
+  head: "token-classification head",
+  modelClass: async () => (await runtime()).LtgBertForTokenClassification,
+  notFor: ["textColumn", "textPairColumn", "labelColumn", "labels", "head", "docStride"],
+  metrics: ["accuracy", "loss", "f1"],
+  read: async (file, options) => (await runtime()).readTaggingFile(file, conlluOptionsOf(options)),
+  summary: (d) => ({ file: d.file, examples: d.sentences.length, words: d.numTagged }),
+  size: (d) => `${d.sentences.length} sentences, ${d.numTagged} tagged words`,
+  numLabels: (train, options) => options.numLabels ?? train.tagNames.length,
+  trainerOptions: (options) => ({ readOptions: conlluOptionsOf(options) }),
+  line: taggingMetricsLine,
+  saved: (model) => `(${model.numLabels} tags: ${model.labelNames.join(", ")})`,
+};
 
 /** The sentences to tag: a CoNLL-U or word/tag file's words, else one text per line, split into words. */
 async function sentencesOf(
@@ -66,9 +54,7 @@ async function sentencesOf(
       const dataset = await readTaggingFile(file, conlluOptionsOf(options));
       out.push(...dataset.sentences.map((s) => s.words));
     } else {
-      const { readFile } = await import("node:fs/promises");
-      const text = await readFile(file, "utf8");
-      out.push(...text.split(/\r?\n/).filter((l) => l.trim() !== ""));
+      out.push(...(await readFile(file, "utf8")).split(/\r?\n/).filter((l) => l.trim() !== ""));
     }
   }
   if (args.length === 0 && file === undefined) {
@@ -92,11 +78,10 @@ export async function predictTagger(
   },
   io: CliIo,
 ): Promise<void> {
-  const { loadTagger } = await runtime();
   const sentences = await sentencesOf(args, options.file, options, io);
   if (sentences.length === 0)
     throw usageError("no sentences: give them as arguments, in a file with --file, or one per line on stdin");
-  const model = await loadTagger(dir, options);
+  const model = await loadTaskModel(await TAGGING.modelClass(), dir, options);
   try {
     const tagged = await model.tag(sentences, { batchSize: options.batchSize });
     const lines = tagged.map((t) => JSON.stringify({ words: t.words, labels: t.labels }));
@@ -107,14 +92,14 @@ export async function predictTagger(
     if (options.json) {
       printJson(io, {
         model: dir,
-        task: "token-classification",
+        task: TAGGING.task,
         ...(options.output === undefined ? {} : { output: options.output }),
         predictions: tagged,
       });
       return;
     }
     if (options.output !== undefined) return;
-    // One line per sentence: word/LABEL pairs (the probability with each, tab-separated, is in --json).
+    // One line per sentence: word/LABEL pairs (the probabilities are in --json).
     for (const t of tagged) io.stdout.write(`${t.words.map((w, i) => `${w}/${t.labels[i]}`).join(" ")}\n`);
   } finally {
     model.dispose();

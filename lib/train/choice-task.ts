@@ -9,7 +9,7 @@ import type { Tokenizer } from "../tokenizer.js";
 import { encodeMultipleChoice, groupByChoiceCount } from "../tasks/preprocess.js";
 import { readMultipleChoice, type MultipleChoiceDataset, type ReadMultipleChoiceOptions } from "../tasks/readers.js";
 import { multipleChoiceMetrics } from "../tasks/metrics.js";
-import { epochSeed, PlannedCursor, resumePosition, type Task, type TaskRun } from "./task.js";
+import { epochSeed, PlannedCursor, resumePosition, TaskData, type Task, type TaskRun } from "./task.js";
 
 /** What `evaluate` gives for a multiple-choice model. */
 export interface MultipleChoiceEvalMetrics {
@@ -69,13 +69,14 @@ export function choiceBatches(data: MultipleChoiceDataset, batchSize: number, se
 
 /** @internal The Trainer's multiple-choice task. */
 export class MultipleChoiceTask implements Task<MultipleChoiceEvalMetrics> {
-  #train: Promise<MultipleChoiceDataset> | null = null;
-  #eval: Promise<MultipleChoiceDataset | null> | null = null;
+  readonly #data: TaskData<MultipleChoiceDataset>;
 
   constructor(
     private readonly model: LtgBertForMultipleChoice,
     readonly settings: MultipleChoiceSettings,
-  ) {}
+  ) {
+    this.#data = new TaskData((d) => this.#read(d), settings.trainData, settings.evalData);
+  }
 
   get hasEvalData(): boolean {
     return this.settings.evalData !== undefined;
@@ -104,16 +105,8 @@ export class MultipleChoiceTask implements Task<MultipleChoiceEvalMetrics> {
   }
 
   async prepare(tokenizer: Tokenizer): Promise<TaskRun> {
-    this.#train ??= this.#read(this.settings.trainData);
-    this.#eval ??= this.settings.evalData === undefined ? Promise.resolve(null) : this.#read(this.settings.evalData);
-    const train = await this.#train.catch((e) => {
-      this.#train = null;
-      throw e;
-    });
-    const evalData = await this.#eval.catch((e) => {
-      this.#eval = null;
-      throw e;
-    });
+    const train = await this.#data.train();
+    const evalData = await this.#data.eval();
     const batchesPerEpoch = choiceBatches(train, this.settings.batchSize, null).length;
     return {
       batchesPerEpoch,
@@ -140,18 +133,7 @@ export class MultipleChoiceTask implements Task<MultipleChoiceEvalMetrics> {
 
   async evaluate(tokenizer: Tokenizer, data?: unknown): Promise<MultipleChoiceEvalMetrics> {
     if (data !== undefined) checkChoiceData("data", data);
-    let dataset: MultipleChoiceDataset | null;
-    if (data !== undefined) dataset = await this.#read(data as MultipleChoiceDataset | string);
-    else {
-      this.#eval ??= this.settings.evalData === undefined ? Promise.resolve(null) : this.#read(this.settings.evalData);
-      dataset = await this.#eval;
-    }
-    if (dataset === null) {
-      throw new LtgBertError(
-        "LTGBERT_INVALID_ARGUMENT",
-        "Trainer.evaluate: no data; pass evalData to the Trainer or a dataset to evaluate()",
-      );
-    }
+    const dataset = await this.#data.forEvaluate(data as MultipleChoiceDataset | string | undefined);
     const { choices, loss } = await this.predict(tokenizer, dataset);
     const m = multipleChoiceMetrics(
       choices,

@@ -10,7 +10,15 @@ import type { Tokenizer } from "../tokenizer.js";
 import { encodeQuestionAnswering, extractAnswers, type QuestionAnsweringEncoding } from "../tasks/preprocess.js";
 import { readSquad, type SquadDataset } from "../tasks/readers.js";
 import { squadMetrics } from "../tasks/metrics.js";
-import { epochSeed, PlannedCursor, resumePosition, shuffledBatches, type Task, type TaskRun } from "./task.js";
+import {
+  epochSeed,
+  PlannedCursor,
+  resumePosition,
+  TaskData,
+  shuffledBatches,
+  type Task,
+  type TaskRun,
+} from "./task.js";
 
 /** What `evaluate` gives for a question-answering model. */
 export interface QuestionAnsweringEvalMetrics {
@@ -78,13 +86,14 @@ export function windowsBatch(enc: QuestionAnsweringEncoding, rows: readonly numb
 
 /** @internal The Trainer's question-answering task. */
 export class QuestionAnsweringTask implements Task<QuestionAnsweringEvalMetrics> {
-  #train: Promise<SquadDataset> | null = null;
-  #eval: Promise<SquadDataset | null> | null = null;
+  readonly #data: TaskData<SquadDataset>;
 
   constructor(
     private readonly model: LtgBertForQuestionAnswering,
     readonly settings: QuestionAnsweringSettings,
-  ) {}
+  ) {
+    this.#data = new TaskData((d) => this.#read(d), settings.trainData, settings.evalData);
+  }
 
   get hasEvalData(): boolean {
     return this.settings.evalData !== undefined;
@@ -106,16 +115,8 @@ export class QuestionAnsweringTask implements Task<QuestionAnsweringEvalMetrics>
   }
 
   async prepare(tokenizer: Tokenizer): Promise<TaskRun> {
-    this.#train ??= this.#read(this.settings.trainData);
-    this.#eval ??= this.settings.evalData === undefined ? Promise.resolve(null) : this.#read(this.settings.evalData);
-    const train = await this.#train.catch((e) => {
-      this.#train = null;
-      throw e;
-    });
-    const evalData = await this.#eval.catch((e) => {
-      this.#eval = null;
-      throw e;
-    });
+    const train = await this.#data.train();
+    const evalData = await this.#data.eval();
     const enc = await this.encode(tokenizer, train);
     const F = enc.example.length;
     const batchesPerEpoch = Math.ceil(F / this.settings.batchSize);
@@ -149,18 +150,7 @@ export class QuestionAnsweringTask implements Task<QuestionAnsweringEvalMetrics>
 
   async evaluate(tokenizer: Tokenizer, data?: unknown): Promise<QuestionAnsweringEvalMetrics> {
     if (data !== undefined) checkSquadData("data", data);
-    let dataset: SquadDataset | null;
-    if (data !== undefined) dataset = await this.#read(data as SquadDataset | string);
-    else {
-      this.#eval ??= this.settings.evalData === undefined ? Promise.resolve(null) : this.#read(this.settings.evalData);
-      dataset = await this.#eval;
-    }
-    if (dataset === null) {
-      throw new LtgBertError(
-        "LTGBERT_INVALID_ARGUMENT",
-        "Trainer.evaluate: no data; pass evalData to the Trainer or a dataset to evaluate()",
-      );
-    }
+    const dataset = await this.#data.forEvaluate(data as SquadDataset | string | undefined);
     const { answers, loss, windows } = await this.predict(tokenizer, dataset, true);
     const predictions = new Map(dataset.examples.map((e, i) => [e.id, answers[i].text]));
     const m = squadMetrics(predictions, dataset.examples);

@@ -141,3 +141,42 @@ export function shuffledBatches(n: number, size: number, seed: number | null): n
   for (let i = 0; i < n; i += size) out.push([...order.subarray(i, i + size)]);
   return out;
 }
+
+/**
+ * A task's train and eval data, each read once (a failed read is tried
+ * again next time), and any other data `evaluate` is given.
+ */
+export class TaskData<D> {
+  #train: Promise<D> | null = null;
+  #eval: Promise<D | null> | null = null;
+
+  constructor(
+    private readonly read: (data: D | string) => Promise<D>,
+    private readonly trainData: D | string,
+    private readonly evalData: D | string | undefined,
+  ) {}
+
+  train(): Promise<D> {
+    this.#train ??= this.read(this.trainData);
+    this.#train.catch(() => (this.#train = null));
+    return this.#train;
+  }
+
+  eval(): Promise<D | null> {
+    this.#eval ??= this.evalData === undefined ? Promise.resolve(null) : this.read(this.evalData);
+    this.#eval.catch(() => (this.#eval = null));
+    return this.#eval;
+  }
+
+  /** `data` read, or the eval data without it; an error saying what to pass when there is neither. */
+  async forEvaluate(data: D | string | undefined): Promise<D> {
+    const dataset = data === undefined ? await this.eval() : await this.read(data);
+    if (dataset === null) {
+      throw new LtgBertError(
+        "LTGBERT_INVALID_ARGUMENT",
+        "Trainer.evaluate: no data; pass evalData to the Trainer or a dataset to evaluate()",
+      );
+    }
+    return dataset;
+  }
+}
