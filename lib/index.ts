@@ -206,4 +206,4 @@ export {
   type MakeBatchesOptions,
   type Batch,
 } from "./data.js";
-export { createServer, type LtgBertServer, type ServerOptions } from "./serve/index.js";
+export { createServer, type LtgBertServer, type ServedModel, type ServerOptions } from "./serve/index.js";

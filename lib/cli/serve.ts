@@ -15,6 +15,8 @@ import {
   tokenizerOption,
   usageError,
 } from "./common.js";
+import type { ServedModel } from "../serve/server.js";
+import { modelKind, resolveModelDir } from "./model-dir.js";
 import { runtime } from "./runtime.js";
 
 export interface ServeOptions {
@@ -37,6 +39,30 @@ export interface ServeOptions {
 /** The environment variable that holds the API key when `--api-key` is not given. */
 export const API_KEY_ENV = "LTGBERT_API_KEY";
 
+/** The model to serve: a classifier, or a tagger, question-answering or multiple-choice model, with its tokenizer. */
+async function loadServed(
+  name: string,
+  options: { device: string; tokenizer?: string },
+  loadClassifier: (
+    name: string,
+    options: { device: string; tokenizer?: string },
+  ) => Promise<{ dir: string; model: ServedModel }>,
+): Promise<{ dir: string; model: ServedModel }> {
+  const dir = resolveModelDir(name);
+  const { kind } = await modelKind(dir);
+  if (kind !== "token_classification" && kind !== "question_answering" && kind !== "multiple_choice")
+    return loadClassifier(name, options);
+  const { loadTaskModel } = await import("./task-run.js");
+  const spec =
+    kind === "token_classification"
+      ? (await import("./tagging.js")).TAGGING
+      : kind === "question_answering"
+        ? (await import("./qa.js")).QUESTION_ANSWERING
+        : (await import("./choice.js")).MULTIPLE_CHOICE;
+  const cls = (await spec.modelClass()) as Parameters<typeof loadTaskModel>[0];
+  return { dir, model: (await loadTaskModel(cls, dir, options)) as ServedModel };
+}
+
 export async function serve(modelName: string, options: ServeOptions, io: CliIo): Promise<void> {
   // Fastify too is imported only when the command runs.
   const { buildServer } = await import("../serve/server.js");
@@ -51,7 +77,7 @@ export async function serve(modelName: string, options: ServeOptions, io: CliIo)
   if (apiKey !== undefined && apiKey.trim() === "") throw usageError("--api-key: expected a non-empty key");
   applyThreads(options.threads);
 
-  const loading = loadClassifier(modelName, options);
+  const loading = loadServed(modelName, options, loadClassifier);
   // Whatever happens to the server, a model that loads is disposed at the end.
   const disposeModel = (): Promise<void> => loading.then(({ model }) => model.dispose()).catch(() => {});
   const server = buildServer(
@@ -107,9 +133,10 @@ export async function serve(modelName: string, options: ServeOptions, io: CliIo)
     }
     if (outcome === null) {
       const { dir, model } = await loading;
-      const labels = model.labelNames.join(", ");
+      const what =
+        "labelNames" in model ? model.labelNames.join(", ") : `${model.constructor.name.replace(/^LtgBertFor/, "")}`;
       io.stdout.write(
-        `ready: ${dir} (${labels}); batches of up to ${options.maxBatchSize} texts, ${options.maxWaitMs} ms wait, queue ${options.maxQueue} texts${apiKey === undefined ? "" : ", API key required"}\n`,
+        `ready: ${dir} (${what}); batches of up to ${options.maxBatchSize} texts, ${options.maxWaitMs} ms wait, queue ${options.maxQueue} texts${apiKey === undefined ? "" : ", API key required"}\n`,
       );
     }
     const signal = await stopped;
@@ -128,7 +155,7 @@ export function register(program: Command, context: CliContext): Command {
   const command = program
     .command("serve")
     .description(
-      "serve a classifier over HTTP: POST /v1/classify, GET /healthz, /readyz, /metrics; texts of concurrent requests share forward passes",
+      "serve a model over HTTP: POST /v1/classify (a classifier), /v1/tag (a tagger), /v1/answer (question answering) or /v1/choose (multiple choice); GET /healthz, /readyz, /metrics; items of concurrent requests share forward passes",
     )
     .argument("<model-dir>", MODEL_DIR_HELP)
     .option("--host <host>", "address to listen on (0.0.0.0: every interface)", "127.0.0.1")

@@ -1,15 +1,15 @@
 // The entry to serving. Fastify and prom-client load on the first call to
 // `createServer`, not when the package is imported.
-import type { LtgBertForSequenceClassification } from "../model.js";
-import type { LtgBertServer, ServerOptions } from "./server.js";
+import type { LtgBertServer, ServedModel, ServerOptions } from "./server.js";
 
-export type { LtgBertServer, ServerOptions } from "./server.js";
+export type { LtgBertServer, ServedModel, ServerOptions } from "./server.js";
 
 /**
- * An HTTP server that classifies texts with `model` (a classifier with a
- * tokenizer), pooling the texts of concurrent requests into batched forward
- * passes: `POST /v1/classify`, `GET /healthz`, `GET /readyz`, `GET
- * /metrics`. It does not listen until `listen()` (127.0.0.1 unless told
+ * An HTTP server over `model` (with a tokenizer), pooling the items of
+ * concurrent requests into batched forward passes: `POST /v1/classify` for
+ * a classifier, `/v1/tag` for a tagger, `/v1/answer` for a
+ * question-answering model, `/v1/choose` for a multiple-choice model; `GET
+ * /healthz`, `GET /readyz`, `GET /metrics`. It does not listen until `listen()` (127.0.0.1 unless told
  * otherwise). `model` may be a promise: the server can listen while it
  * loads, /readyz answering 503 until it has. The model stays the caller's
  * to dispose, after `close()`.
@@ -22,7 +22,7 @@ export type { LtgBertServer, ServerOptions } from "./server.js";
  * process.once("SIGTERM", () => server.close().then(() => model.dispose()));
  */
 export async function createServer(
-  model: LtgBertForSequenceClassification | Promise<LtgBertForSequenceClassification>,
+  model: ServedModel | Promise<ServedModel>,
   options: ServerOptions = {},
 ): Promise<LtgBertServer> {
   // A load that fails while Fastify is being imported is reported by the server (`loaded`, /readyz), not as unhandled.

@@ -16,7 +16,16 @@ import {
   PORT_EXPECTED,
   positiveInteger,
 } from "../validate.js";
-import { LtgBertForSequenceClassification, type Prediction } from "../model.js";
+import {
+  LtgBertForMultipleChoice,
+  LtgBertForQuestionAnswering,
+  LtgBertForSequenceClassification,
+  LtgBertForTokenClassification,
+  type Prediction,
+  type RankedChoice,
+  type TaggedWords,
+} from "../model.js";
+import type { ExtractedAnswer, MultipleChoiceInput } from "../tasks/preprocess.js";
 import type { RaggedEncoding, Tokenizer } from "../tokenizer.js";
 import { Batcher, BatcherRejection } from "./batcher.js";
 import { ServerMetrics } from "./metrics.js";
@@ -70,6 +79,40 @@ export interface ServerOptions {
 }
 
 type Classifier = LtgBertForSequenceClassification;
+
+/** The models a server runs: a classifier, a tagger, a question-answering or a multiple-choice model. */
+export type ServedModel =
+  | LtgBertForSequenceClassification
+  | LtgBertForTokenClassification
+  | LtgBertForQuestionAnswering
+  | LtgBertForMultipleChoice;
+
+/** The route of each kind of model. */
+type Route = "classify" | "tag" | "answer" | "choose";
+const ROUTE_OF_MODEL: Record<Route, string> = {
+  classify: "a classifier",
+  tag: "a tagger (token classification)",
+  answer: "a question-answering model",
+  choose: "a multiple-choice model",
+};
+/** The request's array each route takes: what its item limits count. */
+const ITEMS_OF_ROUTE: Record<Route, string> = {
+  classify: "texts",
+  tag: "sentences",
+  answer: "questions",
+  choose: "questions",
+};
+
+interface TagBody {
+  sentences: (string | string[])[];
+}
+interface AnswerBody {
+  questions: { question: string; context: string }[];
+}
+interface ChooseBody {
+  questions: MultipleChoiceInput[];
+  topK?: number;
+}
 
 interface ResolvedOptions {
   maxBatchSize: number;
@@ -131,11 +174,29 @@ function resolveOptions(options: ServerOptions): ResolvedOptions {
   return resolved;
 }
 
-/** The model a server can run: a classifier with a tokenizer, single-label. */
-function checkModel(model: unknown): { model: Classifier; tokenizer: Tokenizer } {
-  if (!(model instanceof LtgBertForSequenceClassification))
-    throw invalidArgument("model", "an LtgBertForSequenceClassification", model);
-  return { model, tokenizer: model.predictionTokenizer() };
+/** The model a server can run, with a tokenizer (a classifier: single-label), and its route. */
+function checkModel(model: unknown): { model: ServedModel; tokenizer: Tokenizer; route: Route } {
+  if (model instanceof LtgBertForSequenceClassification)
+    return { model, tokenizer: model.predictionTokenizer(), route: "classify" };
+  const route: Route | null =
+    model instanceof LtgBertForTokenClassification
+      ? "tag"
+      : model instanceof LtgBertForQuestionAnswering
+        ? "answer"
+        : model instanceof LtgBertForMultipleChoice
+          ? "choose"
+          : null;
+  if (route === null) {
+    throw invalidArgument(
+      "model",
+      "an LtgBertForSequenceClassification, LtgBertForTokenClassification, LtgBertForQuestionAnswering or LtgBertForMultipleChoice",
+      model,
+    );
+  }
+  const served = model as ServedModel;
+  if (served.tokenizer === null)
+    throw invalidArgument("model", "a model with a tokenizer (model.setTokenizer)", "no tokenizer");
+  return { model: served, tokenizer: served.tokenizer, route };
 }
 
 /** The body of every error response. */
@@ -176,6 +237,58 @@ const ERROR_SCHEMA = {
   },
   required: ["error"],
 } as const;
+
+const TAGGED_SCHEMA = {
+  type: "object",
+  properties: {
+    words: { type: "array", items: { type: "string" } },
+    labels: { type: "array", items: { type: "string" } },
+    scores: { type: "array", items: { type: "number" } },
+    spans: { type: "array", items: { type: "array", items: { type: "integer" } } },
+  },
+  required: ["words", "labels", "scores"],
+} as const;
+
+const ANSWER_SCHEMA = {
+  type: "object",
+  properties: {
+    text: { type: "string" },
+    start: { type: "integer" },
+    end: { type: "integer" },
+    score: { type: "number" },
+  },
+  required: ["text", "start", "end", "score"],
+} as const;
+
+const CHOICE_SCHEMA = {
+  type: "object",
+  properties: { index: { type: "integer" }, choice: { type: "string" }, score: { type: "number" } },
+  required: ["index", "choice", "score"],
+} as const;
+
+/** What each route's body is, for messages about an unknown key. */
+const BODY_OF_ROUTE: Record<string, string> = {
+  "/v1/classify": 'the body is { "texts": [string, ...], "topK"?: integer }',
+  "/v1/tag": 'the body is { "sentences": [string or [word, ...], ...] }',
+  "/v1/answer": 'the body is { "questions": [{ "question": string, "context": string }, ...] }',
+  "/v1/choose":
+    'the body is { "questions": [{ "question": string, "choices": [string, ...], "context"?: string }, ...], "topK"?: integer }',
+};
+
+function routeName(request: FastifyRequest): string {
+  return request.routeOptions.url ?? "";
+}
+
+/** The number of items (texts, sentences, questions) in a request's body. */
+function itemCount(request: FastifyRequest): number {
+  const body = request.body as Record<string, unknown> | undefined;
+  if (body === undefined || body === null) return 0;
+  for (const key of ["texts", "sentences", "questions"]) {
+    const value = body[key];
+    if (Array.isArray(value)) return value.length;
+  }
+  return 0;
+}
 
 const RANKED_SCHEMA = {
   type: "object",
@@ -231,24 +344,28 @@ export class LtgBertServer {
   /** The options in force, defaults filled in. */
   readonly options: Readonly<ResolvedOptions>;
 
-  #model: Classifier | null = null;
+  #model: ServedModel | null = null;
+  #route: Route | null = null;
   #tokenizer: Tokenizer | null = null;
   #loadError: Error | null = null;
   #closing: Promise<void> | null = null;
   #shuttingDown = false;
   #inFlight = 0;
   readonly #batcher: Batcher<Int32Array, Prediction>;
+  readonly #tagger: Batcher<string | string[], TaggedWords>;
+  readonly #reader: Batcher<{ question: string; context: string }, ExtractedAnswer>;
+  readonly #chooser: Batcher<MultipleChoiceInput, RankedChoice[]>;
   readonly #loaded: Promise<void>;
 
   /** @internal Use `createServer`. */
-  constructor(model: Classifier | Promise<Classifier>, options: ServerOptions) {
+  constructor(model: ServedModel | Promise<ServedModel>, options: ServerOptions) {
     const o = resolveOptions(options);
     this.options = o;
     this.#loaded = this.#load(model);
 
     const metrics = new ServerMetrics(
       {
-        queueDepth: () => this.#batcher.queueDepth,
+        queueDepth: () => this.queueDepth,
         inFlight: () => this.#inFlight,
         ready: () => this.ready,
       },
@@ -268,6 +385,30 @@ export class LtgBertServer {
       },
     );
 
+    // The other heads' batchers: the items of many requests in one call of the model's own method.
+    const batching = {
+      maxBatchSize: o.maxBatchSize,
+      maxWaitMs: o.maxWaitMs,
+      maxQueue: o.maxQueue,
+      timeoutMs: o.timeoutMs,
+      onBatch: (size: number, seconds: number) => metrics.batch(size, seconds),
+    };
+    this.#tagger = new Batcher(
+      (items) => (this.#model as LtgBertForTokenClassification).tag(items, { batchSize: o.maxBatchSize }),
+      (item) => (typeof item === "string" ? item.length : item.join(" ").length),
+      batching,
+    );
+    this.#reader = new Batcher(
+      (items) => (this.#model as LtgBertForQuestionAnswering).answer(items),
+      (item) => item.question.length + item.context.length,
+      batching,
+    );
+    this.#chooser = new Batcher(
+      (items) => (this.#model as LtgBertForMultipleChoice).choose(items, { batchSize: o.maxBatchSize }),
+      (item) => item.question.length + item.choices.join(" ").length,
+      batching,
+    );
+
     this.app = createApp(o);
     this.#addHooks(o, metrics);
     this.#addErrorHandlers(metrics);
@@ -275,7 +416,7 @@ export class LtgBertServer {
   }
 
   /** Attaches the model, now or once its promise resolves; a failed load is kept for /readyz. */
-  #load(model: Classifier | Promise<Classifier>): Promise<void> {
+  #load(model: ServedModel | Promise<ServedModel>): Promise<void> {
     if (!(model instanceof Promise)) {
       this.#attach(model);
       return Promise.resolve();
@@ -340,7 +481,7 @@ export class LtgBertServer {
       const body: ErrorBody = {
         error: {
           code: "not_found",
-          message: `no route ${request.method} ${request.url.split("?")[0]}; the routes are POST /v1/classify, GET /healthz, GET /readyz, GET /metrics`,
+          message: `no route ${request.method} ${request.url.split("?")[0]}; the routes are POST /v1/classify, /v1/tag, /v1/answer or /v1/choose (the one of the model's head), GET /healthz, GET /readyz, GET /metrics`,
         },
       };
       return reply.code(404).send(body);
@@ -390,6 +531,124 @@ export class LtgBertServer {
       },
       async (request, reply) => this.#classifyRoute(request, reply),
     );
+
+    const items = (schema: Record<string, unknown>) => ({
+      type: "array",
+      minItems: 1,
+      maxItems: o.maxTextsPerRequest,
+      items: schema,
+    });
+    const responses = (key: string, schema: Record<string, unknown>) => ({
+      200: { type: "object", properties: { [key]: { type: "array", items: schema } }, required: [key] },
+      "4xx": ERROR_SCHEMA,
+      "5xx": ERROR_SCHEMA,
+    });
+    app.post<{ Body: TagBody }>(
+      "/v1/tag",
+      {
+        schema: {
+          body: {
+            type: "object",
+            required: ["sentences"],
+            additionalProperties: false,
+            properties: {
+              sentences: items({
+                anyOf: [{ type: "string" }, { type: "array", minItems: 1, items: { type: "string", minLength: 1 } }],
+              }),
+            },
+          },
+          response: responses("results", TAGGED_SCHEMA),
+        },
+      },
+      async (request, reply) => ({
+        results: await this.#taskRoute("tag", this.#tagger, request.body.sentences, reply),
+      }),
+    );
+    app.post<{ Body: AnswerBody }>(
+      "/v1/answer",
+      {
+        schema: {
+          body: {
+            type: "object",
+            required: ["questions"],
+            additionalProperties: false,
+            properties: {
+              questions: items({
+                type: "object",
+                required: ["question", "context"],
+                additionalProperties: false,
+                properties: { question: { type: "string" }, context: { type: "string" } },
+              }),
+            },
+          },
+          response: responses("answers", ANSWER_SCHEMA),
+        },
+      },
+      async (request, reply) => ({
+        answers: await this.#taskRoute("answer", this.#reader, request.body.questions, reply),
+      }),
+    );
+    app.post<{ Body: ChooseBody }>(
+      "/v1/choose",
+      {
+        schema: {
+          body: {
+            type: "object",
+            required: ["questions"],
+            additionalProperties: false,
+            properties: {
+              questions: items({
+                type: "object",
+                required: ["question", "choices"],
+                additionalProperties: false,
+                properties: {
+                  question: { type: "string" },
+                  context: { type: "string" },
+                  choices: { type: "array", minItems: 2, maxItems: 26, items: { type: "string" } },
+                },
+              }),
+              topK: { type: "integer", minimum: 1 },
+            },
+          },
+          response: responses("rankings", { type: "array", items: CHOICE_SCHEMA }),
+        },
+      },
+      async (request, reply) => {
+        const rankings = await this.#taskRoute("choose", this.#chooser, request.body.questions, reply);
+        const k = request.body.topK;
+        return { rankings: k === undefined ? rankings : rankings.map((r) => r.slice(0, k)) };
+      },
+    );
+  }
+
+  /** The model, or a 503 while it loads; a 404 when the route is not the model's. */
+  #modelFor(route: Route): ServedModel {
+    const model = this.#model;
+    if (model === null) {
+      throw unavailable(
+        "not_ready",
+        this.#loadError === null ? "the model is still loading" : "the model failed to load",
+      );
+    }
+    if (this.#route !== route) {
+      throw new HttpError(
+        404,
+        "wrong_route",
+        `this server's model is ${ROUTE_OF_MODEL[this.#route!]}: send its requests to POST /v1/${this.#route}`,
+      );
+    }
+    return model;
+  }
+
+  /** POST /v1/tag, /v1/answer, /v1/choose: sheds load when the queue is full, then waits for the items' batch. */
+  async #taskRoute<T, R>(route: Route, batcher: Batcher<T, R>, items: T[], reply: FastifyReply): Promise<R[]> {
+    this.#modelFor(route);
+    if (!batcher.hasRoomFor(items.length)) throw this.#queueFull(items.length);
+    const controller = new AbortController();
+    reply.raw.once("close", () => {
+      if (!reply.raw.writableFinished) controller.abort();
+    });
+    return batcher.submit(items, { signal: controller.signal });
   }
 
   /** POST /v1/classify: sheds load when the queue is full, then encodes the texts and waits for their batch. */
@@ -397,14 +656,8 @@ export class LtgBertServer {
     request: FastifyRequest<{ Body: ClassifyBody }>,
     reply: FastifyReply,
   ): Promise<{ predictions: unknown[] }> {
-    const model = this.#model;
-    const tokenizer = this.#tokenizer;
-    if (model === null || tokenizer === null) {
-      throw unavailable(
-        "not_ready",
-        this.#loadError === null ? "the model is still loading" : "the model failed to load",
-      );
-    }
+    const model = this.#modelFor("classify") as Classifier;
+    const tokenizer = this.#tokenizer!;
     const { texts, topK } = request.body;
     // Shed load before doing any work for the request.
     if (!this.#batcher.hasRoomFor(texts.length)) throw this.#queueFull(texts.length);
@@ -429,7 +682,7 @@ export class LtgBertServer {
   }
 
   /** The model, once loaded. */
-  get model(): Classifier | null {
+  get model(): ServedModel | null {
     return this.#model;
   }
 
@@ -445,7 +698,7 @@ export class LtgBertServer {
 
   /** Texts waiting for a forward pass now. */
   get queueDepth(): number {
-    return this.#batcher.queueDepth;
+    return this.#batcher.queueDepth + this.#tagger.queueDepth + this.#reader.queueDepth + this.#chooser.queueDepth;
   }
 
   /**
@@ -474,14 +727,16 @@ export class LtgBertServer {
     this.#shuttingDown = true;
     this.#closing ??= (async () => {
       await this.app.close();
-      this.#batcher.close();
-      await this.#batcher.drained();
+      const batchers = [this.#batcher, this.#tagger, this.#reader, this.#chooser] as const;
+      for (const b of batchers) b.close();
+      await Promise.all(batchers.map((b) => b.drained()));
     })();
     return this.#closing;
   }
 
-  #attach(model: Classifier): void {
+  #attach(model: ServedModel): void {
     const checked = checkModel(model);
+    this.#route = checked.route;
     this.#model = checked.model;
     this.#tokenizer = checked.tokenizer;
   }
@@ -489,7 +744,7 @@ export class LtgBertServer {
   #queueFull(count: number): HttpError {
     return unavailable(
       "queue_full",
-      `the server is busy: ${this.#batcher.queueDepth} texts are waiting and the queue holds ${this.options.maxQueue} (maxQueue, --max-queue); this request has ${count}; retry later`,
+      `the server is busy: ${this.queueDepth} items are waiting and the queue holds ${this.options.maxQueue} (maxQueue, --max-queue); this request has ${count}; retry later`,
     );
   }
 
@@ -516,7 +771,7 @@ export class LtgBertServer {
 
   /** One forward pass over rows from any number of requests. */
   async #classify(rows: Int32Array[]): Promise<Prediction[]> {
-    const model = this.#model!;
+    const model = this.#model as Classifier;
     const tokenizer = this.#tokenizer!;
     const offsets = new Int32Array(rows.length + 1);
     rows.forEach((row, i) => (offsets[i + 1] = offsets[i] + row.length));
@@ -534,8 +789,7 @@ export class LtgBertServer {
   #toHttpError(error: FastifyError | HttpError | Error, request: FastifyRequest): HttpError {
     if (error instanceof HttpError) return error;
     if (error instanceof BatcherRejection) {
-      if (error.reason === "queue_full")
-        return this.#queueFull(request.body ? (request.body as ClassifyBody).texts.length : 0);
+      if (error.reason === "queue_full") return this.#queueFull(itemCount(request));
       if (error.reason === "timeout")
         return unavailable(
           "timeout",
@@ -547,18 +801,19 @@ export class LtgBertServer {
     const fastify = error as FastifyError;
     if (fastify.validation) {
       const first = fastify.validation[0];
-      if (first?.keyword === "maxItems" && first.instancePath === "/texts") {
-        const count = (request.body as ClassifyBody).texts.length;
+      const key = first?.instancePath.slice(1) ?? "";
+      if (first?.keyword === "maxItems" && Object.values(ITEMS_OF_ROUTE).includes(key)) {
+        const count = itemCount(request);
         return new HttpError(
           400,
           "too_many_texts",
-          `texts: ${count} texts, more than the limit of ${this.options.maxTextsPerRequest} per request (maxTextsPerRequest, --max-texts); split them over several requests`,
+          `${key}: ${count} ${key}, more than the limit of ${this.options.maxTextsPerRequest} per request (maxTextsPerRequest, --max-texts); split them over several requests`,
         );
       }
       const where = first?.instancePath ? `body${first.instancePath.replace(/\//g, ".")}` : "body";
       const detail =
         first?.keyword === "additionalProperties"
-          ? `unknown key ${JSON.stringify((first.params as { additionalProperty: string }).additionalProperty)} (the body is { "texts": [string, ...], "topK"?: integer })`
+          ? `unknown key ${JSON.stringify((first.params as { additionalProperty: string }).additionalProperty)} (${BODY_OF_ROUTE[routeName(request)] ?? "see docs/serving.md for the body"})`
           : `${first?.message ?? "is not valid"}`;
       return new HttpError(400, "invalid_request", `${where}: ${detail}`);
     }
@@ -589,7 +844,7 @@ export class LtgBertServer {
 }
 
 /** Builds a server (does not listen yet); see `createServer` in the package's entry point. */
-export function buildServer(model: Classifier | Promise<Classifier>, options: ServerOptions = {}): LtgBertServer {
+export function buildServer(model: ServedModel | Promise<ServedModel>, options: ServerOptions = {}): LtgBertServer {
   if (!(model instanceof Promise)) checkModel(model);
   return new LtgBertServer(model, options);
 }
