@@ -12,6 +12,7 @@ import {
   LtgBertForMultipleChoice,
   LtgBertForQuestionAnswering,
   LtgBertForTokenClassification,
+  LtgBertModel,
   readMultipleChoice,
   readSquad,
   setNumThreads,
@@ -35,6 +36,7 @@ let tok: Tokenizer;
 let tagger: LtgBertForTokenClassification;
 let qa: LtgBertForQuestionAnswering;
 let mc: LtgBertForMultipleChoice;
+let encoder: LtgBertModel;
 const servers: LtgBertServer[] = [];
 
 beforeAll(async () => {
@@ -44,12 +46,13 @@ beforeAll(async () => {
     .setTokenizer(tok);
   qa = (await LtgBertForQuestionAnswering.fromConfig(CONFIG, { seed: 2 })).setTokenizer(tok);
   mc = (await LtgBertForMultipleChoice.fromConfig(CONFIG, { seed: 3 })).setTokenizer(tok);
+  encoder = (await LtgBertModel.fromConfig(CONFIG, { seed: 4 })).setTokenizer(tok);
 });
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 afterAll(() => {
-  for (const m of [tagger, qa, mc]) m.dispose();
+  for (const m of [tagger, qa, mc, encoder]) m.dispose();
 });
 
 async function serve(model: Parameters<typeof createServer>[0], options: ServerOptions = {}): Promise<string> {
@@ -149,5 +152,28 @@ describe("POST /v1/answer and /v1/choose", () => {
     const bad = await post(url, "/v1/choose", { questions: [{ question: "q", choices: ["only one"] }] });
     expect(bad.status).toBe(400);
     expect(bad.body.error!.message).toMatch(/^body\.questions\.0\.choices: /);
+  });
+});
+
+describe("POST /v1/embed", () => {
+  it("gives the vectors embed() gives, mean or cls, normalised on request", async () => {
+    const texts = ["a gorgeous , witty , seductive movie .", "a dull film ."];
+    const url = await serve(encoder);
+    for (const [pooling, normalize] of [
+      ["mean", true],
+      ["cls", false],
+    ] as const) {
+      const answer = await post(url, "/v1/embed", { texts, pooling, normalize });
+      expect(answer.status).toBe(200);
+      const direct = await encoder.embed(texts, { pooling, normalize });
+      const D = direct.shape[1];
+      const got = answer.body.embeddings as number[][];
+      expect(got.map((v) => v.length)).toEqual([D, D]);
+      got.forEach((v, i) => v.forEach((x, k) => expect(Math.abs(x - direct.data[i * D + k])).toBeLessThan(1e-6)));
+    }
+    const bad = await post(url, "/v1/embed", { texts: ["a"], pooling: "max" });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error!.message).toMatch(/^body\.pooling: /);
+    expect((await post(url, "/v1/classify", { texts: ["a"] })).body.error!.message).toContain("POST /v1/embed");
   });
 });

@@ -5,7 +5,7 @@ import { LtgBertError } from "../errors.js";
 import { LtgBertForSequenceClassification } from "../model.js";
 import { setNumThreads } from "../system.js";
 import { Tokenizer } from "../tokenizer.js";
-import { modelKind, resolveModelDir } from "./model-dir.js";
+import { KIND_NAMES, modelKind, resolveModelDir } from "./model-dir.js";
 
 export function applyThreads(threads: number | undefined): void {
   if (threads !== undefined) setNumThreads(threads);
@@ -49,10 +49,7 @@ export async function loadClassifier(
     );
   }
   if (kind !== "sequence_classification") {
-    throw new LtgBertError(
-      "LTGBERT_INVALID_ARGUMENT",
-      `${dir}: a ${kind.replace("_", " ")} model, not a sequence classifier`,
-    );
+    throw new LtgBertError("LTGBERT_INVALID_ARGUMENT", `${dir}: ${KIND_NAMES[kind]}, not a sequence classifier`);
   }
   const model = await LtgBertForSequenceClassification.fromPretrained(dir, {
     device: options.device,

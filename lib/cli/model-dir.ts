@@ -75,10 +75,25 @@ export async function findWeights(dir: string): Promise<WeightsInfo> {
 }
 
 export type ModelKind =
-  "masked_lm" | "sequence_classification" | "token_classification" | "question_answering" | "multiple_choice";
+  | "masked_lm"
+  | "sequence_classification"
+  | "token_classification"
+  | "question_answering"
+  | "multiple_choice"
+  | "encoder";
+
+/** A model kind in words, for messages ("a tagger (token classification)"). */
+export const KIND_NAMES: Record<ModelKind, string> = {
+  masked_lm: "a masked LM",
+  sequence_classification: "a sequence classifier",
+  token_classification: "a tagger (token classification)",
+  question_answering: "a question-answering model",
+  multiple_choice: "a multiple-choice model",
+  encoder: "a bare encoder (LtgBertModel)",
+};
 
 /**
- * Whether a directory holds a masked LM, a classifier or a tagger: config.json's
+ * Which model a directory holds (a masked LM, a head, the bare encoder): config.json's
  * `architectures`, or, where it names neither, the checkpoint's head keys.
  */
 export async function modelKind(dir: string): Promise<{ kind: ModelKind; config: Record<string, unknown> }> {
@@ -88,6 +103,7 @@ export async function modelKind(dir: string): Promise<{ kind: ModelKind; config:
   if (names.some((n) => /TokenClassification$/i.test(n))) return { kind: "token_classification", config };
   if (names.some((n) => /QuestionAnswering$/i.test(n))) return { kind: "question_answering", config };
   if (names.some((n) => /MultipleChoice$/i.test(n))) return { kind: "multiple_choice", config };
+  if (names.some((n) => /^LtgBertModel$/.test(n))) return { kind: "encoder", config };
   if (names.some((n) => /MaskedLM$/i.test(n))) return { kind: "masked_lm", config };
   const { readCheckpointInfo } = await import("../system.js");
   const keys = (await readCheckpointInfo((await findWeights(dir)).file)).map((e) => e.key);

@@ -50,9 +50,13 @@ async function loadServed(
 ): Promise<{ dir: string; model: ServedModel }> {
   const dir = resolveModelDir(name);
   const { kind } = await modelKind(dir);
+  const { loadTaskModel } = await import("./task-run.js");
+  if (kind === "encoder") {
+    const { LtgBertModel } = await runtime();
+    return { dir, model: (await loadTaskModel(LtgBertModel as never, dir, options)) as unknown as ServedModel };
+  }
   if (kind !== "token_classification" && kind !== "question_answering" && kind !== "multiple_choice")
     return loadClassifier(name, options);
-  const { loadTaskModel } = await import("./task-run.js");
   const spec =
     kind === "token_classification"
       ? (await import("./tagging.js")).TAGGING

@@ -13,7 +13,7 @@ import type { TrainableModel } from "../train/trainer.js";
 import { fixed, printJson, usageError, type CliIo } from "./common.js";
 import type { FinetuneOptions } from "./finetune.js";
 import { checkOutput, TrainingStop } from "./interrupt.js";
-import { modelKind, resolveModelDir, type ModelKind } from "./model-dir.js";
+import { KIND_NAMES, modelKind, resolveModelDir, type ModelKind } from "./model-dir.js";
 import { runtime } from "./runtime.js";
 import { findSplits } from "./splits.js";
 
@@ -97,8 +97,8 @@ async function loadForTraining<M extends TrainableModel, Data, Metrics>(
   const { Tokenizer } = await runtime();
   const cls = await spec.modelClass();
   const { kind, config } = await modelKind(dir);
-  if (kind !== "masked_lm" && kind !== spec.kind)
-    throw usageError(`--task ${spec.task}: ${dir} is a ${kind.replace("_", " ")} model; start from a masked LM`);
+  if (kind !== "masked_lm" && kind !== "encoder" && kind !== spec.kind)
+    throw usageError(`--task ${spec.task}: ${dir} is ${KIND_NAMES[kind]}; start from a masked LM or an encoder`);
   const labels = spec.numLabels === undefined ? {} : { numLabels: spec.numLabels(train, options) };
   if (options.randomInit === true) {
     const model = await cls.fromConfig(config as LtgBertConfigInput, {

@@ -18,6 +18,7 @@ import {
 } from "../validate.js";
 import {
   LtgBertForMultipleChoice,
+  LtgBertModel,
   LtgBertForQuestionAnswering,
   LtgBertForSequenceClassification,
   LtgBertForTokenClassification,
@@ -82,18 +83,20 @@ type Classifier = LtgBertForSequenceClassification;
 
 /** The models a server runs: a classifier, a tagger, a question-answering or a multiple-choice model. */
 export type ServedModel =
+  | LtgBertModel
   | LtgBertForSequenceClassification
   | LtgBertForTokenClassification
   | LtgBertForQuestionAnswering
   | LtgBertForMultipleChoice;
 
 /** The route of each kind of model. */
-type Route = "classify" | "tag" | "answer" | "choose";
+type Route = "classify" | "tag" | "answer" | "choose" | "embed";
 const ROUTE_OF_MODEL: Record<Route, string> = {
   classify: "a classifier",
   tag: "a tagger (token classification)",
   answer: "a question-answering model",
   choose: "a multiple-choice model",
+  embed: "an encoder (sentence embeddings)",
 };
 /** The request's array each route takes: what its item limits count. */
 const ITEMS_OF_ROUTE: Record<Route, string> = {
@@ -101,7 +104,14 @@ const ITEMS_OF_ROUTE: Record<Route, string> = {
   tag: "sentences",
   answer: "questions",
   choose: "questions",
+  embed: "texts",
 };
+
+interface EmbedBody {
+  texts: string[];
+  pooling?: "mean" | "cls";
+  normalize?: boolean;
+}
 
 interface TagBody {
   sentences: (string | string[])[];
@@ -179,17 +189,19 @@ function checkModel(model: unknown): { model: ServedModel; tokenizer: Tokenizer;
   if (model instanceof LtgBertForSequenceClassification)
     return { model, tokenizer: model.predictionTokenizer(), route: "classify" };
   const route: Route | null =
-    model instanceof LtgBertForTokenClassification
-      ? "tag"
-      : model instanceof LtgBertForQuestionAnswering
-        ? "answer"
-        : model instanceof LtgBertForMultipleChoice
-          ? "choose"
-          : null;
+    model instanceof LtgBertModel
+      ? "embed"
+      : model instanceof LtgBertForTokenClassification
+        ? "tag"
+        : model instanceof LtgBertForQuestionAnswering
+          ? "answer"
+          : model instanceof LtgBertForMultipleChoice
+            ? "choose"
+            : null;
   if (route === null) {
     throw invalidArgument(
       "model",
-      "an LtgBertForSequenceClassification, LtgBertForTokenClassification, LtgBertForQuestionAnswering or LtgBertForMultipleChoice",
+      "an LtgBertForSequenceClassification, LtgBertForTokenClassification, LtgBertForQuestionAnswering, LtgBertForMultipleChoice or LtgBertModel",
       model,
     );
   }
@@ -269,6 +281,7 @@ const CHOICE_SCHEMA = {
 /** What each route's body is, for messages about an unknown key. */
 const BODY_OF_ROUTE: Record<string, string> = {
   "/v1/classify": 'the body is { "texts": [string, ...], "topK"?: integer }',
+  "/v1/embed": 'the body is { "texts": [string, ...], "pooling"?: "mean" | "cls", "normalize"?: boolean }',
   "/v1/tag": 'the body is { "sentences": [string or [word, ...], ...] }',
   "/v1/answer": 'the body is { "questions": [{ "question": string, "context": string }, ...] }',
   "/v1/choose":
@@ -355,6 +368,7 @@ export class LtgBertServer {
   readonly #tagger: Batcher<string | string[], TaggedWords>;
   readonly #reader: Batcher<{ question: string; context: string }, ExtractedAnswer>;
   readonly #chooser: Batcher<MultipleChoiceInput, RankedChoice[]>;
+  readonly #embedder: Batcher<{ text: string; pooling: "mean" | "cls" }, Float32Array>;
   readonly #loaded: Promise<void>;
 
   /** @internal Use `createServer`. */
@@ -406,6 +420,26 @@ export class LtgBertServer {
     this.#chooser = new Batcher(
       (items) => (this.#model as LtgBertForMultipleChoice).choose(items, { batchSize: o.maxBatchSize }),
       (item) => item.question.length + item.choices.join(" ").length,
+      batching,
+    );
+
+    this.#embedder = new Batcher(
+      async (items) => {
+        // One embed call per pooling; the vectors go back in the items' order.
+        const out = new Array<Float32Array>(items.length);
+        for (const pooling of ["mean", "cls"] as const) {
+          const rows = items.flatMap((item, i) => (item.pooling === pooling ? [i] : []));
+          if (rows.length === 0) continue;
+          const v = await (this.#model as LtgBertModel).embed(
+            rows.map((i) => items[i].text),
+            { pooling, batchSize: o.maxBatchSize, truncation: o.truncation },
+          );
+          const D = v.shape[1];
+          rows.forEach((i, r) => (out[i] = v.data.slice(r * D, (r + 1) * D)));
+        }
+        return out;
+      },
+      (item) => item.text.length,
       batching,
     );
 
@@ -481,7 +515,7 @@ export class LtgBertServer {
       const body: ErrorBody = {
         error: {
           code: "not_found",
-          message: `no route ${request.method} ${request.url.split("?")[0]}; the routes are POST /v1/classify, /v1/tag, /v1/answer or /v1/choose (the one of the model's head), GET /healthz, GET /readyz, GET /metrics`,
+          message: `no route ${request.method} ${request.url.split("?")[0]}; the routes are POST /v1/classify, /v1/tag, /v1/answer, /v1/choose or /v1/embed (the one of the model's head), GET /healthz, GET /readyz, GET /metrics`,
         },
       };
       return reply.code(404).send(body);
@@ -543,6 +577,25 @@ export class LtgBertServer {
       "4xx": ERROR_SCHEMA,
       "5xx": ERROR_SCHEMA,
     });
+    app.post<{ Body: EmbedBody }>(
+      "/v1/embed",
+      {
+        schema: {
+          body: {
+            type: "object",
+            required: ["texts"],
+            additionalProperties: false,
+            properties: {
+              texts: items({ type: "string" }),
+              pooling: { type: "string", enum: ["mean", "cls"] },
+              normalize: { type: "boolean" },
+            },
+          },
+          response: responses("embeddings", { type: "array", items: { type: "number" } }),
+        },
+      },
+      async (request, reply) => this.#embedRoute(request, reply),
+    );
     app.post<{ Body: TagBody }>(
       "/v1/tag",
       {
@@ -619,6 +672,29 @@ export class LtgBertServer {
         return { rankings: k === undefined ? rankings : rankings.map((r) => r.slice(0, k)) };
       },
     );
+  }
+
+  /** POST /v1/embed: the texts checked against the model's length, then their vectors, normalised if asked. */
+  async #embedRoute(
+    request: FastifyRequest<{ Body: EmbedBody }>,
+    reply: FastifyReply,
+  ): Promise<{ embeddings: number[][] }> {
+    const model = this.#modelFor("embed") as LtgBertModel;
+    const { texts, pooling = "mean", normalize = false } = request.body;
+    if (!this.#embedder.hasRoomFor(texts.length)) throw this.#queueFull(texts.length);
+    await this.#encode(this.#tokenizer!, model, texts); // a 400 for a text too long, with truncation off
+    const vectors = await this.#taskRoute(
+      "embed",
+      this.#embedder,
+      texts.map((text) => ({ text, pooling })),
+      reply,
+    );
+    return {
+      embeddings: vectors.map((v) => {
+        const norm = normalize ? Math.hypot(...v) : 1;
+        return Array.from(v, (x) => (norm > 0 ? x / norm : x));
+      }),
+    };
   }
 
   /** The model, or a 503 while it loads; a 404 when the route is not the model's. */
@@ -698,7 +774,13 @@ export class LtgBertServer {
 
   /** Texts waiting for a forward pass now. */
   get queueDepth(): number {
-    return this.#batcher.queueDepth + this.#tagger.queueDepth + this.#reader.queueDepth + this.#chooser.queueDepth;
+    return (
+      this.#batcher.queueDepth +
+      this.#tagger.queueDepth +
+      this.#reader.queueDepth +
+      this.#chooser.queueDepth +
+      this.#embedder.queueDepth
+    );
   }
 
   /**
@@ -727,7 +809,7 @@ export class LtgBertServer {
     this.#shuttingDown = true;
     this.#closing ??= (async () => {
       await this.app.close();
-      const batchers = [this.#batcher, this.#tagger, this.#reader, this.#chooser] as const;
+      const batchers = [this.#batcher, this.#tagger, this.#reader, this.#chooser, this.#embedder] as const;
       for (const b of batchers) b.close();
       await Promise.all(batchers.map((b) => b.drained()));
     })();
@@ -749,7 +831,7 @@ export class LtgBertServer {
   }
 
   /** The request's texts as token ids, one row each, cut (or refused) at the model's length. */
-  async #encode(tokenizer: Tokenizer, model: Classifier, texts: string[]): Promise<Int32Array[]> {
+  async #encode(tokenizer: Tokenizer, model: ServedModel, texts: string[]): Promise<Int32Array[]> {
     let ragged: RaggedEncoding;
     try {
       ragged = await tokenizer.encodeBatch(texts, {
