@@ -91,7 +91,7 @@ def main() -> int:
             self.encoder = encoder
 
         def forward(self, input_ids, attention_mask):
-            hidden = self.encoder(input_ids, attention_mask)  # [B, T, D]
+            hidden = self.encoder.encode(input_ids, attention_mask)  # [B, T, D]
             weights = attention_mask.unsqueeze(-1).to(hidden.dtype)  # [B, T, 1]
             return (hidden * weights).sum(1) / weights.sum(1)  # [B, D]
 
