@@ -46,16 +46,9 @@ export async function evaluate(modelName: string, options: EvaluateOptions, io: 
     throw new LtgBertError("LTGBERT_FILE_NOT_FOUND", `${file}: no such file (--data)`);
   const modelDir = resolveModelDir(modelName);
   const { kind } = await modelKind(modelDir);
-  if (kind === "token_classification" || kind === "question_answering" || kind === "multiple_choice") {
-    const { evaluateTask } = await import("./task-run.js");
-    const spec =
-      kind === "token_classification"
-        ? (await import("./tagging.js")).TAGGING
-        : kind === "question_answering"
-          ? (await import("./qa.js")).QUESTION_ANSWERING
-          : (await import("./choice.js")).MULTIPLE_CHOICE;
-    return evaluateTask(spec as Parameters<typeof evaluateTask>[0], modelDir, file, options, io);
-  }
+  const { evaluateTask, taskCommandOf } = await import("./task-run.js");
+  const spec = await taskCommandOf(kind);
+  if (spec !== null) return evaluateTask(spec, modelDir, file, options, io);
   if (options.tagColumn !== undefined) throw usageError("--tag-column: for a tagger (token classification) only");
   const dataset = await readDataset(file, readOptionsOf(options));
   const { dir, model } = await loadClassifier(modelName, options);

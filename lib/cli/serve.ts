@@ -50,19 +50,13 @@ async function loadServed(
 ): Promise<{ dir: string; model: ServedModel }> {
   const dir = resolveModelDir(name);
   const { kind } = await modelKind(dir);
-  const { loadTaskModel } = await import("./task-run.js");
+  const { loadTaskModel, taskCommandOf } = await import("./task-run.js");
   if (kind === "encoder") {
     const { LtgBertModel } = await runtime();
     return { dir, model: (await loadTaskModel(LtgBertModel as never, dir, options)) as unknown as ServedModel };
   }
-  if (kind !== "token_classification" && kind !== "question_answering" && kind !== "multiple_choice")
-    return loadClassifier(name, options);
-  const spec =
-    kind === "token_classification"
-      ? (await import("./tagging.js")).TAGGING
-      : kind === "question_answering"
-        ? (await import("./qa.js")).QUESTION_ANSWERING
-        : (await import("./choice.js")).MULTIPLE_CHOICE;
+  const spec = await taskCommandOf(kind);
+  if (spec === null) return loadClassifier(name, options);
   const cls = (await spec.modelClass()) as Parameters<typeof loadTaskModel>[0];
   return { dir, model: (await loadTaskModel(cls, dir, options)) as ServedModel };
 }

@@ -273,3 +273,16 @@ export async function evaluateTask<M extends TrainableModel, Data, Metrics>(
     model.dispose();
   }
 }
+
+/** The task command of a model kind, or null for the kinds that are not a task head of their own. */
+export async function taskCommandOf(kind: ModelKind): Promise<TaskCommand<TrainableModel, unknown, unknown> | null> {
+  const spec =
+    kind === "token_classification"
+      ? (await import("./tagging.js")).TAGGING
+      : kind === "question_answering"
+        ? (await import("./qa.js")).QUESTION_ANSWERING
+        : kind === "multiple_choice"
+          ? (await import("./choice.js")).MULTIPLE_CHOICE
+          : null;
+  return spec as TaskCommand<TrainableModel, unknown, unknown> | null;
+}
