@@ -1,4 +1,4 @@
-// The HTTP server over a classifier: Fastify routes, JSON-schema validation
+// The HTTP server over a model (a classifier, a task head or the encoder): Fastify routes, JSON-schema validation
 // of every request body, bearer-token auth, Prometheus metrics, and the
 // batcher between the routes and the model. Loaded only by `createServer`
 // and `ltgbert serve`, so importing the package does not load Fastify.
@@ -81,7 +81,7 @@ export interface ServerOptions {
 
 type Classifier = LtgBertForSequenceClassification;
 
-/** The models a server runs: a classifier, a tagger, a question-answering or a multiple-choice model. */
+/** The models a server runs: a classifier, a tagger, a question-answering or a multiple-choice model, or the bare encoder. */
 export type ServedModel =
   | LtgBertModel
   | LtgBertForSequenceClassification
@@ -345,8 +345,8 @@ function createApp(o: ResolvedOptions): FastifyInstance {
 }
 
 /**
- * An HTTP server that classifies texts with a model, pooling the texts of
- * concurrent requests into batched forward passes. Made by `createServer`;
+ * An HTTP server over a model, pooling the items (texts, sentences,
+ * questions) of concurrent requests into batched forward passes. Made by `createServer`;
  * see docs/serving.md for the routes.
  */
 export class LtgBertServer {
@@ -682,7 +682,8 @@ export class LtgBertServer {
     const model = this.#modelFor("embed") as LtgBertModel;
     const { texts, pooling = "mean", normalize = false } = request.body;
     if (!this.#embedder.hasRoomFor(texts.length)) throw this.#queueFull(texts.length);
-    await this.#encode(this.#tokenizer!, model, texts); // a 400 for a text too long, with truncation off
+    // With truncation off, a text too long is this request's 400, not an error in a batch shared with others.
+    if (!this.options.truncation) await this.#encode(this.#tokenizer!, model, texts);
     const vectors = await this.#taskRoute(
       "embed",
       this.#embedder,
