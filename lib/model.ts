@@ -10,6 +10,7 @@ import {
   type LtgBertConfig,
   type LtgBertConfigInput,
   type ModelTask,
+  type ProblemType,
 } from "./config.js";
 import { defaultModelHint } from "./default-model.js";
 import { readConfigFile } from "./files.js";
@@ -974,8 +975,14 @@ export class LtgBertForSequenceClassification extends LtgBertPreTrainedModel {
   ): Promise<LtgBertForSequenceClassification> {
     if (!(mlm instanceof LtgBertForMaskedLM)) throw invalidArgument("mlm", "an LtgBertForMaskedLM", mlm);
     object("options", options, "{ numLabels, … }");
-    const { classifierHead, id2label, device, seed } = options;
+    const { classifierHead, id2label, device, seed, problemType } = options;
     if (classifierHead !== undefined) oneOf("options.classifierHead", classifierHead, ["linear", "mlp"]);
+    if (problemType !== undefined)
+      oneOf("options.problemType", problemType, [
+        "single_label_classification",
+        "multi_label_classification",
+        "regression",
+      ]);
     const labels = labelConfig(id2label, options.numLabels);
     const { architectures: _architectures, ...base } = mlm.config;
     void _architectures;
@@ -983,7 +990,11 @@ export class LtgBertForSequenceClassification extends LtgBertPreTrainedModel {
       numLabels: options.numLabels,
       device: device ?? mlm.device,
       seed,
-      config: { classifier_head: classifierHead ?? "linear", ...labels },
+      config: {
+        classifier_head: classifierHead ?? "linear",
+        ...labels,
+        ...(problemType === undefined ? {} : { problem_type: problemType }),
+      },
     });
     try {
       await cls.loadStateDict(mlm.stateDict(), { strict: false });
@@ -1082,22 +1093,76 @@ export class LtgBertForSequenceClassification extends LtgBertPreTrainedModel {
   }
 
   /**
-   * @internal The tokenizer `predict` encodes with; fails, saying what to do,
-   * without one or for a model whose outputs are not single-label classes.
+   * Scores texts (or pairs of texts) with a regression model
+   * (`problem_type` "regression", `num_labels` 1, as STS-B's): the model's
+   * output for each, in the order of `texts`. Encodes with the attached
+   * `tokenizer` up to `max_position_embeddings` tokens and runs them in
+   * batches of similar length, as `predict` does.
+   *
+   * @example
+   * const sts = await LtgBertForSequenceClassification.fromPretrained("./stsb-model");
+   * await sts.score([["A man is playing a guitar.", "A man plays the guitar."]]); // [4.1]
    */
-  predictionTokenizer(): Tokenizer {
+  async score(texts: readonly TextInput[], options: Omit<PredictOptions, "topK"> = {}): Promise<number[]> {
+    const { batchSize = 32, truncation = true } = object<Omit<PredictOptions, "topK">>("options", options);
+    positiveInteger("options.batchSize", batchSize);
+    boolean("options.truncation", truncation);
+    if (!Array.isArray(texts)) throw invalidArgument("texts", "an array of strings or [string, string] pairs", texts);
+    const tokenizer = this.predictionTokenizer("regression");
+    if (texts.length === 0) return [];
+    const ragged = await tokenizer.encodeBatch(texts, {
+      maxLength: this.config.max_position_embeddings,
+      truncation,
+      padding: "none",
+    });
+    const order = Array.from(texts, (_, i) => i).sort((a, b) => ragged.lengths[b] - ragged.lengths[a]);
+    const out = new Array<number>(texts.length);
+    for (let start = 0; start < order.length; start += batchSize) {
+      const rows = order.slice(start, start + batchSize);
+      const scores = await this.scoreBatch(tokenizer.pad(ragged, rows));
+      rows.forEach((row, r) => (out[row] = scores[r]));
+    }
+    return out;
+  }
+
+  /** @internal One forward over an encoded, padded batch of a regression model: a score per row. */
+  async scoreBatch(batch: Pick<BatchEncoding, "inputIds" | "attentionMask">): Promise<number[]> {
+    const { logits } = await this.forward(
+      { inputIds: batch.inputIds, attentionMask: batch.attentionMask },
+      { hiddenStates: false },
+    );
+    return Array.from(logits.data);
+  }
+
+  /**
+   * @internal The tokenizer `predict` (and `score`) encodes with; fails,
+   * saying what to do, without one or for a model whose outputs are not
+   * what the call gives: single-label classes for `predict`, one score for
+   * `score`.
+   */
+  predictionTokenizer(
+    problem: "single_label_classification" | "regression" = "single_label_classification",
+  ): Tokenizer {
+    const call = problem === "regression" ? "score" : "predict";
     const tokenizer = this.tokenizer;
     if (tokenizer === null) {
       throw new LtgBertError(
         "LTGBERT_INVALID_ARGUMENT",
-        "predict: the model has no tokenizer; load one with Tokenizer.fromPretrained(dir) and set model.tokenizer, or load the model from a directory that has a tokenizer.json",
+        `${call}: the model has no tokenizer; load one with Tokenizer.fromPretrained(dir) and set model.tokenizer, or load the model from a directory that has a tokenizer.json`,
       );
     }
-    const problem = problemTypeOf(this.config);
-    if (problem !== "single_label_classification") {
+    const actual = problemTypeOf(this.config);
+    if (actual !== problem) {
+      const what =
+        problem === "regression"
+          ? `score: gives the output of regression models (problem_type "regression"); this model's problem_type is ${JSON.stringify(actual)}${actual === "single_label_classification" ? " (use predict)" : ""}`
+          : `predict: gives softmax probabilities of single-label classifiers; this model's problem_type is ${JSON.stringify(actual)}${actual === "regression" ? " (use score)" : ""}`;
+      throw new LtgBertError("LTGBERT_INVALID_ARGUMENT", what);
+    }
+    if (problem === "regression" && this.numLabels !== 1) {
       throw new LtgBertError(
         "LTGBERT_INVALID_ARGUMENT",
-        `predict: gives softmax probabilities of single-label classifiers; this model's problem_type is ${JSON.stringify(problem)}`,
+        `score: gives one score per text, for num_labels 1; this model has num_labels ${this.numLabels}`,
       );
     }
     return tokenizer;
@@ -1204,6 +1269,8 @@ export interface TransferOptions {
   seed?: number;
   /** Device of the classifier (default: the masked LM's). */
   device?: string;
+  /** config.json's problem_type (default: single-label classification); "regression" with numLabels 1 scores, as STS-B. */
+  problemType?: ProblemType;
 }
 
 function labelConfig(id2label: TransferOptions["id2label"], numLabels: number): Record<string, unknown> {

@@ -28,6 +28,7 @@ import {
   LtgBertForSequenceClassification,
   readConllu,
   readMultipleChoice,
+  readRegressionTsv,
   readSquad,
   setNumThreads,
   Tokenizer,
@@ -348,6 +349,90 @@ describe("ltgbert finetune", () => {
     expectOneLine(asClassifier.stderr, "--file");
   });
 
+  it("trains a regression model when the data is STS-B's TSV (task detected); evaluate and predict score pairs", async () => {
+    const stsb = path.join(FIXTURES, "tasks", "stsb-dev-slice.tsv");
+    const out = at("stsb");
+    const { code, stdout, stderr } = await ltgbert([
+      "finetune",
+      "--model",
+      mlmDir,
+      "--train",
+      stsb,
+      "--dev",
+      stsb,
+      "--out",
+      out,
+      "--epochs",
+      "1",
+      "--batch-size",
+      "5",
+      "--json",
+    ]);
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(result).toMatchObject({
+      task: "regression",
+      transferred: true,
+      numLabels: 1,
+      train: { file: stsb, examples: 25, columns: { sentence1: "sentence1", sentence2: "sentence2", score: "score" } },
+      interrupted: false,
+    });
+    expect(Object.keys(result.metrics).sort()).toEqual(["loss", "pearson", "samples", "spearman"]);
+    expect(stderr).toMatch(/dev loss \(MSE\) \d+\.\d{4}, Pearson -?\d\.\d{4}, Spearman -?\d\.\d{4} \(25 pairs\)/);
+    const config = JSON.parse(readFileSync(path.join(out, "config.json"), "utf8"));
+    expect(config).toMatchObject({ architectures: ["LtgBertForSequenceClassification"], problem_type: "regression" });
+
+    const evaluated = await ltgbert(["evaluate", out, "--data", stsb, "--json"]);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    const e = JSON.parse(evaluated.stdout);
+    expect(e).toMatchObject({ task: "regression", examples: 25 });
+    // Batches of another size pad differently: float sums differ in the last digits.
+    expect(e.metrics.pearson).toBeCloseTo(result.metrics.pearson, 5);
+    const preds = at("stsb-preds.jsonl");
+    const predicted = await ltgbert(["predict", out, "--file", stsb, "--output", preds]);
+    expect(predicted.code, predicted.stderr).toBe(0);
+    const lines = readFileSync(preds, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(25);
+    expect(Object.keys(lines[0])).toEqual(["score"]);
+    const gold = (await readRegressionTsv(stsb)).examples.map((x) => x.score);
+    const mse = lines.reduce((a, l, i) => a + (l.score - gold[i]) ** 2, 0) / 25;
+    expect(mse).toBeCloseTo(e.metrics.loss, 4);
+    // GLUE's test files have no score column: predict reads their pairs all the same.
+    const unscored = at("stsb-test.tsv");
+    writeFileSync(
+      unscored,
+      readFileSync(stsb, "utf8")
+        .split("\n")
+        .map((l) => l.replace(/\t[^\t]*$/, ""))
+        .join("\n"),
+    );
+    const blind = await ltgbert(["predict", out, "--file", unscored, "--json"]);
+    expect(blind.code, blind.stderr).toBe(0);
+    JSON.parse(blind.stdout).predictions.forEach((p: { score: number }, i: number) =>
+      expect(p.score).toBeCloseTo(lines[i].score, 5),
+    );
+    const wrongTask = await ltgbert([
+      "finetune",
+      "--model",
+      out,
+      "--train",
+      stsb,
+      "--out",
+      at("x"),
+      "--task",
+      "sequence-classification",
+      "--text-column",
+      "sentence1",
+      "--label-column",
+      "genre",
+    ]);
+    expect(wrongTask.code).toBe(1);
+    expectOneLine(wrongTask.stderr, "regression model");
+  });
+
   it("trains a tagger when the data is CoNLL-U (task detected): a new token-classification head on a masked LM", async () => {
     const conllu = path.join(FIXTURES, "tasks", "ewt-dev-slice.conllu");
     const out = at("tagger");
@@ -653,6 +738,7 @@ describe("ltgbert pretrain", () => {
       threads: 1,
       embeddingInit: "random",
       cooccurrence: null,
+      dropout: 0.1,
     });
     expect(result.corpus[0].sha256).toBe("356c2b3428c960edd3960013a08182ba83487d70a0cc0db9ddc18a30874d4c23");
     expect(result.finalLoss).toBeGreaterThan(0);
@@ -675,6 +761,7 @@ describe("ltgbert pretrain", () => {
     expect(card).toContain(`| final training MLM loss (mean of the last 4 steps) | ${result.finalLoss.toFixed(4)} |`);
     expect(card).toContain(`| held-out perplexity | ${result.metrics.perplexity.toFixed(2)} |`);
     expect(card).toContain("1 libtorch thread on cpu");
+    expect(card).toContain("- Dropout 0.1 on the hidden states and attention.\n");
     // The notes close the card, verbatim.
     expect(card).toMatch(
       /\n## Data licence and notes\n\nWikiText-2 \(CC BY-SA 3\.0\), two slices of the validation split\.\n$/,
@@ -716,7 +803,7 @@ describe("ltgbert pretrain", () => {
     });
   });
 
-  it("takes a tokenizer, starts the embeddings from co-occurrence, trains whole epochs; prints what it did", async () => {
+  it("takes a tokenizer, starts the embeddings from co-occurrence, trains whole epochs without dropout; prints what it did", async () => {
     const out = at("pretrained-epochs");
     const tokenizer = path.join(FIXTURES, "tokenizers", "ltg-bert-babylm-10m");
     const { code, stdout, stderr } = await ltgbert([
@@ -735,6 +822,8 @@ describe("ltgbert pretrain", () => {
       "0",
       "--embedding-init",
       "cooccurrence",
+      "--dropout",
+      "0",
     ]);
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(
@@ -755,6 +844,18 @@ describe("ltgbert pretrain", () => {
     expect(card).toContain("no warm-up");
     expect(card).toContain("_Not stated.");
     expect(existsSync(path.join(out, "tokenizer.json"))).toBe(true);
+    // Pretrained without dropout, the run's checkpoint says so; the final config.json asks fine-tuning for 0.1.
+    expect(card).toContain(
+      "- Dropout 0 on the hidden states and attention while pretraining; config.json says 0.1, for fine-tuning.",
+    );
+    const dropout = (dir: string) => {
+      const c = JSON.parse(readFileSync(path.join(dir, "config.json"), "utf8"));
+      return [c.hidden_dropout_prob, c.attention_probs_dropout_prob];
+    };
+    expect(dropout(out)).toEqual([0.1, 0.1]);
+    const checkpoint = readdirSync(out).find((name) => name.startsWith("checkpoint-"));
+    expect(checkpoint).toBeDefined();
+    expect(dropout(path.join(out, checkpoint!))).toEqual([0, 0]);
   });
 
   it("refuses a bad command line with one line naming the option or file, and writes nothing", async () => {

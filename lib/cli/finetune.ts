@@ -71,7 +71,7 @@ export interface FinetuneOptions extends ColumnOptions {
 
 /** What `finetune` trains. */
 export type FinetuneTask =
-  "sequence-classification" | "token-classification" | "question-answering" | "multiple-choice";
+  "sequence-classification" | "token-classification" | "question-answering" | "multiple-choice" | "regression";
 
 /**
  * --task, or what the data and model say: CoNLL-U training data or a
@@ -86,9 +86,12 @@ async function taskOf(options: FinetuneOptions, dir: string): Promise<FinetuneTa
   if (await isSquadFile(splits.train)) return "question-answering";
   const { isChoiceFile } = await import("./choice.js");
   if (await isChoiceFile(splits.train)) return "multiple-choice";
+  const { isRegressionFile } = await import("./regression.js");
+  if (await isRegressionFile(splits.train)) return "regression";
   const { kind } = await modelKind(dir);
   if (kind === "token_classification") return "token-classification";
   if (kind === "multiple_choice") return "multiple-choice";
+  if (kind === "regression") return "regression";
   return kind === "question_answering" ? "question-answering" : "sequence-classification";
 }
 
@@ -116,6 +119,7 @@ async function loadModel(
     throw usageError(`${dir} is a question-answering model; fine-tune it with --task question-answering`);
   if (kind === "multiple_choice")
     throw usageError(`${dir} is a multiple-choice model; fine-tune it with --task multiple-choice`);
+  if (kind === "regression") throw usageError(`${dir} is a regression model; fine-tune it with --task regression`);
   if (kind === "sequence_classification") {
     if (options.head !== undefined)
       throw usageError(`--head: ${dir} is a classifier already; --head applies to a masked LM`);
@@ -220,7 +224,9 @@ export async function finetune(options: FinetuneOptions, io: CliIo): Promise<voi
         ? (await import("./tagging.js")).TAGGING
         : task === "question-answering"
           ? (await import("./qa.js")).QUESTION_ANSWERING
-          : (await import("./choice.js")).MULTIPLE_CHOICE;
+          : task === "regression"
+            ? (await import("./regression.js")).REGRESSION
+            : (await import("./choice.js")).MULTIPLE_CHOICE;
     return finetuneTask(spec as Parameters<typeof finetuneTask>[0], options, io);
   }
   if (options.docStride !== undefined) throw usageError("--doc-stride: for question answering only");
@@ -368,8 +374,8 @@ export function register(program: Command, context: CliContext): Command {
     .addOption(
       choiceOption(
         "--metric <name>",
-        "dev metric that picks the best checkpoint (loss: lower is better; f1: entity F1 of BIO tags, token classification)",
-        ["accuracy", "macroF1", "mcc", "loss", "f1", "exactMatch"],
+        "dev metric that picks the best checkpoint (loss: lower is better; f1: entity F1 of BIO tags or SQuAD's F1; pearson, spearman: regression)",
+        ["accuracy", "macroF1", "mcc", "loss", "f1", "exactMatch", "pearson", "spearman"],
         "accuracy",
       ),
     )
@@ -377,8 +383,8 @@ export function register(program: Command, context: CliContext): Command {
     .addOption(
       choiceOption(
         "--task <name>",
-        "what to train (default: token-classification for .conllu data or a tagger, question-answering for SQuAD JSON or a QA model, multiple-choice for ARC-style JSONL or a multiple-choice model, else sequence-classification)",
-        ["sequence-classification", "token-classification", "question-answering", "multiple-choice"],
+        "what to train (default: token-classification for .conllu data or a tagger, question-answering for SQuAD JSON or a QA model, multiple-choice for ARC-style JSONL or a multiple-choice model, regression for a TSV with a score column (STS-B) or a regression model, else sequence-classification)",
+        ["sequence-classification", "token-classification", "question-answering", "multiple-choice", "regression"],
       ),
     )
     .option(

@@ -114,6 +114,10 @@ export interface PretrainCardFacts {
     weightDecay: number;
     maxGradNorm: number;
     maskProbability: number;
+    /** Dropout of the hidden states and attention while pretraining. */
+    dropout: number;
+    /** The dropout the saved config.json gives for fine-tuning. */
+    finetuneDropout: number;
     seed: number;
     /** The step of the checkpoint this run resumed from, or null. */
     resumedFrom: number | null;
@@ -230,6 +234,9 @@ export function pretrainModelCard(f: PretrainCardFacts): string {
     `- ${count(t.steps)} optimizer steps of ${t.batchSize} sequences of ${t.sequenceLength} tokens ([CLS] and [SEP] included): ${passesText(t.passes)}.`,
     `- AdamW, peak learning rate ${t.learningRate}, ${t.warmupSteps === 0 ? "no warm-up" : `linear warm-up over ${count(t.warmupSteps)} step${t.warmupSteps === 1 ? "" : "s"}`}, then linear decay to 0; weight decay ${t.weightDecay} (not on biases and LayerNorm weights), gradients clipped to norm ${t.maxGradNorm}.`,
     `- LTG-BERT's span masking of ${percent(t.maskProbability)} of the tokens; seed ${t.seed}.`,
+    t.dropout === t.finetuneDropout
+      ? `- Dropout ${t.dropout} on the hidden states and attention.`
+      : `- Dropout ${t.dropout} on the hidden states and attention while pretraining; config.json says ${t.finetuneDropout}, for fine-tuning.`,
     ...embeddingLines(f),
     `- Wall time ${formatDuration(f.seconds.total)} (training ${formatDuration(f.seconds.training)}${f.seconds.tokenizer === null ? "" : `, tokenizer ${formatDuration(f.seconds.tokenizer)}`}), ${f.threads} libtorch thread${f.threads === 1 ? "" : "s"} on ${f.device}; ltgbert ${f.version}, Node ${f.nodeVersion}; finished ${f.finished}.`,
   ];

@@ -77,6 +77,7 @@ export async function findWeights(dir: string): Promise<WeightsInfo> {
 export type ModelKind =
   | "masked_lm"
   | "sequence_classification"
+  | "regression"
   | "token_classification"
   | "question_answering"
   | "multiple_choice"
@@ -86,6 +87,7 @@ export type ModelKind =
 export const KIND_NAMES: Record<ModelKind, string> = {
   masked_lm: "a masked LM",
   sequence_classification: "a sequence classifier",
+  regression: 'a regression model (sequence classification, problem_type "regression")',
   token_classification: "a tagger (token classification)",
   question_answering: "a question-answering model",
   multiple_choice: "a multiple-choice model",
@@ -99,7 +101,8 @@ export const KIND_NAMES: Record<ModelKind, string> = {
 export async function modelKind(dir: string): Promise<{ kind: ModelKind; config: Record<string, unknown> }> {
   const config = await readConfigFile(path.join(dir, "config.json"));
   const names = Array.isArray(config.architectures) ? config.architectures.map(String) : [];
-  if (names.some((n) => /SequenceClassification$/i.test(n))) return { kind: "sequence_classification", config };
+  if (names.some((n) => /SequenceClassification$/i.test(n)))
+    return { kind: config.problem_type === "regression" ? "regression" : "sequence_classification", config };
   if (names.some((n) => /TokenClassification$/i.test(n))) return { kind: "token_classification", config };
   if (names.some((n) => /QuestionAnswering$/i.test(n))) return { kind: "question_answering", config };
   if (names.some((n) => /MultipleChoice$/i.test(n))) return { kind: "multiple_choice", config };

@@ -57,6 +57,10 @@ export async function predict(modelName: string, args: string[], options: Predic
     const { predictMultipleChoice } = await import("./choice.js");
     return predictMultipleChoice(modelDir, args, options, io);
   }
+  if (kind === "regression") {
+    const { predictRegression } = await import("./regression.js");
+    return predictRegression(modelDir, args, options, io);
+  }
   if (options.tagColumn !== undefined) throw usageError("--tag-column: for a tagger (token classification) only");
   const texts: TextInput[] = [...args];
   if (options.file !== undefined) texts.push(...(await readTexts(options.file, options)));

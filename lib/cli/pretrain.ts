@@ -18,6 +18,7 @@ import {
   deviceOption,
   fixed,
   formatBytes,
+  fraction,
   jsonOption,
   nonNegativeInteger,
   nonNegativeNumber,
@@ -75,8 +76,16 @@ export interface PretrainOptions {
   resume?: boolean;
   cardNotes?: string;
   embeddingInit: EmbeddingInit;
+  /** Dropout of the hidden states and attention while pretraining; the final config.json says FINETUNE_DROPOUT. */
+  dropout: number;
   json?: boolean;
 }
+
+/**
+ * The dropout the final config.json asks of whoever fine-tunes the model:
+ * LTG-BERT's 0.1, whatever the pretraining used (--dropout).
+ */
+export const FINETUNE_DROPOUT = 0.1;
 
 /** Where the word embeddings start: seeded noise, or vectors from the corpus's document co-occurrence. */
 export type EmbeddingInit = "random" | "cooccurrence";
@@ -211,6 +220,8 @@ export async function pretrain(options: PretrainOptions, context: PretrainContex
       intermediate_size: options.intermediateSize,
       max_position_embeddings: options.maxPositionEmbeddings,
       position_bucket_size: options.positionBucketSize,
+      hidden_dropout_prob: options.dropout,
+      attention_probs_dropout_prob: options.dropout,
     },
     { seed: options.seed, device: options.device },
   );
@@ -321,11 +332,27 @@ interface RunOutcome {
 
 /** After training: the model card, then the summary on stdout. */
 async function finish(result: TrainCompleted<MaskedLMEvalMetrics>, run: FinishedRun): Promise<void> {
+  await setFinetuneDropout(run.options.out);
   const outcome = await readOutcome(result, run);
   const facts = await cardFacts(result, run, outcome);
   await writeFile(outcome.cardFile, pretrainModelCard(facts));
   if (run.options.json) printJson(run.io, summaryJson(result, run, outcome, facts.threads));
   else await printSummary(result, run, outcome);
+}
+
+/**
+ * Sets the dropout in out/config.json to FINETUNE_DROPOUT: the final model is
+ * for fine-tuning, however it was pretrained (its checkpoints keep the
+ * pretraining's dropout, so that --resume goes on as the run began).
+ */
+async function setFinetuneDropout(out: string): Promise<void> {
+  const { writeFileAtomic } = await import("../save.js");
+  const file = path.join(out, "config.json");
+  const config = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+  const keys = ["hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"];
+  if (keys.every((key) => config[key] === undefined || config[key] === FINETUNE_DROPOUT)) return;
+  for (const key of keys) if (config[key] !== undefined) config[key] = FINETUNE_DROPOUT;
+  await writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`);
 }
 
 /** The weights, final loss, passes and warm-up of the run in --out, and the timings so far. */
@@ -382,6 +409,8 @@ async function cardFacts(
       weightDecay: options.weightDecay,
       maxGradNorm: options.maxGradNorm,
       maskProbability: options.maskProbability,
+      dropout: options.dropout,
+      finetuneDropout: FINETUNE_DROPOUT,
       seed: options.seed,
       resumedFrom: run.resumedFrom,
     },
@@ -427,6 +456,7 @@ function summaryJson(
     config: configSizes(run.model.config),
     parameters: run.parameters,
     embeddingInit: options.embeddingInit,
+    dropout: options.dropout,
     cooccurrence:
       run.embeddings === null
         ? null
@@ -535,6 +565,12 @@ export function register(program: Command, context: CliContext): Command {
       )
         .choices(["random", "cooccurrence"])
         .default("random"),
+    )
+    .option(
+      "--dropout <p>",
+      `dropout of the hidden states and attention while pretraining (the final config.json says ${FINETUNE_DROPOUT}, for fine-tuning)`,
+      fraction,
+      FINETUNE_DROPOUT,
     )
     .option("--seed <n>", "seed of the initialisation, data order, masking and dropout", nonNegativeInteger, 42)
     .option("--card-notes <file>", "text appended verbatim to the model card: the data's source and licence");

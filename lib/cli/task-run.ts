@@ -36,18 +36,28 @@ export interface TaskCommand<M extends TrainableModel, Data, Metrics> {
   notFor: readonly (keyof FinetuneOptions)[];
   /** --metric values it takes; the first is its default (and stands for "accuracy", the option's default). */
   metrics: readonly string[];
-  read(file: string, options: { tagColumn?: string }): Promise<Data>;
+  read(file: string, options: TaskReadOptions): Promise<Data>;
   /** The data's file and size for the JSON summary ({ file, examples, … }). */
   summary(data: Data): Record<string, unknown>;
   /** The data's size in words ("9 sentences, 184 tagged words"). */
   size(data: Data): string;
   /** Labels of a new head, from the training data (where the head has labels). */
   numLabels?(train: Data, options: FinetuneOptions): number;
+  /** config.json values of a new head (a regression head's problem_type). */
+  headConfig?(options: FinetuneOptions): Partial<LtgBertConfigInput>;
   /** The Trainer options of this task beyond the common ones. */
   trainerOptions(options: { tagColumn?: string; docStride?: number }): Record<string, unknown>;
   line(metrics: Metrics): string;
   /** What the last output line adds after "saved to <dir>". */
   saved?(model: M): string;
+}
+
+/** The options a task's reader may use: the column options of the commands. */
+export interface TaskReadOptions {
+  tagColumn?: string;
+  textColumn?: string;
+  textPairColumn?: string;
+  labelColumn?: string;
 }
 
 function optionName(key: string): string {
@@ -100,9 +110,11 @@ async function loadForTraining<M extends TrainableModel, Data, Metrics>(
   if (kind !== "masked_lm" && kind !== "encoder" && kind !== spec.kind)
     throw usageError(`--task ${spec.task}: ${dir} is ${KIND_NAMES[kind]}; start from a masked LM or an encoder`);
   const labels = spec.numLabels === undefined ? {} : { numLabels: spec.numLabels(train, options) };
+  const head = spec.headConfig === undefined || kind === spec.kind ? {} : { config: spec.headConfig(options) };
   if (options.randomInit === true) {
     const model = await cls.fromConfig(config as LtgBertConfigInput, {
       ...labels,
+      ...head,
       seed: options.seed,
       device: options.device,
     });
@@ -111,7 +123,7 @@ async function loadForTraining<M extends TrainableModel, Data, Metrics>(
   }
   const own = kind === spec.kind;
   const model = await cls.fromPretrained(dir, {
-    ...(own ? {} : { ...labels, strict: false, seed: options.seed }),
+    ...(own ? {} : { ...labels, ...head, strict: false, seed: options.seed }),
     device: options.device,
     tokenizer: options.tokenizer === undefined,
   });
@@ -242,9 +254,8 @@ export async function evaluateTask<M extends TrainableModel, Data, Metrics>(
     tokenizer?: string;
     device: string;
     json?: boolean;
-    tagColumn?: string;
     docStride?: number;
-  },
+  } & TaskReadOptions,
   io: CliIo,
 ): Promise<void> {
   const { Trainer } = await runtime();
@@ -283,6 +294,8 @@ export async function taskCommandOf(kind: ModelKind): Promise<TaskCommand<Traina
         ? (await import("./qa.js")).QUESTION_ANSWERING
         : kind === "multiple_choice"
           ? (await import("./choice.js")).MULTIPLE_CHOICE
-          : null;
+          : kind === "regression"
+            ? (await import("./regression.js")).REGRESSION
+            : null;
   return spec as TaskCommand<TrainableModel, unknown, unknown> | null;
 }

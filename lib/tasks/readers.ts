@@ -680,7 +680,7 @@ export interface RegressionDataset {
   /** One output: the score. */
   readonly numLabels: 1;
   /** The columns read. */
-  readonly columns: { sentence1: string; sentence2: string; score: string };
+  readonly columns: { sentence1: string; sentence2: string; score: string | null };
 }
 
 export interface ReadRegressionOptions {
@@ -688,8 +688,11 @@ export interface ReadRegressionOptions {
   sentence1Column?: string;
   /** Default "sentence2". */
   sentence2Column?: string;
-  /** Default "score" (GLUE's STS-B header), or else "label". */
-  scoreColumn?: string;
+  /**
+   * Default "score" (GLUE's STS-B header), or else "label". null: the file
+   * has no scores (GLUE's test files), and every example's score is NaN.
+   */
+  scoreColumn?: string | null;
   /** Scores outside [min, max] are errors. Default { min: 0, max: 5 }, STS-B's scale. */
   scoreRange?: { min: number; max: number };
   /** Take whitespace off both ends of each sentence (default true). */
@@ -711,8 +714,11 @@ export interface ReadRegressionOptions {
 export async function readRegressionTsv(file: string, options: ReadRegressionOptions = {}): Promise<RegressionDataset> {
   nonEmptyString("file", file, "a file path");
   const o = object<ReadRegressionOptions>("options", options);
-  for (const key of ["sentence1Column", "sentence2Column", "scoreColumn"] as const)
+  for (const key of ["sentence1Column", "sentence2Column"] as const)
     if (o[key] !== undefined) nonEmptyString(`options.${key}`, o[key], "a column name");
+  if (o.scoreColumn !== undefined && o.scoreColumn !== null)
+    nonEmptyString("options.scoreColumn", o.scoreColumn, "a column name, or null for a file without scores");
+  const scored = o.scoreColumn !== null;
   const range =
     o.scoreRange === undefined
       ? { min: 0, max: 5 }
@@ -724,7 +730,7 @@ export async function readRegressionTsv(file: string, options: ReadRegressionOpt
 
   const examples: RegressionExample[] = [];
   let header: string[] | null = null;
-  let columns = { sentence1: "", sentence2: "", score: "" };
+  let columns: RegressionDataset["columns"] = { sentence1: "", sentence2: "", score: "" };
   let at = { sentence1: -1, sentence2: -1, score: -1 };
   for await (const { line, text } of readLines(file)) {
     if (text === "") continue;
@@ -735,9 +741,10 @@ export async function readRegressionTsv(file: string, options: ReadRegressionOpt
       columns = {
         sentence1: o.sentence1Column ?? "sentence1",
         sentence2: o.sentence2Column ?? "sentence2",
-        score: o.scoreColumn ?? (h.includes("score") || !h.includes("label") ? "score" : "label"),
+        score: !scored ? null : (o.scoreColumn ?? (h.includes("score") || !h.includes("label") ? "score" : "label")),
       };
       for (const [name, column] of Object.entries(columns)) {
+        if (column === null) continue;
         const i = h.indexOf(column);
         if (i < 0)
           throw badData(
@@ -762,15 +769,20 @@ export async function readRegressionTsv(file: string, options: ReadRegressionOpt
       if (raw.trim() === "") throw badData(file, line, `empty ${quote(columns[key])}: ${describe(raw)}`);
       return trim ? raw.trim() : raw;
     };
+    if (!scored) {
+      examples.push({ sentence1: sentence("sentence1"), sentence2: sentence("sentence2"), score: NaN, line });
+      continue;
+    }
+    const scoreName = quote(columns.score ?? "");
     const rawScore = fields[at.score].trim();
     const score = Number(rawScore);
     if (!NUMBER.test(rawScore) || !Number.isFinite(score))
-      throw badData(file, line, `${quote(columns.score)}: expected a number, got ${describe(fields[at.score])}`);
+      throw badData(file, line, `${scoreName}: expected a number, got ${describe(fields[at.score])}`);
     if (score < range.min || score > range.max)
       throw badData(
         file,
         line,
-        `${quote(columns.score)}: ${describe(fields[at.score])} is outside [${range.min}, ${range.max}] (scoreRange)`,
+        `${scoreName}: ${describe(fields[at.score])} is outside [${range.min}, ${range.max}] (scoreRange)`,
       );
     examples.push({ sentence1: sentence("sentence1"), sentence2: sentence("sentence2"), score, line });
   }

@@ -28,8 +28,11 @@ import { MaskedLMTask, textFiles, type MaskedLMEvalMetrics } from "./mlm-task.js
 import { checkTaggingData, TaggingTask, type TaggingEvalMetrics } from "./tagging-task.js";
 import { checkSquadData, QuestionAnsweringTask, type QuestionAnsweringEvalMetrics } from "./qa-task.js";
 import { checkChoiceData, MultipleChoiceTask, type MultipleChoiceEvalMetrics } from "./choice-task.js";
+import { checkRegressionData, RegressionTask, type RegressionEvalMetrics } from "./regression-task.js";
 import type {
   MultipleChoiceDataset,
+  ReadRegressionOptions,
+  RegressionDataset,
   ReadConlluOptions,
   ReadMultipleChoiceOptions,
   SquadDataset,
@@ -42,6 +45,7 @@ export type { MaskedLMEvalMetrics } from "./mlm-task.js";
 export type { TaggingEvalMetrics } from "./tagging-task.js";
 export type { QuestionAnsweringEvalMetrics } from "./qa-task.js";
 export type { MultipleChoiceEvalMetrics } from "./choice-task.js";
+export type { RegressionEvalMetrics } from "./regression-task.js";
 
 /** The evaluation value that picks a classifier's best checkpoint. */
 export type MetricName = "accuracy" | "loss" | "macroF1" | "mcc";
@@ -53,6 +57,8 @@ export type TaggingMetricName = "accuracy" | "loss" | "f1";
 export type QuestionAnsweringMetricName = "f1" | "exactMatch" | "loss";
 /** The evaluation value that picks a multiple-choice model's best checkpoint. */
 export type MultipleChoiceMetricName = "accuracy" | "loss";
+/** The evaluation value that picks a regression model's best checkpoint. */
+export type RegressionMetricName = "pearson" | "spearman" | "loss";
 
 /** The models the Trainer trains. */
 export type TrainableModel =
@@ -186,6 +192,24 @@ export interface MultipleChoiceTrainerOptions extends TrainerBaseOptions<Multipl
 }
 
 /**
+ * Options of `new Trainer(regressor, options)`: sentence pairs with a score,
+ * for a sequence classifier whose `problem_type` is "regression" and
+ * `num_labels` 1 (give the Trainer `RegressionEvalMetrics` as its second type
+ * argument for the metrics' type).
+ */
+export interface RegressionTrainerOptions extends TrainerBaseOptions<RegressionEvalMetrics> {
+  /** A RegressionDataset, or a TSV file readRegressionTsv reads (GLUE's STS-B layout). */
+  trainData: RegressionDataset | string;
+  evalData?: RegressionDataset | string;
+  /** Columns and the score range, as `readRegressionTsv` takes them. */
+  readOptions?: ReadRegressionOptions;
+  /** Tokens per sentence pair, longer ones cut (default: max_position_embeddings). */
+  maxLength?: number;
+  /** "pearson" (default), "spearman" (higher is better) or "loss" (mean squared error; lower). */
+  metricForBestModel?: RegressionMetricName;
+}
+
+/**
  * Options of `new Trainer(maskedLM, options)`: raw text streamed through
  * `MaskedLMCorpus` (see it for the packing, shuffling and masking).
  */
@@ -229,7 +253,7 @@ export type MetricsOf<M extends TrainableModel> = M extends LtgBertForSequenceCl
         : MaskedLMEvalMetrics;
 /** The Trainer options of the model's task. */
 export type TrainerOptionsOf<M extends TrainableModel> = M extends LtgBertForSequenceClassification
-  ? TrainerOptions
+  ? TrainerOptions | RegressionTrainerOptions
   : M extends LtgBertForTokenClassification
     ? TaggingTrainerOptions
     : M extends LtgBertForQuestionAnswering
@@ -239,7 +263,7 @@ export type TrainerOptionsOf<M extends TrainableModel> = M extends LtgBertForSeq
         : MaskedLMTrainerOptions;
 /** What `evaluate(data)` takes for the model's task. */
 export type EvalDataOf<M extends TrainableModel> = M extends LtgBertForSequenceClassification
-  ? Dataset | string
+  ? Dataset | RegressionDataset | string
   : M extends LtgBertForTokenClassification
     ? TaggingDataset | string
     : M extends LtgBertForQuestionAnswering
@@ -339,6 +363,7 @@ const MLM_METRICS: readonly MaskedLMMetricName[] = ["loss", "perplexity", "accur
 const TAGGING_METRICS: readonly TaggingMetricName[] = ["accuracy", "loss", "f1"];
 const QA_METRICS: readonly QuestionAnsweringMetricName[] = ["f1", "exactMatch", "loss"];
 const CHOICE_METRICS: readonly MultipleChoiceMetricName[] = ["accuracy", "loss"];
+const REGRESSION_METRICS: readonly RegressionMetricName[] = ["pearson", "spearman", "loss"];
 const LOWER_IS_BETTER = new Set(["loss", "perplexity"]);
 const SCHEDULES: readonly ScheduleKind[] = ["linear", "cosine", "constant", "constant_with_warmup"];
 const CHECKPOINT = /^checkpoint-(\d+)$/;
@@ -457,14 +482,15 @@ function round(value: number): number {
  *   learningRate: 1e-3, warmupRatio: 0.01, evalEvery: 1000, saveEvery: 1000 });
  * await pretrain.train();                           // evaluate(): { loss, accuracy, perplexity, samples, tokens }
  */
-export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification> extends EventEmitter<
-  TrainerEvents<MetricsOf<M>>
-> {
+export class Trainer<
+  M extends TrainableModel = LtgBertForSequenceClassification,
+  Metrics extends object = MetricsOf<M>,
+> extends EventEmitter<TrainerEvents<Metrics>> {
   /** The model being trained. */
   readonly model: M;
   readonly #o: Resolved;
-  readonly #options: TrainerBaseOptions<MetricsOf<M>>;
-  readonly #task: Task<MetricsOf<M>>;
+  readonly #options: TrainerBaseOptions<Metrics>;
+  readonly #task: Task<Metrics>;
   #running = false;
 
   constructor(model: M, options: TrainerOptionsOf<M>) {
@@ -481,17 +507,19 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
       );
     }
     object("options", options);
+    let regression = false;
     if (!masked && !tagging && !qa && !choice) {
       const problem = problemTypeOf(model.config);
-      if (problem !== "single_label_classification") {
+      regression = problem === "regression";
+      if (problem === "multi_label_classification") {
         throw new LtgBertError(
           "LTGBERT_INVALID_ARGUMENT",
-          `model: the Trainer trains single-label classifiers; this model's problem_type is ${JSON.stringify(problem)}`,
+          `model: the Trainer trains single-label classifiers and regression models; this model's problem_type is ${JSON.stringify(problem)}`,
         );
       }
     }
     this.model = model;
-    this.#options = options as TrainerBaseOptions<MetricsOf<M>>;
+    this.#options = options as TrainerBaseOptions<Metrics>;
     const kind = masked
       ? "masked_lm"
       : tagging
@@ -500,10 +528,26 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
           ? "question_answering"
           : choice
             ? "multiple_choice"
-            : "sequence_classification";
-    const base = this.#resolve(options as TrainerBaseOptions<MetricsOf<M>>, kind);
+            : regression
+              ? "regression"
+              : "sequence_classification";
+    const base = this.#resolve(options as TrainerBaseOptions<Metrics>, kind);
     this.#o = base;
-    if (choice) {
+    if (regression) {
+      const o = options as RegressionTrainerOptions;
+      checkRegressionData("options.trainData", o.trainData);
+      if (o.evalData !== undefined) checkRegressionData("options.evalData", o.evalData);
+      if (o.readOptions !== undefined) object("options.readOptions", o.readOptions, "readRegressionTsv's options");
+      this.#task = new RegressionTask(model as LtgBertForSequenceClassification, {
+        trainData: o.trainData,
+        evalData: o.evalData,
+        readOptions: o.readOptions,
+        batchSize: base.batchSize,
+        evalBatchSize: base.evalBatchSize,
+        seed: base.seed,
+        maxLength: maxLengthOption(o.maxLength, model.config.max_position_embeddings),
+      }) as unknown as Task<Metrics>;
+    } else if (choice) {
       const o = options as MultipleChoiceTrainerOptions;
       checkChoiceData("options.trainData", o.trainData);
       if (o.evalData !== undefined) checkChoiceData("options.evalData", o.evalData);
@@ -516,7 +560,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
         evalBatchSize: base.evalBatchSize,
         seed: base.seed,
         maxLength: maxLengthOption(o.maxLength, model.config.max_position_embeddings),
-      }) as unknown as Task<MetricsOf<M>>;
+      }) as unknown as Task<Metrics>;
     } else if (qa) {
       const o = options as QuestionAnsweringTrainerOptions;
       checkSquadData("options.trainData", o.trainData);
@@ -536,7 +580,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
         maxQuestionLength: integer("options.maxQuestionLength", o.maxQuestionLength ?? 64, 1),
         maxAnswerLength: integer("options.maxAnswerLength", o.maxAnswerLength ?? 30, 1),
         nBest: integer("options.nBest", o.nBest ?? 20, 1),
-      }) as unknown as Task<MetricsOf<M>>;
+      }) as unknown as Task<Metrics>;
     } else if (tagging) {
       const o = options as TaggingTrainerOptions;
       checkTaggingData("options.trainData", o.trainData);
@@ -551,7 +595,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
         seed: base.seed,
         maxLength: maxLengthOption(o.maxLength, model.config.max_position_embeddings),
         labelAllSubwords: boolean("options.labelAllSubwords", o.labelAllSubwords ?? false),
-      }) as unknown as Task<MetricsOf<M>>;
+      }) as unknown as Task<Metrics>;
     } else if (masked) {
       const o = options as MaskedLMTrainerOptions;
       const trainData = textFiles("options.trainData", o.trainData);
@@ -581,7 +625,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
         model,
         { trainData, evalData, batchSize: base.batchSize, evalBatchSize: base.evalBatchSize, seed: base.seed, corpus },
         base.maxSteps !== null,
-      ) as unknown as Task<MetricsOf<M>>;
+      ) as unknown as Task<Metrics>;
     } else {
       const o = options as TrainerOptions;
       checkData("options.trainData", o.trainData);
@@ -598,17 +642,23 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
         seed: base.seed,
         maxLength,
         groupByLength,
-      }) as unknown as Task<MetricsOf<M>>;
+      }) as unknown as Task<Metrics>;
     }
     if (options.onStep) this.on("step", options.onStep);
-    if (options.onEvaluate) this.on("evaluate", options.onEvaluate as (e: EvaluateEvent<MetricsOf<M>>) => void);
+    if (options.onEvaluate) this.on("evaluate", options.onEvaluate as (e: EvaluateEvent<Metrics>) => void);
     if (options.onSave) this.on("save", options.onSave);
     if (options.onLog) this.on("log", options.onLog);
   }
 
   #resolve(
-    o: TrainerBaseOptions<MetricsOf<M>>,
-    kind: "masked_lm" | "token_classification" | "question_answering" | "multiple_choice" | "sequence_classification",
+    o: TrainerBaseOptions<Metrics>,
+    kind:
+      | "masked_lm"
+      | "token_classification"
+      | "question_answering"
+      | "multiple_choice"
+      | "regression"
+      | "sequence_classification",
   ): Resolved {
     if (o.tokenizer !== undefined && !(o.tokenizer instanceof Tokenizer))
       throw invalidArgument("options.tokenizer", "a Tokenizer", o.tokenizer);
@@ -625,6 +675,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
       token_classification: TAGGING_METRICS,
       question_answering: QA_METRICS,
       multiple_choice: CHOICE_METRICS,
+      regression: REGRESSION_METRICS,
       sequence_classification: METRICS,
     }[kind];
     const metric = (o as { metricForBestModel?: string }).metricForBestModel ?? metrics[0];
@@ -690,7 +741,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
    * tokens, the text packed as for training and masked with the run's seed
    * (the same positions every time).
    */
-  async evaluate(data?: EvalDataOf<M>): Promise<MetricsOf<M>> {
+  async evaluate(data?: EvalDataOf<M>): Promise<Metrics> {
     const tokenizer = this.#requireTokenizer();
     return this.#task.evaluate(tokenizer, data);
   }
@@ -707,7 +758,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
    * Resolves (never rejects) on an abort, after writing a checkpoint for the
    * step in flight (an evaluation due at that step is skipped).
    */
-  async train(options: TrainOptions = {}): Promise<TrainResult<MetricsOf<M>>> {
+  async train(options: TrainOptions = {}): Promise<TrainResult<Metrics>> {
     object("options", options);
     const { resumeFrom } = options;
     if (resumeFrom !== undefined && resumeFrom !== true && (typeof resumeFrom !== "string" || resumeFrom === ""))
@@ -721,7 +772,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     }
   }
 
-  async #train(resumeFrom: string | true | undefined): Promise<TrainResult<MetricsOf<M>>> {
+  async #train(resumeFrom: string | true | undefined): Promise<TrainResult<Metrics>> {
     const o = this.#o;
     const tokenizer = this.#requireTokenizer();
     const run = await this.#task.prepare(tokenizer);
@@ -780,7 +831,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
       args: Record<string, unknown>;
       checkpointDir: string | null;
     },
-  ): Promise<TrainResult<MetricsOf<M>>> {
+  ): Promise<TrainResult<Metrics>> {
     const o = this.#o;
     const { tokenizer, totalSteps, warmupSteps, stepsPerEpoch, args, checkpointDir } = run;
     let state = start;
@@ -803,7 +854,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
       const log = await this.#openLog(state.logHistory);
 
       bar?.start(totalSteps, state.globalStep, { epoch: state.epochs.toFixed(2), loss: "-" });
-      let lastMetrics: MetricsOf<M> | undefined;
+      let lastMetrics: Metrics | undefined;
       let lastCheckpoint: { step: number; dir: string } | null = null;
       const interval = { loss: 0, steps: 0 };
       while (state.globalStep < totalSteps) {
@@ -944,7 +995,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     epoch: number,
     tokenizer: Tokenizer,
     log: (entry: LogEntry) => Promise<void>,
-  ): Promise<MetricsOf<M>> {
+  ): Promise<Metrics> {
     const evaluated = await this.#task.evaluate(tokenizer);
     await log({ step, epoch: round(epoch), ...this.#task.evalLog(evaluated) });
     this.emit("evaluate", { step, epoch, metrics: evaluated });
@@ -958,7 +1009,7 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
    */
   async #saveStep(
     state: RunState,
-    evaluated: MetricsOf<M> | null,
+    evaluated: Metrics | null,
     optimizer: Optimizer,
     args: Record<string, unknown>,
     stepsPerEpoch: number | null,
@@ -986,8 +1037,8 @@ export class Trainer<M extends TrainableModel = LtgBertForSequenceClassification
     state: RunState,
     args: Record<string, unknown>,
     stepsPerEpoch: number | null,
-    lastMetrics: MetricsOf<M> | undefined,
-  ): Promise<TrainCompleted<MetricsOf<M>>> {
+    lastMetrics: Metrics | undefined,
+  ): Promise<TrainCompleted<Metrics>> {
     const o = this.#o;
     if (o.loadBestModelAtEnd && state.bestCheckpoint !== null) await this.model.loadStateDict(state.bestCheckpoint);
     await this.model.savePretrained(o.outputDir);
