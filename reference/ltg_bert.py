@@ -67,6 +67,8 @@ class LtgBertConfig:
     attention_probs_dropout_prob: float = 0.1
     classifier_dropout: Optional[float] = None  # None: hidden_dropout_prob
     num_labels: int = 2
+    # None or "single_label_classification": cross-entropy; "regression": mean squared error
+    problem_type: Optional[str] = None
     classifier_head: str = "linear"  # "linear" (seed) or "mlp" (hub)
     position_qk_split: str = "per_head"  # absent in a config.json means per_head
     extra: dict = field(default_factory=dict, repr=False)
@@ -428,7 +430,14 @@ class LtgBertForSequenceClassification(LtgBertModel):
             logits = self.head(first)
         out = {"last_hidden_state": hidden, "logits": logits}
         if labels is not None:
-            out["loss"] = F.cross_entropy(logits, labels)
+            if self.config.problem_type == "regression":
+                # As transformers' sequence classifiers: one output is squeezed to the labels' shape.
+                if self.config.num_labels == 1:
+                    out["loss"] = F.mse_loss(logits.squeeze(), labels.float().squeeze())
+                else:
+                    out["loss"] = F.mse_loss(logits, labels.float())
+            else:
+                out["loss"] = F.cross_entropy(logits, labels)
         return out
 
 

@@ -24,8 +24,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_MODEL_DIR, main, resolveModelDir } from "../lib/cli.js";
 import {
   LtgBertError,
+  encodeMultipleChoice,
   LtgBertForMaskedLM,
+  LtgBertForMultipleChoice,
+  LtgBertForQuestionAnswering,
   LtgBertForSequenceClassification,
+  LtgBertForTokenClassification,
   readConllu,
   readMultipleChoice,
   readRegressionTsv,
@@ -33,7 +37,7 @@ import {
   setNumThreads,
   Tokenizer,
 } from "../lib/index.js";
-import { BABYLM, FIXTURES, TINY } from "./helpers/fixtures.js";
+import { BABYLM, FIXTURES, PYTHON_WITH_TORCH, TINY } from "./helpers/fixtures.js";
 
 setNumThreads(1);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -666,6 +670,110 @@ describe("ltgbert finetune", () => {
     expect(existsSync(at("x"))).toBe(false);
   });
 });
+
+// Each directory `finetune` wrote above, loaded by the project's Python
+// reference (reference/ltg_bert.py, strict: every key in its place) and run
+// on the same inputs: the same logits and loss as Node's.
+const python = PYTHON_WITH_TORCH;
+describe.skipIf(python === null)(
+  `fine-tuned directories in the Python reference${python === null ? " (skipped: no python3 with torch; set LTGBERT_TEST_PYTHON)" : ""}`,
+  () => {
+    const script = path.join(root, "test", "python", "heads_roundtrip.py");
+    const nested = (data: ArrayLike<number | bigint>, shape: number[]): unknown => {
+      const build = (offset: number, dims: number[]): unknown =>
+        dims.length === 1
+          ? Array.from({ length: dims[0] }, (_, i) => Number(data[offset + i]))
+          : Array.from({ length: dims[0] }, (_, i) =>
+              build(offset + i * dims.slice(1).reduce((a, b) => a * b, 1), dims.slice(1)),
+            );
+      return build(0, shape);
+    };
+    interface Encoded {
+      inputIds: { data: ArrayLike<number | bigint>; shape: number[] };
+      attentionMask: { data: ArrayLike<number | bigint>; shape: number[] };
+    }
+    /** Python's outputs and loss for `dir` on `batch` (and labels). */
+    function reference(dir: string, batch: Encoded, labels?: unknown) {
+      const file = path.join(dir, "roundtrip-inputs.json");
+      writeFileSync(
+        file,
+        JSON.stringify({
+          input_ids: nested(batch.inputIds.data, batch.inputIds.shape),
+          attention_mask: nested(batch.attentionMask.data, batch.attentionMask.shape),
+          ...(labels === undefined ? {} : { labels }),
+        }),
+      );
+      const out = execFileSync(python!, [script, "run", dir, file], { encoding: "utf8", timeout: 120_000 });
+      rmSync(file);
+      return JSON.parse(out) as {
+        architecture: string;
+        outputs: Record<string, { shape: number[]; data: number[] }>;
+        loss?: number;
+      };
+    }
+    function expectClose(
+      name: string,
+      node: { data: Float32Array; shape: number[] },
+      py: { shape: number[]; data: number[] },
+    ) {
+      expect(node.shape, name).toEqual(py.shape);
+      let max = 0;
+      node.data.forEach((x, i) => (max = Math.max(max, Math.abs(x - py.data[i]))));
+      expect(max, name).toBeLessThan(1e-5);
+    }
+    const texts = ["A man is playing a guitar.", "The cat sat on the mat while the dog slept.", "Rain."];
+
+    it("a tagger, a question-answering model, a multiple-choice model, a regression model and a classifier", async () => {
+      const tok = await Tokenizer.fromPretrained(mlmDir);
+      const single = await tok.encodeBatch(texts);
+      const pairs = await tok.encodeBatch([
+        [texts[0], "A man plays the guitar."],
+        [texts[1], "Nothing like it."],
+        [texts[2], texts[2]],
+      ]);
+
+      const tagger = await LtgBertForTokenClassification.fromPretrained(at("tagger"), { strict: true });
+      const tagged = await tagger.forward(single);
+      const pyTagged = reference(at("tagger"), single);
+      expect(pyTagged.architecture).toBe("LtgBertForTokenClassification");
+      expectClose("tagger logits", tagged.logits, pyTagged.outputs.logits);
+      tagger.dispose();
+
+      const qa = await LtgBertForQuestionAnswering.fromPretrained(at("qa"), { strict: true });
+      const answered = await qa.forward(pairs);
+      const pyAnswered = reference(at("qa"), pairs);
+      expectClose("start logits", answered.startLogits, pyAnswered.outputs.start_logits);
+      expectClose("end logits", answered.endLogits, pyAnswered.outputs.end_logits);
+      qa.dispose();
+
+      const mc = await LtgBertForMultipleChoice.fromPretrained(at("mc"), { strict: true });
+      const arc = await readMultipleChoice(path.join(FIXTURES, "tasks", "arc-easy-dev-slice.jsonl"));
+      const four = arc.examples.filter((e) => e.choices.length === 4).slice(0, 2);
+      const choices = await encodeMultipleChoice(tok, four);
+      const labels = four.map((e) => e.label);
+      const chosen = await mc.forward({ ...choices, labels: Int32Array.from(labels) });
+      const pyChosen = reference(at("mc"), choices, labels);
+      expectClose("choice logits", chosen.logits, pyChosen.outputs.logits);
+      expect(Math.abs(chosen.loss! - pyChosen.loss!)).toBeLessThan(1e-5);
+      mc.dispose();
+
+      const sts = await LtgBertForSequenceClassification.fromPretrained(at("stsb"), { strict: true });
+      const scores = [4.5, 0.25, 5];
+      const scored = await sts.forward({ ...pairs, labels: Float32Array.from(scores) });
+      const pyScored = reference(at("stsb"), pairs, scores);
+      expectClose("scores", scored.logits, pyScored.outputs.logits);
+      expect(Math.abs(scored.loss! - pyScored.loss!)).toBeLessThan(1e-5);
+      sts.dispose();
+
+      const cls = await LtgBertForSequenceClassification.fromPretrained(tunedDir, { strict: true });
+      const classified = await cls.forward({ ...single, labels: Int32Array.from([1, 0, 1]) });
+      const pyClassified = reference(tunedDir, single, [1, 0, 1]);
+      expectClose("class logits", classified.logits, pyClassified.outputs.logits);
+      expect(Math.abs(classified.loss! - pyClassified.loss!)).toBeLessThan(1e-5);
+      cls.dispose();
+    });
+  },
+);
 
 // `pretrain` options for a model small enough that a step takes milliseconds.
 const PRETRAIN_SIZES = [
