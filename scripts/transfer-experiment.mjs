@@ -2,16 +2,20 @@
 // Is the transfer worth it? Fine-tunes a masked LM's encoder under a new
 // head, and the same architecture from random weights (`finetune
 // --random-init`), with the same data, hyper-parameters and seeds, and
-// prints the dev accuracy of each run and of each arm on average (and the
-// accuracy on a --test file, evaluated after each run, when one is given).
+// prints the dev score of each run and of each arm on average (and the
+// score on a --test file, evaluated after each run, when one is given).
+// The score is the task's headline metric: accuracy (classification,
+// tagging, multiple choice), SQuAD's F1 (question answering) or Pearson's r
+// (regression), in percent.
 //
 //   node scripts/transfer-experiment.mjs [--model default] [--data data/sst2] [--seeds 1,2,3]
-//                                        [--test <file>] [--out <dir>] [-- <more finetune options>]
+//                                        [--test <file>] [--out <dir>] [--arms pretrained,random-init]
+//                                        [-- <more finetune options>]
 //
 // With --train among the finetune options, --data is not passed. Every run
 // is `ltgbert finetune ... --json` (then `ltgbert evaluate ... --json` for
 // --test); the command lines are printed and saved with the results in
-// <out>/results.json. Taggers work the same way (.conllu data).
+// <out>/results.json. Every task of `finetune --task` works the same way.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -28,6 +32,7 @@ const { values, positionals } = parseArgs({
     data: { type: "string", default: path.join("data", "sst2") },
     seeds: { type: "string", default: "1,2,3" },
     test: { type: "string" },
+    arms: { type: "string", default: "pretrained,random-init" },
     out: { type: "string", default: path.join(os.tmpdir(), "ltgbert-transfer-experiment") },
     help: { type: "boolean", short: "h" },
   },
@@ -35,7 +40,7 @@ const { values, positionals } = parseArgs({
 });
 if (values.help) {
   process.stdout.write(
-    "usage: node scripts/transfer-experiment.mjs [--model default] [--data data/sst2] [--seeds 1,2,3] [--test file] [--out dir] [-- finetune options]\n",
+    "usage: node scripts/transfer-experiment.mjs [--model default] [--data data/sst2] [--seeds 1,2,3] [--test file] [--out dir] [--arms pretrained,random-init] [-- finetune options]\n",
   );
   process.exit(0);
 }
@@ -47,11 +52,26 @@ const seeds = values.seeds.split(",").map((s) => {
 const extra = positionals;
 mkdirSync(values.out, { recursive: true });
 
-const arms = [
+/** The headline metric of a run's metrics, and its factor to percent. */
+function headline(metrics) {
+  if (metrics.accuracy !== undefined) return { key: "accuracy", value: 100 * metrics.accuracy };
+  if (metrics.pearson !== undefined) return { key: "pearson", value: 100 * metrics.pearson };
+  return { key: "f1", value: metrics.f1 };
+}
+
+const ARMS = [
   { name: "pretrained", flags: [] },
   { name: "random init", flags: ["--random-init"] },
 ];
+// --arms runs one arm alone (the other's runs repeat exactly when nothing of theirs changed).
+const armNames = values.arms.split(",");
+for (const name of armNames) {
+  if (!ARMS.some((a) => a.name.replace(" ", "-") === name))
+    throw new Error(`--arms: expected pretrained and/or random-init, got ${name}`);
+}
+const arms = ARMS.filter((a) => armNames.includes(a.name.replace(" ", "-")));
 const runs = [];
+let metric = "accuracy";
 for (const seed of seeds) {
   for (const arm of arms) {
     const out = path.join(values.out, `${arm.name.replace(" ", "-")}-seed${seed}`);
@@ -82,25 +102,27 @@ for (const seed of seeds) {
         process.stderr.write(`ltgbert evaluate exited with ${evaluated.status}\n`);
         process.exit(1);
       }
-      test = JSON.parse(evaluated.stdout).metrics.accuracy;
+      test = JSON.parse(evaluated.stdout).metrics;
     }
+    const dev = headline(result.metrics);
+    metric = dev.key;
     runs.push({
       arm: arm.name,
       seed,
-      accuracy: result.metrics.accuracy,
-      ...(result.metrics.macroF1 === undefined ? {} : { macroF1: result.metrics.macroF1 }),
-      ...(test === null ? {} : { testAccuracy: test }),
+      score: dev.value,
+      metrics: result.metrics,
+      ...(test === null ? {} : { testScore: headline(test).value, testMetrics: test }),
       seconds,
       args,
     });
-    const testText = test === null ? "" : `, test accuracy ${test.toFixed(4)}`;
-    process.stderr.write(`  dev accuracy ${result.metrics.accuracy.toFixed(4)}${testText} (${seconds.toFixed(0)} s)\n`);
+    const testText = test === null ? "" : `, test ${metric} ${headline(test).value.toFixed(2)}`;
+    process.stderr.write(`  dev ${metric} ${dev.value.toFixed(2)}${testText} (${seconds.toFixed(0)} s)\n`);
   }
 }
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const of = (arm, key) => runs.filter((r) => r.arm === arm).map((r) => r[key]);
-const pct = (x) => (100 * x).toFixed(1);
+const pct = (x) => x.toFixed(1);
 const table = (key) => [
   `| seed | ${arms.map((a) => a.name).join(" | ")} |`,
   `| ---: | ${arms.map(() => "---:").join(" | ")} |`,
@@ -111,18 +133,21 @@ const table = (key) => [
   `| mean | ${arms.map((a) => pct(mean(of(a.name, key)))).join(" | ")} |`,
 ];
 const dataName = extra.includes("--train") ? extra[extra.indexOf("--train") + 1] : values.data;
-const gain = 100 * (mean(of("pretrained", "accuracy")) - mean(of("random init", "accuracy")));
+const gain = arms.length === 2 ? mean(of("pretrained", "score")) - mean(of("random init", "score")) : null;
 process.stdout.write(
-  `dev accuracy (%) after fine-tuning ${values.model} on ${dataName}:\n\n${table("accuracy").join("\n")}\n\n`,
+  `dev ${metric} (%) after fine-tuning ${values.model} on ${dataName}:\n\n${table("score").join("\n")}\n\n`,
 );
-process.stdout.write(`transfer gain: ${gain.toFixed(1)} points of dev accuracy, mean over ${seeds.length} seeds\n`);
+if (gain !== null)
+  process.stdout.write(`transfer gain: ${gain.toFixed(1)} points of dev ${metric}, mean over ${seeds.length} seeds\n`);
 let testGain = null;
 if (values.test !== undefined) {
-  testGain = 100 * (mean(of("pretrained", "testAccuracy")) - mean(of("random init", "testAccuracy")));
-  process.stdout.write(`\naccuracy (%) on ${values.test}:\n\n${table("testAccuracy").join("\n")}\n\n`);
-  process.stdout.write(`transfer gain: ${testGain.toFixed(1)} points of test accuracy\n`);
+  process.stdout.write(`\n${metric} (%) on ${values.test}:\n\n${table("testScore").join("\n")}\n\n`);
+  if (arms.length === 2) {
+    testGain = mean(of("pretrained", "testScore")) - mean(of("random init", "testScore"));
+    process.stdout.write(`transfer gain: ${testGain.toFixed(1)} points of test ${metric}\n`);
+  }
 }
 writeFileSync(
   path.join(values.out, "results.json"),
-  `${JSON.stringify({ model: values.model, data: dataName, test: values.test ?? null, seeds, extra, runs, gainPoints: gain, testGainPoints: testGain }, null, 2)}\n`,
+  `${JSON.stringify({ model: values.model, data: dataName, test: values.test ?? null, seeds, extra, metric, runs, gainPoints: gain, testGainPoints: testGain }, null, 2)}\n`,
 );

@@ -1,5 +1,6 @@
 // The task heads behind HTTP: a tagger on /v1/tag, a question-answering
-// model on /v1/answer, a multiple-choice model on /v1/choose, each over a
+// model on /v1/answer, a multiple-choice model on /v1/choose, a regression
+// model on /v1/score, an encoder on /v1/embed, each over a
 // real socket. Answers equal the model's own tag/answer/choose calls; bad
 // bodies get 400 naming the field; a route that is not the model's gets a
 // 404 naming the right one; a flood gets 503 with Retry-After while the
@@ -11,9 +12,11 @@ import {
   createServer,
   LtgBertForMultipleChoice,
   LtgBertForQuestionAnswering,
+  LtgBertForSequenceClassification,
   LtgBertForTokenClassification,
   LtgBertModel,
   readMultipleChoice,
+  readRegressionTsv,
   readSquad,
   setNumThreads,
   Tokenizer,
@@ -37,6 +40,7 @@ let tagger: LtgBertForTokenClassification;
 let qa: LtgBertForQuestionAnswering;
 let mc: LtgBertForMultipleChoice;
 let encoder: LtgBertModel;
+let regressor: LtgBertForSequenceClassification;
 const servers: LtgBertServer[] = [];
 
 beforeAll(async () => {
@@ -47,12 +51,19 @@ beforeAll(async () => {
   qa = (await LtgBertForQuestionAnswering.fromConfig(CONFIG, { seed: 2 })).setTokenizer(tok);
   mc = (await LtgBertForMultipleChoice.fromConfig(CONFIG, { seed: 3 })).setTokenizer(tok);
   encoder = (await LtgBertModel.fromConfig(CONFIG, { seed: 4 })).setTokenizer(tok);
+  regressor = (
+    await LtgBertForSequenceClassification.fromConfig(CONFIG, {
+      seed: 5,
+      numLabels: 1,
+      config: { problem_type: "regression" },
+    })
+  ).setTokenizer(tok);
 });
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 afterAll(() => {
-  for (const m of [tagger, qa, mc, encoder]) m.dispose();
+  for (const m of [tagger, qa, mc, encoder, regressor]) m.dispose();
 });
 
 async function serve(model: Parameters<typeof createServer>[0], options: ServerOptions = {}): Promise<string> {
@@ -175,5 +186,48 @@ describe("POST /v1/embed", () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error!.message).toMatch(/^body\.pooling: /);
     expect((await post(url, "/v1/classify", { texts: ["a"] })).body.error!.message).toContain("POST /v1/embed");
+  });
+});
+
+describe("POST /v1/score", () => {
+  it("scores texts and STS-B pairs as score() does; a classifier's route and bad bodies are refused by name", async () => {
+    const { examples } = await readRegressionTsv(path.join(FIXTURES, "tasks", "stsb-dev-slice.tsv"));
+    const texts: (string | [string, string])[] = [
+      ...examples.slice(0, 3).map((e) => [e.sentence1, e.sentence2] as [string, string]),
+      "a single text",
+    ];
+    const url = await serve(regressor);
+    const answer = await post(url, "/v1/score", { texts });
+    expect(answer.status).toBe(200);
+    const direct = await regressor.score(texts);
+    const got = answer.body.scores as number[];
+    expect(got).toHaveLength(4);
+    got.forEach((x, i) => expect(Math.abs(x - direct[i])).toBeLessThan(1e-6));
+
+    const wrong = await post(url, "/v1/classify", { texts: ["a"] });
+    expect(wrong.status).toBe(404);
+    expect(wrong.body.error!.message).toContain(
+      'a regression model (problem_type "regression"): send its requests to POST /v1/score',
+    );
+    const bad = await post(url, "/v1/score", { texts: [["only one"]] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error!.message).toMatch(/^body\.texts\.0: /);
+    const unknown = await post(url, "/v1/score", { pairs: [["a", "b"]] });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error!.message).toContain("texts");
+  });
+
+  it("answers 503 with Retry-After to a flood, while the accepted requests succeed", async () => {
+    const url = await serve(regressor, { maxQueue: 4, maxTextsPerRequest: 2, maxBatchSize: 64, maxWaitMs: 800 });
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, r) => post(url, "/v1/score", { texts: [[`pair ${r}`, "another"], "one"] })),
+    );
+    const ok = answers.filter((a) => a.status === 200);
+    const shed = answers.filter((a) => a.status === 503);
+    expect(ok.length).toBeGreaterThanOrEqual(2);
+    expect(shed.length).toBeGreaterThan(0);
+    expect(ok.length + shed.length).toBe(20);
+    for (const a of ok) expect(a.body.scores).toHaveLength(2);
+    for (const a of shed) expect(a.body.error!.code).toBe("queue_full");
   });
 });

@@ -153,7 +153,7 @@ export function register(program: Command, context: CliContext): Command {
   const command = program
     .command("serve")
     .description(
-      "serve a model over HTTP: POST /v1/classify (a classifier), /v1/tag (a tagger), /v1/answer (question answering) or /v1/choose (multiple choice); GET /healthz, /readyz, /metrics; items of concurrent requests share forward passes",
+      "serve a model over HTTP: POST /v1/classify (a classifier), /v1/score (regression), /v1/tag (a tagger), /v1/answer (question answering), /v1/choose (multiple choice) or /v1/embed (a bare encoder); GET /healthz, /readyz, /metrics; items of concurrent requests share forward passes",
     )
     .argument("<model-dir>", MODEL_DIR_HELP)
     .option("--host <host>", "address to listen on (0.0.0.0: every interface)", "127.0.0.1")

@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Registry } from "prom-client";
 import { invalidArgument, LtgBertError } from "../errors.js";
+import { problemTypeOf } from "../config.js";
 import {
   boolean,
   integerIn,
@@ -90,9 +91,10 @@ export type ServedModel =
   | LtgBertForMultipleChoice;
 
 /** The route of each kind of model. */
-type Route = "classify" | "tag" | "answer" | "choose" | "embed";
+type Route = "classify" | "score" | "tag" | "answer" | "choose" | "embed";
 const ROUTE_OF_MODEL: Record<Route, string> = {
   classify: "a classifier",
+  score: 'a regression model (problem_type "regression")',
   tag: "a tagger (token classification)",
   answer: "a question-answering model",
   choose: "a multiple-choice model",
@@ -101,6 +103,7 @@ const ROUTE_OF_MODEL: Record<Route, string> = {
 /** The request's array each route takes: what its item limits count. */
 const ITEMS_OF_ROUTE: Record<Route, string> = {
   classify: "texts",
+  score: "texts",
   tag: "sentences",
   answer: "questions",
   choose: "questions",
@@ -111,6 +114,10 @@ interface EmbedBody {
   texts: string[];
   pooling?: "mean" | "cls";
   normalize?: boolean;
+}
+
+interface ScoreBody {
+  texts: (string | [string, string])[];
 }
 
 interface TagBody {
@@ -184,10 +191,13 @@ function resolveOptions(options: ServerOptions): ResolvedOptions {
   return resolved;
 }
 
-/** The model a server can run, with a tokenizer (a classifier: single-label), and its route. */
+/** The model a server can run, with a tokenizer (a classifier: single-label or regression), and its route. */
 function checkModel(model: unknown): { model: ServedModel; tokenizer: Tokenizer; route: Route } {
-  if (model instanceof LtgBertForSequenceClassification)
+  if (model instanceof LtgBertForSequenceClassification) {
+    if (problemTypeOf(model.config) === "regression")
+      return { model, tokenizer: model.predictionTokenizer("regression"), route: "score" };
     return { model, tokenizer: model.predictionTokenizer(), route: "classify" };
+  }
   const route: Route | null =
     model instanceof LtgBertModel
       ? "embed"
@@ -281,6 +291,7 @@ const CHOICE_SCHEMA = {
 /** What each route's body is, for messages about an unknown key. */
 const BODY_OF_ROUTE: Record<string, string> = {
   "/v1/classify": 'the body is { "texts": [string, ...], "topK"?: integer }',
+  "/v1/score": 'the body is { "texts": [string or [string, string], ...] }',
   "/v1/embed": 'the body is { "texts": [string, ...], "pooling"?: "mean" | "cls", "normalize"?: boolean }',
   "/v1/tag": 'the body is { "sentences": [string or [word, ...], ...] }',
   "/v1/answer": 'the body is { "questions": [{ "question": string, "context": string }, ...] }',
@@ -365,6 +376,7 @@ export class LtgBertServer {
   #shuttingDown = false;
   #inFlight = 0;
   readonly #batcher: Batcher<Int32Array, Prediction>;
+  readonly #scorer: Batcher<string | [string, string], number>;
   readonly #tagger: Batcher<string | string[], TaggedWords>;
   readonly #reader: Batcher<{ question: string; context: string }, ExtractedAnswer>;
   readonly #chooser: Batcher<MultipleChoiceInput, RankedChoice[]>;
@@ -407,6 +419,15 @@ export class LtgBertServer {
       timeoutMs: o.timeoutMs,
       onBatch: (size: number, seconds: number) => metrics.batch(size, seconds),
     };
+    this.#scorer = new Batcher(
+      (items) =>
+        (this.#model as LtgBertForSequenceClassification).score(items, {
+          batchSize: o.maxBatchSize,
+          truncation: o.truncation,
+        }),
+      (item) => (typeof item === "string" ? item.length : item[0].length + item[1].length),
+      batching,
+    );
     this.#tagger = new Batcher(
       (items) => (this.#model as LtgBertForTokenClassification).tag(items, { batchSize: o.maxBatchSize }),
       (item) => (typeof item === "string" ? item.length : item.join(" ").length),
@@ -515,7 +536,7 @@ export class LtgBertServer {
       const body: ErrorBody = {
         error: {
           code: "not_found",
-          message: `no route ${request.method} ${request.url.split("?")[0]}; the routes are POST /v1/classify, /v1/tag, /v1/answer, /v1/choose or /v1/embed (the one of the model's head), GET /healthz, GET /readyz, GET /metrics`,
+          message: `no route ${request.method} ${request.url.split("?")[0]}; the routes are POST /v1/classify, /v1/score, /v1/tag, /v1/answer, /v1/choose or /v1/embed (the one of the model's head), GET /healthz, GET /readyz, GET /metrics`,
         },
       };
       return reply.code(404).send(body);
@@ -595,6 +616,32 @@ export class LtgBertServer {
         },
       },
       async (request, reply) => this.#embedRoute(request, reply),
+    );
+    app.post<{ Body: ScoreBody }>(
+      "/v1/score",
+      {
+        schema: {
+          body: {
+            type: "object",
+            required: ["texts"],
+            additionalProperties: false,
+            properties: {
+              texts: items({
+                anyOf: [{ type: "string" }, { type: "array", minItems: 2, maxItems: 2, items: { type: "string" } }],
+              }),
+            },
+          },
+          response: responses("scores", { type: "number" }),
+        },
+      },
+      async (request, reply) => {
+        const { texts } = request.body;
+        this.#modelFor("score");
+        if (!this.#scorer.hasRoomFor(texts.length)) throw this.#queueFull(texts.length);
+        // With truncation off, a text too long is this request's 400, not an error in a batch shared with others.
+        if (!this.options.truncation) await this.#encode(this.#tokenizer!, this.#model!, texts);
+        return { scores: await this.#taskRoute("score", this.#scorer, texts, reply) };
+      },
     );
     app.post<{ Body: TagBody }>(
       "/v1/tag",
@@ -777,6 +824,7 @@ export class LtgBertServer {
   get queueDepth(): number {
     return (
       this.#batcher.queueDepth +
+      this.#scorer.queueDepth +
       this.#tagger.queueDepth +
       this.#reader.queueDepth +
       this.#chooser.queueDepth +
@@ -810,7 +858,14 @@ export class LtgBertServer {
     this.#shuttingDown = true;
     this.#closing ??= (async () => {
       await this.app.close();
-      const batchers = [this.#batcher, this.#tagger, this.#reader, this.#chooser, this.#embedder] as const;
+      const batchers = [
+        this.#batcher,
+        this.#scorer,
+        this.#tagger,
+        this.#reader,
+        this.#chooser,
+        this.#embedder,
+      ] as const;
       for (const b of batchers) b.close();
       await Promise.all(batchers.map((b) => b.drained()));
     })();
@@ -832,7 +887,11 @@ export class LtgBertServer {
   }
 
   /** The request's texts as token ids, one row each, cut (or refused) at the model's length. */
-  async #encode(tokenizer: Tokenizer, model: ServedModel, texts: string[]): Promise<Int32Array[]> {
+  async #encode(
+    tokenizer: Tokenizer,
+    model: ServedModel,
+    texts: readonly (string | readonly [string, string])[],
+  ): Promise<Int32Array[]> {
     let ragged: RaggedEncoding;
     try {
       ragged = await tokenizer.encodeBatch(texts, {
