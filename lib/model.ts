@@ -1074,20 +1074,34 @@ export class LtgBertForSequenceClassification extends LtgBertPreTrainedModel {
     if (topK !== undefined) positiveInteger("options.topK", topK);
     if (!Array.isArray(texts)) throw invalidArgument("texts", "an array of strings or [string, string] pairs", texts);
     const tokenizer = this.predictionTokenizer();
+    return this.#inBatches(tokenizer, texts, { batchSize, truncation }, (batch) => this.classifyBatch(batch, { topK }));
+  }
+
+  /**
+   * Encodes `texts` up to `max_position_embeddings` tokens, runs `run` on
+   * padded batches of similar length, and gives its results in the order of
+   * `texts`.
+   */
+  async #inBatches<R>(
+    tokenizer: Tokenizer,
+    texts: readonly TextInput[],
+    options: { batchSize: number; truncation: boolean },
+    run: (batch: BatchEncoding) => Promise<R[]>,
+  ): Promise<R[]> {
     if (texts.length === 0) return [];
     const ragged = await tokenizer.encodeBatch(texts, {
       maxLength: this.config.max_position_embeddings,
-      truncation,
+      truncation: options.truncation,
       padding: "none",
     });
     // Longest first, so that rows of one batch have similar lengths (less
     // padding) and a batch too large for memory fails at once.
     const order = Array.from(texts, (_, i) => i).sort((a, b) => ragged.lengths[b] - ragged.lengths[a]);
-    const out = new Array<Prediction>(texts.length);
-    for (let start = 0; start < order.length; start += batchSize) {
-      const rows = order.slice(start, start + batchSize);
-      const predictions = await this.classifyBatch(tokenizer.pad(ragged, rows), { topK });
-      rows.forEach((row, r) => (out[row] = predictions[r]));
+    const out = new Array<R>(texts.length);
+    for (let start = 0; start < order.length; start += options.batchSize) {
+      const rows = order.slice(start, start + options.batchSize);
+      const results = await run(tokenizer.pad(ragged, rows));
+      rows.forEach((row, r) => (out[row] = results[r]));
     }
     return out;
   }
@@ -1109,20 +1123,7 @@ export class LtgBertForSequenceClassification extends LtgBertPreTrainedModel {
     boolean("options.truncation", truncation);
     if (!Array.isArray(texts)) throw invalidArgument("texts", "an array of strings or [string, string] pairs", texts);
     const tokenizer = this.predictionTokenizer("regression");
-    if (texts.length === 0) return [];
-    const ragged = await tokenizer.encodeBatch(texts, {
-      maxLength: this.config.max_position_embeddings,
-      truncation,
-      padding: "none",
-    });
-    const order = Array.from(texts, (_, i) => i).sort((a, b) => ragged.lengths[b] - ragged.lengths[a]);
-    const out = new Array<number>(texts.length);
-    for (let start = 0; start < order.length; start += batchSize) {
-      const rows = order.slice(start, start + batchSize);
-      const scores = await this.scoreBatch(tokenizer.pad(ragged, rows));
-      rows.forEach((row, r) => (out[row] = scores[r]));
-    }
-    return out;
+    return this.#inBatches(tokenizer, texts, { batchSize, truncation }, (batch) => this.scoreBatch(batch));
   }
 
   /** @internal One forward over an encoded, padded batch of a regression model: a score per row. */

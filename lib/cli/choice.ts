@@ -2,11 +2,11 @@
 // and `evaluate` and `predict` for a multiple-choice model: ARC's JSONL (or CSV) questions, accuracy
 // beside the chance level of the same questions, and the chosen key per
 // question as the data writes it.
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import type { LtgBertForMultipleChoice } from "../model.js";
 import type { MultipleChoiceDataset } from "../tasks/readers.js";
 import type { MultipleChoiceEvalMetrics } from "../train/trainer.js";
-import { fixed, printJson, usageError, type CliIo } from "./common.js";
+import { emitPredictions, fixed, usageError, type CliIo } from "./common.js";
 import { runtime } from "./runtime.js";
 import { loadTaskModel, type TaskCommand } from "./task-run.js";
 
@@ -55,24 +55,18 @@ export async function predictMultipleChoice(
   try {
     const ranked = await model.choose(dataset.examples, { batchSize: options.batchSize });
     const records = dataset.examples.map((e, i) => ({ id: e.id, choice: e.choiceLabels[ranked[i][0].index] }));
-    if (options.output !== undefined) {
-      await writeFile(options.output, records.map((r) => `${JSON.stringify(r)}\n`).join(""));
-      if (!options.json) io.stderr.write(`wrote ${records.length} choices to ${options.output}\n`);
-    }
-    if (options.json) {
-      printJson(io, {
-        model: dir,
-        task: MULTIPLE_CHOICE.task,
-        ...(options.output === undefined ? {} : { output: options.output }),
-        predictions: dataset.examples.map((e, i) => ({
-          id: e.id,
-          choice: records[i].choice,
-          ranking: ranked[i].map((r) => ({ key: e.choiceLabels[r.index], choice: r.choice, score: r.score })),
-        })),
-      });
-      return;
-    }
-    if (options.output === undefined) for (const r of records) io.stdout.write(`${r.id}\t${r.choice}\n`);
+    await emitPredictions(io, options, {
+      model: dir,
+      task: MULTIPLE_CHOICE.task,
+      what: "choices",
+      records,
+      predictions: dataset.examples.map((e, i) => ({
+        id: e.id,
+        choice: records[i].choice,
+        ranking: ranked[i].map((r) => ({ key: e.choiceLabels[r.index], choice: r.choice, score: r.score })),
+      })),
+      line: (r) => `${r.id}\t${r.choice}`,
+    });
   } finally {
     model.dispose();
   }

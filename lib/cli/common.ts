@@ -58,6 +58,33 @@ export function printJson(io: CliIo, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/**
+ * How `predict` gives a task model's predictions: `records` as JSON lines in
+ * `--output` (in input order), the `--json` document `{ model, task, output?,
+ * predictions }`, or else (without `--output`) a line per record on stdout.
+ */
+export async function emitPredictions<R>(
+  io: CliIo,
+  options: { output?: string; json?: boolean },
+  p: { model: string; task: string; what: string; records: R[]; predictions: unknown[]; line: (record: R) => string },
+): Promise<void> {
+  if (options.output !== undefined) {
+    const { writeFile } = await import("node:fs/promises");
+    await writeFile(options.output, p.records.map((r) => `${JSON.stringify(r)}\n`).join(""));
+    if (!options.json) io.stderr.write(`wrote ${p.records.length} ${p.what} to ${options.output}\n`);
+  }
+  if (options.json) {
+    printJson(io, {
+      model: p.model,
+      task: p.task,
+      ...(options.output === undefined ? {} : { output: options.output }),
+      predictions: p.predictions,
+    });
+  } else if (options.output === undefined) {
+    for (const r of p.records) io.stdout.write(`${p.line(r)}\n`);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Option values. Commander prefixes these messages with the option and value.
 

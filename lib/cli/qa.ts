@@ -2,11 +2,11 @@
 // question-answering`, and `evaluate` and `predict` for a QA model: SQuAD JSON files (v1.1, v2.0),
 // contexts cut into overlapping windows, scored by SQuAD's exact match and
 // F1 (0–100), answers written one JSON object per question.
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import type { LtgBertForQuestionAnswering } from "../model.js";
 import type { SquadDataset } from "../tasks/readers.js";
 import type { QuestionAnsweringEvalMetrics } from "../train/trainer.js";
-import { fixed, printJson, usageError, type CliIo } from "./common.js";
+import { emitPredictions, fixed, usageError, type CliIo } from "./common.js";
 import { runtime } from "./runtime.js";
 import { loadTaskModel, type TaskCommand } from "./task-run.js";
 
@@ -69,20 +69,14 @@ export async function predictQuestionAnswering(
       allowImpossible: dataset.examples.some((e) => e.isImpossible),
     });
     const records = dataset.examples.map((e, i) => ({ id: e.id, answer: answers[i].text }));
-    if (options.output !== undefined) {
-      await writeFile(options.output, records.map((r) => `${JSON.stringify(r)}\n`).join(""));
-      if (!options.json) io.stderr.write(`wrote ${records.length} answers to ${options.output}\n`);
-    }
-    if (options.json) {
-      printJson(io, {
-        model: dir,
-        task: QUESTION_ANSWERING.task,
-        ...(options.output === undefined ? {} : { output: options.output }),
-        predictions: dataset.examples.map((e, i) => ({ id: e.id, ...answers[i] })),
-      });
-      return;
-    }
-    if (options.output === undefined) for (const r of records) io.stdout.write(`${r.id}\t${r.answer}\n`);
+    await emitPredictions(io, options, {
+      model: dir,
+      task: QUESTION_ANSWERING.task,
+      what: "answers",
+      records,
+      predictions: dataset.examples.map((e, i) => ({ id: e.id, ...answers[i] })),
+      line: (r) => `${r.id}\t${r.answer}`,
+    });
   } finally {
     model.dispose();
   }

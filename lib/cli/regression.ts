@@ -1,11 +1,11 @@
 // Regression on the command line: `finetune --task regression` (sentence
 // pairs with a score, GLUE's STS-B TSV), and `evaluate` and `predict` for a
 // regression model: Pearson and Spearman, and a score per pair.
-import { open, writeFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import type { LtgBertForSequenceClassification } from "../model.js";
 import type { ReadRegressionOptions, RegressionDataset } from "../tasks/readers.js";
 import type { RegressionEvalMetrics } from "../train/trainer.js";
-import { fixed, printJson, usageError, type CliIo } from "./common.js";
+import { emitPredictions, fixed, usageError, type CliIo } from "./common.js";
 import { runtime } from "./runtime.js";
 import { loadTaskModel, type TaskCommand, type TaskReadOptions } from "./task-run.js";
 
@@ -87,24 +87,18 @@ export async function predictRegression(
       { batchSize: options.batchSize },
     );
     const records = scores.map((score) => ({ score }));
-    if (options.output !== undefined) {
-      await writeFile(options.output, records.map((r) => `${JSON.stringify(r)}\n`).join(""));
-      if (!options.json) io.stderr.write(`wrote ${records.length} scores to ${options.output}\n`);
-    }
-    if (options.json) {
-      printJson(io, {
-        model: dir,
-        task: REGRESSION.task,
-        ...(options.output === undefined ? {} : { output: options.output }),
-        predictions: dataset.examples.map((e, i) => ({
-          sentence1: e.sentence1,
-          sentence2: e.sentence2,
-          score: scores[i],
-        })),
-      });
-      return;
-    }
-    if (options.output === undefined) for (const s of scores) io.stdout.write(`${s}\n`);
+    await emitPredictions(io, options, {
+      model: dir,
+      task: REGRESSION.task,
+      what: "scores",
+      records,
+      predictions: dataset.examples.map((e, i) => ({
+        sentence1: e.sentence1,
+        sentence2: e.sentence2,
+        score: scores[i],
+      })),
+      line: (r) => String(r.score),
+    });
   } finally {
     model.dispose();
   }

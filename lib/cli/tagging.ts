@@ -1,11 +1,11 @@
 // Token classification on the command line: `finetune --task
 // token-classification`, and `evaluate` and `predict` for a tagger (word
 // accuracy, entity figures for BIO tags; words and labels per sentence).
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import type { LtgBertForTokenClassification } from "../model.js";
 import type { ReadConlluOptions, TaggingDataset } from "../tasks/readers.js";
 import type { TaggingEvalMetrics } from "../train/trainer.js";
-import { fixed, printJson, usageError, type CliIo } from "./common.js";
+import { emitPredictions, fixed, usageError, type CliIo } from "./common.js";
 import { runtime } from "./runtime.js";
 import { loadTaskModel, type TaskCommand } from "./task-run.js";
 import { readLines } from "./texts.js";
@@ -84,23 +84,15 @@ export async function predictTagger(
   const model = await loadTaskModel(await TAGGING.modelClass(), dir, options);
   try {
     const tagged = await model.tag(sentences, { batchSize: options.batchSize });
-    const lines = tagged.map((t) => JSON.stringify({ words: t.words, labels: t.labels }));
-    if (options.output !== undefined) {
-      await writeFile(options.output, lines.length === 0 ? "" : `${lines.join("\n")}\n`);
-      if (!options.json) io.stderr.write(`wrote ${tagged.length} sentences to ${options.output}\n`);
-    }
-    if (options.json) {
-      printJson(io, {
-        model: dir,
-        task: TAGGING.task,
-        ...(options.output === undefined ? {} : { output: options.output }),
-        predictions: tagged,
-      });
-      return;
-    }
-    if (options.output !== undefined) return;
-    // One line per sentence: word/LABEL pairs (the probabilities are in --json).
-    for (const t of tagged) io.stdout.write(`${t.words.map((w, i) => `${w}/${t.labels[i]}`).join(" ")}\n`);
+    // Without --output and --json: one line per sentence, word/LABEL pairs (the probabilities are in --json).
+    await emitPredictions(io, options, {
+      model: dir,
+      task: TAGGING.task,
+      what: "sentences",
+      records: tagged.map((t) => ({ words: t.words, labels: t.labels })),
+      predictions: tagged,
+      line: (r) => r.words.map((w, i) => `${w}/${r.labels[i]}`).join(" "),
+    });
   } finally {
     model.dispose();
   }
