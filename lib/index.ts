@@ -153,6 +153,12 @@ export {
   type TrainStepResult,
 } from "./train/optimizer.js";
 export {
+  ProcessGroup,
+  type ProcessGroupOptions,
+  processGroupOptionsFromEnv,
+  distributedAvailable,
+} from "./train/distributed.js";
+export {
   maskTokens,
   drawSpanLength,
   spanLengthProbability,

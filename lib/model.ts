@@ -678,7 +678,7 @@ export abstract class LtgBertPreTrainedModel<Inputs extends object = ForwardInpu
     const native = this.#ensureNotDisposed();
     const resolved = resolveOptimizerOptions(options);
     const handle = callNativeSync(() => new addon.Optimizer(native, resolved));
-    const optimizer = new Optimizer(handle, resolved, (work) => this.enqueue(() => work()));
+    const optimizer = new Optimizer(handle, resolved, (work) => this.enqueue(() => work()), options.processGroup);
     this.#optimizers.add(optimizer);
     return optimizer;
   }
@@ -687,9 +687,14 @@ export abstract class LtgBertPreTrainedModel<Inputs extends object = ForwardInpu
    * One training step in native code: forward in training mode (dropout on),
    * loss, backward, clipping, then the optimizer's update at the learning
    * rate its schedule gives this step. With an array of batches, their
-   * gradients accumulate (each loss scaled by 1 / batches.length, as Hugging
-   * Face's gradient accumulation does) into one update. No gradient or weight
-   * crosses into JS; the model is back in eval mode afterwards.
+   * gradients accumulate into one update, each batch's mean loss weighted by
+   * its share of the items the loss averages over (the scored tokens of the
+   * masked LM and token classification, the examples of the other heads),
+   * so that the update is the one a single batch of all of them would give
+   * (batches of equal size: 1 / batches.length each, as Hugging Face's
+   * gradient accumulation scales them). With an optimizer made with a
+   * `processGroup`, the other ranks' batches count too. No gradient or
+   * weight crosses into JS; the model is back in eval mode afterwards.
    *
    * @example
    * const r = await cls.trainStep({ inputIds, attentionMask, labels }, opt);

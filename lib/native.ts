@@ -113,6 +113,26 @@ export interface NativeOptimizerOptions {
   totalSteps: number;
   numCycles: number;
   seed: number;
+  /** Data parallelism: the group whose ranks average their gradients. */
+  processGroup?: NativeProcessGroup;
+  /** Compare the ranks' weights every this many steps (0: never). */
+  checkEvery?: number;
+}
+
+/** One rank's membership of a data-parallel group (c10d, Gloo). */
+export interface NativeProcessGroup {
+  join(options: {
+    masterAddr: string;
+    masterPort: number;
+    rank: number;
+    worldSize: number;
+    timeoutMs: number;
+    interfaces: string;
+  }): Promise<{ rank: number; worldSize: number }>;
+  allReduceSum(values: Float64Array): Promise<Float64Array>;
+  allGather(values: Float64Array): Promise<Float64Array[]>;
+  barrier(): Promise<void>;
+  shutdown(): Promise<void>;
 }
 
 export interface NativeStepResult {
@@ -217,6 +237,7 @@ export interface CpuCacheStats {
 interface Addon {
   Model: new () => NativeModel;
   Optimizer: new (model: NativeModel, options: NativeOptimizerOptions) => NativeOptimizer;
+  ProcessGroup: { new (): NativeProcessGroup; readonly available: boolean };
   setNumThreads(threads: number): void;
   getNumThreads(): number;
   systemInfo(): NativeSystemInfo;

@@ -1,6 +1,7 @@
 // Registers the addon's classes and functions; nothing else lives here.
 #include <napi.h>
 
+#include "binding/group_wrap.h"
 #include "binding/init.h"
 #include "binding/model_wrap.h"
 #include "binding/optimizer_wrap.h"
@@ -11,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Model", ltgbert::binding::ModelWrap::Define(env));
   exports.Set("StateDict", ltgbert::binding::StateDictWrap::Define(env));
   exports.Set("Optimizer", ltgbert::binding::OptimizerWrap::Define(env));
+  exports.Set("ProcessGroup", ltgbert::binding::ProcessGroupWrap::Define(env));
   exports.Set("readStateDict", Napi::Function::New<ltgbert::binding::ReadStateDict>(env, "readStateDict"));
   exports.Set("cooccurrenceEmbeddings",
               Napi::Function::New<ltgbert::binding::CooccurrenceEmbeddings>(env, "cooccurrenceEmbeddings"));

@@ -228,6 +228,13 @@ export function findLibtorch({ report = false } = {}) {
       libs,
       cuda,
       cxx11Abi: readCxx11Abi(torchDir),
+      // c10d with Gloo's headers (Debian: libgloo-dev), for data-parallel
+      // training; without them the addon builds with none.
+      distributed:
+        existsSync(path.join(prefix, "include", "torch", "csrc", "distributed", "c10d", "ProcessGroupGloo.hpp")) &&
+        [path.join(prefix, "include"), "/usr/include", "/usr/local/include"].some((dir) =>
+          existsSync(path.join(dir, "gloo", "algorithm.h")),
+        ),
       // A libtorch that bundles oneDNN exports its symbols, which would
       // shadow the system's: use the system's only beside one without.
       onednn: bundlesOneDnn(prefix)
@@ -260,6 +267,7 @@ function main(argv) {
         ...(found.cuda ? ["LTGBERT_WITH_CUDA=1"] : []),
         ...(dnnl ? ["LTGBERT_WITH_DNNL=1"] : []),
         `LTGBERT_ONEDNN_STATUS=${found.onednn.status}`,
+        ...(found.distributed ? ["LTGBERT_WITH_DISTRIBUTED=1", "USE_C10D_GLOO=1", "USE_DISTRIBUTED=1"] : []),
       ],
       rpath: [`-Wl,-rpath,${found.libDir}`],
     }[argv[1]];

@@ -8,11 +8,13 @@
 #   libdnnl-dev, ocl-icd-opencl-dev     oneDNN for faster CPU inference (optional: the build
 #                                       goes on without it); its CMake config needs OpenCL's
 #   nlohmann-json3-dev                  JSON parsing in the addon
+#   libgloo-dev                         Gloo's headers, for data-parallel training on libtorch's c10d
+#                                       (optional: without them the addon builds with no data parallelism)
 #   cmake, make, g++                    the addon's build (cmake-js; node-gyp uses make and g++)
 #   python3-torch                       PyTorch, which the tests and benchmarks compare against
 set -eu
 
-PACKAGES="libtorch-dev libopenblas0-openmp libdnnl-dev ocl-icd-opencl-dev nlohmann-json3-dev cmake make g++ python3-torch"
+PACKAGES="libtorch-dev libopenblas0-openmp libdnnl-dev ocl-icd-opencl-dev nlohmann-json3-dev libgloo-dev cmake make g++ python3-torch"
 
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "setup-debian: no apt-get: this script is for Debian and Ubuntu. Elsewhere install libtorch, a C++17 compiler, CMake and nlohmann-json (see docs/install.md, 'Which libtorch')." >&2

@@ -6,6 +6,7 @@ import { invalidArgument, LtgBertError } from "../errors.js";
 import { integer, nonEmptyString, number, object } from "../validate.js";
 import { callNative, type NativeOptimizer, type NativeOptimizerOptions } from "../native.js";
 import { makeDirectory } from "../save.js";
+import { ProcessGroup } from "./distributed.js";
 
 export type ScheduleKind = "constant" | "constant_with_warmup" | "linear" | "cosine";
 
@@ -35,11 +36,22 @@ export interface OptimizerOptions {
   schedule?: ScheduleOptions;
   /** Seed of the random stream dropout draws from during training. Default 42. */
   seed?: number;
+  /**
+   * Data parallelism: every step averages the gradients over this group's
+   * ranks (each its share of the global batch), and the first step copies
+   * rank 0's weights to every rank. Each rank draws its own dropout masks
+   * (rank 0 from `seed`, the others from seeds mixed from it and their
+   * rank). `save` and `load` are then collective: every rank calls them,
+   * rank 0 writes.
+   */
+  processGroup?: ProcessGroup;
+  /** With `processGroup`: check every this many steps that the ranks' weights are identical (0: never). Default 100. */
+  checkEvery?: number;
 }
 
 /** What one training step did. */
 export interface TrainStepResult {
-  /** Mean loss of the batch (of the micro-batches, with accumulation), before the update. */
+  /** Mean loss over the step's items (every micro-batch's, and every rank's with a process group), before the update. */
   loss: number;
   /** Global 2-norm of the gradients, before clipping. */
   gradNorm: number;
@@ -86,6 +98,17 @@ export function resolveOptimizerOptions(options: OptimizerOptions): NativeOptimi
     totalSteps,
     numCycles: number("options.schedule.numCycles", schedule.numCycles ?? 0.5, { min: 0 }),
     seed: integer("options.seed", options.seed ?? 42, 0),
+    ...distributedOptions(options),
+  };
+}
+
+function distributedOptions(options: OptimizerOptions): Pick<NativeOptimizerOptions, "processGroup" | "checkEvery"> {
+  if (options.processGroup === undefined) return {};
+  if (!(options.processGroup instanceof ProcessGroup))
+    throw invalidArgument("options.processGroup", "a ProcessGroup", options.processGroup);
+  return {
+    processGroup: options.processGroup.native,
+    checkEvery: integer("options.checkEvery", options.checkEvery ?? 100, 0),
   };
 }
 
@@ -101,6 +124,8 @@ export function resolveOptimizerOptions(options: OptimizerOptions): NativeOptimi
 export class Optimizer {
   /** The options it was made with, defaults filled in. */
   readonly options: Readonly<NativeOptimizerOptions>;
+  /** The data-parallel group it averages gradients over, if any. */
+  readonly processGroup: ProcessGroup | undefined;
   #native: NativeOptimizer | null;
   #run: <T>(work: () => Promise<T>) => Promise<T>;
   #step = 0;
@@ -110,9 +135,12 @@ export class Optimizer {
     native: NativeOptimizer,
     options: NativeOptimizerOptions,
     run: <T>(work: () => Promise<T>) => Promise<T>,
+    processGroup?: ProcessGroup,
   ) {
     this.#native = native;
-    this.options = Object.freeze({ ...options });
+    this.processGroup = processGroup;
+    const { processGroup: _group, ...plain } = options;
+    this.options = Object.freeze(plain);
     this.#run = run;
   }
 
@@ -130,11 +158,13 @@ export class Optimizer {
    * Writes `dir/optimizer.safetensors`: both AdamW moments of every
    * parameter, the step count (the schedule's position) and the random state
    * dropout draws from, so that training resumed from it continues exactly.
-   * Creates `dir`; atomic, so a failed save keeps the previous file.
+   * Creates `dir`; atomic, so a failed save keeps the previous file. With a
+   * process group every rank must call it: rank 0 writes every rank's
+   * random state into its file, the others write nothing.
    */
   async save(dir: string): Promise<string> {
     nonEmptyString("dir", dir, "a folder path");
-    await makeDirectory(dir);
+    if ((this.processGroup?.rank ?? 0) === 0) await makeDirectory(dir);
     const native = this.#require();
     return this.#run(() => callNative(() => native.save(path.join(dir, OPTIMIZER_FILE))));
   }

@@ -10,6 +10,7 @@ struct ClassRefs {
   Napi::FunctionReference model;
   Napi::FunctionReference state_dict;
   Napi::FunctionReference optimizer;
+  Napi::FunctionReference process_group;
 };
 
 // This environment's references, created on first use.

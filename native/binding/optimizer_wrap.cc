@@ -7,6 +7,7 @@
 #include "binding/batch.h"
 #include "binding/class_refs.h"
 #include "binding/convert.h"
+#include "binding/group_wrap.h"
 #include "binding/task.h"
 #include "common/error.h"
 #include "io/checkpoint.h"
@@ -58,7 +59,17 @@ OptimizerWrap::OptimizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     if (model == nullptr) ThrowArgument(env, "model: expected a Model");
     auto state = model->Require(env);
     if (!state->module) ThrowArgument(env, "model: still loading");
-    auto options = ReadOptions(RequireObject(info, 1, "options"));
+    Napi::Object o = RequireObject(info, 1, "options");
+    auto options = ReadOptions(o);
+    if (!o.Get("processGroup").IsUndefined() && !o.Get("processGroup").IsNull()) {
+      ProcessGroupWrap* group = ProcessGroupWrap::From(o.Get("processGroup"));
+      if (group == nullptr) ThrowArgument(env, "options.processGroup: expected a ProcessGroup");
+      auto joined = group->Require(env);
+      // Each rank draws its own dropout masks, from a seed of its own.
+      options.seed = train::RankSeed(options.seed, train::Rank(*joined));
+      data_parallel_ =
+          std::make_shared<train::DataParallel>(joined, static_cast<int64_t>(OptionalNumber(o, "checkEvery", 100)));
+    }
     optimizer_ = std::make_shared<train::AdamW>(train::TrainableParameters(*state->module), options);
     optimizer_->rng_state() = train::SeededRngState(state->device, options.seed);
     model_ = state;
@@ -90,6 +101,7 @@ Napi::Value OptimizerWrap::TrainStep(const Napi::CallbackInfo& info) {
       }
     }
     auto optimizer = optimizer_;
+    auto data_parallel = data_parallel_;
     auto result = std::make_shared<train::StepResult>();
     return Task::Run(
         env, Value(),
@@ -97,7 +109,7 @@ Napi::Value OptimizerWrap::TrainStep(const Napi::CallbackInfo& info) {
           std::lock_guard<std::mutex> lock(state->mutex);
           auto& module = *state->module;
           for (const auto& b : batches) CheckInputs(module.config(), b.input_ids, b.attention_mask, b.labels);
-          *result = train::TrainStep(module, batches, *optimizer, state->device);
+          *result = train::TrainStep(module, batches, *optimizer, state->device, data_parallel.get());
         },
         [result](Napi::Env env) -> Napi::Value {
           auto out = Napi::Object::New(env);
@@ -118,12 +130,21 @@ Napi::Value OptimizerWrap::Save(const Napi::CallbackInfo& info) {
     auto state = RequireModel(env);
     std::string file = RequireString(info, 0, "file");
     auto optimizer = optimizer_;
+    auto data_parallel = data_parallel_;
     return Task::Run(
         env, Value(),
         [=]() {
           std::lock_guard<std::mutex> lock(state->mutex);
           const auto& o = optimizer->options();
-          io::WriteSafetensors(file, optimizer->StateTensors(),
+          io::TensorList tensors = optimizer->StateTensors();
+          if (data_parallel) {
+            // Collective: every rank's random state goes into rank 0's file;
+            // the other ranks write nothing.
+            auto others = data_parallel->GatherRandomStates(*optimizer);
+            if (data_parallel->rank() != 0) return;
+            tensors.insert(tensors.end(), others.begin(), others.end());
+          }
+          io::WriteSafetensors(file, tensors,
                                {{"format", "pt"},
                                 {"optimizer", "AdamW"},
                                 {"lr", Exact(o.learning_rate)},
@@ -143,12 +164,14 @@ Napi::Value OptimizerWrap::Load(const Napi::CallbackInfo& info) {
     auto state = RequireModel(env);
     std::string file = RequireString(info, 0, "file");
     auto optimizer = optimizer_;
+    auto data_parallel = data_parallel_;
     auto step = std::make_shared<int64_t>(0);
     return Task::Run(
         env, Value(),
         [=]() {
           std::lock_guard<std::mutex> lock(state->mutex);
           io::TensorList tensors = io::ReadSafetensors(file);
+          train::SelectRandomState(data_parallel ? data_parallel->rank() : 0, tensors, file);
           optimizer->LoadStateTensors(tensors, file);
           *step = optimizer->step();
         },
@@ -162,6 +185,7 @@ Napi::Value OptimizerWrap::Load(const Napi::CallbackInfo& info) {
 
 Napi::Value OptimizerWrap::Dispose(const Napi::CallbackInfo& info) {
   optimizer_.reset();
+  data_parallel_.reset();
   return info.Env().Undefined();
 }
 

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "binding/model_wrap.h"
+#include "train/distributed.h"
 #include "train/optimizer.h"
 
 namespace ltgbert::binding {
@@ -16,7 +17,8 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
  public:
   static Napi::Function Define(Napi::Env env);
   // new Optimizer(model, { learningRate, beta1, beta2, eps, weightDecay,
-  //   maxGradNorm, schedule, warmupSteps, totalSteps, numCycles, seed })
+  //   maxGradNorm, schedule, warmupSteps, totalSteps, numCycles, seed,
+  //   processGroup, checkEvery })
   explicit OptimizerWrap(const Napi::CallbackInfo& info);
 
  private:
@@ -29,6 +31,7 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
 
   std::weak_ptr<ModelState> model_;
   std::shared_ptr<train::AdamW> optimizer_;
+  std::shared_ptr<train::DataParallel> data_parallel_;  // with a processGroup
 };
 
 }  // namespace ltgbert::binding

@@ -22,6 +22,7 @@ enum class ErrorCode {
   kIo,
   kBusy,
   kOutOfMemory,
+  kDistributed,
   kInternal,
 };
 
@@ -49,6 +50,8 @@ inline const char* ErrorCodeName(ErrorCode code) {
       return "LTGBERT_BUSY";
     case ErrorCode::kOutOfMemory:
       return "LTGBERT_OUT_OF_MEMORY";
+    case ErrorCode::kDistributed:
+      return "LTGBERT_DISTRIBUTED";
     case ErrorCode::kInternal:
       return "LTGBERT_INTERNAL";
   }

@@ -200,6 +200,16 @@ torch::Tensor LtgBertImpl::TrainingLoss(const torch::Tensor& input_ids, const to
   return forward(input_ids, attention_mask, labels, options).loss;
 }
 
+int64_t LtgBertImpl::LossItemCount(const torch::Tensor& labels) const {
+  switch (config_.task) {
+    case Task::kMaskedLM:
+    case Task::kTokenClassification:
+      return labels.ne(-100).sum().item<int64_t>();
+    default:
+      return labels.size(0);
+  }
+}
+
 torch::Tensor LtgBertImpl::Loss(const Output& out, const torch::Tensor& labels) const {
   const torch::Tensor& logits = out.logits;
   switch (config_.task) {

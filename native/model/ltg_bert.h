@@ -84,6 +84,13 @@ class LtgBertImpl : public torch::nn::Module {
   torch::Tensor TrainingLoss(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                              const torch::Tensor& labels);
 
+  // How many items the loss of these labels is the mean over: the scored
+  // positions for the masked LM and token classification, the examples for
+  // the other heads. Accumulated and data-parallel steps weight each
+  // micro-batch's mean by it, so that their loss is the mean over the whole
+  // global batch, as one batch of all of it would give.
+  int64_t LossItemCount(const torch::Tensor& labels) const;
+
   // Fills every parameter as the reference initialises it: truncated normal
   // with std sqrt(2 / (5 D)) cut at two std for embeddings and linear
   // weights, zero biases, unit LayerNorm weights, and the feed-forward

@@ -13,8 +13,8 @@ namespace ltgbert::train {
 namespace {
 
 constexpr const char* kStepKey = "step";
-constexpr const char* kRngKey = "rng_state";
-constexpr const char* kStreamKey = "dropout_stream";
+constexpr const char* kRngKey = kRngStateKey;
+constexpr const char* kStreamKey = kDropoutStreamKey;
 constexpr const char* kExpAvg = "exp_avg.";
 constexpr const char* kExpAvgSq = "exp_avg_sq.";
 

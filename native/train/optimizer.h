@@ -16,6 +16,10 @@
 
 namespace ltgbert::train {
 
+// The keys of the random state in StateTensors().
+inline constexpr const char* kRngStateKey = "rng_state";
+inline constexpr const char* kDropoutStreamKey = "dropout_stream";
+
 struct AdamWOptions {
   double learning_rate = 5e-5;
   double beta1 = 0.9;

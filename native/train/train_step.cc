@@ -78,30 +78,50 @@ torch::Tensor SeededRngState(const torch::Device& device, uint64_t seed) {
 }
 
 StepResult TrainStep(model::LtgBertImpl& module, const std::vector<Batch>& batches, AdamW& optimizer,
-                     const torch::Device& device) {
+                     const torch::Device& device, DataParallel* data_parallel) {
   if (batches.empty()) Fail(ErrorCode::kInvalidArgument, "trainStep: expected at least one batch");
   auto profile = MaybeProfile();
   for (const auto& p : optimizer.params()) p.value.mutable_grad() = torch::Tensor();
+  if (data_parallel != nullptr) data_parallel->Start(optimizer.params());
+
+  // Each micro-batch's mean loss counts by its share of the items (scored
+  // tokens, or examples) of the global batch: every micro-batch of every
+  // rank. ReduceGradients averages over the ranks, hence `world`.
+  std::vector<double> counts;
+  double local_items = 0;
+  for (const auto& batch : batches) {
+    counts.push_back(static_cast<double>(module.LossItemCount(batch.labels)));
+    local_items += counts.back();
+  }
+  const double world = data_parallel != nullptr ? data_parallel->world_size() : 1;
+  const double items =
+      data_parallel != nullptr ? data_parallel->SumOverRanks(local_items, "summing the step's items") : local_items;
 
   StepResult result;
+  double local_loss = 0;
   {
     torch::AutoGradMode grad_mode(true);
     TrainMode train_mode(module);
     RngSwap rng(device, &optimizer.rng_state());
     kernels::ScopedRandomStream stream(&optimizer.dropout_stream());
-    const double scale = 1.0 / static_cast<double>(batches.size());
-    for (const auto& batch : batches) {
+    for (size_t i = 0; i < batches.size(); ++i) {
+      const auto& batch = batches[i];
+      const double share = items > 0 ? counts[i] / items : 1.0 / (static_cast<double>(batches.size()) * world);
       auto loss =
           module.TrainingLoss(batch.input_ids.to(device), batch.attention_mask.to(device), batch.labels.to(device));
-      (loss * scale).backward();
-      result.loss += loss.item<double>() * scale;
+      (loss * (share * world)).backward();
+      local_loss += loss.item<double>() * share;
     }
   }
+  if (data_parallel != nullptr) data_parallel->ReduceGradients();
+  result.loss =
+      data_parallel != nullptr ? data_parallel->SumOverRanks(local_loss, "summing the step's loss") : local_loss;
   RECORD_FUNCTION("ltgbert::clip_and_adamw", std::vector<c10::IValue>());
   const ClipResult clip = ClipGradNorm(optimizer.params(), optimizer.options().max_grad_norm);
   result.grad_norm = clip.norm;
   result.learning_rate = optimizer.Step(clip.coefficient);
   result.step = optimizer.step();
+  if (data_parallel != nullptr) data_parallel->AfterStep(optimizer.params(), result.step);
   return result;
 }
 
