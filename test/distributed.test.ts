@@ -126,6 +126,7 @@ async function runRanks(
   perRank: Micro[][][],
   extra: Record<string, unknown> = {},
   env: (rank: number) => NodeJS.ProcessEnv = () => ({}),
+  spawned: (rank: number, proc: ReturnType<typeof spawn>) => void = () => {},
 ): Promise<RankRun[]> {
   const port = await freePort();
   const world = perRank.length;
@@ -155,8 +156,9 @@ async function runRanks(
             env: { ...process.env, ...env(rank) },
             stdio: ["ignore", "ignore", "pipe"],
           });
+          spawned(rank, proc);
           let stderr = "";
-          proc.stderr.on("data", (d) => (stderr += d));
+          proc.stderr!.on("data", (d) => (stderr += d));
           proc.on("exit", (code, signal) => {
             let report: Report | null = null;
             try {
@@ -273,6 +275,66 @@ describeDistributed("data parallelism over loopback (2 ranks, Gloo)", () => {
       ),
     ]);
     expectSameTraining(ranks, single);
+  });
+});
+
+describeDistributed("a rank that dies", () => {
+  it("makes the others stop with LTGBERT_DISTRIBUTED naming it, within the timeout", async () => {
+    const global = Array.from({ length: 6 }, (_, s) => makeBatch(s + 31, 4, "cls"));
+    const half = (m: Micro, r: number): Micro => ({
+      ids: m.ids.slice(2 * r, 2 * r + 2),
+      mask: m.mask.slice(2 * r, 2 * r + 2),
+      labels: (m.labels as number[]).slice(2 * r, 2 * r + 2),
+    });
+    const timeoutMs = 20_000;
+    const ranks = await runRanks(
+      "cls",
+      [0, 1, 2].map((r) => global.map((m) => [half(m, r % 2)])),
+      { timeoutMs },
+      (rank) => (rank === 2 ? { LTGBERT_TEST_EXIT_AT: "3" } : {}),
+    );
+    // Rank 2 killed itself before its fourth step.
+    expect(ranks[2].signal).toBe("SIGKILL");
+    for (const run of ranks.slice(0, 2)) {
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.report?.error?.code).toBe("LTGBERT_DISTRIBUTED");
+      expect(run.report?.error?.message).toMatch(/^rank [01] of 3: /);
+      expect(run.report?.error?.message).toContain("rank 2 stopped responding");
+      expect(run.report?.steps).toHaveLength(3);
+      expect(run.seconds).toBeLessThan(timeoutMs / 1000);
+    }
+  });
+});
+
+describeDistributed("a rank that hangs", () => {
+  it("makes the others stop with LTGBERT_DISTRIBUTED naming it once the timeout passes", async () => {
+    const global = Array.from({ length: 6 }, (_, s) => makeBatch(s + 41, 4, "cls"));
+    const half = (m: Micro, r: number): Micro => ({
+      ids: m.ids.slice(2 * r, 2 * r + 2),
+      mask: m.mask.slice(2 * r, 2 * r + 2),
+      labels: (m.labels as number[]).slice(2 * r, 2 * r + 2),
+    });
+    const timeoutMs = 4_000;
+    // Rank 1 stops itself (SIGSTOP, as a frozen machine would) before its
+    // third step; rank 0 must give up on its own. Rank 1 is killed once
+    // rank 0 has ended.
+    const procs: ReturnType<typeof spawn>[] = [];
+    const [rank0, rank1] = await runRanks(
+      "cls",
+      [0, 1].map((r) => global.map((m) => [half(m, r)])),
+      { timeoutMs },
+      (rank) => (rank === 1 ? { LTGBERT_TEST_STOP_AT: "2" } : {}),
+      (rank, proc) => {
+        procs[rank] = proc;
+        if (rank === 0) proc.on("exit", () => procs[1]?.kill("SIGKILL"));
+      },
+    );
+    expect(rank1.signal).toBe("SIGKILL");
+    expect(rank0.code, rank0.stderr).toBe(1);
+    expect(rank0.report?.error?.code).toBe("LTGBERT_DISTRIBUTED");
+    expect(rank0.report?.error?.message).toMatch(/^rank 0 of 2: /);
+    expect(rank0.report?.error?.message).toContain("rank 1 stopped responding");
+    expect(rank0.report?.steps).toHaveLength(2);
   });
 });
 

@@ -181,6 +181,7 @@ class ProcessGroup {
       std::unique_lock<std::mutex> lock(beat_mutex_);
       while (!stopping_) {
         try {
+          std::lock_guard<std::mutex> store_lock(beat_store_mutex_);
           beat_store_->add(key, 1);
         } catch (...) {
           return;  // the store is gone: rank 0 ended
@@ -190,28 +191,43 @@ class ProcessGroup {
     });
   }
 
+  // What the heartbeats tell of a failed collective, as " (...)". The first
+  // rank to look leaves its finding in the store, for the ranks that learn
+  // of the failure only when that rank leaves in turn.
   std::string Culprit() {
     if (!beat_store_) return "";
+    const std::string failure_key = Key("failure");
     try {
+      auto found = [&]() -> std::string {
+        std::lock_guard<std::mutex> store_lock(beat_store_mutex_);  // one request at a time on the connection
+        return beat_store_->check({failure_key}) ? Text(beat_store_->get(failure_key)) : "";
+      };
+      if (auto known = found(); !known.empty()) return " (" + known + ")";
       auto counts = [&]() {
         std::vector<int64_t> out;
+        std::lock_guard<std::mutex> store_lock(beat_store_mutex_);
         for (int r = 0; r < world_size(); ++r) out.push_back(beat_store_->add(Key("beat/" + std::to_string(r)), 0));
         return out;
       };
       auto before = counts();
-      std::this_thread::sleep_for(kBeat * 4);
+      std::this_thread::sleep_for(kBeat * 3);
       auto after = counts();
       std::vector<int> silent;
       for (int r = 0; r < world_size(); ++r) {
         if (r != rank() && after[r] == before[r]) silent.push_back(r);
       }
       if (silent.empty()) return " (every rank is still alive: one may be stuck outside the collective)";
+      if (auto known = found(); !known.empty()) return " (" + known + ")";
       std::ostringstream out;
-      out << " (rank";
+      out << "rank";
       if (silent.size() > 1) out << "s";
       for (size_t i = 0; i < silent.size(); ++i) out << (i ? ", " : " ") << silent[i];
-      out << " stopped responding: exited, killed or stopped)";
-      return out.str();
+      out << " stopped responding: exited, killed or stopped";
+      {
+        std::lock_guard<std::mutex> store_lock(beat_store_mutex_);
+        beat_store_->set(failure_key, Bytes(out.str()));
+      }
+      return " (" + out.str() + ")";
     } catch (...) {
       return " (the rendezvous store on rank 0 is gone: rank 0 exited or was killed)";
     }
@@ -223,6 +239,7 @@ class ProcessGroup {
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
   std::thread beat_thread_;
   std::mutex beat_mutex_;
+  std::mutex beat_store_mutex_;
   std::condition_variable beat_wake_;
   bool stopping_ = false;
 };

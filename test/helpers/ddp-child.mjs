@@ -7,7 +7,8 @@
 //   of micro-batches per step, each { ids: number[][], mask: number[][],
 //   labels: number[] | number[][] }, saveAt?: step after which to save the
 //   optimizer into saveDir, loadFrom?: a folder to resume from first, out }.
-//   LTGBERT_TEST_EXIT_AT=N makes this rank exit abruptly before step N.
+//   LTGBERT_TEST_EXIT_AT=N makes this rank exit abruptly before step N;
+//   LTGBERT_TEST_STOP_AT=N makes it stop (SIGSTOP) there.
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -42,8 +43,10 @@ try {
   const optimizer = model.createOptimizer({ ...spec.options, processGroup: group, checkEvery: 1 });
   if (spec.loadFrom) await optimizer.load(spec.loadFrom);
   const exitAt = Number(process.env.LTGBERT_TEST_EXIT_AT ?? -1);
+  const stopAt = Number(process.env.LTGBERT_TEST_STOP_AT ?? -1);
   for (let step = optimizer.step; step < spec.steps.length; step++) {
     if (step === exitAt) process.kill(process.pid, "SIGKILL");
+    if (step === stopAt) process.kill(process.pid, "SIGSTOP");
     const r = await model.trainStep(spec.steps[step].map(inputs), optimizer);
     report.steps.push({ loss: r.loss, gradNorm: r.gradNorm, step: r.step });
     if (spec.saveAt === r.step) await optimizer.save(spec.saveDir);
