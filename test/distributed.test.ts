@@ -3,6 +3,9 @@
 // this process training on the whole batch. With dropout off the gradient
 // of the whole batch is the ranks' average (each micro-batch weighted by its
 // share of the scored items), so the weights must agree to float error.
+// The same steps under PyTorch's own DistributedDataParallel (Gloo, 2 ranks,
+// test/python/ddp_reference.py on the project's reference) give the same
+// losses and weights. Then the failures: a rank killed, a rank stopped.
 import { spawn } from "node:child_process";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -19,7 +22,7 @@ import {
   ProcessGroup,
   processGroupOptionsFromEnv,
 } from "../lib/index.js";
-import { maxAbsDiff, TINY } from "./helpers/fixtures.js";
+import { maxAbsDiff, PYTHON_WITH_TORCH, TINY } from "./helpers/fixtures.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const child = path.join(root, "test", "helpers", "ddp-child.mjs");
@@ -276,6 +279,101 @@ describeDistributed("data parallelism over loopback (2 ranks, Gloo)", () => {
     ]);
     expectSameTraining(ranks, single);
   });
+});
+
+/** The same ranks' steps under PyTorch's DistributedDataParallel (test/python/ddp_reference.py). */
+async function pytorchDdp(task: "cls" | "mlm", perRank: Micro[][][]) {
+  const spec = path.join(tmp, `torch-${task}.spec.json`);
+  const out = path.join(tmp, `torch-${task}.json`);
+  writeFileSync(
+    spec,
+    JSON.stringify({
+      task,
+      model_dir: path.join(TINY, task === "mlm" ? "seed-mlm" : "seed-cls"),
+      port: await freePort(),
+      options: {
+        learning_rate: options.learningRate,
+        eps: options.eps,
+        weight_decay: options.weightDecay,
+        max_grad_norm: options.maxGradNorm,
+        warmup_steps: 1,
+        total_steps: 10,
+      },
+      ranks: perRank,
+    }),
+  );
+  await new Promise<void>((resolve, reject) => {
+    const proc = spawn(PYTHON_WITH_TORCH!, [path.join(root, "test", "python", "ddp_reference.py"), spec, out], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    proc.stderr!.on("data", (d) => (stderr += d));
+    proc.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`ddp_reference.py: ${code}\n${stderr}`))));
+  });
+  return JSON.parse(readFileSync(out, "utf8")) as {
+    losses: number[];
+    grad_norms: number[];
+    weights: Record<string, number[]>;
+  };
+}
+
+const describeAgainstTorch = distributedAvailable() && PYTHON_WITH_TORCH ? describe : describe.skip;
+
+describeAgainstTorch("against PyTorch's DistributedDataParallel (Gloo, 2 ranks, the fixture models)", () => {
+  const cases: [string, "cls" | "mlm", Micro[][][]][] = [
+    [
+      "the classifier, 2 rows a rank",
+      "cls",
+      [0, 1].map((r) =>
+        Array.from({ length: 4 }, (_, s) => {
+          const m = makeBatch(s + 51, 4, "cls");
+          return [
+            {
+              ids: m.ids.slice(2 * r, 2 * r + 2),
+              mask: m.mask.slice(2 * r, 2 * r + 2),
+              labels: (m.labels as number[]).slice(2 * r, 2 * r + 2),
+            },
+          ];
+        }),
+      ),
+    ],
+    [
+      "the masked LM, 2 micro-batches of 2 rows a rank",
+      "mlm",
+      [0, 1].map((r) =>
+        Array.from({ length: 4 }, (_, s) => {
+          const m = makeBatch(s + 61, 8, "mlm");
+          const rows = (from: number, to: number): Micro => ({
+            ids: m.ids.slice(from, to),
+            mask: m.mask.slice(from, to),
+            labels: (m.labels as number[][]).slice(from, to),
+          });
+          return [rows(4 * r, 4 * r + 2), rows(4 * r + 2, 4 * r + 4)];
+        }),
+      ),
+    ],
+  ];
+  for (const [name, task, perRank] of cases) {
+    it(`${name}: the same losses, norms and weights`, async () => {
+      const [torch, ranks] = await Promise.all([pytorchDdp(task, perRank), runRanks(task, perRank)]);
+      for (const run of ranks) {
+        expect(run.report?.error, run.stderr).toBeUndefined();
+        const report = run.report!;
+        report.steps.forEach((s, i) => {
+          expect(Math.abs(s.loss - torch.losses[i]), `step ${i + 1} loss`).toBeLessThan(1e-5);
+          expect(Math.abs(s.gradNorm - torch.grad_norms[i]) / torch.grad_norms[i]).toBeLessThan(1e-5);
+        });
+        const keys = Object.keys(report.weights!);
+        expect(keys.length).toBeGreaterThan(20);
+        for (const key of keys) {
+          expect(torch.weights[key], key).toBeDefined();
+          expect(maxAbsDiff(report.weights![key], torch.weights[key]), `rank ${report.rank}: ${key}`).toBeLessThan(
+            1e-5,
+          );
+        }
+      }
+    });
+  }
 });
 
 describeDistributed("a rank that dies", () => {
