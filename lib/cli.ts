@@ -97,7 +97,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       return USAGE_EXIT; // commander printed it, through outputError
     }
     if (error instanceof CliExit) {
-      io.stderr.write(errorLine(error.message));
+      // An empty message: what happened was printed already (a launcher's workers).
+      if (error.message !== "") io.stderr.write(errorLine(error.message));
       return error.exitCode;
     }
     const message = error instanceof Error ? error.message : String(error);

@@ -32,11 +32,12 @@ import {
   usageError,
 } from "./common.js";
 import { checkOutput, TrainingStop } from "./interrupt.js";
+import { currentGroup, distributedOptions, runDistributed, type DistributedCliOptions } from "./distributed.js";
 import { modelKind, resolveModelDir, type ModelKind } from "./model-dir.js";
 import { runtime } from "./runtime.js";
 import { DEV_NAMES, findSplits, splitNames, TRAIN_NAMES } from "./splits.js";
 
-export interface FinetuneOptions extends ColumnOptions {
+export interface FinetuneOptions extends ColumnOptions, DistributedCliOptions {
   model: string;
   data?: string;
   train?: string;
@@ -268,6 +269,7 @@ export async function finetune(options: FinetuneOptions, io: CliIo): Promise<voi
       metricForBestModel: options.metric,
       loadBestModelAtEnd: options.loadBest === true,
       signal: stop.signal,
+      processGroup: currentGroup(),
       progress: bar,
     });
     // Without a bar (stderr is a file or a pipe) each evaluation is a line.
@@ -411,7 +413,7 @@ export function register(program: Command, context: CliContext): Command {
   tokenizerOption(command);
   threadsOption(command);
   resumeOption(deviceOption(command));
-  return jsonOption(command).action(async (options: FinetuneOptions) => {
-    await finetune(options, context.io);
+  return jsonOption(distributedOptions(command)).action(async (options: FinetuneOptions) => {
+    await runDistributed(options, context.io, context.argv, (io) => finetune(options, io));
   });
 }

@@ -31,6 +31,7 @@ import {
   usageError,
 } from "./common.js";
 import { checkOutput, TrainingStop } from "./interrupt.js";
+import { currentGroup, distributedOptions, runDistributed, type DistributedCliOptions } from "./distributed.js";
 import {
   commandLine,
   formatDuration,
@@ -45,7 +46,7 @@ import {
 import { findWeights, type WeightsInfo } from "./model-dir.js";
 import { runtime } from "./runtime.js";
 
-export interface PretrainOptions {
+export interface PretrainOptions extends DistributedCliOptions {
   corpus: string[];
   out: string;
   eval?: string;
@@ -197,7 +198,11 @@ export async function pretrain(options: PretrainOptions, context: PretrainContex
   let tokenizerSeconds: number | null = null;
   if (options.tokenizer !== undefined) tokenizer = await Tokenizer.fromPretrained(options.tokenizer);
   else if (resumeFrom !== null) tokenizer = await Tokenizer.fromPretrained(resumeFrom.dir);
-  else {
+  else if ((currentGroup()?.rank ?? 0) !== 0) {
+    // Rank 0 trains the tokenizer into --out; the other ranks read it there.
+    await currentGroup()!.barrier();
+    tokenizer = await Tokenizer.fromPretrained(options.out);
+  } else {
     const lowered = options.lowercase === true ? "lowercased " : "";
     say(`training a ${lowered}tokenizer of ${options.vocabSize} tokens on ${options.corpus.join(", ")}`);
     const t0 = performance.now();
@@ -209,6 +214,7 @@ export async function pretrain(options: PretrainOptions, context: PretrainContex
     tokenizerSeconds = (performance.now() - t0) / 1000;
     if (tokenizer.vocabSize < options.vocabSize)
       say(`the corpus gave ${tokenizer.vocabSize} tokens, fewer than the ${options.vocabSize} asked for`);
+    await currentGroup()?.barrier();
   }
 
   const model = await LtgBertForMaskedLM.fromConfig(
@@ -231,7 +237,8 @@ export async function pretrain(options: PretrainOptions, context: PretrainContex
     const parameters = model.numParameters();
     // A resumed run's checkpoint holds the embeddings the first run started from and trained.
     let embeddings: EmbeddingFacts | null = null;
-    if (options.embeddingInit === "cooccurrence" && resumeFrom === null) {
+    // Rank 0's weights go to every rank at the first step: the others need not compute them.
+    if (options.embeddingInit === "cooccurrence" && resumeFrom === null && (currentGroup()?.rank ?? 0) === 0) {
       say(`word embeddings from document co-occurrence in ${options.corpus.join(", ")}`);
       const t0 = performance.now();
       const corpus = await MaskedLMCorpus.open(options.corpus, tokenizer);
@@ -261,6 +268,7 @@ export async function pretrain(options: PretrainOptions, context: PretrainContex
       saveTotalLimit: options.saveTotalLimit,
       seed: options.seed,
       signal: stop.signal,
+      processGroup: currentGroup(),
       progress: bar,
     });
     // Without a bar (stderr is a file or a pipe) each evaluation is a line.
@@ -332,6 +340,7 @@ interface RunOutcome {
 
 /** After training: the model card, then the summary on stdout. */
 async function finish(result: TrainCompleted<MaskedLMEvalMetrics>, run: FinishedRun): Promise<void> {
+  if ((currentGroup()?.rank ?? 0) !== 0) return; // rank 0 writes the card and reports
   await setFinetuneDropout(run.options.out);
   const outcome = await readOutcome(result, run);
   const facts = await cardFacts(result, run, outcome);
@@ -576,7 +585,9 @@ export function register(program: Command, context: CliContext): Command {
     .option("--card-notes <file>", "text appended verbatim to the model card: the data's source and licence");
   threadsOption(command);
   resumeOption(deviceOption(command));
-  return jsonOption(command).action(async (options: PretrainOptions) => {
-    await pretrain(options, { args: context.argv.slice(2), version: context.version }, context.io);
+  return jsonOption(distributedOptions(command)).action(async (options: PretrainOptions) => {
+    await runDistributed(options, context.io, context.argv, (io) =>
+      pretrain(options, { args: context.argv.slice(2), version: context.version }, io),
+    );
   });
 }

@@ -13,6 +13,7 @@ import type { TrainableModel } from "../train/trainer.js";
 import { fixed, printJson, usageError, type CliIo } from "./common.js";
 import type { FinetuneOptions } from "./finetune.js";
 import { checkOutput, TrainingStop } from "./interrupt.js";
+import { currentGroup } from "./distributed.js";
 import { KIND_NAMES, modelKind, resolveModelDir, type ModelKind } from "./model-dir.js";
 import { runtime } from "./runtime.js";
 import { findSplits } from "./splits.js";
@@ -182,6 +183,7 @@ export async function finetuneTask<M extends TrainableModel, Data, Metrics>(
         metricForBestModel: metric,
         loadBestModelAtEnd: options.loadBest === true,
         signal: stop.signal,
+        processGroup: currentGroup(),
         progress: bar,
       } as never,
     );

@@ -187,3 +187,41 @@ export class ProcessGroup {
     return this.#native;
   }
 }
+
+type Field = {
+  data: ArrayLike<unknown> & { subarray?: unknown; slice(a: number, b: number): unknown };
+  shape: number[];
+};
+
+/**
+ * Rank `rank`'s rows of a global batch of `world` ranks: contiguous, as
+ * even as the rows allow (a batch of world × b rows gives each rank b). A
+ * rank left without rows (a last batch smaller than the world) takes the
+ * batch's first row again, as DistributedSampler repeats examples to fill
+ * its last shard. Fields are `{ data, shape }` tensors or per-row arrays;
+ * either way the leading dimension is the row.
+ */
+export function shardRows<B extends object>(batch: B, rank: number, world: number): B {
+  const ids = (batch as { inputIds?: { shape?: number[] } }).inputIds;
+  const rows = ids?.shape?.[0];
+  if (rows === undefined) throw invalidArgument("batch.inputIds", "{ data, shape }", ids);
+  const chunk = Math.ceil(rows / world);
+  let from = Math.min(rows, rank * chunk);
+  let to = Math.min(rows, from + chunk);
+  if (from === to) [from, to] = [0, 1];
+  const cut = (value: unknown): unknown => {
+    if (value !== null && typeof value === "object" && "shape" in value && "data" in value) {
+      const { data, shape } = value as Field;
+      const per = data.length / shape[0];
+      return { data: data.slice(from * per, to * per), shape: [to - from, ...shape.slice(1)] };
+    }
+    if (Array.isArray(value) || ArrayBuffer.isView(value)) {
+      const list = value as unknown as { length: number; slice(a: number, b: number): unknown };
+      if (list.length % rows !== 0) throw invalidArgument("batch", `per-row arrays of ${rows} rows`, list.length);
+      const per = list.length / rows;
+      return list.slice(from * per, to * per);
+    }
+    return value;
+  };
+  return Object.fromEntries(Object.entries(batch).map(([key, value]) => [key, cut(value)])) as B;
+}

@@ -39,6 +39,7 @@ import type {
   TaggingDataset,
 } from "../tasks/readers.js";
 import type { Cursor, Task } from "./task.js";
+import { ProcessGroup, shardRows } from "./distributed.js";
 
 export type { EvalMetrics } from "./classification-task.js";
 export type { MaskedLMEvalMetrics } from "./mlm-task.js";
@@ -111,6 +112,16 @@ export interface TrainerBaseOptions<Metrics = EvalMetrics> {
   logEvery?: number;
   /** A progress bar on stderr: "auto" (default) when stderr is a terminal; true also elsewhere (a line every 2 s); false never. */
   progress?: boolean | "auto";
+  /**
+   * Data-parallel training with the other ranks of this group: each rank
+   * trains on its share of every global batch of `batchSize` × ranks ×
+   * `gradientAccumulationSteps` rows (the batch order is the one a single
+   * process with that batch would see), the gradients are averaged, and
+   * rank 0 alone writes checkpoints, the log, the progress bar and the
+   * final model. A stop (`signal`) on any rank stops every rank after the
+   * same step. Resuming needs the same number of ranks.
+   */
+  processGroup?: ProcessGroup;
   /** The same as `trainer.on("step", …)`. */
   onStep?: (event: StepEvent) => void;
   /** The same as `trainer.on("evaluate", …)`. */
@@ -368,9 +379,11 @@ const LOWER_IS_BETTER = new Set(["loss", "perplexity"]);
 const SCHEDULES: readonly ScheduleKind[] = ["linear", "cosine", "constant", "constant_with_warmup"];
 const CHECKPOINT = /^checkpoint-(\d+)$/;
 /** Options that fix the data order and the batches: a resumed run must keep them (and the task's own). */
-const RESUME_KEYS = ["batchSize", "gradientAccumulationSteps", "seed"] as const;
+const RESUME_KEYS = ["batchSize", "gradientAccumulationSteps", "seed", "worldSize"] as const;
 
 interface Resolved {
+  /** Ranks training together (1 without a process group). */
+  worldSize: number;
   epochs: number;
   maxSteps: number | null;
   batchSize: number;
@@ -542,7 +555,7 @@ export class Trainer<
         trainData: o.trainData,
         evalData: o.evalData,
         readOptions: o.readOptions,
-        batchSize: base.batchSize,
+        batchSize: base.batchSize * base.worldSize,
         evalBatchSize: base.evalBatchSize,
         seed: base.seed,
         maxLength: maxLengthOption(o.maxLength, model.config.max_position_embeddings),
@@ -556,7 +569,7 @@ export class Trainer<
         trainData: o.trainData,
         evalData: o.evalData,
         readOptions: o.readOptions,
-        batchSize: base.batchSize,
+        batchSize: base.batchSize * base.worldSize,
         evalBatchSize: base.evalBatchSize,
         seed: base.seed,
         maxLength: maxLengthOption(o.maxLength, model.config.max_position_embeddings),
@@ -572,7 +585,7 @@ export class Trainer<
       this.#task = new QuestionAnsweringTask(model as LtgBertForQuestionAnswering, {
         trainData: o.trainData,
         evalData: o.evalData,
-        batchSize: base.batchSize,
+        batchSize: base.batchSize * base.worldSize,
         evalBatchSize: base.evalBatchSize,
         seed: base.seed,
         maxLength,
@@ -590,7 +603,7 @@ export class Trainer<
         trainData: o.trainData,
         evalData: o.evalData,
         readOptions: o.readOptions,
-        batchSize: base.batchSize,
+        batchSize: base.batchSize * base.worldSize,
         evalBatchSize: base.evalBatchSize,
         seed: base.seed,
         maxLength: maxLengthOption(o.maxLength, model.config.max_position_embeddings),
@@ -623,7 +636,14 @@ export class Trainer<
       };
       this.#task = new MaskedLMTask(
         model,
-        { trainData, evalData, batchSize: base.batchSize, evalBatchSize: base.evalBatchSize, seed: base.seed, corpus },
+        {
+          trainData,
+          evalData,
+          batchSize: base.batchSize * base.worldSize,
+          evalBatchSize: base.evalBatchSize,
+          seed: base.seed,
+          corpus,
+        },
         base.maxSteps !== null,
       ) as unknown as Task<Metrics>;
     } else {
@@ -637,7 +657,7 @@ export class Trainer<
         trainData: o.trainData,
         evalData: o.evalData,
         readOptions: o.readOptions,
-        batchSize: base.batchSize,
+        batchSize: base.batchSize * base.worldSize,
         evalBatchSize: base.evalBatchSize,
         seed: base.seed,
         maxLength,
@@ -686,7 +706,10 @@ export class Trainer<
     const batchSize = integer("options.batchSize", o.batchSize ?? 16, 1);
     const optional = (name: keyof TrainerBaseOptions, min: number): number | null =>
       o[name] === undefined ? null : integer(`options.${name}`, o[name], min);
+    if (o.processGroup !== undefined && !(o.processGroup instanceof ProcessGroup))
+      throw invalidArgument("options.processGroup", "a ProcessGroup", o.processGroup);
     return {
+      worldSize: o.processGroup?.worldSize ?? 1,
       epochs: integer("options.epochs", o.epochs ?? 3, 1),
       maxSteps: optional("maxSteps", 1),
       batchSize,
@@ -709,6 +732,11 @@ export class Trainer<
       logEvery: integer("options.logEvery", o.logEvery ?? 1, 1),
       progress,
     };
+  }
+
+  /** Whether this process writes: always without a process group, rank 0 with one. */
+  get #leader(): boolean {
+    return (this.#options.processGroup?.rank ?? 0) === 0;
   }
 
   /** The tokenizer in use: the option's, else the model's. */
@@ -834,6 +862,7 @@ export class Trainer<
   ): Promise<TrainResult<Metrics>> {
     const o = this.#o;
     const { tokenizer, totalSteps, warmupSteps, stepsPerEpoch, args, checkpointDir } = run;
+    const group = this.#options.processGroup;
     let state = start;
     const signal = this.#options.signal;
     if (signal?.aborted) return this.#interrupted(state.globalStep, state.epochs, null);
@@ -847,8 +876,23 @@ export class Trainer<
       maxGradNorm: o.maxGradNorm,
       schedule: { kind: o.schedule, warmupSteps, totalSteps },
       seed: o.seed,
+      ...(group ? { processGroup: group } : {}),
     });
-    const bar = await this.#progressBar();
+    // What every rank must share, checked before the first step.
+    await group?.agree("the model's configuration, the run's steps and options", {
+      config: this.model.config,
+      totalSteps,
+      warmupSteps,
+      stepsPerEpoch,
+      seed: o.seed,
+      batchSize: o.batchSize,
+      gradientAccumulationSteps: o.gradientAccumulationSteps,
+      learningRate: o.learningRate,
+      evalEvery: o.evalEvery,
+      saveEvery: o.saveEvery,
+      resumedAt: state.globalStep,
+    });
+    const bar = this.#leader ? await this.#progressBar() : null;
     try {
       if (checkpointDir !== null) await this.#restore(checkpointDir, optimizer, state.globalStep);
       const log = await this.#openLog(state.logHistory);
@@ -870,7 +914,10 @@ export class Trainer<
         const epoch = state.epochs;
         await this.#reportStep(step, epoch, { result, samples, seconds }, { interval, totalSteps, bar, log });
 
-        const aborted = signal?.aborted ?? false;
+        // A stop on any rank stops them all after this step.
+        const aborted = group
+          ? (await group.allReduceSum([signal?.aborted ? 1 : 0]))[0] > 0
+          : (signal?.aborted ?? false);
         const evalDue = o.evalEvery === null ? epochEnded : step % o.evalEvery === 0;
         const evaluated =
           this.#task.hasEvalData && !aborted && (evalDue || step === totalSteps)
@@ -884,7 +931,9 @@ export class Trainer<
         }
         if (aborted) return this.#interrupted(step, epoch, lastCheckpoint?.step === step ? lastCheckpoint.dir : null);
       }
-      return await this.#complete(state, args, stepsPerEpoch, lastMetrics);
+      const completed = await this.#complete(state, args, stepsPerEpoch, lastMetrics);
+      await group?.barrier();
+      return completed;
     } finally {
       bar?.stop();
       optimizer.dispose();
@@ -915,6 +964,12 @@ export class Trainer<
    */
   async #openLog(history: LogEntry[]): Promise<(entry: LogEntry) => Promise<void>> {
     const o = this.#o;
+    if (!this.#leader) {
+      return async (entry) => {
+        history.push(entry);
+        this.emit("log", entry);
+      };
+    }
     await makeDirectory(o.outputDir);
     await this.#removeLeftovers();
     const logFile = path.join(o.outputDir, TRAIN_LOG_FILE);
@@ -935,9 +990,10 @@ export class Trainer<
     const micro = [];
     let samples = 0;
     let epochEnded = false;
+    const group = this.#options.processGroup;
     while (micro.length < this.#o.gradientAccumulationSteps && !epochEnded) {
       const next = await cursor.next();
-      micro.push(next.batch);
+      micro.push(group ? shardRows(next.batch, group.rank, group.worldSize) : next.batch);
       samples += next.rows;
       epochEnded = next.last;
     }
@@ -1040,10 +1096,12 @@ export class Trainer<
     lastMetrics: Metrics | undefined,
   ): Promise<TrainCompleted<Metrics>> {
     const o = this.#o;
-    if (o.loadBestModelAtEnd && state.bestCheckpoint !== null) await this.model.loadStateDict(state.bestCheckpoint);
-    await this.model.savePretrained(o.outputDir);
-    await writeFileAtomic(path.join(o.outputDir, TRAINER_STATE_FILE), this.#stateJson(state, args, stepsPerEpoch));
-    await writeFileAtomic(path.join(o.outputDir, TRAINING_ARGS_FILE), `${JSON.stringify(args, null, 2)}\n`);
+    if (this.#leader) {
+      if (o.loadBestModelAtEnd && state.bestCheckpoint !== null) await this.model.loadStateDict(state.bestCheckpoint);
+      await this.model.savePretrained(o.outputDir);
+      await writeFileAtomic(path.join(o.outputDir, TRAINER_STATE_FILE), this.#stateJson(state, args, stepsPerEpoch));
+      await writeFileAtomic(path.join(o.outputDir, TRAINING_ARGS_FILE), `${JSON.stringify(args, null, 2)}\n`);
+    }
     return {
       interrupted: false,
       globalStep: state.globalStep,
@@ -1160,6 +1218,8 @@ export class Trainer<
       }
     };
     const saved = await read(TRAINING_ARGS_FILE);
+    // Checkpoints from before data parallelism were of one process.
+    saved.worldSize ??= 1;
     for (const key of resumeKeys) {
       if (JSON.stringify(saved[key]) !== JSON.stringify(args[key])) {
         throw new LtgBertError(
@@ -1215,6 +1275,12 @@ export class Trainer<
     args: Record<string, unknown>,
   ): Promise<void> {
     const temp = `${dir}.tmp`;
+    // Only rank 0 writes; the others take part in the optimizer's save,
+    // which gathers their random states.
+    if (!this.#leader) {
+      await optimizer.save(temp);
+      return;
+    }
     await rm(temp, { recursive: true, force: true });
     await this.model.savePretrained(temp);
     await optimizer.save(temp);
@@ -1226,7 +1292,7 @@ export class Trainer<
   /** Deletes the oldest checkpoints beyond `saveTotalLimit`, never the best nor the newest. */
   async #rotateCheckpoints(newest: string, best: string | null): Promise<void> {
     const limit = this.#o.saveTotalLimit;
-    if (limit === null) return;
+    if (limit === null || !this.#leader) return;
     const entries = await readdir(this.#o.outputDir, { withFileTypes: true });
     const all = entries
       .filter((e) => e.isDirectory() && CHECKPOINT.test(e.name))
