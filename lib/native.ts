@@ -140,6 +140,7 @@ export interface NativeStepResult {
   gradNorm: number;
   learningRate: number;
   step: number;
+  communicationSeconds: number;
 }
 
 /** AdamW over one model's parameters; its calls run under that model's lock. */

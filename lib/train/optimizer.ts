@@ -59,6 +59,8 @@ export interface TrainStepResult {
   learningRate: number;
   /** Optimizer steps taken so far, this one included. */
   step: number;
+  /** With a process group: seconds this step spent in collectives (item counts, the loss, the gradients' all-reduce); 0 without. */
+  communicationSeconds: number;
 }
 
 /** The file inside a checkpoint directory that `save` writes and `load` reads. */

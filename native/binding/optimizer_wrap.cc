@@ -117,6 +117,7 @@ Napi::Value OptimizerWrap::TrainStep(const Napi::CallbackInfo& info) {
           out.Set("gradNorm", result->grad_norm);
           out.Set("learningRate", result->learning_rate);
           out.Set("step", static_cast<double>(result->step));
+          out.Set("communicationSeconds", result->communication_seconds);
           return out;
         });
   });

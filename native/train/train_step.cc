@@ -3,6 +3,7 @@
 #include <ATen/Context.h>
 #include <ATen/record_function.h>
 
+#include <chrono>
 #include <mutex>
 #include <string>
 
@@ -94,8 +95,18 @@ StepResult TrainStep(model::LtgBertImpl& module, const std::vector<Batch>& batch
     local_items += counts.back();
   }
   const double world = data_parallel != nullptr ? data_parallel->world_size() : 1;
+  using Clock = std::chrono::steady_clock;
+  double communication = 0;
+  auto timed = [&communication](auto&& body) {
+    const auto t0 = Clock::now();
+    auto value = body();
+    communication += std::chrono::duration<double>(Clock::now() - t0).count();
+    return value;
+  };
   const double items =
-      data_parallel != nullptr ? data_parallel->SumOverRanks(local_items, "summing the step's items") : local_items;
+      data_parallel != nullptr
+          ? timed([&]() { return data_parallel->SumOverRanks(local_items, "summing the step's items"); })
+          : local_items;
 
   StepResult result;
   double local_loss = 0;
@@ -113,9 +124,16 @@ StepResult TrainStep(model::LtgBertImpl& module, const std::vector<Batch>& batch
       local_loss += loss.item<double>() * share;
     }
   }
-  if (data_parallel != nullptr) data_parallel->ReduceGradients();
-  result.loss =
-      data_parallel != nullptr ? data_parallel->SumOverRanks(local_loss, "summing the step's loss") : local_loss;
+  if (data_parallel != nullptr) {
+    timed([&]() {
+      data_parallel->ReduceGradients();
+      return 0;
+    });
+  }
+  result.loss = data_parallel != nullptr
+                    ? timed([&]() { return data_parallel->SumOverRanks(local_loss, "summing the step's loss"); })
+                    : local_loss;
+  result.communication_seconds = communication;
   RECORD_FUNCTION("ltgbert::clip_and_adamw", std::vector<c10::IValue>());
   const ClipResult clip = ClipGradNorm(optimizer.params(), optimizer.options().max_grad_norm);
   result.grad_norm = clip.norm;

@@ -21,10 +21,11 @@ struct Batch {
 };
 
 struct StepResult {
-  double loss = 0;           // mean loss over the global batch's items (see LossItemCount)
-  double grad_norm = 0;      // global 2-norm before clipping
-  double learning_rate = 0;  // the rate this step used
-  int64_t step = 0;          // optimizer steps taken, this one included
+  double loss = 0;                   // mean loss over the global batch's items (see LossItemCount)
+  double grad_norm = 0;              // global 2-norm before clipping
+  double learning_rate = 0;          // the rate this step used
+  int64_t step = 0;                  // optimizer steps taken, this one included
+  double communication_seconds = 0;  // data parallelism: time in collectives (item counts, loss, gradients)
 };
 
 // The model's parameters with Hugging Face's weight-decay rule: no decay
