@@ -197,6 +197,77 @@ describeDistributed("ltgbert finetune --nproc-per-node 2 (child processes, loopb
     expectSameWeights(await weights(at("straight")), await weights(out), 1e-6);
   });
 
+  it("pretrain: 2 processes x batch 4 end with the weights and held-out metrics of 1 process x batch 8 (dropout off)", async () => {
+    const corpus = path.join(FIXTURES, "corpus", "wikitext-2-valid-1-60.txt");
+    const args = (out: string, batch: number, extra: string[] = []) => [
+      cli,
+      "pretrain",
+      "--corpus",
+      corpus,
+      "--eval",
+      corpus,
+      "--out",
+      out,
+      "--vocab-size",
+      "600",
+      "--hidden-size",
+      "32",
+      "--layers",
+      "2",
+      "--heads",
+      "2",
+      "--intermediate-size",
+      "64",
+      "--max-position-embeddings",
+      "64",
+      "--sequence-length",
+      "64",
+      "--batch-size",
+      String(batch),
+      "--max-steps",
+      "6",
+      "--eval-every",
+      "3",
+      "--dropout",
+      "0",
+      "--threads",
+      "1",
+      "--json",
+      ...extra,
+    ];
+    const one = spawnSync(process.execPath, args(at("pt-one"), 8), { encoding: "utf8" });
+    expect(one.status, one.stderr).toBe(0);
+    const port = await freePort();
+    const two = spawnSync(
+      process.execPath,
+      args(at("pt-two"), 4, ["--nproc-per-node", "2", "--master-port", String(port)]),
+      { encoding: "utf8" },
+    );
+    expect(two.status, two.stderr).toBe(0);
+    const [a, b] = [JSON.parse(one.stdout), JSON.parse(two.stdout)];
+    expect(b.steps).toBe(6);
+    expect(Math.abs(b.metrics.loss - a.metrics.loss)).toBeLessThan(1e-5);
+    expect(b.metrics.tokens).toBe(a.metrics.tokens);
+    expect(b.metrics.accuracy).toBe(a.metrics.accuracy);
+    // The tokenizer rank 0 trained is the one both wrote from.
+    expect(readFileSync(path.join(at("pt-two"), "tokenizer.json"), "utf8")).toBe(
+      readFileSync(path.join(at("pt-one"), "tokenizer.json"), "utf8"),
+    );
+    const model = async (dir: string) => {
+      const { LtgBertForMaskedLM } = await import("../lib/index.js");
+      const m = await LtgBertForMaskedLM.fromPretrained(dir);
+      const sd = m.stateDict();
+      const out = new Map<string, Float32Array>();
+      for (const key of sd.keys()) {
+        const t = await sd.read(key);
+        if (t.data instanceof Float32Array) out.set(key, t.data);
+      }
+      m.dispose();
+      return out;
+    };
+    expectSameWeights(await model(at("pt-one")), await model(at("pt-two")), 1e-5);
+  });
+
   it("a rank that dies ends the run with an error naming it; the checkpoint before stays loadable", async () => {
     const out = at("killed");
     const port = await freePort();

@@ -9,7 +9,16 @@ import type { Tokenizer } from "../tokenizer.js";
 import { encodeMultipleChoice, groupByChoiceCount } from "../tasks/preprocess.js";
 import { readMultipleChoice, type MultipleChoiceDataset, type ReadMultipleChoiceOptions } from "../tasks/readers.js";
 import { multipleChoiceMetrics } from "../tasks/metrics.js";
-import { epochSeed, PlannedCursor, resumePosition, TaskData, type Task, type TaskRun } from "./task.js";
+import {
+  epochSeed,
+  PlannedCursor,
+  resumePosition,
+  shardOf,
+  TaskData,
+  type EvalShard,
+  type Task,
+  type TaskRun,
+} from "./task.js";
 
 /** What `evaluate` gives for a multiple-choice model. */
 export interface MultipleChoiceEvalMetrics {
@@ -131,10 +140,10 @@ export class MultipleChoiceTask implements Task<MultipleChoiceEvalMetrics> {
     };
   }
 
-  async evaluate(tokenizer: Tokenizer, data?: unknown): Promise<MultipleChoiceEvalMetrics> {
+  async evaluate(tokenizer: Tokenizer, data?: unknown, shard?: EvalShard): Promise<MultipleChoiceEvalMetrics> {
     if (data !== undefined) checkChoiceData("data", data);
     const dataset = await this.#data.forEvaluate(data as MultipleChoiceDataset | string | undefined);
-    const { choices, loss } = await this.predict(tokenizer, dataset);
+    const { choices, loss } = await this.predict(tokenizer, dataset, shard);
     const m = multipleChoiceMetrics(
       choices,
       dataset.examples.map((e) => e.label),
@@ -144,10 +153,15 @@ export class MultipleChoiceTask implements Task<MultipleChoiceEvalMetrics> {
   }
 
   /** The chosen option of every question (its index), and the mean loss. */
-  async predict(tokenizer: Tokenizer, dataset: MultipleChoiceDataset): Promise<{ choices: Int32Array; loss: number }> {
+  async predict(
+    tokenizer: Tokenizer,
+    dataset: MultipleChoiceDataset,
+    shard?: EvalShard,
+  ): Promise<{ choices: Int32Array; loss: number }> {
     const choices = new Int32Array(dataset.examples.length);
     let lossSum = 0;
-    for (const rows of choiceBatches(dataset, this.settings.evalBatchSize, null)) {
+    const mine: number[] = []; // (question, choice) pairs of this shard
+    for (const rows of shardOf(choiceBatches(dataset, this.settings.evalBatchSize, null), shard)) {
       const batch = await this.encode(tokenizer, dataset, rows, true);
       const out = await this.model.forward(batch);
       lossSum += out.loss! * rows.length;
@@ -156,7 +170,16 @@ export class MultipleChoiceTask implements Task<MultipleChoiceEvalMetrics> {
         let best = 0;
         for (let c = 1; c < C; c++) if (out.logits.data[i * C + c] > out.logits.data[i * C + best]) best = c;
         choices[r] = best;
+        mine.push(r, best);
       });
+    }
+    if (shard !== undefined) {
+      const parts = await shard.gather({ lossSum, pairs: mine });
+      lossSum = 0;
+      for (const part of parts) {
+        lossSum += part.lossSum;
+        for (let i = 0; i < part.pairs.length; i += 2) choices[part.pairs[i]] = part.pairs[i + 1];
+      }
     }
     return { choices, loss: lossSum / dataset.examples.length };
   }

@@ -6,7 +6,15 @@ import { invalidArgument, LtgBertError } from "../errors.js";
 import { classificationMetrics } from "../metrics.js";
 import type { LtgBertForSequenceClassification } from "../model.js";
 import type { Tokenizer } from "../tokenizer.js";
-import { resumePosition, type Cursor, type CursorBatch, type Task, type TaskRun } from "./task.js";
+import {
+  resumePosition,
+  shardOf,
+  type Cursor,
+  type CursorBatch,
+  type EvalShard,
+  type Task,
+  type TaskRun,
+} from "./task.js";
 
 /** What `evaluate` gives for a classifier. */
 export interface EvalMetrics {
@@ -251,7 +259,7 @@ export class ClassificationTask implements Task<EvalMetrics> {
     };
   }
 
-  async evaluate(tokenizer: Tokenizer, data?: unknown): Promise<EvalMetrics> {
+  async evaluate(tokenizer: Tokenizer, data?: unknown, shard?: EvalShard): Promise<EvalMetrics> {
     if (data !== undefined) checkData("data", data);
     const prepared = await this.#prepare();
     const dataset =
@@ -271,15 +279,25 @@ export class ClassificationTask implements Task<EvalMetrics> {
     const k = this.#model.numLabels;
     const predictions = new Int32Array(dataset.size);
     let lossSum = 0;
-    for (const batch of batches) {
-      const { inputIds, attentionMask, labels, indices } = batch;
+    const mine: number[] = []; // (index, prediction) pairs of this shard
+    for (const b of shardOf([...Array(batches.length).keys()], shard)) {
+      const { inputIds, attentionMask, labels, indices } = batches.at(b);
       const out = await this.#model.forward({ inputIds, attentionMask, labels }, { hiddenStates: false });
       lossSum += out.loss! * labels.length;
       indices.forEach((index, r) => {
         let best = 0;
         for (let c = 1; c < k; c++) if (out.logits.data[r * k + c] > out.logits.data[r * k + best]) best = c;
         predictions[index] = best;
+        mine.push(index, best);
       });
+    }
+    if (shard !== undefined) {
+      const parts = await shard.gather({ lossSum, pairs: mine });
+      lossSum = 0;
+      for (const part of parts) {
+        lossSum += part.lossSum;
+        for (let i = 0; i < part.pairs.length; i += 2) predictions[part.pairs[i]] = part.pairs[i + 1];
+      }
     }
     const metrics = classificationMetrics(predictions, dataset.labels, k);
     return { loss: lossSum / dataset.size, ...metrics, samples: dataset.size };

@@ -7,7 +7,7 @@ import { textFiles as checkTextFiles } from "../validate.js";
 import { IGNORE_INDEX } from "./mlm.js";
 import type { LtgBertForMaskedLM } from "../model.js";
 import type { Tokenizer } from "../tokenizer.js";
-import type { Cursor, CursorBatch, Task, TaskRun } from "./task.js";
+import type { Cursor, CursorBatch, EvalShard, Task, TaskRun } from "./task.js";
 
 /** What `evaluate` gives for a masked LM. */
 export interface MaskedLMEvalMetrics {
@@ -195,7 +195,7 @@ export class MaskedLMTask implements Task<MaskedLMEvalMetrics> {
    * evalData), read in file order and masked with the run's seed, so that
    * every evaluation scores the same positions.
    */
-  async evaluate(tokenizer: Tokenizer, data?: unknown): Promise<MaskedLMEvalMetrics> {
+  async evaluate(tokenizer: Tokenizer, data?: unknown, shard?: EvalShard): Promise<MaskedLMEvalMetrics> {
     const files = data === undefined ? this.#o.evalData : textFiles("data", data);
     if (files === undefined) {
       throw new LtgBertError(
@@ -212,7 +212,10 @@ export class MaskedLMTask implements Task<MaskedLMEvalMetrics> {
     // no new memory per batch for V8 to collect.
     let buffer = new Float32Array(0);
     const V = this.#model.config.vocab_size;
+    let index = 0;
     for await (const batch of corpus.batches()) {
+      // Every rank reads and masks the whole stream; each runs its share of the batches.
+      if (shard !== undefined && index++ % shard.world !== shard.rank) continue;
       const { inputIds, attentionMask, labels } = batch;
       const size = inputIds.shape[0] * inputIds.shape[1] * V;
       if (buffer.length < size) buffer = new Float32Array(size);
@@ -232,6 +235,10 @@ export class MaskedLMTask implements Task<MaskedLMEvalMetrics> {
       lossSum += out.loss! * scored;
       tokens += scored;
       samples += inputIds.shape[0];
+    }
+    if (shard !== undefined) {
+      const parts = await shard.gather([lossSum, tokens, correct, samples]);
+      [lossSum, tokens, correct, samples] = [0, 1, 2, 3].map((k) => parts.reduce((sum, part) => sum + part[k], 0));
     }
     const loss = lossSum / tokens;
     return { loss, accuracy: correct / tokens, perplexity: Math.exp(loss), samples, tokens };

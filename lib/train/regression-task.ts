@@ -10,8 +10,10 @@ import {
   epochSeed,
   PlannedCursor,
   resumePosition,
+  shardOf,
   shuffledBatches,
   TaskData,
+  type EvalShard,
   type Task,
   type TaskRun,
 } from "./task.js";
@@ -121,10 +123,10 @@ export class RegressionTask implements Task<RegressionEvalMetrics> {
     };
   }
 
-  async evaluate(tokenizer: Tokenizer, data?: unknown): Promise<RegressionEvalMetrics> {
+  async evaluate(tokenizer: Tokenizer, data?: unknown, shard?: EvalShard): Promise<RegressionEvalMetrics> {
     if (data !== undefined) checkRegressionData("data", data);
     const dataset = await this.#data.forEvaluate(data as RegressionDataset | string | undefined);
-    const { scores, loss } = await this.predict(tokenizer, dataset);
+    const { scores, loss } = await this.predict(tokenizer, dataset, shard);
     const m = regressionMetrics(
       scores,
       dataset.examples.map((e) => e.score),
@@ -133,14 +135,30 @@ export class RegressionTask implements Task<RegressionEvalMetrics> {
   }
 
   /** The predicted score of every pair, in order, and the mean squared error. */
-  async predict(tokenizer: Tokenizer, dataset: RegressionDataset): Promise<{ scores: Float64Array; loss: number }> {
+  async predict(
+    tokenizer: Tokenizer,
+    dataset: RegressionDataset,
+    shard?: EvalShard,
+  ): Promise<{ scores: Float64Array; loss: number }> {
     const scores = new Float64Array(dataset.examples.length);
     let lossSum = 0;
-    for (const rows of shuffledBatches(dataset.examples.length, this.settings.evalBatchSize, null)) {
+    const mine: number[] = []; // (row, score) pairs of this shard
+    for (const rows of shardOf(shuffledBatches(dataset.examples.length, this.settings.evalBatchSize, null), shard)) {
       const batch = await this.encode(tokenizer, dataset, rows, true);
       const out = await this.model.forward(batch, { hiddenStates: false });
       lossSum += out.loss! * rows.length;
-      rows.forEach((r, i) => (scores[r] = out.logits.data[i]));
+      rows.forEach((r, i) => {
+        scores[r] = out.logits.data[i];
+        mine.push(r, scores[r]);
+      });
+    }
+    if (shard !== undefined) {
+      const parts = await shard.gather({ lossSum, pairs: mine });
+      lossSum = 0;
+      for (const part of parts) {
+        lossSum += part.lossSum;
+        for (let i = 0; i < part.pairs.length; i += 2) scores[part.pairs[i]] = part.pairs[i + 1];
+      }
     }
     return { scores, loss: lossSum / dataset.examples.length };
   }

@@ -9,7 +9,16 @@ import type { Tokenizer } from "../tokenizer.js";
 import { encodeTagging } from "../tasks/preprocess.js";
 import { readConllu, readWordTagFile, type ReadConlluOptions, type TaggingDataset } from "../tasks/readers.js";
 import { entityMetrics, taggingAccuracy } from "../tasks/metrics.js";
-import { epochSeed, PlannedCursor, resumePosition, shuffledBatches, type Task, type TaskRun } from "./task.js";
+import {
+  epochSeed,
+  PlannedCursor,
+  resumePosition,
+  shardOf,
+  shuffledBatches,
+  type EvalShard,
+  type Task,
+  type TaskRun,
+} from "./task.js";
 
 /** What `evaluate` gives for a tagger. */
 export interface TaggingEvalMetrics {
@@ -199,7 +208,7 @@ export class TaggingTask implements Task<TaggingEvalMetrics> {
     };
   }
 
-  async evaluate(tokenizer: Tokenizer, data?: unknown): Promise<TaggingEvalMetrics> {
+  async evaluate(tokenizer: Tokenizer, data?: unknown, shard?: EvalShard): Promise<TaggingEvalMetrics> {
     if (data !== undefined) checkTaggingData("data", data);
     const prepared = await this.#prepare();
     const dataset = data === undefined ? prepared.eval : await this.#read(data as TaggingDataset | string);
@@ -211,7 +220,7 @@ export class TaggingTask implements Task<TaggingEvalMetrics> {
     }
     this.#check(dataset, prepared.labelIds);
     const names = [...prepared.labelIds.keys()];
-    const predicted = await this.predictTags(tokenizer, dataset, prepared.labelIds);
+    const predicted = await this.predictTags(tokenizer, dataset, prepared.labelIds, shard);
     let lossSum = 0;
     let labelled = 0;
     for (const part of predicted.losses) {
@@ -241,12 +250,16 @@ export class TaggingTask implements Task<TaggingEvalMetrics> {
     tokenizer: Tokenizer,
     dataset: TaggingDataset,
     labelIds: Map<string, number>,
+    shard?: EvalShard,
   ): Promise<{ tags: string[][]; losses: { loss: number; tokens: number }[] }> {
     const names = [...labelIds.keys()];
     const tags: string[][] = dataset.sentences.map((s) => s.words.map(() => ""));
-    const losses: { loss: number; tokens: number }[] = [];
+    let losses: { loss: number; tokens: number }[] = [];
     const size = this.settings.evalBatchSize;
-    for (let from = 0; from < dataset.sentences.length; from += size) {
+    const starts: number[] = [];
+    for (let from = 0; from < dataset.sentences.length; from += size) starts.push(from);
+    const mine: number[] = []; // the sentences this shard tagged
+    for (const from of shardOf(starts, shard)) {
       const rows = [...Array(Math.min(size, dataset.sentences.length - from)).keys()].map((i) => from + i);
       const enc = await this.encode(tokenizer, dataset, rows, labelIds);
       const tokens = enc.labels.data.reduce((n, l) => n + (l === -100 ? 0 : 1), 0);
@@ -267,6 +280,12 @@ export class TaggingTask implements Task<TaggingEvalMetrics> {
           tags[rows[b]][enc.wordIndex.data[k]] = names[best];
         }
       }
+      mine.push(...rows);
+    }
+    if (shard !== undefined) {
+      const parts = await shard.gather({ losses, rows: mine, tags: mine.map((r) => tags[r]) });
+      losses = parts.flatMap((part) => part.losses);
+      for (const part of parts) part.rows.forEach((r, i) => (tags[r] = part.tags[i]));
     }
     return { tags, losses };
   }

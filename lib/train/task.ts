@@ -44,10 +44,28 @@ export interface TaskRun {
   beforeTrain(): void;
 }
 
+/**
+ * One rank's part of a data-parallel evaluation: it runs every world-th
+ * batch from its rank (`shardOf`), and the parts come together through
+ * `gather`, so that every rank ends with the metrics of the whole data.
+ */
+export interface EvalShard {
+  readonly rank: number;
+  readonly world: number;
+  /** Every rank's value, in rank order. */
+  gather<T>(value: T): Promise<T[]>;
+}
+
+/** The items a shard runs: every world-th from its rank; all of them without a shard. */
+export function shardOf<T>(items: readonly T[], shard: EvalShard | undefined): T[] {
+  return shard === undefined ? [...items] : items.filter((_, i) => i % shard.world === shard.rank);
+}
+
 /** A task: its data and its evaluation. `M` is its metrics. */
 export interface Task<M> {
   prepare(tokenizer: Tokenizer): Promise<TaskRun>;
-  evaluate(tokenizer: Tokenizer, data?: unknown): Promise<M>;
+  /** With `shard`, this rank evaluates its share and the ranks combine their parts. */
+  evaluate(tokenizer: Tokenizer, data?: unknown, shard?: EvalShard): Promise<M>;
   /** Whether `evaluate` has data without an argument. */
   readonly hasEvalData: boolean;
   /** The log entry's keys of an evaluation (`eval_loss`, …). */

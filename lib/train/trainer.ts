@@ -38,7 +38,7 @@ import type {
   SquadDataset,
   TaggingDataset,
 } from "../tasks/readers.js";
-import type { Cursor, Task } from "./task.js";
+import type { Cursor, EvalShard, Task } from "./task.js";
 import { ProcessGroup, shardRows } from "./distributed.js";
 
 export type { EvalMetrics } from "./classification-task.js";
@@ -79,7 +79,7 @@ export interface TrainerBaseOptions<Metrics = EvalMetrics> {
   maxSteps?: number;
   /** Examples (sequences) per batch (default 16). One step takes `gradientAccumulationSteps` batches. */
   batchSize?: number;
-  /** Default: `batchSize`. */
+  /** Default: `batchSize` (times the ranks of `processGroup`: the global batch). */
   evalBatchSize?: number;
   /** Peak learning rate (default 5e-5). */
   learningRate?: number;
@@ -713,7 +713,13 @@ export class Trainer<
       epochs: integer("options.epochs", o.epochs ?? 3, 1),
       maxSteps: optional("maxSteps", 1),
       batchSize,
-      evalBatchSize: integer("options.evalBatchSize", o.evalBatchSize ?? batchSize, 1),
+      // The global batch: with a process group, the evaluation's batches
+      // (which the ranks share out) are those of one process.
+      evalBatchSize: integer(
+        "options.evalBatchSize",
+        o.evalBatchSize ?? batchSize * (o.processGroup?.worldSize ?? 1),
+        1,
+      ),
       learningRate: number("options.learningRate", o.learningRate ?? 5e-5, { min: 0 }),
       warmupRatio:
         o.warmupRatio === undefined ? null : number("options.warmupRatio", o.warmupRatio, { min: 0, max: 1 }),
@@ -1052,7 +1058,16 @@ export class Trainer<
     tokenizer: Tokenizer,
     log: (entry: LogEntry) => Promise<void>,
   ): Promise<Metrics> {
-    const evaluated = await this.#task.evaluate(tokenizer);
+    // With a process group each rank evaluates its share of the data (the
+    // question-answering task, whose answers need every window of a
+    // question, evaluates the whole of it on every rank).
+    const group = this.#options.processGroup;
+    const shard: EvalShard | undefined = group && {
+      rank: group.rank,
+      world: group.worldSize,
+      gather: (value) => group.allGatherJson(value),
+    };
+    const evaluated = await this.#task.evaluate(tokenizer, undefined, shard);
     await log({ step, epoch: round(epoch), ...this.#task.evalLog(evaluated) });
     this.emit("evaluate", { step, epoch, metrics: evaluated });
     return evaluated;
