@@ -268,6 +268,42 @@ describeDistributed("ltgbert finetune --nproc-per-node 2 (child processes, loopb
     expectSameWeights(await model(at("pt-one")), await model(at("pt-two")), 1e-5);
   });
 
+  it("workers started as torchrun starts them (RANK, WORLD_SIZE, ...) refuse to train with different seeds", async () => {
+    const port = await freePort();
+    const runs = await Promise.all(
+      [0, 1].map(
+        (rank) =>
+          new Promise<{ code: number | null; stderr: string }>((resolve) => {
+            const child = spawn(
+              process.execPath,
+              finetuneArgs(path.join(root, "models", "default"), at(`seeds-${rank}`), 4, ["--seed", String(rank + 1)]),
+              {
+                env: {
+                  ...process.env,
+                  RANK: String(rank),
+                  WORLD_SIZE: "2",
+                  MASTER_ADDR: "127.0.0.1",
+                  MASTER_PORT: String(port),
+                },
+                stdio: ["ignore", "ignore", "pipe"],
+              },
+            );
+            let stderr = "";
+            child.stderr.on("data", (d) => (stderr += d));
+            child.on("close", (code) => resolve({ code, stderr }));
+          }),
+      ),
+    );
+    for (const run of runs) {
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toContain("differs between the ranks");
+      expect(run.stderr).toContain('"seed":1');
+      expect(run.stderr).toContain("LTGBERT_DISTRIBUTED");
+    }
+    // Nothing was trained: no checkpoint.
+    expect(existsSync(path.join(at("seeds-0"), "checkpoint-1"))).toBe(false);
+  });
+
   it("a rank that dies ends the run with an error naming it; the checkpoint before stays loadable", async () => {
     const out = at("killed");
     const port = await freePort();

@@ -130,6 +130,7 @@ async function runRanks(
   extra: Record<string, unknown> = {},
   env: (rank: number) => NodeJS.ProcessEnv = () => ({}),
   spawned: (rank: number, proc: ReturnType<typeof spawn>) => void = () => {},
+  specOf: (rank: number) => Record<string, unknown> = () => ({}),
 ): Promise<RankRun[]> {
   const port = await freePort();
   const world = perRank.length;
@@ -153,6 +154,7 @@ async function runRanks(
               steps,
               out,
               ...extra,
+              ...specOf(rank),
             }),
           );
           const proc = spawn(process.execPath, [child, spec], {
@@ -433,6 +435,19 @@ describeDistributed("a rank that hangs", () => {
     expect(rank0.report?.error?.message).toMatch(/^rank 0 of 2: /);
     expect(rank0.report?.error?.message).toContain("rank 1 stopped responding");
     expect(rank0.report?.steps).toHaveLength(2);
+  });
+});
+
+describeDistributed("ranks that disagree", () => {
+  it("on the world size: the rendezvous fails with LTGBERT_DISTRIBUTED naming both sizes", async () => {
+    const steps = [[makeBatch(72, 2, "cls")]];
+    // Rank 0 of 2 hosts the store; a rank 1 that believes in 3 ranks is refused.
+    const [first, second] = await runRanks("cls", [steps, steps], { timeoutMs: 5_000 }, undefined, undefined, (rank) =>
+      rank === 1 ? { worldSize: 3 } : {},
+    );
+    expect(second.report?.error?.code, second.stderr).toBe("LTGBERT_DISTRIBUTED");
+    expect(second.report?.error?.message).toContain("WORLD_SIZE is 3 here but 2 on rank 0");
+    expect(first.report?.error?.code, first.stderr).toBe("LTGBERT_DISTRIBUTED");
   });
 });
 
