@@ -6,13 +6,12 @@
 // error and leaves the last checkpoint loadable.
 import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { distributedAvailable, LtgBertForSequenceClassification } from "../lib/index.js";
-import { FIXTURES, maxAbsDiff } from "./helpers/fixtures.js";
+import { distributedAvailable, LtgBertForMaskedLM, LtgBertForSequenceClassification } from "../lib/index.js";
+import { FIXTURES, floatWeights, freePort, maxAbsDiff, PRETRAIN_SIZES } from "./helpers/fixtures.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const cli = path.join(root, "dist", "cli.js");
@@ -44,17 +43,6 @@ beforeAll(() => {
   );
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function finetuneArgs(model: string, out: string, batchSize: number, extra: string[] = []): string[] {
   return [
     cli,
@@ -82,12 +70,7 @@ function finetuneArgs(model: string, out: string, batchSize: number, extra: stri
 
 async function weights(dir: string): Promise<Map<string, Float32Array>> {
   const model = await LtgBertForSequenceClassification.fromPretrained(dir);
-  const sd = model.stateDict();
-  const out = new Map<string, Float32Array>();
-  for (const key of sd.keys()) {
-    const t = await sd.read(key);
-    if (t.data instanceof Float32Array) out.set(key, t.data);
-  }
+  const out = await floatWeights(model);
   model.dispose();
   return out;
 }
@@ -210,18 +193,7 @@ describeDistributed("ltgbert finetune --nproc-per-node 2 (child processes, loopb
       out,
       "--vocab-size",
       "600",
-      "--hidden-size",
-      "32",
-      "--layers",
-      "2",
-      "--heads",
-      "2",
-      "--intermediate-size",
-      "64",
-      "--max-position-embeddings",
-      "64",
-      "--sequence-length",
-      "64",
+      ...PRETRAIN_SIZES,
       "--batch-size",
       String(batch),
       "--max-steps",
@@ -230,8 +202,6 @@ describeDistributed("ltgbert finetune --nproc-per-node 2 (child processes, loopb
       "3",
       "--dropout",
       "0",
-      "--threads",
-      "1",
       "--json",
       ...extra,
     ];
@@ -254,14 +224,8 @@ describeDistributed("ltgbert finetune --nproc-per-node 2 (child processes, loopb
       readFileSync(path.join(at("pt-one"), "tokenizer.json"), "utf8"),
     );
     const model = async (dir: string) => {
-      const { LtgBertForMaskedLM } = await import("../lib/index.js");
       const m = await LtgBertForMaskedLM.fromPretrained(dir);
-      const sd = m.stateDict();
-      const out = new Map<string, Float32Array>();
-      for (const key of sd.keys()) {
-        const t = await sd.read(key);
-        if (t.data instanceof Float32Array) out.set(key, t.data);
-      }
+      const out = await floatWeights(m);
       m.dispose();
       return out;
     };

@@ -37,7 +37,7 @@ import {
   setNumThreads,
   Tokenizer,
 } from "../lib/index.js";
-import { BABYLM, FIXTURES, PYTHON_WITH_TORCH, TINY } from "./helpers/fixtures.js";
+import { PRETRAIN_SIZES, BABYLM, FIXTURES, PYTHON_WITH_TORCH, TINY } from "./helpers/fixtures.js";
 
 setNumThreads(1);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -774,26 +774,6 @@ describe.skipIf(python === null)(
     });
   },
 );
-
-// `pretrain` options for a model small enough that a step takes milliseconds.
-const PRETRAIN_SIZES = [
-  "--hidden-size",
-  "32",
-  "--layers",
-  "2",
-  "--heads",
-  "2",
-  "--intermediate-size",
-  "64",
-  "--max-position-embeddings",
-  "64",
-  "--sequence-length",
-  "64",
-  "--batch-size",
-  "8",
-  "--threads",
-  "1",
-];
 
 describe("ltgbert pretrain", () => {
   const corpus = path.join(FIXTURES, "corpus", "wikitext-2-valid-1-60.txt");

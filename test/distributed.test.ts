@@ -9,7 +9,6 @@
 import { spawn } from "node:child_process";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,7 +21,7 @@ import {
   ProcessGroup,
   processGroupOptionsFromEnv,
 } from "../lib/index.js";
-import { maxAbsDiff, PYTHON_WITH_TORCH, TINY } from "./helpers/fixtures.js";
+import { floatWeights, freePort, maxAbsDiff, PYTHON_WITH_TORCH, TINY } from "./helpers/fixtures.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const child = path.join(root, "test", "helpers", "ddp-child.mjs");
@@ -77,13 +76,17 @@ function makeBatch(seed: number, rows: number, task: "cls" | "mlm", T = 17): Mic
   return { ids, mask, labels: task === "mlm" ? labels : classes };
 }
 
-function concat(parts: Micro[]): Micro {
+/** Rows from .. to - 1 of a batch. */
+function rows(m: Micro, from: number, to: number): Micro {
   return {
-    ids: parts.flatMap((p) => p.ids),
-    mask: parts.flatMap((p) => p.mask),
-    labels: parts.flatMap((p) => p.labels as never[]),
+    ids: m.ids.slice(from, to),
+    mask: m.mask.slice(from, to),
+    labels: (m.labels as unknown[]).slice(from, to) as Micro["labels"],
   };
 }
+
+/** Rank r's half of a batch of 4 rows (2 ranks). */
+const half = (m: Micro, r: number): Micro => rows(m, 2 * r, 2 * r + 2);
 
 function toInputs(micro: Micro) {
   const matrix = (rows: number[][]) => ({
@@ -95,17 +98,6 @@ function toInputs(micro: Micro) {
     attentionMask: matrix(micro.mask),
     labels: Array.isArray(micro.labels[0]) ? matrix(micro.labels as number[][]) : (micro.labels as number[]),
   };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 interface Report {
@@ -178,27 +170,17 @@ async function runRanks(
   );
 }
 
-async function weightsOf(model: LtgBertForSequenceClassification | LtgBertForMaskedLM) {
-  const sd = model.stateDict();
-  const out = new Map<string, Float32Array>();
-  for (const key of sd.keys()) {
-    const t = await sd.read(key);
-    if (t.data instanceof Float32Array) out.set(key, t.data);
-  }
-  return out;
-}
-
 /** One process, the whole global batch of every step in one micro-batch. */
 async function oneProcess(task: "cls" | "mlm", steps: Micro[]) {
   const model =
     task === "mlm"
       ? await LtgBertForMaskedLM.fromPretrained(path.join(TINY, "seed-mlm"), { config: noDropout })
       : await LtgBertForSequenceClassification.fromPretrained(path.join(TINY, "seed-cls"), { config: noDropout });
-  const initial = await weightsOf(model);
+  const initial = await floatWeights(model);
   const optimizer = model.createOptimizer(options);
   const results = [];
   for (const step of steps) results.push(await model.trainStep(toInputs(step), optimizer));
-  const weights = await weightsOf(model);
+  const weights = await floatWeights(model);
   model.dispose();
   return { results, weights, initial };
 }
@@ -230,11 +212,6 @@ describeDistributed("data parallelism over loopback (2 ranks, Gloo)", () => {
 
   it("2 ranks x 2 rows of a classifier train as 1 process x 4 rows", async () => {
     const global = Array.from({ length: STEPS }, (_, s) => makeBatch(s + 1, 4, "cls"));
-    const half = (m: Micro, r: number): Micro => ({
-      ids: m.ids.slice(2 * r, 2 * r + 2),
-      mask: m.mask.slice(2 * r, 2 * r + 2),
-      labels: (m.labels as number[]).slice(2 * r, 2 * r + 2),
-    });
     const [single, ranks] = await Promise.all([
       oneProcess("cls", global),
       runRanks(
@@ -247,11 +224,6 @@ describeDistributed("data parallelism over loopback (2 ranks, Gloo)", () => {
 
   it("the masked LM, whose halves score different numbers of tokens, trains as one process", async () => {
     const global = Array.from({ length: STEPS }, (_, s) => makeBatch(s + 11, 4, "mlm"));
-    const rows = (m: Micro, from: number, to: number): Micro => ({
-      ids: m.ids.slice(from, to),
-      mask: m.mask.slice(from, to),
-      labels: (m.labels as number[][]).slice(from, to),
-    });
     // The halves must differ, or a mean of means would pass too.
     const scored = (m: Micro) => (m.labels as number[][]).flat().filter((l) => l !== -100).length;
     expect(scored(rows(global[0], 0, 2))).not.toBe(scored(rows(global[0], 2, 4)));
@@ -267,11 +239,6 @@ describeDistributed("data parallelism over loopback (2 ranks, Gloo)", () => {
 
   it("with gradient accumulation: 2 ranks x 2 micro-batches of 2 rows train as 1 process x 8 rows", async () => {
     const global = Array.from({ length: STEPS }, (_, s) => makeBatch(s + 21, 8, "mlm"));
-    const rows = (m: Micro, from: number, to: number): Micro => ({
-      ids: m.ids.slice(from, to),
-      mask: m.mask.slice(from, to),
-      labels: (m.labels as number[][]).slice(from, to),
-    });
     const [single, ranks] = await Promise.all([
       oneProcess("mlm", global),
       runRanks(
@@ -328,14 +295,7 @@ describeAgainstTorch("against PyTorch's DistributedDataParallel (Gloo, 2 ranks, 
       "cls",
       [0, 1].map((r) =>
         Array.from({ length: 4 }, (_, s) => {
-          const m = makeBatch(s + 51, 4, "cls");
-          return [
-            {
-              ids: m.ids.slice(2 * r, 2 * r + 2),
-              mask: m.mask.slice(2 * r, 2 * r + 2),
-              labels: (m.labels as number[]).slice(2 * r, 2 * r + 2),
-            },
-          ];
+          return [half(makeBatch(s + 51, 4, "cls"), r)];
         }),
       ),
     ],
@@ -345,12 +305,7 @@ describeAgainstTorch("against PyTorch's DistributedDataParallel (Gloo, 2 ranks, 
       [0, 1].map((r) =>
         Array.from({ length: 4 }, (_, s) => {
           const m = makeBatch(s + 61, 8, "mlm");
-          const rows = (from: number, to: number): Micro => ({
-            ids: m.ids.slice(from, to),
-            mask: m.mask.slice(from, to),
-            labels: (m.labels as number[][]).slice(from, to),
-          });
-          return [rows(4 * r, 4 * r + 2), rows(4 * r + 2, 4 * r + 4)];
+          return [rows(m, 4 * r, 4 * r + 2), rows(m, 4 * r + 2, 4 * r + 4)];
         }),
       ),
     ],
@@ -381,11 +336,6 @@ describeAgainstTorch("against PyTorch's DistributedDataParallel (Gloo, 2 ranks, 
 describeDistributed("a rank that dies", () => {
   it("makes the others stop with LTGBERT_DISTRIBUTED naming it, within the timeout", async () => {
     const global = Array.from({ length: 6 }, (_, s) => makeBatch(s + 31, 4, "cls"));
-    const half = (m: Micro, r: number): Micro => ({
-      ids: m.ids.slice(2 * r, 2 * r + 2),
-      mask: m.mask.slice(2 * r, 2 * r + 2),
-      labels: (m.labels as number[]).slice(2 * r, 2 * r + 2),
-    });
     const timeoutMs = 20_000;
     const ranks = await runRanks(
       "cls",
@@ -409,11 +359,6 @@ describeDistributed("a rank that dies", () => {
 describeDistributed("a rank that hangs", () => {
   it("makes the others stop with LTGBERT_DISTRIBUTED naming it once the timeout passes", async () => {
     const global = Array.from({ length: 6 }, (_, s) => makeBatch(s + 41, 4, "cls"));
-    const half = (m: Micro, r: number): Micro => ({
-      ids: m.ids.slice(2 * r, 2 * r + 2),
-      mask: m.mask.slice(2 * r, 2 * r + 2),
-      labels: (m.labels as number[]).slice(2 * r, 2 * r + 2),
-    });
     const timeoutMs = 4_000;
     // Rank 1 stops itself (SIGSTOP, as a frozen machine would) before its
     // third step; rank 0 must give up on its own. Rank 1 is killed once

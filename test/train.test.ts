@@ -15,7 +15,16 @@ import {
   LtgBertForSequenceClassification,
   type OptimizerOptions,
 } from "../lib/index.js";
-import { BABYLM, f32, i64, maxAbsDiff, PYTHON_WITH_TORCH, readExpected, TINY } from "./helpers/fixtures.js";
+import {
+  BABYLM,
+  f32,
+  floatWeights,
+  i64,
+  maxAbsDiff,
+  PYTHON_WITH_TORCH,
+  readExpected,
+  TINY,
+} from "./helpers/fixtures.js";
 
 const tiny = readExpected(path.join(TINY, "expected.safetensors"));
 const train = JSON.parse(readFileSync(path.join(TINY, "expected.json"), "utf8")).train;
@@ -37,15 +46,7 @@ const fixtureOptions: OptimizerOptions = {
 const tmp = mkdtempSync(path.join(tmpdir(), "ltgbert-train-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function weights(model: LtgBertForSequenceClassification): Promise<Map<string, Float32Array>> {
-  const sd = model.stateDict();
-  const out = new Map<string, Float32Array>();
-  for (const key of sd.keys()) {
-    const t = await sd.read(key);
-    if (t.data instanceof Float32Array) out.set(key, t.data);
-  }
-  return out;
-}
+const weights = floatWeights;
 
 function relative(actual: number, expected: number): number {
   return Math.abs(actual - expected) / Math.abs(expected);

@@ -13,6 +13,7 @@ import {
   epochSeed,
   PlannedCursor,
   resumePosition,
+  gatherItemValues,
   shardOf,
   TaskData,
   type EvalShard,
@@ -173,14 +174,7 @@ export class MultipleChoiceTask implements Task<MultipleChoiceEvalMetrics> {
         mine.push(r, best);
       });
     }
-    if (shard !== undefined) {
-      const parts = await shard.gather({ lossSum, pairs: mine });
-      lossSum = 0;
-      for (const part of parts) {
-        lossSum += part.lossSum;
-        for (let i = 0; i < part.pairs.length; i += 2) choices[part.pairs[i]] = part.pairs[i + 1];
-      }
-    }
+    lossSum = await gatherItemValues(shard, lossSum, mine, choices);
     return { choices, loss: lossSum / dataset.examples.length };
   }
 

@@ -8,6 +8,7 @@ import type { LtgBertForSequenceClassification } from "../model.js";
 import type { Tokenizer } from "../tokenizer.js";
 import {
   resumePosition,
+  gatherItemValues,
   shardOf,
   type Cursor,
   type CursorBatch,
@@ -291,14 +292,7 @@ export class ClassificationTask implements Task<EvalMetrics> {
         mine.push(index, best);
       });
     }
-    if (shard !== undefined) {
-      const parts = await shard.gather({ lossSum, pairs: mine });
-      lossSum = 0;
-      for (const part of parts) {
-        lossSum += part.lossSum;
-        for (let i = 0; i < part.pairs.length; i += 2) predictions[part.pairs[i]] = part.pairs[i + 1];
-      }
-    }
+    lossSum = await gatherItemValues(shard, lossSum, mine, predictions);
     const metrics = classificationMetrics(predictions, dataset.labels, k);
     return { loss: lossSum / dataset.size, ...metrics, samples: dataset.size };
   }

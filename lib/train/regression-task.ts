@@ -10,6 +10,7 @@ import {
   epochSeed,
   PlannedCursor,
   resumePosition,
+  gatherItemValues,
   shardOf,
   shuffledBatches,
   TaskData,
@@ -152,14 +153,7 @@ export class RegressionTask implements Task<RegressionEvalMetrics> {
         mine.push(r, scores[r]);
       });
     }
-    if (shard !== undefined) {
-      const parts = await shard.gather({ lossSum, pairs: mine });
-      lossSum = 0;
-      for (const part of parts) {
-        lossSum += part.lossSum;
-        for (let i = 0; i < part.pairs.length; i += 2) scores[part.pairs[i]] = part.pairs[i + 1];
-      }
-    }
+    lossSum = await gatherItemValues(shard, lossSum, mine, scores);
     return { scores, loss: lossSum / dataset.examples.length };
   }
 

@@ -61,6 +61,26 @@ export function shardOf<T>(items: readonly T[], shard: EvalShard | undefined): T
   return shard === undefined ? [...items] : items.filter((_, i) => i % shard.world === shard.rank);
 }
 
+/**
+ * The end of a sharded evaluation whose results are one number per item:
+ * gathers every rank's (item, value) pairs into `values` and returns the
+ * sum of the ranks' loss sums. Without a shard, `lossSum` as it is.
+ */
+export async function gatherItemValues(
+  shard: EvalShard | undefined,
+  lossSum: number,
+  pairs: number[],
+  values: { [index: number]: number },
+): Promise<number> {
+  if (shard === undefined) return lossSum;
+  let total = 0;
+  for (const part of await shard.gather({ lossSum, pairs })) {
+    total += part.lossSum;
+    for (let i = 0; i < part.pairs.length; i += 2) values[part.pairs[i]] = part.pairs[i + 1];
+  }
+  return total;
+}
+
 /** A task: its data and its evaluation. `M` is its metrics. */
 export interface Task<M> {
   prepare(tokenizer: Tokenizer): Promise<TaskRun>;

@@ -112,3 +112,49 @@ export const SMALL_MLM = {
 };
 
 export const HEADS = path.join(FIXTURES, "ltgbert-heads");
+
+/** A TCP port free on loopback now: for a data-parallel rendezvous. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A model's float32 tensors by state-dict key. */
+export async function floatWeights(model: {
+  stateDict(): { keys(): Iterable<string>; read(key: string): Promise<{ data: unknown }> };
+}): Promise<Map<string, Float32Array>> {
+  const sd = model.stateDict();
+  const out = new Map<string, Float32Array>();
+  for (const key of sd.keys()) {
+    const t = await sd.read(key);
+    if (t.data instanceof Float32Array) out.set(key, t.data);
+  }
+  return out;
+}
+
+// `pretrain` options for a model small enough that a step takes milliseconds.
+export const PRETRAIN_SIZES = [
+  "--hidden-size",
+  "32",
+  "--layers",
+  "2",
+  "--heads",
+  "2",
+  "--intermediate-size",
+  "64",
+  "--max-position-embeddings",
+  "64",
+  "--sequence-length",
+  "64",
+  "--batch-size",
+  "8",
+  "--threads",
+  "1",
+];
