@@ -9,8 +9,9 @@
 // Every figure is a median over --runs timed steps after --warmup untimed
 // ones, each step started at a barrier (bench/distributed-worker.mjs,
 // bench/pytorch/ddp_bench.py). For the 2-rank ltgbert run the share of a
-// step spent in collectives (the item count, the gradients' all-reduce,
-// the loss) is the workers' own measure. The runs go one after the other,
+// step spent waiting on collectives (the item count, what is left of the
+// gradients' all-reduce once backward is done, the loss) is the workers'
+// own measure. The runs go one after the other,
 // never at once. See bench/README.md.
 //
 //   node bench/distributed.mjs [--presets mini,base] [--batch 4] [--seq 128]

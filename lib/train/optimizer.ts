@@ -59,7 +59,7 @@ export interface TrainStepResult {
   learningRate: number;
   /** Optimizer steps taken so far, this one included. */
   step: number;
-  /** With a process group: seconds this step spent in collectives (item counts, the loss, the gradients' all-reduce); 0 without. */
+  /** With a process group: seconds this step waited on collectives (item counts, the loss, the gradients' all-reduce once backward was done; what overlapped backward is not counted); 0 without. */
   communicationSeconds: number;
 }
 

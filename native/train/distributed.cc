@@ -309,21 +309,87 @@ void Barrier(ProcessGroup& group, const std::string& what) {
 void Shutdown(ProcessGroup& group) { group.Stop(); }
 
 // The gradients travel in buckets of about kBucketBytes, each one flat
-// buffer that is all-reduced (summed) as a single tensor; a bucket's
-// all-reduce starts as soon as its gradients are copied in, so copying the
-// next bucket overlaps with sending this one.
+// buffer all-reduced (summed) as a single tensor. During the step's last
+// backward pass a hook on each parameter copies its gradient (plus what
+// earlier micro-batches accumulated) into its bucket as soon as autograd
+// has it; a full bucket starts its all-reduce at once, on Gloo's threads,
+// while the backward pass goes on with the others. Buckets start in their
+// order only, the same on every rank (as DDP's Reducer does), since Gloo
+// pairs the ranks' collectives by the order they are issued in.
 struct DataParallel::Impl {
   std::vector<at::Tensor> tensors;  // the distinct parameters, in the optimizer's order
   std::vector<std::string> names;
   std::vector<std::vector<size_t>> buckets;  // indices into tensors, last parameters first
   std::vector<at::Tensor> flat;              // one buffer a bucket
+  std::vector<size_t> bucket_of;             // parameter -> its bucket
+  std::vector<int64_t> offset_of;            // parameter -> where it starts in its bucket
+  std::vector<unsigned> hooks;               // parameter -> its hook, removed at the end
   bool started = false;
+
+  // The backward pass in flight (armed), what it has filled and sent.
+  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  bool armed = false;
+  std::vector<bool> filled;
+  std::vector<size_t> missing;  // per bucket: parameters not filled yet
+  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+  size_t launched = 0;
+  std::exception_ptr error;
+
+  at::Tensor Slot(size_t k) { return flat[bucket_of[k]].narrow(0, offset_of[k], tensors[k].numel()); }
+
+  void Arm() {
+    filled.assign(tensors.size(), false);
+    missing.clear();
+    for (const auto& bucket : buckets) missing.push_back(bucket.size());
+    works.assign(buckets.size(), {});
+    launched = 0;
+    error = nullptr;
+    armed = true;
+  }
+
+  // Called by autograd with parameter k's gradient of this backward pass,
+  // before it is added to k's .grad.
+  void OnGradient(size_t k, const at::Tensor& grad) {
+    if (!armed || error || filled[k]) return;
+    try {
+      torch::NoGradGuard no_grad;
+      auto slot = Slot(k);
+      const at::Tensor& accumulated = tensors[k].grad();
+      if (accumulated.defined()) {
+        at::add_out(slot, accumulated.reshape({-1}), grad.reshape({-1}));
+      } else {
+        slot.copy_(grad.reshape({-1}));
+      }
+      filled[k] = true;
+      --missing[bucket_of[k]];
+      LaunchReady();
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }
+
+  void LaunchReady() {
+    while (launched < buckets.size() && missing[launched] == 0) {
+      std::vector<at::Tensor> one{flat[launched]};
+      works[launched] = pg->allreduce(one);
+      ++launched;
+    }
+  }
 };
 
 DataParallel::DataParallel(std::shared_ptr<ProcessGroup> group, int64_t check_every)
     : group_(std::move(group)), check_every_(check_every), impl_(std::make_unique<Impl>()) {}
 
-DataParallel::~DataParallel() = default;
+DataParallel::~DataParallel() {
+  // The parameters outlive this object (the model trains on with another
+  // optimizer, or none): their hooks must not.
+  for (size_t k = 0; k < impl_->hooks.size(); ++k) {
+    try {
+      impl_->tensors[k].remove_hook(impl_->hooks[k]);
+    } catch (...) {
+    }
+  }
+}
 
 int DataParallel::rank() const { return group_->rank(); }
 int DataParallel::world_size() const { return group_->world_size(); }
@@ -354,11 +420,11 @@ void DataParallel::Start(const std::vector<Parameter>& params) {
       }
     }
   }
-  auto pg = group_->group("starting data parallelism");
+  impl_->pg = group_->group("starting data parallelism");
   // As DDP does when it is made: every rank starts from rank 0's weights.
   group_->Guarded("copying rank 0's weights to every rank", [&]() {
     torch::NoGradGuard no_grad;
-    c10d::broadcast_coalesced(pg, impl_->tensors, kBroadcastBytes, 0);
+    c10d::broadcast_coalesced(impl_->pg, impl_->tensors, kBroadcastBytes, 0);
   });
   // Buckets in reverse order, the order in which backward produces the
   // gradients; the first one small, so that sending starts early.
@@ -373,49 +439,65 @@ void DataParallel::Start(const std::vector<Parameter>& params) {
     impl_->buckets.back().push_back(k);
     bytes += t.numel() * t.element_size();
   }
-  for (const auto& bucket : impl_->buckets) {
+  impl_->bucket_of.assign(impl_->tensors.size(), 0);
+  impl_->offset_of.assign(impl_->tensors.size(), 0);
+  for (size_t b = 0; b < impl_->buckets.size(); ++b) {
     int64_t numel = 0;
-    for (size_t k : bucket) numel += impl_->tensors[k].numel();
-    impl_->flat.push_back(torch::empty({numel}, impl_->tensors[bucket[0]].options()));
+    for (size_t k : impl_->buckets[b]) {
+      impl_->bucket_of[k] = b;
+      impl_->offset_of[k] = numel;
+      numel += impl_->tensors[k].numel();
+    }
+    impl_->flat.push_back(torch::empty({numel}, impl_->tensors[impl_->buckets[b][0]].options()));
+  }
+  Impl* impl = impl_.get();
+  for (size_t k = 0; k < impl_->tensors.size(); ++k) {
+    impl_->hooks.push_back(
+        impl_->tensors[k].register_hook([impl, k](const at::Tensor& grad) { impl->OnGradient(k, grad); }));
   }
   impl_->started = true;
 }
 
+void DataParallel::BeforeLastBackward() { impl_->Arm(); }
+
 void DataParallel::ReduceGradients() {
-  auto pg = group_->group("averaging the gradients");
+  group_->group("averaging the gradients");
   group_->Guarded("averaging the gradients", [&]() {
+    Impl& impl = *impl_;
+    impl.armed = false;
+    if (impl.error) std::rethrow_exception(impl.error);
     torch::NoGradGuard no_grad;
-    std::vector<c10::intrusive_ptr<c10d::Work>> works;
-    for (size_t b = 0; b < impl_->buckets.size(); ++b) {
-      int64_t offset = 0;
-      for (size_t k : impl_->buckets[b]) {
-        const auto& t = impl_->tensors[k];
-        auto slot = impl_->flat[b].narrow(0, offset, t.numel());
-        // A parameter without a gradient on this rank counts as zeros.
-        if (t.grad().defined()) {
-          slot.copy_(t.grad().reshape({-1}));
-        } else {
-          slot.zero_();
-        }
-        offset += t.numel();
-      }
-      std::vector<at::Tensor> one{impl_->flat[b]};
-      works.push_back(pg->allreduce(one));
+    // What the hooks did not fill (a parameter without a gradient in this
+    // backward pass, or every one when BeforeLastBackward was not called):
+    // its accumulated gradient, or zeros.
+    if (impl.filled.size() != impl.tensors.size()) {
+      impl.Arm();
+      impl.armed = false;
     }
+    for (size_t k = 0; k < impl.tensors.size(); ++k) {
+      if (impl.filled[k]) continue;
+      const at::Tensor& grad = impl.tensors[k].grad();
+      if (grad.defined()) {
+        impl.Slot(k).copy_(grad.reshape({-1}));
+      } else {
+        impl.Slot(k).zero_();
+      }
+      impl.filled[k] = true;
+      --impl.missing[impl.bucket_of[k]];
+    }
+    impl.LaunchReady();
     const double scale = 1.0 / static_cast<double>(world_size());
-    for (size_t b = 0; b < impl_->buckets.size(); ++b) {
-      works[b]->wait();
-      impl_->flat[b].mul_(scale);
-      int64_t offset = 0;
-      for (size_t k : impl_->buckets[b]) {
-        auto& t = impl_->tensors[k];
-        auto slot = impl_->flat[b].narrow(0, offset, t.numel()).view(t.sizes());
+    for (size_t b = 0; b < impl.buckets.size(); ++b) {
+      impl.works[b]->wait();
+      impl.flat[b].mul_(scale);
+      for (size_t k : impl.buckets[b]) {
+        auto& t = impl.tensors[k];
+        auto slot = impl.Slot(k).view(t.sizes());
         if (t.grad().defined()) {
           t.mutable_grad().copy_(slot);
         } else {
           t.mutable_grad() = slot.clone();
         }
-        offset += t.numel();
       }
     }
   });
@@ -506,6 +588,7 @@ int DataParallel::world_size() const { return 1; }
 void DataParallel::Start(const std::vector<Parameter>&) { Unavailable(); }
 double DataParallel::SumOverRanks(double, const std::string&) { Unavailable(); }
 void DataParallel::ReduceGradients() { Unavailable(); }
+void DataParallel::BeforeLastBackward() { Unavailable(); }
 void DataParallel::AfterStep(const std::vector<Parameter>&, int64_t) { Unavailable(); }
 io::TensorList DataParallel::GatherRandomStates(AdamW&) { Unavailable(); }
 

@@ -1,10 +1,10 @@
 // Data parallelism on libtorch's c10d, the engine under PyTorch's
 // DistributedDataParallel: a TCPStore rendezvous (torchrun's MASTER_ADDR,
 // MASTER_PORT, RANK, WORLD_SIZE), a Gloo process group, and gradients
-// averaged with c10d's all-reduce in buckets after the backward pass.
-// (c10d's Reducer, which DDP uses to start the buckets during the backward
-// pass, cannot be built against Debian's libtorch-dev: its header includes
-// distributed-autograd headers that the package leaves out.)
+// averaged with c10d's all-reduce in buckets that start during the backward
+// pass. (DDP does that with c10d's Reducer, which cannot be built against
+// Debian's libtorch-dev: its header includes distributed-autograd headers
+// that the package leaves out; the buckets here follow the same rules.)
 //
 // Builds whose libtorch lacks c10d or Gloo's headers compile this file to
 // stubs that fail with LTGBERT_DISTRIBUTED (see LTGBERT_WITH_DISTRIBUTED).
@@ -88,8 +88,13 @@ class DataParallel {
   void Start(const std::vector<Parameter>& params);
   // The sum over ranks of a step's loss-weighting count.
   double SumOverRanks(double value, const std::string& what);
-  // After the step's last backward pass: every gradient becomes its mean
-  // over the ranks (a parameter without one counts as zeros).
+  // Before the step's last backward pass: from then on each parameter's
+  // gradient goes into its bucket as autograd produces it, and a full
+  // bucket starts its all-reduce while the backward pass goes on.
+  void BeforeLastBackward();
+  // After the step's last backward pass: the buckets not sent yet are sent,
+  // and every gradient becomes its mean over the ranks (a parameter without
+  // one counts as zeros).
   void ReduceGradients();
   // After the update: every check_every steps, fails when the ranks'
   // weights are not bit-identical.

@@ -120,6 +120,7 @@ StepResult TrainStep(model::LtgBertImpl& module, const std::vector<Batch>& batch
       const double share = items > 0 ? counts[i] / items : 1.0 / (static_cast<double>(batches.size()) * world);
       auto loss =
           module.TrainingLoss(batch.input_ids.to(device), batch.attention_mask.to(device), batch.labels.to(device));
+      if (data_parallel != nullptr && i + 1 == batches.size()) data_parallel->BeforeLastBackward();
       (loss * (share * world)).backward();
       local_loss += loss.item<double>() * share;
     }

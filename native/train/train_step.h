@@ -25,7 +25,8 @@ struct StepResult {
   double grad_norm = 0;              // global 2-norm before clipping
   double learning_rate = 0;          // the rate this step used
   int64_t step = 0;                  // optimizer steps taken, this one included
-  double communication_seconds = 0;  // data parallelism: time in collectives (item counts, loss, gradients)
+  double communication_seconds = 0;  // data parallelism: time waiting on collectives (item counts, loss,
+                                     // the gradients' all-reduce after backward)
 };
 
 // The model's parameters with Hugging Face's weight-decay rule: no decay
