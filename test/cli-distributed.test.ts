@@ -268,6 +268,31 @@ describeDistributed("ltgbert finetune --nproc-per-node 2 (child processes, loopb
     expect(existsSync(path.join(at("seeds-0"), "checkpoint-1"))).toBe(false);
   });
 
+  it("a launcher killed outright (SIGKILL) leaves no worker behind", async () => {
+    const out = at("launcher-killed");
+    const port = await freePort();
+    const args = finetuneArgs(path.join(root, "models", "default"), out, 4, [
+      "--nproc-per-node",
+      "2",
+      "--master-port",
+      String(port),
+      "--epochs",
+      "20",
+    ]);
+    const launcher = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "ignore"] });
+    const started = Date.now();
+    while (workersOf(port).length < 2) {
+      if (Date.now() - started > 60_000) throw new Error("the workers did not start");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    launcher.kill("SIGKILL");
+    const killed = Date.now();
+    while (workersOf(port).length > 0) {
+      if (Date.now() - killed > 15_000) throw new Error(`workers left: ${JSON.stringify(workersOf(port))}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
   it("a rank that dies ends the run with an error naming it; the checkpoint before stays loadable", async () => {
     const out = at("killed");
     const port = await freePort();
