@@ -267,7 +267,7 @@ function main(argv) {
         ...(found.cuda ? ["LTGBERT_WITH_CUDA=1"] : []),
         ...(dnnl ? ["LTGBERT_WITH_DNNL=1"] : []),
         `LTGBERT_ONEDNN_STATUS=${found.onednn.status}`,
-        ...(found.distributed ? ["LTGBERT_WITH_DISTRIBUTED=1", "USE_C10D_GLOO=1", "USE_DISTRIBUTED=1"] : []),
+        ...(found.distributed ? ["LTGBERT_WITH_DISTRIBUTED=1", "USE_C10D_GLOO=1"] : []),
       ],
       rpath: [`-Wl,-rpath,${found.libDir}`],
     }[argv[1]];
