@@ -884,22 +884,23 @@ export class Trainer<
       seed: o.seed,
       ...(group ? { processGroup: group } : {}),
     });
-    // What every rank must share, checked before the first step.
-    await group?.agree("the model's configuration, the run's steps and options", {
-      config: this.model.config,
-      totalSteps,
-      warmupSteps,
-      stepsPerEpoch,
-      seed: o.seed,
-      batchSize: o.batchSize,
-      gradientAccumulationSteps: o.gradientAccumulationSteps,
-      learningRate: o.learningRate,
-      evalEvery: o.evalEvery,
-      saveEvery: o.saveEvery,
-      resumedAt: state.globalStep,
-    });
-    const bar = this.#leader ? await this.#progressBar() : null;
+    let bar: SingleBar | null = null;
     try {
+      // What every rank must share, checked before the first step.
+      await group?.agree("the model's configuration, the run's steps and options", {
+        config: this.model.config,
+        totalSteps,
+        warmupSteps,
+        stepsPerEpoch,
+        seed: o.seed,
+        batchSize: o.batchSize,
+        gradientAccumulationSteps: o.gradientAccumulationSteps,
+        learningRate: o.learningRate,
+        evalEvery: o.evalEvery,
+        saveEvery: o.saveEvery,
+        resumedAt: state.globalStep,
+      });
+      bar = this.#leader ? await this.#progressBar() : null;
       if (checkpointDir !== null) await this.#restore(checkpointDir, optimizer, state.globalStep);
       const log = await this.#openLog(state.logHistory);
 
